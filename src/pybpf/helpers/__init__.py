@@ -1,0 +1,6 @@
+"""Helper functions by Linux id: one registry shared by the verifier and the engines."""
+
+from .ids import FUNC_IDS, FUNC_NAMES
+from .registry import REGISTRY, HelperSpec, helper_id, helper_name, register
+
+__all__ = ["FUNC_IDS", "FUNC_NAMES", "REGISTRY", "HelperSpec", "helper_id", "helper_name", "register"]

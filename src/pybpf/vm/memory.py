@@ -1,0 +1,134 @@
+"""The memory model: real host addresses, every access checked.
+
+Registers hold plain 64-bit integers; a pointer is the real host address of
+memory the VM owns.  Each `Region` is a ctypes buffer, so its address is
+stable for its lifetime and a native engine can use it directly
+(ARCHITECTURE.md, decision 4).  `AddressSpace` finds the region an access
+falls in (bisect over sorted start addresses, with a one-entry cache) and
+refuses anything that is not wholly inside one region, or that writes a
+read-only one.  Nothing a program does reaches memory the VM does not own.
+"""
+
+from __future__ import annotations
+
+import bisect
+import ctypes
+from dataclasses import dataclass, field
+
+from ..errors import PybpfError
+
+
+class MemoryFault(PybpfError):
+    """An access outside the VM's regions, or a write to a read-only one."""
+
+    def __init__(self, addr: int, size: int, reason: str, write: bool = False):
+        self.addr, self.size, self.write, self.reason = addr, size, write, reason
+        verb = "write" if write else "read"
+        super().__init__(f"invalid {verb} of {size} byte(s) at {addr:#x}: {reason}")
+
+
+@dataclass(eq=False)
+class Region:
+    """A block of VM-owned memory at a stable host address."""
+
+    name: str
+    size: int
+    writable: bool = True
+    buffer: ctypes.Array = field(repr=False, default=None)
+
+    def __post_init__(self) -> None:
+        if self.buffer is None:
+            self.buffer = (ctypes.c_ubyte * max(self.size, 1))()
+        self.start = ctypes.addressof(self.buffer)
+        self.end = self.start + self.size
+        self.view = memoryview(self.buffer).cast("B")[: self.size]
+
+    def read(self, offset: int = 0, size: int | None = None) -> bytes:
+        size = self.size - offset if size is None else size
+        return bytes(self.view[offset:offset + size])
+
+    def write(self, data: bytes, offset: int = 0) -> None:
+        self.view[offset:offset + len(data)] = data
+
+    def __contains__(self, addr: int) -> bool:
+        return self.start <= addr < self.end
+
+
+class AddressSpace:
+    """The regions a program may touch, found by address."""
+
+    def __init__(self) -> None:
+        self._starts: list[int] = []
+        self._regions: list[Region] = []
+        self._last: Region | None = None
+
+    def map(self, name: str, size_or_data: int | bytes, *, writable: bool = True) -> Region:
+        """Allocate a region (zeroed, or holding a copy of the given bytes) and make it reachable."""
+        data = None if isinstance(size_or_data, int) else bytes(size_or_data)
+        region = Region(name, len(data) if data is not None else size_or_data, writable)
+        if data:
+            region.write(data)
+        return self.add(region)
+
+    def add(self, region: Region) -> Region:
+        i = bisect.bisect(self._starts, region.start)
+        self._starts.insert(i, region.start)
+        self._regions.insert(i, region)
+        return region
+
+    def unmap(self, region: Region) -> None:
+        i = self._regions.index(region)
+        del self._starts[i], self._regions[i]
+        if self._last is region:
+            self._last = None
+
+    def __iter__(self):
+        return iter(self._regions)
+
+    def find(self, addr: int, size: int, write: bool = False) -> Region:
+        """The region that holds [addr, addr+size), or MemoryFault."""
+        region = self._last
+        if region is None or not (region.start <= addr and addr + size <= region.end):
+            i = bisect.bisect(self._starts, addr) - 1
+            region = self._regions[i] if i >= 0 else None
+            if region is None or addr >= region.end:
+                raise MemoryFault(addr, size, "not in any VM region", write)
+            if addr + size > region.end:
+                raise MemoryFault(addr, size, f"runs past the end of {region.name} "
+                                  f"(offset {addr - region.start}, size {region.size})", write)
+            self._last = region
+        if write and not region.writable:
+            raise MemoryFault(addr, size, f"{region.name} is read-only", write)
+        return region
+
+    def load(self, addr: int, size: int) -> int:
+        region = self.find(addr, size)
+        o = addr - region.start
+        return int.from_bytes(region.view[o:o + size], "little")
+
+    def store(self, addr: int, size: int, value: int) -> None:
+        region = self.find(addr, size, True)
+        o = addr - region.start
+        region.view[o:o + size] = (value & ((1 << (size * 8)) - 1)).to_bytes(size, "little")
+
+    def read_bytes(self, addr: int, size: int) -> bytes:
+        if size == 0:
+            return b""
+        region = self.find(addr, size)
+        o = addr - region.start
+        return bytes(region.view[o:o + size])
+
+    def write_bytes(self, addr: int, data: bytes) -> None:
+        if not data:
+            return
+        region = self.find(addr, len(data), True)
+        o = addr - region.start
+        region.view[o:o + len(data)] = data
+
+    def read_str(self, addr: int, limit: int) -> bytes:
+        """Bytes up to (not including) a NUL, at most `limit`, staying inside one region."""
+        region = self.find(addr, 1)
+        o = addr - region.start
+        chunk = bytes(region.view[o:min(o + limit, region.size)])
+        cut = chunk.find(b"\0")
+        return chunk if cut < 0 else chunk[:cut]

@@ -1,0 +1,1 @@
+"""Helpers shared by the test files (importable because pyproject puts tests/ on the path)."""
