@@ -11,6 +11,7 @@ subprogram, like the kernel's `R0 !read_ok`).  Errors name the pc.
 from __future__ import annotations
 
 from ..errors import PybpfError
+from ..helpers import REGISTRY
 from ..isa.insn import Insn, by_pc, check
 from ..isa.opcodes import Spec
 
@@ -57,7 +58,7 @@ def reads_writes(insn: Insn, spec: Spec, helper_args: dict[int, int]) -> tuple[i
     if kind == "jcond":
         return d | (s if has_src else 0), 0
     if kind == "call":
-        nargs = helper_args.get(insn.imm, 5) if spec.op == "helper" else 0
+        nargs = helper_args.get(insn.imm, 0) if spec.op == "helper" else 0
         return (((1 << nargs) - 1) << 1), R0
     if kind == "callx":
         return d, R0
@@ -90,13 +91,15 @@ def check_program(insns: list[Insn], *, entry_regs: int = 0b10000000110,
     """Check `insns`; return them indexed by pc (None in a lddw's second slot).
 
     entry_regs: the registers defined when the program starts (default r1, r2, r10).
-    helper_args: helper id -> number of arguments it reads (unknown ids: 5).
+    helper_args: helper id -> number of arguments it reads (default: the helper
+    registry's; an id it lacks reads none here and faults when called).
     """
     if not insns:
         raise ProgramError(0, "the program is empty")
     slots = by_pc(insns)
     n = len(slots)
-    helper_args = helper_args or {}
+    if helper_args is None:
+        helper_args = {i: len(h.args) for i, h in REGISTRY.items()}
     for pc, insn in enumerate(slots):
         if insn is None:
             continue

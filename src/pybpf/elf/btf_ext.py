@@ -1,0 +1,94 @@
+"""BTF.ext: per-section function info, line info and CO-RE relocation records.
+
+Layout (Documentation/bpf/btf.rst, "BTF.ext section"): a header with the
+offsets and lengths of the three sub-sections (relative to the end of the
+header); each sub-section starts with its record size, then for each ELF
+section: the section name's string offset, the record count, the records.
+Instruction offsets are bytes from the start of the section.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from .btf import Btf
+from .errors import ElfError
+
+
+@dataclass(frozen=True)
+class FuncInfo:
+    insn_off: int  # bytes into the section
+    type_id: int  # a BTF FUNC
+
+
+@dataclass(frozen=True)
+class LineInfo:
+    insn_off: int
+    file_name: str
+    line: str  # the source text of the line
+    line_num: int
+    column: int
+
+
+@dataclass(frozen=True)
+class CoreRelo:
+    insn_off: int
+    type_id: int
+    access: str  # "0:1:2": the access path
+    kind: int  # enum bpf_core_relo_kind
+
+
+@dataclass
+class BtfExt:
+    func_info: dict[str, list[FuncInfo]]
+    line_info: dict[str, list[LineInfo]]
+    core_relos: dict[str, list[CoreRelo]]
+
+
+def _records(data: bytes, start: int, length: int, min_size: int, what: str):
+    """Yield (section name offset, record bytes) of one sub-section."""
+    if length == 0:
+        return
+    end = start + length
+    if end > len(data) or length < 4:
+        raise ElfError(f".BTF.ext: {what} runs past the end of the section")
+    (rec_size,) = struct.unpack_from("<I", data, start)
+    if rec_size < min_size:
+        raise ElfError(f".BTF.ext: {what} record size {rec_size} is below {min_size}")
+    pos = start + 4
+    while pos < end:
+        if pos + 8 > end:
+            raise ElfError(f".BTF.ext: truncated {what} at offset {pos}")
+        sec_off, count = struct.unpack_from("<II", data, pos)
+        pos += 8
+        if pos + count * rec_size > end:
+            raise ElfError(f".BTF.ext: {what} for section at string {sec_off} runs past the end")
+        for i in range(count):
+            yield sec_off, data[pos + i * rec_size: pos + (i + 1) * rec_size]
+        pos += count * rec_size
+
+
+def parse_btf_ext(data: bytes, btf: Btf) -> BtfExt:
+    if len(data) < 24:
+        raise ElfError(f".BTF.ext: {len(data)} bytes is too short for its header")
+    magic, _version, _flags, hdr_len = struct.unpack_from("<HBBI", data, 0)
+    if magic != 0xEB9F:
+        raise ElfError(f".BTF.ext: bad magic {magic:#06x}")
+    fi_off, fi_len, li_off, li_len = struct.unpack_from("<IIII", data, 8)
+    cr_off = cr_len = 0
+    if hdr_len >= 32:
+        cr_off, cr_len = struct.unpack_from("<II", data, 24)
+    out = BtfExt({}, {}, {})
+    for sec, rec in _records(data, hdr_len + fi_off, fi_len, 8, "func_info"):
+        insn_off, type_id = struct.unpack_from("<II", rec)
+        out.func_info.setdefault(btf.string(sec), []).append(FuncInfo(insn_off, type_id))
+    for sec, rec in _records(data, hdr_len + li_off, li_len, 16, "line_info"):
+        insn_off, file_off, line_off, line_col = struct.unpack_from("<IIII", rec)
+        out.line_info.setdefault(btf.string(sec), []).append(
+            LineInfo(insn_off, btf.string(file_off), btf.string(line_off), line_col >> 10, line_col & 0x3FF))
+    for sec, rec in _records(data, hdr_len + cr_off, cr_len, 16, "core_relo"):
+        insn_off, type_id, access_off, kind = struct.unpack_from("<IIII", rec)
+        out.core_relos.setdefault(btf.string(sec), []).append(
+            CoreRelo(insn_off, type_id, btf.string(access_off), kind))
+    return out
