@@ -19,7 +19,7 @@ from .opcodes import (ALU_OPS, ATOMIC_OPS, BPF_ALU, BPF_ALU64, BPF_JMP, BPF_JMP3
 
 _SIZE = {"u8": 8, "u16": 16, "u32": 32, "u64": 64, "s8": 8, "s16": 16, "s32": 32}
 _R = r"([rw]\d+)"
-_NUM = r"([+-]?(?:0[xX][0-9a-fA-F]+|\d+))"
+_NUM = r"([+-]?(?:0[xX][0-9a-fA-F]+|0[bB][01]+|0[oO][0-7]+|\d+))"
 _TARGET = r"(?:pc)?([+-]\d+|[A-Za-z_.$][\w.$]*)"
 _MEMREF = r"\(\s*r(\d+)\s*([+-])\s*(\w+)\s*\)"
 _SZ = r"\(\s*([us]\d+)\s*\*\s*\)"

@@ -38,7 +38,12 @@ class Line:
     code: str
 
     def error(self, message: str, token: str | None = None) -> AsmError:
-        col = self.text.find(token) + 1 if token and token in self.text else len(self.text) - len(self.text.lstrip()) + 1
+        """An AsmError at the first place `token` (or, failing that, its unsigned part) appears."""
+        col = len(self.text) - len(self.text.lstrip()) + 1
+        for candidate in (token, token.lstrip("+-") if token else None):
+            if candidate and candidate in self.text:
+                col = self.text.find(candidate) + 1
+                break
         return AsmError(self.number, col, message, self.text)
 
 

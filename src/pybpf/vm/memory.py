@@ -18,6 +18,9 @@ from dataclasses import dataclass, field
 from ..errors import PybpfError
 
 
+GUARD = 64  # unmapped bytes around every region the address space allocates
+
+
 class MemoryFault(PybpfError):
     """An access outside the VM's regions, or a write to a read-only one."""
 
@@ -37,11 +40,15 @@ class Region:
     buffer: ctypes.Array = field(repr=False, default=None)
 
     def __post_init__(self) -> None:
+        guard = 0
         if self.buffer is None:
-            self.buffer = (ctypes.c_ubyte * max(self.size, 1))()
-        self.start = ctypes.addressof(self.buffer)
+            # Guard bytes on both sides keep two regions from ever being adjacent,
+            # so an access just past one region never lands in another.
+            guard = GUARD
+            self.buffer = (ctypes.c_ubyte * (self.size + 2 * GUARD))()
+        self.start = ctypes.addressof(self.buffer) + guard
         self.end = self.start + self.size
-        self.view = memoryview(self.buffer).cast("B")[: self.size]
+        self.view = memoryview(self.buffer).cast("B")[guard: guard + self.size]
 
     def read(self, offset: int = 0, size: int | None = None) -> bytes:
         size = self.size - offset if size is None else size

@@ -1,0 +1,38 @@
+"""The structural check before any engine runs a program."""
+
+import pytest
+
+from pybpf.isa import Insn, lddw
+from pybpf.isa.asm import assemble
+from pybpf.vm import ProgramError, check_program
+
+
+@pytest.mark.parametrize("text,message", [
+    ("r0 = r3\nexit", "pc 0: R3 !read_ok"),
+    ("or %r0, %r10\nexit", "pc 0: R0 !read_ok"),
+    ("r0 = 1\nif r1 > 5 goto +1\nr3 = 1\nr0 = r3\nexit", "pc 3: R3 !read_ok"),
+    ("r0 = 0\ncall 5\nr0 = r1\nexit", "pc 2: R1 !read_ok"),
+    ("exit", "pc 0: R0 !read_ok"),
+    ("r10 = 1\nr0 = 0\nexit", "pc 0: frame pointer r10 is read only"),
+    ("r0 = 0", "falls through past the end"),
+    ("r0 = 0\ngoto +5\nexit", "jump out of range to 7"),
+    ("r0 = 0\nif r0 == 0 goto -3\nexit", "jump out of range to -1"),
+])
+def test_rejections(text, message):
+    with pytest.raises(ProgramError, match=message.replace("(", r"\(")):
+        check_program(assemble(text, "ubpf" if "%r" in text else "llvm"))
+
+
+def test_jump_into_the_middle_of_lddw():
+    insns = [Insn(0x05, off=1), lddw(0, 1), Insn(0x95)]
+    with pytest.raises(ProgramError, match="jump into the middle of lddw at 1"):
+        check_program(insns)
+
+
+def test_empty_program():
+    with pytest.raises(ProgramError, match="empty"):
+        check_program([])
+
+
+def test_registers_defined_on_every_path_are_readable():
+    check_program(assemble("if r1 > 5 goto +2\nr0 = 1\ngoto +1\nr0 = 2\nexit"))
