@@ -72,3 +72,12 @@ def test_legacy_maps_section():
     assert (a.type, a.key_size, a.value_size, a.max_entries) == (MapType.BPF_MAP_TYPE_PERCPU_ARRAY, 4, 16, 8)
     assert obj.kern_version == 0x060C00
     assert [r.target for r in obj.get_program("count_writes").relocations] == ["legacy_hash", "legacy_array"]
+
+
+def test_kconfig_externs_become_a_read_only_map():
+    obj = elf.load(object_path("kconfig"))
+    m = obj.get_map(".kconfig")
+    assert m.externs == {"LINUX_KERNEL_VERSION": (0, 4), "CONFIG_HZ": (4, 4)}
+    assert (m.value_size, m.flags & BPF_F_RDONLY_PROG) == (8, BPF_F_RDONLY_PROG)
+    relocs = {(r.symbol, r.kind, r.target, r.offset) for r in obj.get_program("read_kconfig").relocations}
+    assert relocs == {("LINUX_KERNEL_VERSION", "map_value", ".kconfig", 0), ("CONFIG_HZ", "map_value", ".kconfig", 4)}

@@ -46,6 +46,7 @@ class MapDef:
     map_extra: int = 0
     symbol_offset: int = 0  # where the definition or variable sits in its section
     values_offset: int = 0  # map-in-map: where the `values` array sits in the definition
+    externs: dict[str, tuple[int, int]] = field(default_factory=dict)  # .kconfig: name -> (offset, size)
 
     @property
     def type_name(self) -> str:
@@ -140,3 +141,25 @@ def btf_maps(btf: Btf | None, path: str) -> list[MapDef]:
         m.symbol_offset = var.offset
         out.append(m)
     return out
+
+
+def kconfig_map(btf: Btf | None) -> MapDef | None:
+    """The `.kconfig` map of `extern ... __kconfig` variables, laid out in declaration order.
+
+    Each variable is aligned to its size (up to 8), as libbpf lays them out;
+    a kernel fills the values (LINUX_KERNEL_VERSION, CONFIG_*) at load time.
+    """
+    sec = btf.find(".kconfig", "DATASEC") if btf is not None else None
+    if sec is None:
+        return None
+    externs, offset = {}, 0
+    for var in sec.members:
+        v = btf[var.type]
+        size = btf.size_of(v.type)
+        align = min(max(size, 1), 8)
+        offset = (offset + align - 1) // align * align
+        externs[v.name] = (offset, size)
+        offset += size
+    m = data_map(".kconfig", bytes(offset))
+    m.externs = externs
+    return m

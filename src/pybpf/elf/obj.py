@@ -27,7 +27,7 @@ from .btf import Btf
 from .btf_ext import BtfExt, LineInfo, parse_btf_ext
 from .errors import ElfError
 from .link import Function, link
-from .maps import MapDef, btf_maps, data_map, is_data_section, legacy_maps
+from .maps import MapDef, btf_maps, data_map, is_data_section, kconfig_map, legacy_maps
 from .sections import find_section_def
 
 EM_BPF = 247
@@ -141,6 +141,7 @@ class _Reader:
         if not isinstance(self.symtab, SymbolTableSection):
             raise ElfError(f"{path}: no symbol table (.symtab)")
         self.symbols = list(self.symtab.iter_symbols())
+        self.externs: dict[str, tuple[int, int]] = {}
 
     def _section_data(self, name: str) -> bytes | None:
         sec = self.elf.get_section_by_name(name)
@@ -186,6 +187,10 @@ class _Reader:
         for sec in self.sections:
             if is_data_section(sec.name) and sec["sh_flags"] & 0x2 and sec["sh_size"]:  # SHF_ALLOC
                 maps.append(data_map(sec.name, self._section_data(sec.name)))
+        kconfig = kconfig_map(btf)
+        if kconfig is not None:
+            maps.append(kconfig)
+            self.externs = kconfig.externs
         self._map_in_map_values(maps)
         return maps
 
@@ -256,6 +261,9 @@ class _Reader:
                 raise ElfError(f"{self.path}: .rel{section} at offset {r['r_offset']}: no symbol {index}")
             sym = self.symbols[index]
             shndx = sym["st_shndx"]
+            if shndx == "SHN_UNDEF" and sym.name in self.externs:
+                out.append((r["r_offset"], RELOC_NAMES[rtype], sym.name, ".kconfig", self.externs[sym.name][0]))
+                continue
             if shndx == "SHN_UNDEF":
                 raise ElfError(f"{self.path}: .rel{section} at offset {r['r_offset']}: "
                                f"relocation against undefined symbol '{sym.name}'")
