@@ -47,20 +47,19 @@ def _target(off: int, syntax: str) -> str:
     return f"pc{off:+d}" if syntax == "kernel" else f"{off:+d}"
 
 
+# How a lddw with a pseudo source reads, by the pseudo source's name.
+_PSEUDO_TEXT = {
+    "map_fd": "map[fd:{imm}]", "map_value": "map[fd:{imm}][0]+{imm2}",
+    "map_idx": "map[idx:{imm}]", "map_idx_value": "map[idx:{imm}][0]+{imm2}",
+    "func": "func(pc{imm:+d})",
+}
+
+
 def _lddw_pseudo(insn: Insn, spec: Spec) -> str:
-    op, imm, imm2 = spec.op, insn.imm, insn.imm2 or 0
-    if op == "map_fd":
-        return f"map[fd:{imm}]"
-    if op == "map_value":
-        return f"map[fd:{imm}][0]+{imm2}"
-    if op == "map_idx":
-        return f"map[idx:{imm}]"
-    if op == "map_idx_value":
-        return f"map[idx:{imm}][0]+{imm2}"
-    if op == "btf_id":
+    imm, imm2 = insn.imm, insn.imm2 or 0
+    if spec.op == "btf_id":
         return f"btf_id({imm})" if not imm2 else f"btf_id({imm}, {imm2})"
-    assert op == "func", op
-    return f"func(pc{imm:+d})"
+    return _PSEUDO_TEXT[spec.op].format(imm=imm, imm2=imm2)
 
 
 def _c_like(insn: Insn, spec: Spec, syntax: str, helper_name: HelperNamer | None) -> str:
