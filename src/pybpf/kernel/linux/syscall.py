@@ -106,9 +106,10 @@ def _addr(buf) -> int:
 
 
 def map_create(map_type: int, key_size: int, value_size: int, max_entries: int, flags: int = 0, *,
-               name: str = "", inner_map_fd: int = 0) -> int:
+               name: str = "", inner_map_fd: int = 0, map_extra: int = 0) -> int:
     attr = MapCreateAttr(map_type=map_type, key_size=key_size, value_size=value_size, max_entries=max_entries,
-                         map_flags=flags, inner_map_fd=inner_map_fd, map_name=name.encode()[:15])
+                         map_flags=flags, inner_map_fd=inner_map_fd, map_name=name.encode()[:15],
+                         map_extra=map_extra)
     return bpf(BpfCmd.BPF_MAP_CREATE, attr)
 
 
@@ -118,13 +119,20 @@ def _elem(cmd: BpfCmd, fd: int, key: bytes | None, value, flags: int = 0) -> int
     return bpf(cmd, attr)
 
 
-def map_lookup(fd: int, key: bytes, value_size: int) -> bytes:
-    out = ctypes.create_string_buffer(value_size)
+def map_lookup(fd: int, key: bytes | None, value_size: int, value: bytes = b"") -> bytes:
+    """The value for key (None for keyless maps: a queue's or stack's peek; a bloom filter checks `value`)."""
+    out = ctypes.create_string_buffer(value.ljust(value_size, b"\0"), value_size)
     _elem(BpfCmd.BPF_MAP_LOOKUP_ELEM, fd, key, out)
     return out.raw
 
 
-def map_update(fd: int, key: bytes, value: bytes, flags: int = 0) -> None:
+def map_lookup_and_delete(fd: int, key: bytes | None, value_size: int) -> bytes:
+    out = ctypes.create_string_buffer(value_size)
+    _elem(BpfCmd.BPF_MAP_LOOKUP_AND_DELETE_ELEM, fd, key, out)
+    return out.raw
+
+
+def map_update(fd: int, key: bytes | None, value: bytes, flags: int = 0) -> None:
     _elem(BpfCmd.BPF_MAP_UPDATE_ELEM, fd, key, ctypes.create_string_buffer(value, len(value)), flags)
 
 

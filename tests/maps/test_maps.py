@@ -1,0 +1,105 @@
+"""Map behaviour that needs no kernel: storage at stable addresses, LRU eviction, hooks, iteration."""
+
+import ctypes
+import errno
+
+import pytest
+
+from pybpf.maps import MAP_CLASSES, MapAttrs, MapError, create_map
+from pybpf.uapi import MapType as T
+
+
+def make(map_type, key_size, value_size, max_entries, flags=0, **kw):
+    return create_map(MapAttrs(map_type, key_size, value_size, max_entries, flags, **kw))
+
+
+def test_registry_uses_linux_numbers():
+    names = {T(number).name: cls.__name__ for number, cls in MAP_CLASSES.items()}
+    assert names == {
+        "BPF_MAP_TYPE_HASH": "HashMap", "BPF_MAP_TYPE_ARRAY": "ArrayMap",
+        "BPF_MAP_TYPE_PERCPU_HASH": "PerCpuHashMap", "BPF_MAP_TYPE_PERCPU_ARRAY": "PerCpuArrayMap",
+        "BPF_MAP_TYPE_LRU_HASH": "LruHashMap", "BPF_MAP_TYPE_LRU_PERCPU_HASH": "LruPerCpuHashMap",
+        "BPF_MAP_TYPE_LPM_TRIE": "LpmTrieMap", "BPF_MAP_TYPE_QUEUE": "QueueMap", "BPF_MAP_TYPE_STACK": "StackMap",
+        "BPF_MAP_TYPE_BLOOM_FILTER": "BloomFilterMap",
+    }
+    with pytest.raises(MapError) as err:
+        make(999, 4, 4, 1)
+    assert err.value.errno == errno.EINVAL
+
+
+def test_array_values_live_at_stable_addresses():
+    m = make(T.BPF_MAP_TYPE_ARRAY, 4, 12, 3)
+    address = m.value_address((2).to_bytes(4, "little"))
+    m.update((2).to_bytes(4, "little"), b"hello world!")
+    assert ctypes.string_at(address, 12) == b"hello world!"
+    ctypes.memmove(address, b"HELLO", 5)  # a program writing through its pointer
+    assert m.lookup((2).to_bytes(4, "little")) == b"HELLO world!"
+    assert m.value_address((3).to_bytes(4, "little")) is None
+    # slots are 8-byte aligned, as the kernel lays them out
+    assert m.value_address((1).to_bytes(4, "little")) - m.value_address((0).to_bytes(4, "little")) == 16
+
+
+def test_hash_elements_announce_and_release_their_memory():
+    m = make(T.BPF_MAP_TYPE_HASH, 4, 8, 4)
+    live = {}
+    m.bind(lambda value, what: live.__setitem__(value.address, what), lambda value: live.pop(value.address))
+    m.update(b"\1\0\0\0", bytes(8))
+    m.update(b"\2\0\0\0", bytes(8))
+    assert len(live) == 2 and all("element" in what for what in live.values())
+    m.delete(b"\1\0\0\0")
+    assert len(live) == 1
+    m.update(b"\2\0\0\0", b"\7" * 8)  # replacing an element swaps its buffer
+    assert len(live) == 1 and m.lookup(b"\2\0\0\0") == b"\7" * 8
+
+
+def test_lru_evicts_the_least_recently_used():
+    m = make(T.BPF_MAP_TYPE_LRU_HASH, 4, 4, 2)
+    m.update(b"\1\0\0\0", b"aaaa")
+    m.update(b"\2\0\0\0", b"bbbb")
+    m.lookup(b"\1\0\0\0")  # 2 is now the least recently used
+    m.update(b"\3\0\0\0", b"cccc")
+    assert set(m.keys()) == {b"\1\0\0\0", b"\3\0\0\0"}
+
+
+def test_percpu_values_are_one_slot_per_cpu():
+    m = make(T.BPF_MAP_TYPE_PERCPU_ARRAY, 4, 4, 1, ncpus=3)
+    key = bytes(4)
+    m.update(key, b"\1\0\0\0" + bytes(4) + b"\2\0\0\0" + bytes(4) + b"\3\0\0\0" + bytes(4))
+    assert ctypes.string_at(m.value_address(key, cpu=1), 4) == b"\2\0\0\0"
+    with pytest.raises(MapError) as err:
+        m.update(key, bytes(4))
+    assert err.value.errno == errno.EINVAL
+
+
+def test_mapping_view():
+    m = make(T.BPF_MAP_TYPE_HASH, 4, 4, 8)
+    for i in range(5):
+        m.update(i.to_bytes(4, "little"), (i * i).to_bytes(4, "little"))
+    assert len(m) == 5
+    assert dict(m.items())[(3).to_bytes(4, "little")] == (9).to_bytes(4, "little")
+    assert "HashMap" in repr(m) and "max_entries 8" in repr(m)
+
+
+def test_queue_and_stack_orders():
+    q, s = make(T.BPF_MAP_TYPE_QUEUE, 0, 1, 4), make(T.BPF_MAP_TYPE_STACK, 0, 1, 4)
+    for m in (q, s):
+        for b in b"abc":
+            m.push(bytes([b]))
+    assert [q.pop() for _ in range(3)] == [b"a", b"b", b"c"]
+    assert [s.pop() for _ in range(3)] == [b"c", b"b", b"a"]
+
+
+def test_lpm_longest_prefix_wins():
+    m = make(T.BPF_MAP_TYPE_LPM_TRIE, 8, 1, 8, 1)
+    m.update((8).to_bytes(4, "little") + bytes([10, 0, 0, 0]), b"\x08")
+    m.update((24).to_bytes(4, "little") + bytes([10, 1, 2, 0]), b"\x18")
+    assert m.lookup((32).to_bytes(4, "little") + bytes([10, 1, 2, 7])) == b"\x18"
+    assert m.lookup((32).to_bytes(4, "little") + bytes([10, 9, 2, 7])) == b"\x08"
+
+
+def test_bloom_filter_has_no_false_negatives():
+    m = make(T.BPF_MAP_TYPE_BLOOM_FILTER, 0, 4, 1000)
+    for i in range(1000):
+        m.push(i.to_bytes(4, "little"))
+    assert all(m.peek(i.to_bytes(4, "little")) for i in range(1000))
+    assert sum(m.peek(i.to_bytes(4, "little")) for i in range(1000, 3000)) < 200
