@@ -125,3 +125,100 @@ def get_current_uid_gid(m, *_):
     uid = os.getuid() if hasattr(os, "getuid") else 0
     gid = os.getgid() if hasattr(os, "getgid") else 0
     return (gid << 32) | uid
+
+
+# -- helpers that need the kernel running the program (`m.kernel`) -----------
+# Their argument kinds are the kernel's (include/linux/bpf.h, enum bpf_arg_type).
+
+def _errno_of(err: OSError) -> int:
+    return -(err.errno or 22) & 0xFFFFFFFFFFFFFFFF
+
+
+@register("map_lookup_elem", ("ARG_CONST_MAP_PTR", "ARG_PTR_TO_MAP_KEY"), "RET_PTR_TO_MAP_VALUE_OR_NULL")
+def map_lookup_elem(m, map_ptr, key_ptr, *_):
+    """Pointer to the value for *key, or NULL."""
+    bpf_map = m.kernel.map_at(map_ptr)
+    key = m.mem.read_bytes(key_ptr, bpf_map.key_size) if bpf_map.key_size else None
+    return bpf_map.value_address(key, m.cpu) or 0
+
+
+@register("map_update_elem", ("ARG_CONST_MAP_PTR", "ARG_PTR_TO_MAP_KEY", "ARG_PTR_TO_MAP_VALUE", "ARG_ANYTHING"),
+          "RET_INTEGER")
+def map_update_elem(m, map_ptr, key_ptr, value_ptr, flags, *_):
+    """Create or update an element; 0 or a negative errno."""
+    bpf_map = m.kernel.map_at(map_ptr)
+    key = m.mem.read_bytes(key_ptr, bpf_map.key_size)
+    value = m.mem.read_bytes(value_ptr, bpf_map.value_size)
+    try:
+        m.kernel.map_update_from_program(bpf_map, key, value, flags, m.cpu)
+    except OSError as err:
+        return _errno_of(err)
+    return 0
+
+
+@register("map_delete_elem", ("ARG_CONST_MAP_PTR", "ARG_PTR_TO_MAP_KEY"), "RET_INTEGER")
+def map_delete_elem(m, map_ptr, key_ptr, *_):
+    """Delete an element; 0 or a negative errno."""
+    bpf_map = m.kernel.map_at(map_ptr)
+    try:
+        bpf_map.delete(m.mem.read_bytes(key_ptr, bpf_map.key_size))
+    except OSError as err:
+        return _errno_of(err)
+    return 0
+
+
+@register("map_push_elem", ("ARG_CONST_MAP_PTR", "ARG_PTR_TO_MAP_VALUE", "ARG_ANYTHING"), "RET_INTEGER")
+def map_push_elem(m, map_ptr, value_ptr, flags, *_):
+    """Push onto a queue, stack or bloom filter; 0 or a negative errno."""
+    bpf_map = m.kernel.map_at(map_ptr)
+    try:
+        bpf_map.update(None, m.mem.read_bytes(value_ptr, bpf_map.value_size), flags)
+    except OSError as err:
+        return _errno_of(err)
+    return 0
+
+
+def _take(m, map_ptr, value_ptr, pop: bool) -> int:
+    bpf_map = m.kernel.map_at(map_ptr)
+    try:
+        value = bpf_map.lookup_and_delete(None) if pop else bpf_map.lookup(None)
+    except OSError as err:
+        return _errno_of(err)
+    m.mem.write_bytes(value_ptr, value)
+    return 0
+
+
+@register("map_pop_elem", ("ARG_CONST_MAP_PTR", "ARG_PTR_TO_UNINIT_MAP_VALUE"), "RET_INTEGER")
+def map_pop_elem(m, map_ptr, value_ptr, *_):
+    """Pop from a queue or stack into *value; 0 or -ENOENT."""
+    return _take(m, map_ptr, value_ptr, True)
+
+
+@register("map_peek_elem", ("ARG_CONST_MAP_PTR", "ARG_PTR_TO_UNINIT_MAP_VALUE"), "RET_INTEGER")
+def map_peek_elem(m, map_ptr, value_ptr, *_):
+    """Copy the next element of a queue or stack into *value; 0 or -ENOENT."""
+    return _take(m, map_ptr, value_ptr, False)
+
+
+@register("trace_printk", ("ARG_PTR_TO_MEM", "ARG_CONST_SIZE"), "RET_INTEGER", gpl_only=True)
+def trace_printk(m, fmt_ptr, fmt_size, a1, a2, a3):
+    """Format like printk and write a line to the trace pipe; bytes written or -EINVAL.
+
+    Like the kernel's prototype it declares two arguments; r3-r5 are read as
+    the format's values without being checked.
+    """
+    from .printk import FormatError, bprintf
+
+    fmt = m.mem.read_bytes(fmt_ptr, fmt_size)
+    if b"\0" not in fmt:
+        return _errno_of(OSError(22, "format not NUL-terminated"))
+
+    def read_str(addr, size=None, raw=False):
+        return m.mem.read_bytes(addr, size) if raw else m.mem.read_str(addr, 4096)
+
+    try:
+        text = bprintf(fmt, [a1, a2, a3], read_str)
+    except (FormatError, OSError) as err:
+        return _errno_of(err)
+    m.kernel.trace_pipe.write(text, m.cpu)
+    return len(text) + 1

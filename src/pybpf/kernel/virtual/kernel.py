@@ -1,0 +1,414 @@
+"""The virtual kernel: Linux's bpf() commands, in process, with Linux's numbers and errnos.
+
+Objects (maps, programs, links) live in a file-descriptor table and have ids,
+as in Linux; pinning gives them paths.  All memory programs may touch (map
+values, stacks, contexts, packets) lives in one `AddressSpace`, so a pointer
+one program gets from a map is valid in every program.  Programs run on the
+reference interpreter; until the verifier lands, prog load runs the
+structural check (valid encodings, jumps in range, no fall-through, registers
+written before read), and the interpreter's bounds checks keep the host safe
+either way.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import itertools
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+
+from ...helpers import REGISTRY
+from ...isa.insn import EncodingError, Insn, decode, encode
+from ...isa.opcodes import (BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_IDX, BPF_PSEUDO_MAP_IDX_VALUE,
+                            BPF_PSEUDO_MAP_VALUE)
+from ...maps import BPF_F_RDONLY_PROG, Map, MapAttrs, MapError, create_map
+from ...uapi import ProgType
+from ...vm import AddressSpace, Interpreter, ProgramError, Region, VMFault
+from ..errors import BpfError
+from .trace_pipe import TracePipe
+
+BPF_MAXINSNS = 4096
+BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000
+BPF_LOG_MIN_SIZE = 128
+ENOTSUPP = 524
+ETH_HLEN = 14
+SK_BUFF_SIZE = 192  # sizeof(struct __sk_buff)
+
+# Program types whose BPF_PROG_TEST_RUN runs on a packet with an __sk_buff context.
+SKB_TYPES = {ProgType.BPF_PROG_TYPE_SOCKET_FILTER, ProgType.BPF_PROG_TYPE_SCHED_CLS,
+             ProgType.BPF_PROG_TYPE_SCHED_ACT, ProgType.BPF_PROG_TYPE_CGROUP_SKB, ProgType.BPF_PROG_TYPE_LWT_IN,
+             ProgType.BPF_PROG_TYPE_LWT_OUT, ProgType.BPF_PROG_TYPE_LWT_XMIT}
+# Program types whose test run takes only a context (raw tracepoint args, a syscall's struct).
+CTX_TYPES = {ProgType.BPF_PROG_TYPE_RAW_TRACEPOINT, ProgType.BPF_PROG_TYPE_SYSCALL}
+
+
+@dataclass
+class MapObject:
+    id: int
+    map: Map
+    handle: Region  # its address is the "struct bpf_map *" programs pass to helpers
+    regions: dict[int, Region] = field(default_factory=dict)
+
+
+@dataclass
+class ProgObject:
+    id: int
+    prog_type: int
+    name: str
+    license: str
+    insns: list[Insn]
+    interp: Interpreter
+    tag: str
+    maps: list[MapObject]
+    load_time_ns: int
+    run_cnt: int = 0
+    run_time_ns: int = 0
+
+
+@dataclass
+class LinkObject:
+    id: int
+    prog: ProgObject
+    target: str
+    stop: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = None
+
+
+@dataclass(frozen=True)
+class Loaded:
+    fd: int
+    log: str
+
+
+@dataclass(frozen=True)
+class TestRun:
+    retval: int
+    duration_ns: int
+    data_out: bytes
+    ctx_out: bytes
+
+
+class VirtualKernel:
+    """The BPF subsystem, in process.  Thread-safe: program runs are serialised by one lock."""
+
+    def __init__(self, ncpus: int | None = None):
+        self.ncpus = ncpus or os.cpu_count() or 1
+        self.mem = AddressSpace()
+        self.trace_pipe = TracePipe()
+        self.lock = threading.RLock()
+        self._fds: dict[int, object] = {}
+        self._next_fd = itertools.count(3)
+        self._ids = {kind: itertools.count(1) for kind in ("map", "prog", "link")}
+        self._by_id: dict[str, dict[int, object]] = {"map": {}, "prog": {}, "link": {}}
+        self._map_handles: dict[int, MapObject] = {}
+        self.pins: dict[str, object] = {}
+
+    # -- file descriptors ------------------------------------------------------
+    def _install(self, obj) -> int:
+        fd = next(self._next_fd)
+        self._fds[fd] = obj
+        return fd
+
+    def _get(self, fd: int, kind: type, command: str):
+        obj = self._fds.get(fd)
+        if obj is None:
+            raise BpfError(command, errno.EBADF, f"fd {fd} is not open")
+        if not isinstance(obj, kind):
+            raise BpfError(command, errno.EINVAL, f"fd {fd} is not a {kind.__name__.removesuffix('Object').lower()}")
+        return obj
+
+    def close(self, fd: int) -> None:
+        obj = self._fds.pop(fd, None)
+        if obj is None:
+            raise BpfError("close", errno.EBADF, f"fd {fd} is not open")
+        if isinstance(obj, LinkObject) and obj not in self._fds.values() and obj not in self.pins.values():
+            self._detach(obj)
+
+    # -- maps --------------------------------------------------------------------
+    def map_create(self, map_type: int, key_size: int, value_size: int, max_entries: int, flags: int = 0, *,
+                   name: str = "", map_extra: int = 0) -> int:
+        try:
+            bpf_map = create_map(MapAttrs(map_type, key_size, value_size, max_entries, flags, name[:15],
+                                          map_extra, ncpus=self.ncpus))
+        except MapError as err:
+            raise BpfError("BPF_MAP_CREATE", err.errno, err.strerror) from None
+        obj = MapObject(next(self._ids["map"]), bpf_map, self.mem.map(f"map {name or '(unnamed)'}", 8, writable=False))
+        bpf_map.bind(lambda value, what: self._map_value(obj, value, what), lambda value: self._unmap_value(obj, value))
+        self._map_handles[obj.handle.start] = obj
+        self._by_id["map"][obj.id] = obj
+        return self._install(obj)
+
+    def _map_value(self, obj: MapObject, value, what: str) -> None:
+        writable = not obj.map.flags & BPF_F_RDONLY_PROG
+        obj.regions[value.address] = self.mem.add(Region(what, value.size, writable, value.buffer))
+
+    def _unmap_value(self, obj: MapObject, value) -> None:
+        region = obj.regions.pop(value.address, None)
+        if region is not None:
+            self.mem.unmap(region)
+
+    def map_at(self, address: int) -> Map:
+        """The map whose handle a program passed to a helper (a fault if it is not one)."""
+        obj = self._map_handles.get(address)
+        if obj is None:
+            raise VMFault(-1, None, f"{address:#x} is not a map", address)
+        return obj.map
+
+    def _map_command(self, command: str, fd: int, action):
+        bpf_map = self._get(fd, MapObject, command).map
+        try:
+            with self.lock:
+                return action(bpf_map)
+        except MapError as err:
+            raise BpfError(command, err.errno, err.strerror) from None
+
+    def map_lookup(self, fd: int, key: bytes | None, value: bytes = b"") -> bytes:
+        def lookup(m):
+            return m.lookup(key, value) if value else m.lookup(key)
+        return self._map_command("BPF_MAP_LOOKUP_ELEM", fd, lookup)
+
+    def map_update(self, fd: int, key: bytes | None, value: bytes, flags: int = 0) -> None:
+        self._map_command("BPF_MAP_UPDATE_ELEM", fd, lambda m: m.update(key, value, flags))
+
+    def map_update_from_program(self, bpf_map: Map, key: bytes, value: bytes, flags: int, cpu: int) -> None:
+        """bpf_map_update_elem from a program: a per-CPU map's value is the running CPU's only."""
+        if bpf_map.percpu:
+            address = bpf_map.value_address(key, cpu)
+            if address is None:
+                slot = (bpf_map.value_size + 7) // 8 * 8
+                bpf_map.update(key, bytes(slot * bpf_map.ncpus), flags)
+                address = bpf_map.value_address(key, cpu)
+            elif flags == 1:
+                raise MapError(errno.EEXIST, "key exists (BPF_NOEXIST)")
+            self.mem.write_bytes(address, value)
+            return
+        bpf_map.update(key, value, flags)
+
+    def map_delete(self, fd: int, key: bytes | None) -> None:
+        self._map_command("BPF_MAP_DELETE_ELEM", fd, lambda m: m.delete(key))
+
+    def map_get_next_key(self, fd: int, key: bytes | None) -> bytes | None:
+        """The key after `key` (the first for None), or None at the end."""
+        try:
+            return self._map_command("BPF_MAP_GET_NEXT_KEY", fd, lambda m: m.get_next_key(key))
+        except BpfError as err:
+            if err.errno == errno.ENOENT:
+                return None
+            raise
+
+    def map_lookup_and_delete(self, fd: int, key: bytes | None) -> bytes:
+        return self._map_command("BPF_MAP_LOOKUP_AND_DELETE_ELEM", fd, lambda m: m.lookup_and_delete(key))
+
+    def map(self, fd: int) -> Map:
+        """The Python view of a map: a mapping with Linux semantics."""
+        return self._get(fd, MapObject, "map").map
+
+    # -- programs ----------------------------------------------------------------
+    def prog_load(self, prog_type: int, program: list[Insn] | bytes, license: str = "GPL", *,
+                  log_level: int = 0, log_size: int = 0, expected_attach_type: int = 0, name: str = "",
+                  fd_array: list[int] | None = None) -> Loaded:
+        command = "BPF_PROG_LOAD"
+        try:
+            ProgType(prog_type)
+        except ValueError:
+            raise BpfError(command, errno.EINVAL, f"unknown program type {prog_type}") from None
+        if (log_level and log_size < BPF_LOG_MIN_SIZE) or (not log_level and log_size) or log_level > 7:
+            raise BpfError(command, errno.EINVAL, "log_level and log_size do not agree (a log needs >= 128 bytes)")
+        try:
+            insns = decode(program) if isinstance(program, (bytes, bytearray)) else list(program)
+        except EncodingError as err:
+            raise BpfError(command, errno.EINVAL, str(err), log=f"{err}\n") from None
+        count = sum(i.size for i in insns)
+        if count == 0:
+            raise BpfError(command, errno.EINVAL, "no instructions")
+        if count > BPF_COMPLEXITY_LIMIT_INSNS:
+            raise BpfError(command, errno.E2BIG, f"{count} instructions is above {BPF_COMPLEXITY_LIMIT_INSNS}")
+        used: list[MapObject] = []
+        references = self._resolve_maps(insns, fd_array or [], used)
+        try:
+            interp = Interpreter(insns, mem=self.mem, helpers=REGISTRY, entry_regs=0b10000000010,
+                                 resolver=lambda insn, pc: self._lddw_value(insn, references[pc]))
+        except ProgramError as err:
+            log = f"{err}\nprocessed 0 insns (limit {BPF_COMPLEXITY_LIMIT_INSNS})\n"
+            self._check_log(command, log, log_level, log_size)
+            raise BpfError(command, errno.EACCES, str(err), log=log if log_level else "") from None
+        interp.kernel = self
+        log = f"processed {count} insns (limit {BPF_COMPLEXITY_LIMIT_INSNS})\n" if log_level else ""
+        self._check_log(command, log, log_level, log_size)
+        obj = ProgObject(next(self._ids["prog"]), prog_type, name[:15], license, insns, interp,
+                         hashlib.sha1(encode(insns)).hexdigest()[:16], used, time.monotonic_ns())
+        self._by_id["prog"][obj.id] = obj
+        return Loaded(self._install(obj), log)
+
+    def _check_log(self, command: str, log: str, level: int, size: int) -> None:
+        if level and len(log) + 1 > size:
+            raise BpfError(command, errno.ENOSPC, f"the log needs {len(log) + 1} bytes, the buffer has {size}")
+
+    def _resolve_maps(self, insns: list[Insn], fd_array: list[int],
+                      used: list[MapObject]) -> dict[int, tuple[MapObject, int]]:
+        """Check every map reference of the program: the map object and value offset per lddw pc."""
+        table: dict[int, tuple[MapObject, int]] = {}
+        pc = 0
+        for insn in insns:
+            if insn.code == 0x18 and insn.src in (BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE,
+                                                  BPF_PSEUDO_MAP_IDX, BPF_PSEUDO_MAP_IDX_VALUE):
+                fd = insn.imm
+                if insn.src in (BPF_PSEUDO_MAP_IDX, BPF_PSEUDO_MAP_IDX_VALUE):
+                    if not 0 <= insn.imm < len(fd_array):
+                        raise BpfError("BPF_PROG_LOAD", errno.EINVAL, f"pc {pc}: map index {insn.imm} is not in fd_array")
+                    fd = fd_array[insn.imm]
+                obj = self._fds.get(fd)
+                if not isinstance(obj, MapObject):
+                    raise BpfError("BPF_PROG_LOAD", errno.EBADF, f"pc {pc}: fd {fd} is not pointing to valid bpf_map",
+                                   log=f"fd {fd} is not pointing to valid bpf_map\n")
+                offset = insn.imm2 or 0
+                if insn.src in (BPF_PSEUDO_MAP_VALUE, BPF_PSEUDO_MAP_IDX_VALUE):
+                    if obj.map.max_entries != 1 or not hasattr(obj.map, "storage"):
+                        raise BpfError("BPF_PROG_LOAD", errno.EINVAL,
+                                       f"pc {pc}: direct value access needs an array map with one element")
+                    if not 0 <= offset < obj.map.value_size:
+                        raise BpfError("BPF_PROG_LOAD", errno.EINVAL,
+                                       f"pc {pc}: invalid access to map value pointer, value_size={obj.map.value_size} off={offset}")
+                table[pc] = (obj, offset)
+                if obj not in used:
+                    used.append(obj)
+            pc += insn.size
+        return table
+
+    def _lddw_value(self, insn: Insn, entry: tuple[MapObject, int]) -> int:
+        obj, offset = entry
+        if insn.src in (BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_IDX):
+            return obj.handle.start
+        return obj.map.value_address(bytes(4)) + offset
+
+    def prog(self, fd: int) -> ProgObject:
+        return self._get(fd, ProgObject, "prog")
+
+    def run_program(self, prog: ProgObject, ctx: int = 0, cpu: int = 0) -> int:
+        """Run a loaded program once (an event fired); return r0.  Faults end the run, not the kernel."""
+        with self.lock:
+            prog.interp.cpu = cpu
+            start = time.perf_counter_ns()
+            try:
+                return prog.interp.run(ctx)
+            finally:
+                prog.run_cnt += 1
+                prog.run_time_ns += time.perf_counter_ns() - start
+
+    def prog_test_run(self, fd: int, data: bytes = b"", *, ctx: bytes = b"", repeat: int = 1) -> TestRun:
+        command = "BPF_PROG_TEST_RUN"
+        prog = self._get(fd, ProgObject, command)
+        if prog.prog_type in SKB_TYPES:
+            if len(data) < ETH_HLEN:
+                raise BpfError(command, errno.EINVAL, f"packet of {len(data)} bytes is shorter than ETH_HLEN")
+            if len(ctx) > SK_BUFF_SIZE:
+                raise BpfError(command, errno.EINVAL, "ctx is larger than struct __sk_buff")
+            skb = bytearray(ctx.ljust(SK_BUFF_SIZE, b"\0"))
+            skb[0:4] = len(data).to_bytes(4, "little")  # __sk_buff.len
+            context = self.mem.map("ctx (__sk_buff)", bytes(skb))
+        elif prog.prog_type in CTX_TYPES:
+            if data:
+                raise BpfError(command, errno.EINVAL, "this program type takes a context, not data")
+            context = self.mem.map("ctx", ctx) if ctx else None
+        else:
+            raise BpfError(command, ENOTSUPP, f"test_run is not supported for {ProgType(prog.prog_type).name}")
+        try:
+            with self.lock:
+                prog.interp.map_packet(data) if data else None
+                start = time.perf_counter_ns()
+                for _ in range(max(repeat, 1)):
+                    retval = self.run_program(prog, context.start if context else 0)
+                duration = (time.perf_counter_ns() - start) // max(repeat, 1)
+                ctx_out = context.read() if context and prog.prog_type in CTX_TYPES else b""
+        finally:
+            if context is not None:
+                self.mem.unmap(context)
+        return TestRun(retval & 0xFFFFFFFF, duration, bytes(data), ctx_out)
+
+    # -- ids, info and pinning -----------------------------------------------------
+    def get_next_id(self, kind: str, start: int = 0) -> int | None:
+        """The next live id after `start` for "map", "prog" or "link" (BPF_*_GET_NEXT_ID), or None."""
+        later = [i for i in self._by_id[kind] if i > start]
+        return min(later) if later else None
+
+    def get_fd_by_id(self, kind: str, object_id: int) -> int:
+        obj = self._by_id[kind].get(object_id)
+        if obj is None:
+            raise BpfError(f"BPF_{kind.upper()}_GET_FD_BY_ID", errno.ENOENT, f"no {kind} with id {object_id}")
+        return self._install(obj)
+
+    def info(self, fd: int) -> dict:
+        """BPF_OBJ_GET_INFO_BY_FD, as a dict with the kernel's field names."""
+        obj = self._fds.get(fd)
+        if isinstance(obj, MapObject):
+            m = obj.map
+            return {"type": m.map_type, "id": obj.id, "key_size": m.key_size, "value_size": m.value_size,
+                    "max_entries": m.max_entries, "map_flags": m.flags, "name": m.name}
+        if isinstance(obj, ProgObject):
+            return {"type": obj.prog_type, "id": obj.id, "tag": obj.tag, "name": obj.name,
+                    "xlated_prog_len": sum(i.size for i in obj.insns) * 8, "load_time": obj.load_time_ns,
+                    "nr_map_ids": len(obj.maps), "map_ids": [m.id for m in obj.maps], "run_cnt": obj.run_cnt,
+                    "run_time_ns": obj.run_time_ns, "engine": "interp"}
+        if isinstance(obj, LinkObject):
+            return {"id": obj.id, "prog_id": obj.prog.id, "target": obj.target}
+        raise BpfError("BPF_OBJ_GET_INFO_BY_FD", errno.EBADF, f"fd {fd} is not open")
+
+    def obj_pin(self, fd: int, path: str) -> None:
+        if fd not in self._fds:
+            raise BpfError("BPF_OBJ_PIN", errno.EBADF, f"fd {fd} is not open")
+        if path in self.pins:
+            raise BpfError("BPF_OBJ_PIN", errno.EEXIST, f"{path} is already pinned")
+        self.pins[path] = self._fds[fd]
+
+    def obj_get(self, path: str) -> int:
+        obj = self.pins.get(path)
+        if obj is None:
+            raise BpfError("BPF_OBJ_GET", errno.ENOENT, f"nothing is pinned at {path}")
+        return self._install(obj)
+
+    def unpin(self, path: str) -> None:
+        if self.pins.pop(path, None) is None:
+            raise BpfError("unlink", errno.ENOENT, f"nothing is pinned at {path}")
+
+    # -- attach points -------------------------------------------------------------
+    def link_create(self, prog_fd: int, target: str, *, hz: float = 100.0, cpu: int = 0) -> int:
+        """Attach a program; targets: "timer" (a tick at `hz` on `cpu`, driven by a real clock)."""
+        prog = self._get(prog_fd, ProgObject, "BPF_LINK_CREATE")
+        if target != "timer":
+            raise BpfError("BPF_LINK_CREATE", errno.EINVAL, f"unknown attach target {target!r}")
+        if not 0 < hz <= 100_000:
+            raise BpfError("BPF_LINK_CREATE", errno.EINVAL, f"timer frequency {hz} Hz is out of range")
+        link = LinkObject(next(self._ids["link"]), prog, f"timer {hz:g} Hz cpu {cpu}")
+        link.thread = threading.Thread(target=self._tick, args=(link, 1.0 / hz, cpu), daemon=True,
+                                       name=f"bpf-timer-{link.id}")
+        self._by_id["link"][link.id] = link
+        fd = self._install(link)
+        link.thread.start()
+        return fd
+
+    def _tick(self, link: LinkObject, period: float, cpu: int) -> None:
+        deadline = time.monotonic()
+        while not link.stop.is_set():
+            deadline += period
+            try:
+                self.run_program(link.prog, 0, cpu)
+            except VMFault:
+                pass  # a faulting program ends that run; the timer keeps firing, as in the kernel
+            delay = deadline - time.monotonic()
+            if delay > 0:
+                link.stop.wait(delay)
+            else:
+                deadline = time.monotonic()  # overran: skip missed ticks, like a timer does
+
+    def link_detach(self, fd: int) -> None:
+        self._detach(self._get(fd, LinkObject, "BPF_LINK_DETACH"))
+
+    def _detach(self, link: LinkObject) -> None:
+        link.stop.set()
+        if link.thread is not None and link.thread is not threading.current_thread():
+            link.thread.join(timeout=5)
+        self._by_id["link"].pop(link.id, None)
+
