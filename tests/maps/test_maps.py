@@ -20,7 +20,7 @@ def test_registry_uses_linux_numbers():
         "BPF_MAP_TYPE_PERCPU_HASH": "PerCpuHashMap", "BPF_MAP_TYPE_PERCPU_ARRAY": "PerCpuArrayMap",
         "BPF_MAP_TYPE_LRU_HASH": "LruHashMap", "BPF_MAP_TYPE_LRU_PERCPU_HASH": "LruPerCpuHashMap",
         "BPF_MAP_TYPE_LPM_TRIE": "LpmTrieMap", "BPF_MAP_TYPE_QUEUE": "QueueMap", "BPF_MAP_TYPE_STACK": "StackMap",
-        "BPF_MAP_TYPE_BLOOM_FILTER": "BloomFilterMap",
+        "BPF_MAP_TYPE_BLOOM_FILTER": "BloomFilterMap", "BPF_MAP_TYPE_RINGBUF": "RingBufMap",
     }
     with pytest.raises(MapError) as err:
         make(999, 4, 4, 1)
@@ -103,3 +103,36 @@ def test_bloom_filter_has_no_false_negatives():
         m.push(i.to_bytes(4, "little"))
     assert all(m.peek(i.to_bytes(4, "little")) for i in range(1000))
     assert sum(m.peek(i.to_bytes(4, "little")) for i in range(1000, 3000)) < 200
+
+
+def test_ringbuf_records_wrap_and_keep_order():
+    rb = make(T.BPF_MAP_TYPE_RINGBUF, 0, 0, 4096)
+    got = []
+    for i in range(1000):  # far more than fits at once: consume as we go
+        payload = bytes([i % 251]) * (1 + i % 60)
+        assert rb.output(payload) == 0
+        if i % 7 == 0:
+            rb.consume(got.append)
+    rb.consume(got.append)
+    assert got == [bytes([i % 251]) * (1 + i % 60) for i in range(1000)]
+    assert rb.query(1) == 4096 and rb.query(0) == 0
+
+
+def test_ringbuf_reserve_discard_and_busy_records():
+    rb = make(T.BPF_MAP_TYPE_RINGBUF, 0, 0, 4096)
+    a = rb.reserve(16)
+    b = rb.reserve(16)
+    ctypes.memmove(b, b"second" + bytes(10), 16)
+    rb.submit(b)
+    assert list(rb.records()) == []  # the first record is still being written
+    rb.discard(a)
+    assert list(rb.records()) == [b"second" + bytes(10)]
+
+
+def test_ringbuf_full_reports_drops():
+    rb = make(T.BPF_MAP_TYPE_RINGBUF, 0, 0, 4096)
+    results = [rb.output(bytes(100)) for _ in range(50)]
+    fitted = 4096 // 112
+    assert results.count(0) == fitted and rb.dropped == 50 - fitted
+    assert results[fitted] == -errno.EAGAIN
+    assert len(list(rb.records())) == fitted

@@ -81,6 +81,8 @@ class VirtualSide:
         try:
             if op == "update":
                 return ("ok", m.update(*args))
+            if op == "next" and not self.map.key_size:
+                return ("ok", m.get_next_key(args[0]))
             if op == "peek":
                 m.lookup(None, args[0])
                 return ("ok", None)
@@ -149,6 +151,9 @@ SCRIPTS = {
         ("peek", u32(7)), ("update", None, u32(7), 0), ("peek", u32(7)), ("update", None, u32(8), 1),
         ("delete", None), ("lookup", u32(7)), ("update", u32(1), u32(9), 0),
     ]),
+    "ringbuf": ((T.BPF_MAP_TYPE_RINGBUF, 0, 0, 4096), [
+        ("lookup", None), ("update", None, b"", 0), ("delete", None), ("next", None, 0), ("pop", None),
+    ]),
     "lpm_trie": ((T.BPF_MAP_TYPE_LPM_TRIE, 8, 4, 3, 1), [
         ("update", u32(16) + bytes([10, 1, 0, 0]), u32(16), 0),
         ("update", u32(24) + bytes([10, 1, 2, 0]), u32(24), 0),
@@ -199,6 +204,9 @@ CREATE_CASES = [
     (T.BPF_MAP_TYPE_BLOOM_FILTER, 0, 4, 10, 0, 16), (T.BPF_MAP_TYPE_BLOOM_FILTER, 4, 4, 10, 0, 0),
     (T.BPF_MAP_TYPE_LPM_TRIE, 8, 4, 1, 0, 0), (T.BPF_MAP_TYPE_LPM_TRIE, 8, 4, 1, 1, 0),
     (T.BPF_MAP_TYPE_LPM_TRIE, 4, 4, 1, 1, 0), (T.BPF_MAP_TYPE_LPM_TRIE, 300, 4, 1, 1, 0),
+    (T.BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, 0, 0), (T.BPF_MAP_TYPE_RINGBUF, 0, 0, 4000, 0, 0),
+    (T.BPF_MAP_TYPE_RINGBUF, 0, 0, 8192 * 3, 0, 0), (T.BPF_MAP_TYPE_RINGBUF, 4, 0, 4096, 0, 0),
+    (T.BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, 1 << 10, 0),
 ]
 
 

@@ -222,3 +222,38 @@ def trace_printk(m, fmt_ptr, fmt_size, a1, a2, a3):
         return _errno_of(err)
     m.kernel.trace_pipe.write(text, m.cpu)
     return len(text) + 1
+
+
+@register("ringbuf_output", ("ARG_CONST_MAP_PTR", "ARG_PTR_TO_MEM", "ARG_CONST_SIZE_OR_ZERO", "ARG_ANYTHING"),
+          "RET_INTEGER")
+def ringbuf_output(m, map_ptr, data_ptr, size, flags, *_):
+    """Copy size bytes into a new ring buffer record; 0 or -EAGAIN when it does not fit."""
+    ring = m.kernel.map_at(map_ptr)
+    return ring.output(m.mem.read_bytes(data_ptr, size), flags) & 0xFFFFFFFFFFFFFFFF
+
+
+@register("ringbuf_reserve", ("ARG_CONST_MAP_PTR", "ARG_CONST_ALLOC_SIZE_OR_ZERO", "ARG_ANYTHING"),
+          "RET_PTR_TO_RINGBUF_MEM_OR_NULL")
+def ringbuf_reserve(m, map_ptr, size, flags, *_):
+    """Reserve size bytes in the ring: a pointer to them, or NULL."""
+    return m.kernel.map_at(map_ptr).reserve(size, flags)
+
+
+@register("ringbuf_submit", ("ARG_PTR_TO_RINGBUF_MEM", "ARG_ANYTHING"), "RET_VOID")
+def ringbuf_submit(m, record, flags, *_):
+    """Commit a reserved record for the consumer."""
+    m.kernel.ringbuf_of(record).submit(record, flags)
+    return 0
+
+
+@register("ringbuf_discard", ("ARG_PTR_TO_RINGBUF_MEM", "ARG_ANYTHING"), "RET_VOID")
+def ringbuf_discard(m, record, flags, *_):
+    """Drop a reserved record; the consumer skips it."""
+    m.kernel.ringbuf_of(record).discard(record, flags)
+    return 0
+
+
+@register("ringbuf_query", ("ARG_CONST_MAP_PTR", "ARG_ANYTHING"), "RET_INTEGER")
+def ringbuf_query(m, map_ptr, flags, *_):
+    """Available data, ring size, consumer or producer position."""
+    return m.kernel.map_at(map_ptr).query(flags)

@@ -17,6 +17,7 @@ from .bloom import BloomFilterMap
 from .hash import HashMap, LruHashMap, LruPerCpuHashMap, PerCpuHashMap
 from .lpm import LpmTrieMap
 from .queue import QueueMap, StackMap
+from .ringbuf import RingBufMap
 
 # enum bpf_map_type value -> class (numbers as in include/uapi/linux/bpf.h)
 MAP_CLASSES: dict[int, type[Map]] = {
@@ -29,6 +30,7 @@ MAP_CLASSES: dict[int, type[Map]] = {
     11: LpmTrieMap,        # BPF_MAP_TYPE_LPM_TRIE
     22: QueueMap,          # BPF_MAP_TYPE_QUEUE
     23: StackMap,          # BPF_MAP_TYPE_STACK
+    27: RingBufMap,        # BPF_MAP_TYPE_RINGBUF
     30: BloomFilterMap,    # BPF_MAP_TYPE_BLOOM_FILTER
 }
 

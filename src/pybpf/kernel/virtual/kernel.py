@@ -157,6 +157,14 @@ class VirtualKernel:
             raise VMFault(-1, None, f"{address:#x} is not a map", address)
         return obj.map
 
+    def ringbuf_of(self, record: int):
+        """The ring buffer a reserved record lives in (a fault if none)."""
+        for obj in self._map_handles.values():
+            data = getattr(obj.map, "data", None)
+            if data is not None and data.address <= record < data.address + data.size:
+                return obj.map
+        raise VMFault(-1, None, f"{record:#x} is not a ring buffer record", record)
+
     def _map_command(self, command: str, fd: int, action):
         bpf_map = self._get(fd, MapObject, command).map
         try:

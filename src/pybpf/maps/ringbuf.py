@@ -1,0 +1,150 @@
+"""BPF_MAP_TYPE_RINGBUF (kernel/bpf/ringbuf.c): one ring, many producers, one consumer.
+
+The data area is max_entries bytes (a power of two, a multiple of the page
+size).  A record is an 8-byte header, `u32 len` (with BUSY and DISCARD in
+its top bits) and `u32 pg_off`, then the data, the whole rounded up to 8
+bytes; producer and consumer positions grow without bound and are taken
+modulo the size.  The kernel maps the data pages twice in a row so that a
+record that wraps is still contiguous; here the buffer is twice the ring and
+the part of a record past the end is copied to the front when it is
+committed, which gives a consumer the same bytes.
+
+Producers: `reserve` (NULL when the record does not fit), `submit`,
+`discard`, `output`, `query`.  Consumer: `consume(callback)` and `records()`,
+which stop at a record still being written.  `dropped` counts records that
+did not fit (the kernel keeps no such count; it is here for the user).
+"""
+
+from __future__ import annotations
+
+import errno
+import struct
+import threading
+
+from .base import BPF_ANY, BPF_F_NUMA_NODE, ENOTSUPP, Map, Value, fail
+
+PAGE_SIZE = 4096
+BPF_RINGBUF_BUSY_BIT = 1 << 31
+BPF_RINGBUF_DISCARD_BIT = 1 << 30
+BPF_RINGBUF_HDR_SZ = 8
+BPF_RB_NO_WAKEUP, BPF_RB_FORCE_WAKEUP = 1, 2
+BPF_RB_AVAIL_DATA, BPF_RB_RING_SIZE, BPF_RB_CONS_POS, BPF_RB_PROD_POS = 0, 1, 2, 3
+
+
+class RingBufMap(Map):
+    ALLOWED_FLAGS = BPF_F_NUMA_NODE
+
+    def validate(self) -> None:
+        size = self.max_entries
+        if self.key_size or self.value_size or size == 0 or size & (size - 1) or size % PAGE_SIZE:
+            raise fail(errno.EINVAL, "ring buffers need key and value size 0 and a power-of-2 multiple of 4096 bytes")
+        self.data = Value(2 * size)
+        self.producer_pos = 0
+        self.consumer_pos = 0
+        self.dropped = 0
+        self._lock = threading.Lock()
+        self._ready = threading.Condition()
+
+    def blocks(self):
+        yield self.data, f"ringbuf {self.name or '(unnamed)'} data"
+
+    # -- producers ---------------------------------------------------------
+    def reserve(self, size: int, flags: int = 0) -> int:
+        """Address of `size` writable bytes in the ring, or 0 when they do not fit."""
+        if flags or size > self.max_entries - BPF_RINGBUF_HDR_SZ or size & (BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT):
+            return 0
+        total = (size + BPF_RINGBUF_HDR_SZ + 7) // 8 * 8
+        with self._lock:
+            if self.producer_pos - self.consumer_pos + total > self.max_entries:
+                self.dropped += 1
+                return 0
+            start = self.producer_pos % self.max_entries
+            self.data.write(struct.pack("<II", size | BPF_RINGBUF_BUSY_BIT, start // PAGE_SIZE), start)
+            self.producer_pos += total
+        return self.data.address + start + BPF_RINGBUF_HDR_SZ
+
+    def _commit(self, address: int, discard: bool, flags: int) -> None:
+        start = address - self.data.address - BPF_RINGBUF_HDR_SZ
+        length, pg_off = struct.unpack("<II", self.data.read(start, 8))
+        size = length & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT)
+        end = start + BPF_RINGBUF_HDR_SZ + size
+        if end > self.max_entries:  # the part past the end belongs at the front of the ring
+            tail_from = max(start, self.max_entries)
+            self.data.write(self.data.read(tail_from, end - tail_from), tail_from - self.max_entries)
+        header = struct.pack("<II", size | (BPF_RINGBUF_DISCARD_BIT if discard else 0), pg_off)
+        self.data.write(header, start)
+        if start + 8 > self.max_entries:
+            self.data.write(header[self.max_entries - start:], 0)
+        if not flags & BPF_RB_NO_WAKEUP:
+            with self._ready:
+                self._ready.notify_all()
+
+    def submit(self, address: int, flags: int = 0) -> None:
+        self._commit(address, False, flags)
+
+    def discard(self, address: int, flags: int = 0) -> None:
+        self._commit(address, True, flags)
+
+    def output(self, data: bytes, flags: int = 0) -> int:
+        """bpf_ringbuf_output: 0, or -EAGAIN when the record does not fit."""
+        address = self.reserve(len(data))
+        if not address:
+            return -errno.EAGAIN
+        self.data.write(data, address - self.data.address)
+        self.submit(address, flags)
+        return 0
+
+    def query(self, flags: int) -> int:
+        return {BPF_RB_AVAIL_DATA: self.producer_pos - self.consumer_pos, BPF_RB_RING_SIZE: self.max_entries,
+                BPF_RB_CONS_POS: self.consumer_pos, BPF_RB_PROD_POS: self.producer_pos}.get(flags, 0)
+
+    # -- the consumer ------------------------------------------------------------
+    def _read_ring(self, position: int, size: int) -> bytes:
+        start = position % self.max_entries
+        first = self.data.read(start, min(size, self.max_entries - start))
+        return first + self.data.read(0, size - len(first))
+
+    def records(self):
+        """Yield committed records' data in order, advancing the consumer position; stop at a busy one."""
+        while self.consumer_pos < self.producer_pos:
+            length, _ = struct.unpack("<II", self._read_ring(self.consumer_pos, BPF_RINGBUF_HDR_SZ))
+            if length & BPF_RINGBUF_BUSY_BIT:
+                return
+            size = length & ~BPF_RINGBUF_DISCARD_BIT
+            data = None if length & BPF_RINGBUF_DISCARD_BIT else self._read_ring(
+                self.consumer_pos + BPF_RINGBUF_HDR_SZ, size)
+            self.consumer_pos += (size + BPF_RINGBUF_HDR_SZ + 7) // 8 * 8
+            if data is not None:
+                yield data
+
+    def consume(self, callback) -> int:
+        """Call callback(data) for each committed record; return how many."""
+        count = 0
+        for data in self.records():
+            callback(data)
+            count += 1
+        return count
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until data is available (or timeout); True when there is some."""
+        with self._ready:
+            return self._ready.wait_for(lambda: self.consumer_pos < self.producer_pos, timeout)
+
+    # -- map commands: a ring buffer has no elements -------------------------------
+    def lookup(self, key):
+        raise fail(ENOTSUPP, "ring buffers have no elements")
+
+    def update(self, key, value, flags=BPF_ANY):
+        raise fail(ENOTSUPP, "ring buffers have no elements")
+
+    def delete(self, key):
+        raise fail(ENOTSUPP, "ring buffers have no elements")
+
+    def get_next_key(self, key):
+        raise fail(ENOTSUPP, "ring buffers have no elements")
+
+    def keys(self):
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
