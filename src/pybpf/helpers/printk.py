@@ -30,7 +30,7 @@ def _int(value: int, length: str | None, signed: bool) -> int:
     return value
 
 
-def bprintf(fmt: bytes, args: list[int], read_str) -> bytes:
+def bprintf(fmt: bytes, args: list[int], read_str, max_args: int = 3) -> bytes:
     """Format like the kernel's bstr_printf; `read_str(addr)` reads a NUL-terminated string."""
     text = fmt.split(b"\0", 1)[0].decode("latin-1")
     out, pos, used = [], 0, 0
@@ -41,8 +41,8 @@ def bprintf(fmt: bytes, args: list[int], read_str) -> bytes:
         if conv == "%":
             out.append("%")
             continue
-        if used >= 3:
-            raise FormatError("more than 3 arguments")
+        if used >= min(max_args, len(args)):
+            raise FormatError(f"more than {min(max_args, len(args))} arguments")
         value = args[used]
         used += 1
         spec = "%" + m["flags"] + m["width"] + (f".{m['prec']}" if m["prec"] else "")

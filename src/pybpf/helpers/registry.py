@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
+from ..errors import PybpfError
 from .ids import FUNC_IDS, FUNC_NAMES
 
 
@@ -257,3 +258,106 @@ def ringbuf_discard(m, record, flags, *_):
 def ringbuf_query(m, map_ptr, flags, *_):
     """Available data, ring size, consumer or producer position."""
     return m.kernel.map_at(map_ptr).query(flags)
+
+
+@register("tail_call", ("ARG_PTR_TO_CTX", "ARG_CONST_MAP_PTR", "ARG_ANYTHING"), "RET_VOID")
+def tail_call(m, ctx, map_ptr, index, *_):
+    """Jump to the program in slot `index`; on an empty slot or the 33-call limit, fall through (r0 < 0)."""
+    from ..vm.interp import MAX_TAIL_CALL_CNT, TailCall
+
+    target = m.kernel.map_at(map_ptr).target(index & 0xFFFFFFFF)
+    if target is None or m.tail_calls >= MAX_TAIL_CALL_CNT:
+        return _errno_of(OSError(2, "no tail call"))
+    raise TailCall(target.interp)
+
+
+@register("loop", ("ARG_ANYTHING", "ARG_PTR_TO_FUNC", "ARG_PTR_TO_STACK_OR_NULL", "ARG_ANYTHING"), "RET_INTEGER")
+def loop(m, nr_loops, callback, callback_ctx, flags, *_):
+    """Call callback(i, ctx) up to nr_loops times, stopping when it returns 1; the iterations done."""
+    if flags:
+        return _errno_of(OSError(22, "flags"))
+    if nr_loops > 1 << 23:
+        return _errno_of(OSError(7, "too many loops"))
+    for i in range(nr_loops):
+        if m.call(callback, i, callback_ctx) & 0xFFFFFFFFFFFFFFFF == 1:
+            return i + 1
+    return nr_loops
+
+
+def _probe_read(m, dst, size, src, *_):
+    try:
+        data = m.mem.read_bytes(src, size)
+    except PybpfError:  # a memory fault: the probe read fails instead of the program
+        m.mem.write_bytes(dst, bytes(size))
+        return _errno_of(OSError(14, "fault"))
+    m.mem.write_bytes(dst, data)
+    return 0
+
+
+def _probe_read_str(m, dst, size, src, *_):
+    if size == 0:
+        return 0
+    try:
+        text = m.mem.read_str(src, size - 1)
+    except PybpfError:
+        m.mem.write_bytes(dst, b"\0")
+        return _errno_of(OSError(14, "fault"))
+    m.mem.write_bytes(dst, text + b"\0")
+    return len(text) + 1
+
+
+for _name in ("probe_read", "probe_read_user", "probe_read_kernel"):
+    register(_name, ("ARG_PTR_TO_UNINIT_MEM", "ARG_CONST_SIZE_OR_ZERO", "ARG_ANYTHING"), "RET_INTEGER",
+             gpl_only=True, doc="Copy size bytes from an unsafe address; 0, or -EFAULT with dst zeroed.")(_probe_read)
+for _name in ("probe_read_str", "probe_read_user_str", "probe_read_kernel_str"):
+    register(_name, ("ARG_PTR_TO_UNINIT_MEM", "ARG_CONST_SIZE_OR_ZERO", "ARG_ANYTHING"), "RET_INTEGER",
+             gpl_only=True, doc="Copy a NUL-terminated string; its length with the NUL, or -EFAULT.")(_probe_read_str)
+del _name
+
+
+@register("get_current_comm", ("ARG_PTR_TO_UNINIT_MEM", "ARG_CONST_SIZE"), "RET_INTEGER")
+def get_current_comm(m, buf, size, *_):
+    """The name of the running thread, NUL-terminated and truncated to size."""
+    from ..kernel.virtual.trace_pipe import task_comm
+
+    comm = task_comm().encode()[:max(size - 1, 0)]
+    m.mem.write_bytes(buf, (comm + b"\0").ljust(size, b"\0")[:size])
+    return 0
+
+
+@register("strncmp", ("ARG_PTR_TO_MEM", "ARG_CONST_SIZE", "ARG_PTR_TO_CONST_STR"), "RET_INTEGER")
+def strncmp(m, s1, s1_size, s2, *_):
+    """Compare at most s1_size bytes of two strings: <0, 0 or >0, as strncmp."""
+    a, b = m.mem.read_bytes(s1, s1_size), m.mem.read_str(s2, 4096) + b"\0"
+    for x, y in zip(a, b):
+        if x != y or x == 0:
+            return (x - y) & 0xFFFFFFFFFFFFFFFF
+    return 0
+
+
+@register("snprintf", ("ARG_PTR_TO_MEM_OR_NULL", "ARG_CONST_SIZE_OR_ZERO", "ARG_PTR_TO_CONST_STR",
+                       "ARG_PTR_TO_MEM_OR_NULL", "ARG_CONST_SIZE_OR_ZERO"), "RET_INTEGER")
+def snprintf(m, out, out_size, fmt, data, data_len):
+    """printf into a buffer; args are u64s in data; the full length with the NUL, or -EINVAL."""
+    from .printk import FormatError, bprintf
+
+    if data_len % 8 or data_len > 12 * 8:
+        return _errno_of(OSError(22, "data_len"))
+    args = [int.from_bytes(m.mem.read_bytes(data + i, 8), "little") for i in range(0, data_len, 8)]
+
+    def read_str(addr, size=None, raw=False):
+        return m.mem.read_bytes(addr, size) if raw else m.mem.read_str(addr, 4096)
+
+    try:
+        text = bprintf(m.mem.read_str(fmt, 4096) + b"\0", args, read_str, max_args=12)
+    except (FormatError, OSError, IndexError) as err:
+        return _errno_of(err if isinstance(err, OSError) else OSError(22, str(err)))
+    if out_size:
+        m.mem.write_bytes(out, text[:out_size - 1] + b"\0")
+    return len(text) + 1
+
+
+@register("get_func_ip", ("ARG_PTR_TO_CTX",), "RET_INTEGER")
+def get_func_ip(m, ctx, *_):
+    """The address of the probed function; the virtual kernel's probes report it in their context."""
+    return getattr(m, "func_ip", 0)

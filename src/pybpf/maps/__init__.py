@@ -14,6 +14,7 @@ from .array import ArrayMap, PerCpuArrayMap
 from .base import (BPF_ANY, BPF_EXIST, BPF_F_LOCK, BPF_F_MMAPABLE, BPF_F_NO_PREALLOC, BPF_F_RDONLY_PROG,
                    BPF_NOEXIST, Map, MapAttrs, MapError, Value)
 from .bloom import BloomFilterMap
+from .fd_array import ProgArrayMap
 from .hash import HashMap, LruHashMap, LruPerCpuHashMap, PerCpuHashMap
 from .lpm import LpmTrieMap
 from .queue import QueueMap, StackMap
@@ -27,6 +28,7 @@ MAP_CLASSES: dict[int, type[Map]] = {
     6: PerCpuArrayMap,     # BPF_MAP_TYPE_PERCPU_ARRAY
     9: LruHashMap,         # BPF_MAP_TYPE_LRU_HASH
     10: LruPerCpuHashMap,  # BPF_MAP_TYPE_LRU_PERCPU_HASH
+    3: ProgArrayMap,       # BPF_MAP_TYPE_PROG_ARRAY
     11: LpmTrieMap,        # BPF_MAP_TYPE_LPM_TRIE
     22: QueueMap,          # BPF_MAP_TYPE_QUEUE
     23: StackMap,          # BPF_MAP_TYPE_STACK

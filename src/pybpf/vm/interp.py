@@ -48,6 +48,16 @@ class _Exit(Exception):
     """Raised by LD_ABS/LD_IND out of bounds: the program ends with r0 = 0, as on Linux."""
 
 
+class TailCall(Exception):
+    """Raised by bpf_tail_call: the running program is replaced by `target`, with the same context."""
+
+    def __init__(self, target: "Interpreter"):
+        self.target = target
+
+
+MAX_TAIL_CALL_CNT = 33
+
+
 Resolver = Callable[[Insn, int], int]
 
 
@@ -70,12 +80,50 @@ class Interpreter:
         self.stacks = [self.mem.map(f"stack frame {depth}", STACK_SIZE) for depth in range(MAX_CALL_DEPTH)]
         self.frames: list[tuple[int, list[int]]] = []
         self.steps = 0
+        self.tail_calls = 0
         self._budget = MAY_GOTO_BUDGET
         self.compiled = [self._compile(pc, insn) if insn else None for pc, insn in enumerate(self.slots)]
 
     # -- running ---------------------------------------------------------
     def run(self, r1: int = 0, r2: int = 0, r3: int = 0, r4: int = 0, r5: int = 0) -> int:
-        """Run from pc 0 with r1..r5 as given; return r0."""
+        """Run from pc 0 with r1..r5 as given; return r0.  Tail calls continue in their target."""
+        interp, ctx = self, r1
+        self.steps = 0
+        for tail_calls in range(MAX_TAIL_CALL_CNT + 1):
+            interp.tail_calls = tail_calls
+            try:
+                return interp._run(ctx, r2, r3, r4, r5)
+            except TailCall as call:
+                interp, r2 = call.target, 0
+        raise AssertionError("bpf_tail_call refuses the 34th call")  # pragma: no cover
+
+    def call(self, address: int, *args: int) -> int:
+        """Call the subprogram at a code address (a callback of bpf_loop, for_each_map_elem...)."""
+        offset = address - self.code.start
+        target = offset // 8
+        if not (0 <= offset < self.code.size) or offset % 8 or self.slots[target] is None:
+            raise VMFault(-1, None, f"callback {address:#x} is not an instruction of this program", address)
+        depth = len(self.frames) + 1
+        if depth >= MAX_CALL_DEPTH:
+            raise VMFault(target, self.slots[target], f"call depth exceeds {MAX_CALL_DEPTH} frames")
+        regs = [0] * 11
+        for i, value in enumerate(args[:5], 1):
+            regs[i] = value & M64
+        self.frames.append((DONE, [0] * 5))
+        frame = self.stacks[depth]
+        frame.write(bytes(STACK_SIZE))
+        regs[10] = frame.end
+        code, pc = self.compiled, target
+        try:
+            while pc >= 0:
+                cur = pc
+                pc = code[pc](regs)
+                self.steps += 1
+        except MemoryFault as fault:
+            raise VMFault(cur, self.slots[cur], str(fault), fault.addr) from None
+        return regs[0]
+
+    def _run(self, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
         regs = [0, r1 & M64, r2 & M64, r3 & M64, r4 & M64, r5 & M64, 0, 0, 0, 0, self.stacks[0].end]
         self.stacks[0].write(bytes(STACK_SIZE))
         self.frames = []
@@ -96,7 +144,7 @@ class Interpreter:
         except RecursionError:  # pragma: no cover - defensive
             raise VMFault(cur, self.slots[cur], "host recursion limit") from None
         finally:
-            self.steps = steps
+            self.steps += steps
         return regs[0]
 
     def map_packet(self, data: bytes) -> Region:

@@ -139,7 +139,18 @@ class VirtualKernel:
         bpf_map.bind(lambda value, what: self._map_value(obj, value, what), lambda value: self._unmap_value(obj, value))
         self._map_handles[obj.handle.start] = obj
         self._by_id["map"][obj.id] = obj
+        if hasattr(bpf_map, "resolve_fd"):  # an array of programs: slots hold program objects
+            bpf_map.resolve_fd = self._prog_for_slot
+            bpf_map.object_id = lambda prog: prog.id
         return self._install(obj)
+
+    def _prog_for_slot(self, fd: int) -> "ProgObject":
+        obj = self._fds.get(fd)
+        if obj is None:
+            raise MapError(errno.EBADF, f"fd {fd} is not open")
+        if not isinstance(obj, ProgObject):
+            raise MapError(errno.EINVAL, f"fd {fd} is not a program")
+        return obj
 
     def _map_value(self, obj: MapObject, value, what: str) -> None:
         writable = not obj.map.flags & BPF_F_RDONLY_PROG
@@ -244,6 +255,7 @@ class VirtualKernel:
             self._check_log(command, log, log_level, log_size)
             raise BpfError(command, errno.EACCES, str(err), log=log if log_level else "") from None
         interp.kernel = self
+        interp.prog_type = prog_type
         log = f"processed {count} insns (limit {BPF_COMPLEXITY_LIMIT_INSNS})\n" if log_level else ""
         self._check_log(command, log, log_level, log_size)
         obj = ProgObject(next(self._ids["prog"]), prog_type, name[:15], license, insns, interp,

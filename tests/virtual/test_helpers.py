@@ -1,0 +1,192 @@
+"""Helpers on the virtual kernel: tail calls, bpf_loop callbacks, probe reads, strings."""
+
+import ctypes
+
+import pytest
+
+from pybpf.helpers import helper_id
+from pybpf.isa.asm import assemble
+from pybpf.kernel.virtual import VirtualKernel
+from pybpf.uapi import MapType, ProgType
+
+SOCKET = ProgType.BPF_PROG_TYPE_SOCKET_FILTER
+
+
+@pytest.fixture
+def kernel():
+    return VirtualKernel(ncpus=1)
+
+
+def load(kernel, text):
+    return kernel.prog_load(SOCKET, assemble(text, helper_id=helper_id)).fd
+
+
+def run(kernel, fd):
+    return kernel.prog_test_run(fd, bytes(64)).retval
+
+
+def test_tail_call_replaces_the_program_and_falls_through_on_an_empty_slot(kernel):
+    jumps = kernel.map_create(MapType.BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 4)
+    target = load(kernel, "r0 = 42\nexit")
+    caller = load(kernel, f"""
+        r6 = r1
+        r1 = r6
+        r2 = map[fd:{jumps}] ll
+        r3 = 1
+        call bpf_tail_call
+        r0 = 7
+        exit
+    """)
+    assert run(kernel, caller) == 7  # empty slot: the call returns and the program goes on
+    kernel.map_update(jumps, (1).to_bytes(4, "little"), target.to_bytes(4, "little"))
+    assert run(kernel, caller) == 42
+    assert kernel.map_lookup(jumps, (1).to_bytes(4, "little")) == kernel.info(target)["id"].to_bytes(4, "little")
+
+
+def test_tail_calls_stop_after_33(kernel):
+    jumps = kernel.map_create(MapType.BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 1)
+    counter = kernel.map_create(MapType.BPF_MAP_TYPE_ARRAY, 4, 8, 1)
+    looper = load(kernel, f"""
+        r6 = r1
+        r1 = 0
+        *(u32 *)(r10 - 4) = r1
+        r1 = map[fd:{counter}] ll
+        r2 = r10
+        r2 += -4
+        call bpf_map_lookup_elem
+        if r0 == 0 goto out
+        r1 = 1
+        lock *(u64 *)(r0 + 0) += r1
+        r1 = r6
+        r2 = map[fd:{jumps}] ll
+        r3 = 0
+        call bpf_tail_call
+    out:
+        r0 = 1
+        exit
+    """)
+    kernel.map_update(jumps, bytes(4), looper.to_bytes(4, "little"))
+    assert run(kernel, looper) == 1
+    assert kernel.map_lookup(counter, bytes(4)) == (34).to_bytes(8, "little")  # the first run and 33 tail calls
+
+
+def test_bpf_loop_calls_back_until_told_to_stop(kernel):
+    fd = load(kernel, """
+        r1 = 0
+        *(u64 *)(r10 - 8) = r1
+        r1 = 100
+        r2 = func(callback) ll
+        r3 = r10
+        r3 += -8
+        r4 = 0
+        call bpf_loop
+        r1 = *(u64 *)(r10 - 8)
+        r0 <<= 16
+        r0 |= r1
+        exit
+    callback:
+        r3 = *(u64 *)(r2 + 0)
+        r3 += r1
+        *(u64 *)(r2 + 0) = r3
+        r0 = 0
+        if r1 != 9 goto next
+        r0 = 1
+    next:
+        exit
+    """)
+    # iterations 0..9 run, the callback asks to stop at i == 9: 10 iterations, sum 45
+    assert run(kernel, fd) == (10 << 16) | 45
+
+
+def test_probe_read_str_and_strncmp(kernel):
+    fd = load(kernel, """
+        r1 = 0x6f6c6c6568 ll
+        *(u64 *)(r10 - 8) = r1
+        r1 = r10
+        r1 += -24
+        r2 = 16
+        r3 = r10
+        r3 += -8
+        call bpf_probe_read_kernel_str
+        r6 = r0
+        r1 = r10
+        r1 += -24
+        r2 = 5
+        r3 = r10
+        r3 += -8
+        call bpf_strncmp
+        r0 <<= 8
+        r0 |= r6
+        exit
+    """)
+    assert run(kernel, fd) == 6  # "hello" and its NUL; strncmp of equal strings is 0
+
+
+def test_probe_read_of_a_bad_address_zeroes_and_fails(kernel):
+    fd = load(kernel, """
+        r1 = -1
+        *(u64 *)(r10 - 8) = r1
+        r1 = r10
+        r1 += -8
+        r2 = 8
+        r3 = 4096
+        call bpf_probe_read_kernel
+        r1 = *(u64 *)(r10 - 8)
+        if r1 != 0 goto bad
+        exit
+    bad:
+        r0 = 1
+        exit
+    """)
+    assert run(kernel, fd) == (-14) & 0xFFFFFFFF
+
+
+def test_get_current_comm(kernel):
+    fd = load(kernel, """
+        r1 = r10
+        r1 += -16
+        r2 = 16
+        call bpf_get_current_comm
+        r0 = *(u8 *)(r10 - 16)
+        exit
+    """)
+    from pybpf.kernel.virtual.trace_pipe import task_comm
+    assert run(kernel, fd) == task_comm().encode()[0]
+
+
+def test_snprintf(kernel):
+    out = kernel.map_create(MapType.BPF_MAP_TYPE_ARRAY, 4, 32, 1)
+    fd = load(kernel, f"""
+        r1 = 0x0a64252078257825 ll
+        *(u64 *)(r10 - 16) = r1
+        r1 = 0
+        *(u64 *)(r10 - 8) = r1
+        r1 = 255
+        *(u64 *)(r10 - 40) = r1
+        r1 = 16
+        *(u64 *)(r10 - 32) = r1
+        r1 = -3
+        *(u64 *)(r10 - 24) = r1
+        r1 = 0
+        *(u32 *)(r10 - 44) = r1
+        r1 = map[fd:{out}] ll
+        r2 = r10
+        r2 += -44
+        call bpf_map_lookup_elem
+        if r0 == 0 goto fail
+        r1 = r0
+        r2 = 32
+        r3 = r10
+        r3 += -16
+        r4 = r10
+        r4 += -40
+        r5 = 24
+        call bpf_snprintf
+        exit
+    fail:
+        r0 = 0
+        exit
+    """)
+    # the format on the stack reads "%x%x %d\n"
+    assert run(kernel, fd) == len(b"ff10 -3\n") + 1
+    assert kernel.map_lookup(out, bytes(4)).split(b"\0")[0] == b"ff10 -3\n"
