@@ -28,6 +28,8 @@ from ...maps import BPF_F_RDONLY_PROG, Map, MapAttrs, MapError, create_map
 from ...uapi import ProgType
 from ...vm import AddressSpace, Interpreter, ProgramError, Region, VMFault
 from ..errors import BpfError
+from . import probe_ctx
+from .attach import ATTACH_POINTS
 from .trace_pipe import TracePipe
 
 BPF_MAXINSNS = 4096
@@ -73,8 +75,7 @@ class LinkObject:
     id: int
     prog: ProgObject
     target: str
-    stop: threading.Event = field(default_factory=threading.Event)
-    thread: threading.Thread | None = None
+    attachment: object
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,8 @@ class VirtualKernel:
         self._by_id: dict[str, dict[int, object]] = {"map": {}, "prog": {}, "link": {}}
         self._map_handles: dict[int, MapObject] = {}
         self.pins: dict[str, object] = {}
+        self.oneshots: dict[str, list] = {}
+        self.faults: list[VMFault] = []  # run-time faults of programs fired by events
 
     # -- file descriptors ------------------------------------------------------
     def _install(self, obj) -> int:
@@ -394,41 +397,45 @@ class VirtualKernel:
             raise BpfError("unlink", errno.ENOENT, f"nothing is pinned at {path}")
 
     # -- attach points -------------------------------------------------------------
-    def link_create(self, prog_fd: int, target: str, *, hz: float = 100.0, cpu: int = 0) -> int:
-        """Attach a program; targets: "timer" (a tick at `hz` on `cpu`, driven by a real clock)."""
+    def link_create(self, prog_fd: int, target: str, **options) -> int:
+        """Attach a program to a target of attach.ATTACH_POINTS ("timer", "usdt:app:request", ...)."""
         prog = self._get(prog_fd, ProgObject, "BPF_LINK_CREATE")
-        if target != "timer":
+        kind = target.split(":", 1)[0]
+        cls = ATTACH_POINTS.get(kind)
+        if cls is None or (kind not in ("timer", "interval", "profile") and ":" not in target):
             raise BpfError("BPF_LINK_CREATE", errno.EINVAL, f"unknown attach target {target!r}")
-        if not 0 < hz <= 100_000:
-            raise BpfError("BPF_LINK_CREATE", errno.EINVAL, f"timer frequency {hz} Hz is out of range")
-        link = LinkObject(next(self._ids["link"]), prog, f"timer {hz:g} Hz cpu {cpu}")
-        link.thread = threading.Thread(target=self._tick, args=(link, 1.0 / hz, cpu), daemon=True,
-                                       name=f"bpf-timer-{link.id}")
+        attachment = cls(self, prog, target, options)
+        attachment.start()  # raises, with nothing attached, if the target is missing
+        link = LinkObject(next(self._ids["link"]), prog, target, attachment)
         self._by_id["link"][link.id] = link
-        fd = self._install(link)
-        link.thread.start()
-        return fd
+        return self._install(link)
 
-    def _tick(self, link: LinkObject, period: float, cpu: int) -> None:
-        deadline = time.monotonic()
-        while not link.stop.is_set():
-            deadline += period
+    def fire(self, prog: ProgObject, args=(), *, retval=None, func_ip: int = 0, cpu: int = 0) -> int | None:
+        """An event: run `prog` with a probe context built from Python values; None if it faulted."""
+        with self.lock:
+            ctx, regions = probe_ctx.build(self.mem, args, retval, func_ip) if args or retval is not None \
+                else (None, [])
             try:
-                self.run_program(link.prog, 0, cpu)
-            except VMFault:
-                pass  # a faulting program ends that run; the timer keeps firing, as in the kernel
-            delay = deadline - time.monotonic()
-            if delay > 0:
-                link.stop.wait(delay)
-            else:
-                deadline = time.monotonic()  # overran: skip missed ticks, like a timer does
+                prog.interp.func_ip = func_ip
+                return self.run_program(prog, ctx.start if ctx else 0, cpu)
+            except VMFault as fault:
+                self.faults.append(fault)  # the event is lost, the traced program goes on
+                return None
+            finally:
+                for region in regions:
+                    self.mem.unmap(region)
+
+    def trigger(self, name: str) -> int:
+        """Run every program attached to `oneshot:NAME` (BEGIN, END); return how many ran."""
+        attached = list(self.oneshots.get(name, []))
+        for attachment in attached:
+            self.fire(attachment.prog)
+        return len(attached)
 
     def link_detach(self, fd: int) -> None:
         self._detach(self._get(fd, LinkObject, "BPF_LINK_DETACH"))
 
     def _detach(self, link: LinkObject) -> None:
-        link.stop.set()
-        if link.thread is not None and link.thread is not threading.current_thread():
-            link.thread.join(timeout=5)
-        self._by_id["link"].pop(link.id, None)
+        if self._by_id["link"].pop(link.id, None) is not None:
+            link.attachment.stop()
 
