@@ -1,4 +1,4 @@
-"""Every example in the README runs: Python blocks execute, console blocks print what they show."""
+"""Every example in the README and docs/ runs: Python blocks execute, console blocks print what they show."""
 
 import os
 import re
@@ -11,7 +11,8 @@ import pytest
 from support.paths import REPO
 
 README = (REPO / "README.md").read_text()
-PYTHON_BLOCKS = re.findall(r"```python\n(.*?)```", README, re.S)
+DOCS = "".join(path.read_text() for path in sorted((REPO / "docs").glob("*.md")))
+PYTHON_BLOCKS = re.findall(r"```python\n(.*?)```", README + DOCS, re.S)
 CONSOLE_BLOCKS = re.findall(r"```console\n(.*?)```", README, re.S)
 
 
