@@ -14,6 +14,7 @@ stack frame; local calls nest up to MAX_CALL_DEPTH frames.
 
 from __future__ import annotations
 
+import ctypes
 from typing import Callable
 
 from ..errors import PybpfError
@@ -125,7 +126,7 @@ class Interpreter:
 
     def _run(self, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
         regs = [0, r1 & M64, r2 & M64, r3 & M64, r4 & M64, r5 & M64, 0, 0, 0, 0, self.stacks[0].end]
-        self.stacks[0].write(bytes(STACK_SIZE))
+        ctypes.memset(self.stacks[0].start, 0, STACK_SIZE)
         self.frames = []
         self._budget = MAY_GOTO_BUDGET
         code, limit = self.compiled, self.max_steps
@@ -165,7 +166,7 @@ class Interpreter:
             raise VMFault(pc, self.slots[pc], f"call depth exceeds {MAX_CALL_DEPTH} frames")
         self.frames.append((pc + 1, regs[6:11]))
         frame = self.stacks[depth]
-        frame.write(bytes(STACK_SIZE))
+        ctypes.memset(frame.start, 0, STACK_SIZE)
         regs[10] = frame.end
         return target
 

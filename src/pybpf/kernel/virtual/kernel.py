@@ -108,6 +108,7 @@ class VirtualKernel:
         self.pins: dict[str, object] = {}
         self.oneshots: dict[str, list] = {}
         self.faults: list[VMFault] = []  # run-time faults of programs fired by events
+        self.probe_contexts = probe_ctx.ProbeContexts(self.mem)
 
     # -- file descriptors ------------------------------------------------------
     def _install(self, obj) -> int:
@@ -413,11 +414,11 @@ class VirtualKernel:
     def fire(self, prog: ProgObject, args=(), *, retval=None, func_ip: int = 0, cpu: int = 0) -> int | None:
         """An event: run `prog` with a probe context built from Python values; None if it faulted."""
         with self.lock:
-            ctx, regions = probe_ctx.build(self.mem, args, retval, func_ip) if args or retval is not None \
-                else (None, [])
+            ctx, regions = self.probe_contexts.build(args, retval, func_ip) if args or retval is not None \
+                else (0, [])
             try:
                 prog.interp.func_ip = func_ip
-                return self.run_program(prog, ctx.start if ctx else 0, cpu)
+                return self.run_program(prog, ctx, cpu)
             except VMFault as fault:
                 self.faults.append(fault)  # the event is lost, the traced program goes on
                 return None

@@ -39,24 +39,42 @@ def to_u64(value, strings: list[bytes]) -> tuple[int, bytes | None]:
     return 0, None
 
 
-def build(mem, args, retval=None, func_ip: int = 0):
-    """Map the context (and any strings) into `mem`; return (ctx region, regions to unmap after the run)."""
-    regions = []
-    words = [0] * MAX_ARGS
-    values = list(args)[:MAX_ARGS]
-    for i, value in enumerate(values):
-        scalar, blob = to_u64(value, [])
-        if blob is not None:
-            region = mem.map(f"probe argument {i}", blob, writable=False)
-            regions.append(region)
-            scalar = region.start
-        words[i] = scalar
-    ret_scalar, ret_blob = to_u64(retval, []) if retval is not None else (0, None)
-    if ret_blob is not None:
-        region = mem.map("probe return value", ret_blob, writable=False)
-        regions.append(region)
-        ret_scalar = region.start
-    data = struct.pack("<8QQQQ", *words, ret_scalar, func_ip & M64, len(values))
-    ctx = mem.map("probe context", data, writable=False)
-    regions.append(ctx)
-    return ctx, regions
+ARENA_SIZE = 4096
+
+
+class ProbeContexts:
+    """The context and string arena events reuse, one event at a time (the kernel serialises them).
+
+    Scalars go into one preallocated context; strings into a preallocated
+    arena, or into a region of their own when they do not fit, unmapped after
+    the run.  Programs see both read-only.
+    """
+
+    def __init__(self, mem):
+        self.mem = mem
+        self.ctx = mem.map("probe context", CTX_SIZE, writable=False)
+        self.arena = mem.map("probe strings", ARENA_SIZE, writable=False)
+
+    def build(self, args, retval=None, func_ip: int = 0):
+        """Fill the context for one event; return (ctx address, regions to unmap after the run)."""
+        extra, used = [], 0
+        values = list(args)[:MAX_ARGS]
+
+        def place(value) -> int:
+            nonlocal used
+            scalar, blob = to_u64(value, [])
+            if blob is None:
+                return scalar
+            if used + len(blob) <= ARENA_SIZE:
+                self.arena.write(blob, used)
+                address = self.arena.start + used
+                used += len(blob)
+                return address
+            region = self.mem.map("probe string", blob, writable=False)
+            extra.append(region)
+            return region.start
+
+        words = [place(value) for value in values] + [0] * (MAX_ARGS - len(values))
+        ret = place(retval) if retval is not None else 0
+        self.ctx.write(struct.pack("<8QQQQ", *words, ret, func_ip & M64, len(values)))
+        return self.ctx.start, extra
