@@ -1,6 +1,5 @@
 """Helpers on the virtual kernel: tail calls, bpf_loop callbacks, probe reads, strings."""
 
-import ctypes
 
 import pytest
 

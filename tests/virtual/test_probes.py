@@ -1,7 +1,6 @@
 """Attach points that fire on events of the running Python program and of the tool."""
 
 import errno
-import os
 import time
 
 import pytest

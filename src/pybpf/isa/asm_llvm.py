@@ -218,7 +218,7 @@ def _callx(m, line):
 
 
 _FORMS: list[tuple[re.Pattern, Callable[[re.Match, Line], Pending]]] = [
-    (rf"exit", lambda m, line: Pending(Insn(0x95), line)),
+    (r"exit", lambda m, line: Pending(Insn(0x95), line)),
     (rf"(goto|gotol|may_goto)\s+{_TARGET}", _goto),
     (rf"callx\s+{_R}", _callx),
     (rf"call\s+([\w.$#+-]+)(?:\s*,\s*{_NUM})?", _call),

@@ -14,6 +14,15 @@ from .base import (BPF_ANY, BPF_F_INNER_MAP, BPF_F_MMAPABLE, BPF_F_PRESERVE_ELEM
                    PCPU_MIN_UNIT_SIZE, Map, Value, fail)
 
 
+def next_index(index: int | None, max_entries: int) -> bytes:
+    """get_next_key of every array-like map: 0 after no key or one out of range, ENOENT after the last."""
+    if index is None or index >= max_entries:
+        return (0).to_bytes(4, "little")
+    if index == max_entries - 1:
+        raise fail(errno.ENOENT, "no more keys")
+    return (index + 1).to_bytes(4, "little")
+
+
 class ArrayMap(Map):
     ALLOWED_FLAGS = Map.ALLOWED_FLAGS | BPF_F_MMAPABLE | BPF_F_INNER_MAP
 
@@ -72,12 +81,7 @@ class ArrayMap(Map):
         raise fail(errno.EINVAL, "array elements cannot be deleted")
 
     def get_next_key(self, key: bytes | None) -> bytes:
-        index = self._index(key) if key is not None else None
-        if index is None or index >= self.max_entries:
-            return (0).to_bytes(4, "little")
-        if index == self.max_entries - 1:
-            raise fail(errno.ENOENT, "no more keys")
-        return (index + 1).to_bytes(4, "little")
+        return next_index(self._index(key) if key is not None else None, self.max_entries)
 
     def value_address(self, key: bytes, cpu: int = 0) -> int | None:
         index = int.from_bytes(key, "little")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 from typing import Callable
 
+from .array import next_index
 from .base import BPF_ANY, BPF_F_INNER_MAP, BPF_NOEXIST, Map, fail
 
 
@@ -52,12 +53,7 @@ class ProgArrayMap(Map):
             raise fail(errno.ENOENT, "empty slot")
 
     def get_next_key(self, key: bytes | None) -> bytes:
-        index = self._index(key) if key is not None else None
-        if index is None or index >= self.max_entries:
-            return (0).to_bytes(4, "little")
-        if index == self.max_entries - 1:
-            raise fail(errno.ENOENT, "no more keys")
-        return (index + 1).to_bytes(4, "little")
+        return next_index(self._index(key) if key is not None else None, self.max_entries)
 
     def target(self, index: int):
         """The object in a slot, or None: what bpf_tail_call jumps to."""

@@ -20,7 +20,6 @@ from typing import Callable
 from ..errors import PybpfError
 from ..helpers import REGISTRY, HelperSpec
 from ..isa.insn import Insn
-from ..isa.opcodes import Spec
 from ..isa.semantics import ALU, ATOMIC_UPDATE, END, JMP, MASK, sign_extend
 from .check import check_program
 from .memory import AddressSpace, MemoryFault, Region
