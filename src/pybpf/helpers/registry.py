@@ -361,3 +361,10 @@ def snprintf(m, out, out_size, fmt, data, data_len):
 def get_func_ip(m, ctx, *_):
     """The address of the probed function; the virtual kernel's probes report it in their context."""
     return getattr(m, "func_ip", 0)
+
+
+@register("perf_event_output", ("ARG_PTR_TO_CTX", "ARG_CONST_MAP_PTR", "ARG_ANYTHING", "ARG_PTR_TO_MEM",
+                                 "ARG_CONST_SIZE_OR_ZERO"), "RET_INTEGER")
+def perf_event_output(m, ctx, map_ptr, flags, data, size):
+    """Write size bytes as a sample to the perf ring of the current CPU (or of the index in flags)."""
+    return m.kernel.map_at(map_ptr).output(flags, m.cpu, m.mem.read_bytes(data, size)) & 0xFFFFFFFFFFFFFFFF

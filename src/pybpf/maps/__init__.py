@@ -17,6 +17,7 @@ from .bloom import BloomFilterMap
 from .fd_array import ProgArrayMap
 from .hash import HashMap, LruHashMap, LruPerCpuHashMap, PerCpuHashMap
 from .lpm import LpmTrieMap
+from .perf import PerfEventArrayMap, PerfRing
 from .queue import QueueMap, StackMap
 from .ringbuf import RingBufMap
 
@@ -24,6 +25,7 @@ from .ringbuf import RingBufMap
 MAP_CLASSES: dict[int, type[Map]] = {
     1: HashMap,            # BPF_MAP_TYPE_HASH
     2: ArrayMap,           # BPF_MAP_TYPE_ARRAY
+    4: PerfEventArrayMap,  # BPF_MAP_TYPE_PERF_EVENT_ARRAY
     5: PerCpuHashMap,      # BPF_MAP_TYPE_PERCPU_HASH
     6: PerCpuArrayMap,     # BPF_MAP_TYPE_PERCPU_ARRAY
     9: LruHashMap,         # BPF_MAP_TYPE_LRU_HASH

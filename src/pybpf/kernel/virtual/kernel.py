@@ -24,7 +24,8 @@ from ...helpers import REGISTRY
 from ...isa.insn import EncodingError, Insn, decode, encode
 from ...isa.opcodes import (BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_IDX, BPF_PSEUDO_MAP_IDX_VALUE,
                             BPF_PSEUDO_MAP_VALUE)
-from ...maps import BPF_F_RDONLY_PROG, Map, MapAttrs, MapError, create_map
+from ...maps import BPF_F_RDONLY_PROG, Map, MapAttrs, MapError, PerfEventArrayMap, PerfRing, create_map
+from ...maps.fd_array import ProgArrayMap
 from ...uapi import ProgType
 from ...vm import AddressSpace, Interpreter, ProgramError, Region, VMFault
 from ..errors import BpfError
@@ -92,6 +93,25 @@ class TestRun:
     ctx_out: bytes
 
 
+class PerfBuffer:
+    """The consumer side of a perf event array: every CPU's ring, polled together."""
+
+    def __init__(self, rings: list[PerfRing]):
+        self.rings = rings
+
+    def poll(self, on_sample, on_lost=None, timeout: float | None = 0.0) -> int:
+        """Call on_sample(cpu, data) for each sample, on_lost(cpu, count) for each loss; return samples read."""
+        if timeout and not any(r.samples or r.lost for r in self.rings):
+            ring = self.rings[0]
+            with ring.ready:
+                ring.ready.wait_for(lambda: any(r.samples or r.lost for r in self.rings), timeout)
+        return sum(ring.read(on_sample, on_lost) for ring in self.rings)
+
+    @property
+    def lost(self) -> int:
+        return sum(ring.lost_total for ring in self.rings)
+
+
 class VirtualKernel:
     """The BPF subsystem, in process.  Thread-safe: program runs are serialised by one lock."""
 
@@ -143,9 +163,11 @@ class VirtualKernel:
         bpf_map.bind(lambda value, what: self._map_value(obj, value, what), lambda value: self._unmap_value(obj, value))
         self._map_handles[obj.handle.start] = obj
         self._by_id["map"][obj.id] = obj
-        if hasattr(bpf_map, "resolve_fd"):  # an array of programs: slots hold program objects
+        if isinstance(bpf_map, ProgArrayMap):  # slots hold program objects
             bpf_map.resolve_fd = self._prog_for_slot
             bpf_map.object_id = lambda prog: prog.id
+        elif isinstance(bpf_map, PerfEventArrayMap):  # slots hold perf event rings
+            bpf_map.resolve_fd = lambda fd: self._fds.get(fd)
         return self._install(obj)
 
     def _prog_for_slot(self, fd: int) -> "ProgObject":
@@ -351,6 +373,26 @@ class VirtualKernel:
             if context is not None:
                 self.mem.unmap(context)
         return TestRun(retval & 0xFFFFFFFF, duration, bytes(data), ctx_out)
+
+    # -- perf events for BPF output ------------------------------------------------------
+    def perf_event_open(self, cpu: int, pages: int = 8) -> int:
+        """A PERF_COUNT_SW_BPF_OUTPUT event on `cpu` with a ring of `pages` pages; its fd."""
+        if not 0 <= cpu < self.ncpus:
+            raise BpfError("perf_event_open", errno.EINVAL, f"cpu {cpu} does not exist ({self.ncpus} CPUs)")
+        try:
+            return self._install(PerfRing(cpu, pages))
+        except MapError as err:
+            raise BpfError("perf_event_open", err.errno, err.strerror) from None
+
+    def perf_buffer(self, map_fd: int, pages: int = 8) -> "PerfBuffer":
+        """What libbpf's perf_buffer__new does: a ring a CPU, installed in the map at its CPU's index."""
+        bpf_map = self._get(map_fd, MapObject, "perf_buffer").map
+        rings = []
+        for cpu in range(min(self.ncpus, bpf_map.max_entries)):
+            fd = self.perf_event_open(cpu, pages)
+            self.map_update(map_fd, cpu.to_bytes(4, "little"), fd.to_bytes(4, "little"))
+            rings.append(self._fds[fd])
+        return PerfBuffer(rings)
 
     # -- ids, info and pinning -----------------------------------------------------
     def get_next_id(self, kind: str, start: int = 0) -> int | None:
