@@ -137,3 +137,27 @@ def test_ringbuf_full_reports_drops():
     assert results.count(0) == fitted and rb.dropped == 50 - fitted
     assert results[fitted] == -errno.EAGAIN
     assert len(list(rb.records())) == fitted
+
+
+def test_typed_views():
+    class Event(ctypes.Structure):
+        _fields_ = [("pid", ctypes.c_uint32), ("comm", ctypes.c_char * 12)]
+
+    counts = make(T.BPF_MAP_TYPE_HASH, 4, 8, 8, name="counts").typed(int, int)
+    counts[7] = 1
+    counts[7] += 1
+    assert dict(counts.items()) == {7: 2} and repr(counts) == "counts{7: 2}"
+    del counts[7]
+    with pytest.raises(KeyError):
+        counts[7]
+    events = make(T.BPF_MAP_TYPE_ARRAY, 4, 16, 2).typed(ctypes.c_uint32, Event)
+    events[1] = Event(42, b"python")
+    assert (events[1].pid, events[1].comm) == (42, b"python") and events[0].pid == 0
+    signed = make(T.BPF_MAP_TYPE_ARRAY, 4, 8, 1).typed(int, int, signed=True)
+    signed[0] = -5
+    assert signed[0] == -5
+    percpu = make(T.BPF_MAP_TYPE_PERCPU_ARRAY, 4, 4, 1, ncpus=3).typed(int, int)
+    percpu[0] = [1, 2, 3]
+    assert percpu[0] == [1, 2, 3]
+    with pytest.raises(MapError):
+        make(T.BPF_MAP_TYPE_ARRAY, 4, 16, 1).typed(int, ctypes.c_uint32)

@@ -200,6 +200,12 @@ class Map:
     def __iter__(self):
         return self.keys()
 
+    def typed(self, key=int, value=int, *, signed: bool = False):
+        """A MutableMapping view with keys and values as ints, bytes or ctypes types (see typed.py)."""
+        from .typed import TypedMap
+
+        return TypedMap(self, key, value, signed=signed)
+
     def __len__(self) -> int:
         return sum(1 for _ in self.keys())
 
