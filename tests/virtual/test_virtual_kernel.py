@@ -139,3 +139,21 @@ def test_timer_link_detaches_on_close(kernel):
     kernel.close(link)
     assert kernel.get_next_id("link") is None
     assert errno_of(kernel.link_create, prog.fd, "nowhere") == errno.EINVAL
+
+
+def test_batch_operations(kernel):
+    fd = kernel.map_create(MapType.BPF_MAP_TYPE_HASH, 4, 4, 64)
+    pairs = [(i.to_bytes(4, "little"), (i * 10).to_bytes(4, "little")) for i in range(10)]
+    assert kernel.map_update_batch(fd, pairs) == 10
+    seen, token = [], None
+    while True:
+        batch, token = kernel.map_lookup_batch(fd, token, 3)
+        seen += batch
+        if token is None or not batch:
+            break
+    assert sorted(seen) == sorted(pairs)
+    assert kernel.map_delete_batch(fd, [k for k, _ in pairs[:4]]) == 4
+    taken, _ = kernel.map_lookup_batch(fd, None, 100, delete=True)
+    assert sorted(taken) == sorted(pairs[4:]) and len(kernel.map(fd)) == 0
+    assert errno_of(kernel.map_lookup_batch, fd, None, 0) == errno.EINVAL
+    assert errno_of(kernel.map_delete_batch, fd, [bytes(4)]) == errno.ENOENT

@@ -161,6 +161,47 @@ class Map:
     def lookup_and_delete(self, key: bytes | None) -> bytes:
         raise fail(ENOTSUPP, "lookup_and_delete is not supported by this map type")
 
+    # -- batch operations (BPF_MAP_*_BATCH) ------------------------------------
+    def lookup_batch(self, token: bytes | None, count: int, delete: bool = False):
+        """Up to `count` (key, value) pairs after `token`; (pairs, next token or None at the end).
+
+        The token is the last key returned, so the walk resumes where it left
+        off; the kernel's tokens are opaque too.  Deleting while walking
+        (lookup_and_delete_batch) collects the keys first, as the kernel does
+        per bucket.
+        """
+        if count == 0:
+            raise fail(errno.EINVAL, "count must be positive")
+        pairs, key = [], token
+        while len(pairs) < count:
+            try:
+                key = self.get_next_key(key)
+            except MapError as err:
+                if err.errno != errno.ENOENT:
+                    raise
+                key = None  # the walk is over
+                break
+            pairs.append((key, self.lookup(key)))
+        if delete:
+            for k, _ in pairs:
+                self.delete(k)
+        return pairs, key
+
+    def update_batch(self, pairs, flags: int = 0) -> int:
+        """Update each pair in order; stop at the first error (raised), having done the earlier ones."""
+        done = 0
+        for key, value in pairs:
+            self.update(key, value, flags)
+            done += 1
+        return done
+
+    def delete_batch(self, keys) -> int:
+        done = 0
+        for key in keys:
+            self.delete(key)
+            done += 1
+        return done
+
     # -- memory the kernel makes reachable from programs ---------------------
     def blocks(self) -> Iterator[tuple[Value, str]]:
         """The value buffers that exist now, each with a name for fault messages."""

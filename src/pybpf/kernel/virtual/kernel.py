@@ -247,6 +247,17 @@ class VirtualKernel:
     def map_lookup_and_delete(self, fd: int, key: bytes | None) -> bytes:
         return self._map_command("BPF_MAP_LOOKUP_AND_DELETE_ELEM", fd, lambda m: m.lookup_and_delete(key))
 
+    def map_lookup_batch(self, fd: int, token: bytes | None, count: int, *, delete: bool = False):
+        """BPF_MAP_LOOKUP_BATCH (or LOOKUP_AND_DELETE_BATCH): ([(key, value)...], next token or None)."""
+        command = "BPF_MAP_LOOKUP_AND_DELETE_BATCH" if delete else "BPF_MAP_LOOKUP_BATCH"
+        return self._map_command(command, fd, lambda m: m.lookup_batch(token, count, delete))
+
+    def map_update_batch(self, fd: int, pairs, flags: int = 0) -> int:
+        return self._map_command("BPF_MAP_UPDATE_BATCH", fd, lambda m: m.update_batch(pairs, flags))
+
+    def map_delete_batch(self, fd: int, keys) -> int:
+        return self._map_command("BPF_MAP_DELETE_BATCH", fd, lambda m: m.delete_batch(keys))
+
     def map(self, fd: int) -> Map:
         """The Python view of a map: a mapping with Linux semantics."""
         return self._get(fd, MapObject, "map").map
