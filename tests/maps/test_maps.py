@@ -22,6 +22,7 @@ def test_registry_uses_linux_numbers():
         "BPF_MAP_TYPE_LPM_TRIE": "LpmTrieMap", "BPF_MAP_TYPE_QUEUE": "QueueMap", "BPF_MAP_TYPE_STACK": "StackMap",
         "BPF_MAP_TYPE_BLOOM_FILTER": "BloomFilterMap", "BPF_MAP_TYPE_RINGBUF": "RingBufMap",
         "BPF_MAP_TYPE_PROG_ARRAY": "ProgArrayMap", "BPF_MAP_TYPE_PERF_EVENT_ARRAY": "PerfEventArrayMap",
+        "BPF_MAP_TYPE_STACK_TRACE": "StackTraceMap",
     }
     with pytest.raises(MapError) as err:
         make(999, 4, 4, 1)

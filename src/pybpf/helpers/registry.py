@@ -368,3 +368,21 @@ def get_func_ip(m, ctx, *_):
 def perf_event_output(m, ctx, map_ptr, flags, data, size):
     """Write size bytes as a sample to the perf ring of the current CPU (or of the index in flags)."""
     return m.kernel.map_at(map_ptr).output(flags, m.cpu, m.mem.read_bytes(data, size)) & 0xFFFFFFFFFFFFFFFF
+
+
+@register("get_stackid", ("ARG_PTR_TO_CTX", "ARG_CONST_MAP_PTR", "ARG_ANYTHING"), "RET_INTEGER")
+def get_stackid(m, ctx, map_ptr, flags, *_):
+    """Store the current (Python) stack in a stack map; its id, or a negative errno."""
+    return m.kernel.map_at(map_ptr).get_stackid(m.kernel.stacks.current(), flags) & 0xFFFFFFFFFFFFFFFF
+
+
+@register("get_stack", ("ARG_PTR_TO_CTX", "ARG_PTR_TO_UNINIT_MEM", "ARG_CONST_SIZE_OR_ZERO", "ARG_ANYTHING"),
+          "RET_INTEGER")
+def get_stack(m, ctx, buf, size, flags, *_):
+    """Copy the current (Python) stack's ips into buf; the bytes copied, or a negative errno."""
+    if size % 8 or flags & ~(0xFF | (1 << 8) | (1 << 11)):
+        return _errno_of(OSError(22, "size or flags"))
+    ips = m.kernel.stacks.current()[flags & 0xFF:][: size // 8]
+    data = b"".join(ip.to_bytes(8, "little") for ip in ips)
+    m.mem.write_bytes(buf, data.ljust(size, b"\0"))
+    return len(data)

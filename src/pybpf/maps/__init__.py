@@ -20,6 +20,7 @@ from .lpm import LpmTrieMap
 from .perf import PerfEventArrayMap, PerfRing
 from .queue import QueueMap, StackMap
 from .ringbuf import RingBufMap
+from .stack_trace import StackTraceMap
 
 # enum bpf_map_type value -> class (numbers as in include/uapi/linux/bpf.h)
 MAP_CLASSES: dict[int, type[Map]] = {
@@ -28,6 +29,7 @@ MAP_CLASSES: dict[int, type[Map]] = {
     4: PerfEventArrayMap,  # BPF_MAP_TYPE_PERF_EVENT_ARRAY
     5: PerCpuHashMap,      # BPF_MAP_TYPE_PERCPU_HASH
     6: PerCpuArrayMap,     # BPF_MAP_TYPE_PERCPU_ARRAY
+    7: StackTraceMap,      # BPF_MAP_TYPE_STACK_TRACE
     9: LruHashMap,         # BPF_MAP_TYPE_LRU_HASH
     10: LruPerCpuHashMap,  # BPF_MAP_TYPE_LRU_PERCPU_HASH
     3: ProgArrayMap,       # BPF_MAP_TYPE_PROG_ARRAY

@@ -31,6 +31,7 @@ from ...vm import AddressSpace, Interpreter, ProgramError, Region, VMFault
 from ..errors import BpfError
 from . import probe_ctx
 from .attach import ATTACH_POINTS
+from .stacks import StackTable
 from .trace_pipe import TracePipe
 
 BPF_MAXINSNS = 4096
@@ -129,6 +130,7 @@ class VirtualKernel:
         self.oneshots: dict[str, list] = {}
         self.faults: list[VMFault] = []  # run-time faults of programs fired by events
         self.probe_contexts = probe_ctx.ProbeContexts(self.mem)
+        self.stacks = StackTable()
 
     # -- file descriptors ------------------------------------------------------
     def _install(self, obj) -> int:
