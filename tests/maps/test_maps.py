@@ -22,7 +22,8 @@ def test_registry_uses_linux_numbers():
         "BPF_MAP_TYPE_LPM_TRIE": "LpmTrieMap", "BPF_MAP_TYPE_QUEUE": "QueueMap", "BPF_MAP_TYPE_STACK": "StackMap",
         "BPF_MAP_TYPE_BLOOM_FILTER": "BloomFilterMap", "BPF_MAP_TYPE_RINGBUF": "RingBufMap",
         "BPF_MAP_TYPE_PROG_ARRAY": "ProgArrayMap", "BPF_MAP_TYPE_PERF_EVENT_ARRAY": "PerfEventArrayMap",
-        "BPF_MAP_TYPE_STACK_TRACE": "StackTraceMap",
+        "BPF_MAP_TYPE_STACK_TRACE": "StackTraceMap", "BPF_MAP_TYPE_ARRAY_OF_MAPS": "MapInMap",
+        "BPF_MAP_TYPE_HASH_OF_MAPS": "HashOfMaps",
     }
     with pytest.raises(MapError) as err:
         make(999, 4, 4, 1)

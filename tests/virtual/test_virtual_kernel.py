@@ -157,3 +157,35 @@ def test_batch_operations(kernel):
     assert sorted(taken) == sorted(pairs[4:]) and len(kernel.map(fd)) == 0
     assert errno_of(kernel.map_lookup_batch, fd, None, 0) == errno.EINVAL
     assert errno_of(kernel.map_delete_batch, fd, [bytes(4)]) == errno.ENOENT
+
+
+def test_map_in_map_lookup_gives_programs_the_inner_map(kernel):
+    inner = kernel.map_create(MapType.BPF_MAP_TYPE_ARRAY, 4, 8, 1, name="inner")
+    outer = kernel.map_create(MapType.BPF_MAP_TYPE_ARRAY_OF_MAPS, 4, 4, 2, name="outer")
+    kernel.map_update(outer, (1).to_bytes(4, "little"), inner.to_bytes(4, "little"))
+    assert kernel.map_lookup(outer, (1).to_bytes(4, "little")) == kernel.info(inner)["id"].to_bytes(4, "little")
+    prog = kernel.prog_load(SOCKET, assemble(f"""
+        r1 = 1
+        *(u32 *)(r10 - 4) = r1
+        r1 = map[fd:{outer}] ll
+        r2 = r10
+        r2 += -4
+        call bpf_map_lookup_elem
+        if r0 == 0 goto out
+        r1 = r0
+        r2 = 0
+        *(u32 *)(r10 - 8) = r2
+        r2 = r10
+        r2 += -8
+        call bpf_map_lookup_elem
+        if r0 == 0 goto out
+        r1 = 99
+        *(u64 *)(r0 + 0) = r1
+    out:
+        r0 = 0
+        exit
+    """, helper_id=helper_id))
+    kernel.prog_test_run(prog.fd, bytes(64))
+    assert kernel.map_lookup(inner, bytes(4)) == (99).to_bytes(8, "little")
+    assert errno_of(kernel.map_update, outer, bytes(4), prog.fd.to_bytes(4, "little")) == errno.EINVAL
+    assert errno_of(kernel.map_lookup, outer, bytes(4)) == errno.ENOENT

@@ -14,7 +14,7 @@ from .array import ArrayMap, PerCpuArrayMap
 from .base import (BPF_ANY, BPF_EXIST, BPF_F_LOCK, BPF_F_MMAPABLE, BPF_F_NO_PREALLOC, BPF_F_RDONLY_PROG,
                    BPF_NOEXIST, Map, MapAttrs, MapError, Value)
 from .bloom import BloomFilterMap
-from .fd_array import ProgArrayMap
+from .fd_array import HashOfMaps, MapInMap, ProgArrayMap
 from .hash import HashMap, LruHashMap, LruPerCpuHashMap, PerCpuHashMap
 from .lpm import LpmTrieMap
 from .perf import PerfEventArrayMap, PerfRing
@@ -34,6 +34,8 @@ MAP_CLASSES: dict[int, type[Map]] = {
     10: LruPerCpuHashMap,  # BPF_MAP_TYPE_LRU_PERCPU_HASH
     3: ProgArrayMap,       # BPF_MAP_TYPE_PROG_ARRAY
     11: LpmTrieMap,        # BPF_MAP_TYPE_LPM_TRIE
+    12: MapInMap,          # BPF_MAP_TYPE_ARRAY_OF_MAPS
+    13: HashOfMaps,        # BPF_MAP_TYPE_HASH_OF_MAPS
     22: QueueMap,          # BPF_MAP_TYPE_QUEUE
     23: StackMap,          # BPF_MAP_TYPE_STACK
     27: RingBufMap,        # BPF_MAP_TYPE_RINGBUF

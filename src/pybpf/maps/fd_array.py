@@ -58,3 +58,74 @@ class ProgArrayMap(Map):
     def target(self, index: int):
         """The object in a slot, or None: what bpf_tail_call jumps to."""
         return self.slots.get(index) if 0 <= index < self.max_entries else None
+
+
+class MapInMap(Map):
+    """BPF_MAP_TYPE_ARRAY_OF_MAPS and HASH_OF_MAPS: values are maps, stored from user space by fd.
+
+    bpf_map_lookup_elem on the outer map gives a program the inner map itself
+    (what it passes to further map helpers); user space reads inner map ids.
+    The kernel installs `resolve_fd` (fd -> map object), `object_id` and
+    `handle_of` (map object -> the address programs use for it).
+    """
+
+    ALLOWED_FLAGS = Map.ALLOWED_FLAGS
+
+    def validate(self) -> None:
+        if self.value_size != 4 or self.max_entries == 0 or (self.hashed and self.key_size == 0) or (
+                not self.hashed and self.key_size != 4):
+            raise fail(errno.EINVAL, "map-in-map needs value_size 4 (an fd) and a valid key")
+        self.slots: dict[bytes, object] = {}
+        self.resolve_fd = lambda fd: (_ for _ in ()).throw(fail(errno.EBADF, "no kernel to resolve fds"))
+        self.object_id = lambda obj: 0
+        self.handle_of = lambda obj: 0
+
+    hashed = False
+
+    def _key(self, key: bytes) -> bytes:
+        key = self.check_key(key)
+        if not self.hashed and int.from_bytes(key, "little") >= self.max_entries:
+            raise fail(errno.E2BIG, "index past max_entries")
+        return key
+
+    def lookup(self, key: bytes) -> bytes:
+        obj = self.slots.get(self.check_key(key))
+        if obj is None:
+            raise fail(errno.ENOENT, "empty slot")
+        return self.object_id(obj).to_bytes(4, "little")
+
+    def update(self, key: bytes, value: bytes, flags: int = BPF_ANY) -> None:
+        mode = self.check_update_flags(flags)
+        key, value = self._key(key), self.check_value(value)
+        exists = key in self.slots
+        if mode == BPF_NOEXIST and (exists or not self.hashed):
+            raise fail(errno.EEXIST, "the slot exists")
+        if mode == 2 and self.hashed and not exists:
+            raise fail(errno.ENOENT, "no such key (BPF_EXIST)")
+        if self.hashed and not exists and len(self.slots) >= self.max_entries:
+            raise fail(errno.E2BIG, "map is full")
+        self.slots[key] = self.resolve_fd(int.from_bytes(value, "little", signed=True))
+
+    def delete(self, key: bytes) -> None:
+        if self.slots.pop(self._key(key), None) is None:
+            raise fail(errno.ENOENT, "empty slot")
+
+    def get_next_key(self, key: bytes | None) -> bytes:
+        if not self.hashed:
+            return next_index(int.from_bytes(self.check_key(key), "little") if key is not None else None,
+                              self.max_entries)
+        keys = list(self.slots)
+        if key is not None and key in self.slots and keys.index(key) + 1 < len(keys):
+            return keys[keys.index(key) + 1]
+        if key is None or key not in self.slots:
+            if keys:
+                return keys[0]
+        raise fail(errno.ENOENT, "no more keys")
+
+    def value_address(self, key: bytes, cpu: int = 0) -> int | None:
+        obj = self.slots.get(bytes(key))
+        return self.handle_of(obj) if obj is not None else None
+
+
+class HashOfMaps(MapInMap):
+    hashed = True

@@ -25,7 +25,7 @@ from ...isa.insn import EncodingError, Insn, decode, encode
 from ...isa.opcodes import (BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_IDX, BPF_PSEUDO_MAP_IDX_VALUE,
                             BPF_PSEUDO_MAP_VALUE)
 from ...maps import BPF_F_RDONLY_PROG, Map, MapAttrs, MapError, PerfEventArrayMap, PerfRing, create_map
-from ...maps.fd_array import ProgArrayMap
+from ...maps.fd_array import MapInMap, ProgArrayMap
 from ...uapi import ProgType
 from ...vm import AddressSpace, Interpreter, ProgramError, Region, VMFault
 from ..errors import BpfError
@@ -170,7 +170,19 @@ class VirtualKernel:
             bpf_map.object_id = lambda prog: prog.id
         elif isinstance(bpf_map, PerfEventArrayMap):  # slots hold perf event rings
             bpf_map.resolve_fd = lambda fd: self._fds.get(fd)
+        elif isinstance(bpf_map, MapInMap):  # slots hold maps; programs get the inner map's handle
+            bpf_map.resolve_fd = self._map_for_slot
+            bpf_map.object_id = lambda inner: inner.id
+            bpf_map.handle_of = lambda inner: inner.handle.start
         return self._install(obj)
+
+    def _map_for_slot(self, fd: int) -> MapObject:
+        obj = self._fds.get(fd)
+        if obj is None:
+            raise MapError(errno.EBADF, f"fd {fd} is not open")
+        if not isinstance(obj, MapObject) or isinstance(obj.map, MapInMap):
+            raise MapError(errno.EINVAL, f"fd {fd} is not a map that can be an inner map")
+        return obj
 
     def _prog_for_slot(self, fd: int) -> "ProgObject":
         obj = self._fds.get(fd)
