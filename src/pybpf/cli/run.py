@@ -7,6 +7,7 @@ an error prints its text on standard error and exits non-zero.
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from ..helpers import helper_id
@@ -17,7 +18,13 @@ from .io import InputError, bytecode, read_input, text
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("memory", nargs="?", default="", help="memory for r1 as hex bytes (r2 = its length)")
+    parser.add_argument("memory", nargs="?", default="",
+                        help="memory for r1 as hex bytes (r2 = its length); or an ELF object FILE.o to load, "
+                             "attach by section name and run on the virtual kernel")
+    parser.add_argument("--seconds", type=float, default=None, help="with an object: run this long (default: "
+                        "until the Python program ends, or Ctrl-C)")
+    parser.add_argument("--python", nargs=argparse.REMAINDER, metavar="SCRIPT",
+                        help="with an object: run this Python script (and its arguments) in-process under the probes")
     parser.add_argument("-f", "--file", help="program: raw or hex bytecode, or assembly with --asm "
                         "(default: hex bytecode on standard input)")
     parser.add_argument("--asm", action="store_true", help="the program is assembly text")
@@ -27,8 +34,9 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     origin = args.file or "<stdin>"
-    if args.file and Path(args.file).suffix == ".o":
-        raise InputError(f"{args.file}: running ELF objects needs the virtual kernel (not yet available)")
+    if args.memory.endswith(".o") or (args.file and Path(args.file).suffix == ".o"):
+        from .run_object import run_object
+        return run_object(args.memory if args.memory.endswith(".o") else args.file, args.seconds, args.python)
     data = read_input(args.file)
     if args.asm:
         insns = assemble(text(data, origin), args.syntax, helper_id=helper_id)

@@ -50,5 +50,5 @@ def create_map(attrs: MapAttrs) -> Map:
     return cls(attrs)
 
 
-__all__ = ["PerfEventArrayMap", "PerfRing", "BPF_ANY", "BPF_EXIST", "BPF_F_LOCK", "BPF_F_MMAPABLE", "BPF_F_NO_PREALLOC", "BPF_F_RDONLY_PROG",
+__all__ = ["PerfEventArrayMap", "PerfRing", "RingBufMap", "BPF_ANY", "BPF_EXIST", "BPF_F_LOCK", "BPF_F_MMAPABLE", "BPF_F_NO_PREALLOC", "BPF_F_RDONLY_PROG",
            "BPF_NOEXIST", "MAP_CLASSES", "Map", "MapAttrs", "MapError", "Value", "create_map"]

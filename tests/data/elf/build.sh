@@ -12,3 +12,4 @@ clang-14 $CFLAGS -c maps.c -o maps.o
 clang-14 $CFLAGS -mcpu=v3 -c maps.c -o maps_v3.o
 clang-14 $CFLAGS -c legacy_maps.c -o legacy_maps.o
 clang-14 $CFLAGS -c kconfig.c -o kconfig.o
+clang-14 $CFLAGS -c pyprobe.c -o pyprobe.o
