@@ -1,9 +1,11 @@
-"""Arrays of kernel objects: BPF_MAP_TYPE_PROG_ARRAY (kernel/bpf/arraymap.c, fd_array).
+"""Maps of kernel objects (kernel/bpf/arraymap.c fd_array, map_in_map.c).
 
-User space stores a program by its fd; a program reaches it through
-bpf_tail_call.  Lookup from user space answers the program's id; an empty
-slot is ENOENT; delete empties a slot.  The kernel that owns the map installs
-`resolve_fd` (fd -> object, or an errno) and `object_id` (object -> id).
+User space stores an object by its fd; lookup from user space answers the
+object's id, an empty slot is ENOENT, delete empties a slot.  The kernel
+that owns the map installs `resolve_fd` (fd -> object, or an errno) and
+`object_id` (object -> id).  Program arrays feed bpf_tail_call, perf event
+arrays (perf.py) bpf_perf_event_output, maps of maps give programs the inner
+map.
 """
 
 from __future__ import annotations
@@ -15,19 +17,34 @@ from .array import next_index
 from .base import BPF_ANY, BPF_F_INNER_MAP, BPF_NOEXIST, Map, fail
 
 
-class ProgArrayMap(Map):
+def _no_kernel(fd: int):
+    raise fail(errno.EBADF, "no kernel to resolve fds")
+
+
+class FdArray(Map):
+    """An array whose slots hold kernel objects stored by fd (key u32 index, value u32 fd)."""
+
     ALLOWED_FLAGS = Map.ALLOWED_FLAGS | BPF_F_INNER_MAP
 
     def validate(self) -> None:
         if self.key_size != 4 or self.value_size != 4 or self.max_entries == 0:
-            raise fail(errno.EINVAL, "program arrays need key_size 4, value_size 4 and max_entries")
+            raise fail(errno.EINVAL, "fd arrays need key_size 4, value_size 4 and max_entries")
         self.slots: dict[int, object] = {}
-        self.resolve_fd: Callable[[int], object] = lambda fd: (_ for _ in ()).throw(
-            fail(errno.EBADF, "no kernel to resolve fds"))
+        self.resolve_fd: Callable[[int], object] = _no_kernel
         self.object_id: Callable[[object], int] = lambda obj: 0
+
+    def accepts(self, obj) -> bool:
+        """Whether an object may go in a slot (a program, a perf event...)."""
+        return obj is not None
 
     def _index(self, key: bytes) -> int:
         return int.from_bytes(self.check_key(key), "little")
+
+    def _slot(self, key: bytes) -> int:
+        index = self._index(key)
+        if index >= self.max_entries:
+            raise fail(errno.E2BIG, f"index {index} is past max_entries {self.max_entries}")
+        return index
 
     def lookup(self, key: bytes) -> bytes:
         index = self._index(key)
@@ -37,27 +54,29 @@ class ProgArrayMap(Map):
 
     def update(self, key: bytes, value: bytes, flags: int = BPF_ANY) -> None:
         mode = self.check_update_flags(flags)
-        index = self._index(key)
         value = self.check_value(value)
-        if index >= self.max_entries:
-            raise fail(errno.E2BIG, f"index {index} is past max_entries {self.max_entries}")
+        index = self._slot(key)
         if mode == BPF_NOEXIST:
             raise fail(errno.EEXIST, "array elements always exist")
-        self.slots[index] = self.resolve_fd(int.from_bytes(value, "little", signed=True))
+        obj = self.resolve_fd(int.from_bytes(value, "little", signed=True))
+        if not self.accepts(obj):
+            raise fail(errno.EBADF, "the fd is not an object this map holds")
+        self.slots[index] = obj
 
     def delete(self, key: bytes) -> None:
-        index = self._index(key)
-        if index >= self.max_entries:
-            raise fail(errno.E2BIG, f"index {index} is past max_entries {self.max_entries}")
-        if self.slots.pop(index, None) is None:
+        if self.slots.pop(self._slot(key), None) is None:
             raise fail(errno.ENOENT, "empty slot")
 
     def get_next_key(self, key: bytes | None) -> bytes:
         return next_index(self._index(key) if key is not None else None, self.max_entries)
 
     def target(self, index: int):
-        """The object in a slot, or None: what bpf_tail_call jumps to."""
+        """The object in a slot, or None (what bpf_tail_call and perf output use)."""
         return self.slots.get(index) if 0 <= index < self.max_entries else None
+
+
+class ProgArrayMap(FdArray):
+    """BPF_MAP_TYPE_PROG_ARRAY: programs, for bpf_tail_call; lookup answers program ids."""
 
 
 class MapInMap(Map):
@@ -76,7 +95,7 @@ class MapInMap(Map):
                 not self.hashed and self.key_size != 4):
             raise fail(errno.EINVAL, "map-in-map needs value_size 4 (an fd) and a valid key")
         self.slots: dict[bytes, object] = {}
-        self.resolve_fd = lambda fd: (_ for _ in ()).throw(fail(errno.EBADF, "no kernel to resolve fds"))
+        self.resolve_fd = _no_kernel
         self.object_id = lambda obj: 0
         self.handle_of = lambda obj: 0
 

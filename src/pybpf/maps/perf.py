@@ -17,8 +17,8 @@ import threading
 from collections import deque
 from typing import Callable
 
-from .array import next_index
-from .base import BPF_ANY, BPF_F_PRESERVE_ELEMS, BPF_NOEXIST, ENOTSUPP, Map, fail
+from .base import BPF_F_PRESERVE_ELEMS, ENOTSUPP, Map, fail
+from .fd_array import FdArray
 
 PAGE_SIZE = 4096
 BPF_F_INDEX_MASK = 0xFFFFFFFF
@@ -76,43 +76,14 @@ class PerfRing:
         return count
 
 
-class PerfEventArrayMap(Map):
+class PerfEventArrayMap(FdArray):
     ALLOWED_FLAGS = Map.ALLOWED_FLAGS | BPF_F_PRESERVE_ELEMS
 
-    def validate(self) -> None:
-        if self.key_size != 4 or self.value_size != 4 or self.max_entries == 0:
-            raise fail(errno.EINVAL, "perf event arrays need key_size 4, value_size 4 and max_entries")
-        self.slots: dict[int, PerfRing] = {}
-        self.resolve_fd: Callable[[int], object] = lambda fd: (_ for _ in ()).throw(
-            fail(errno.EBADF, "no kernel to resolve fds"))
-
-    def _index(self, key: bytes) -> int:
-        return int.from_bytes(self.check_key(key), "little")
+    def accepts(self, obj) -> bool:
+        return isinstance(obj, PerfRing)
 
     def lookup(self, key: bytes) -> bytes:
         raise fail(ENOTSUPP, "perf event arrays cannot be read from user space")
-
-    def update(self, key: bytes, value: bytes, flags: int = BPF_ANY) -> None:
-        mode = self.check_update_flags(flags)
-        index, value = self._index(key), self.check_value(value)
-        if index >= self.max_entries:
-            raise fail(errno.E2BIG, f"index {index} is past max_entries {self.max_entries}")
-        if mode == BPF_NOEXIST:
-            raise fail(errno.EEXIST, "array elements always exist")
-        ring = self.resolve_fd(int.from_bytes(value, "little", signed=True))
-        if not isinstance(ring, PerfRing):
-            raise fail(errno.EBADF, "not a perf event")
-        self.slots[index] = ring
-
-    def delete(self, key: bytes) -> None:
-        index = self._index(key)
-        if index >= self.max_entries:
-            raise fail(errno.E2BIG, f"index {index} is past max_entries {self.max_entries}")
-        if self.slots.pop(index, None) is None:
-            raise fail(errno.ENOENT, "empty slot")
-
-    def get_next_key(self, key: bytes | None) -> bytes:
-        return next_index(self._index(key) if key is not None else None, self.max_entries)
 
     def output(self, flags: int, cpu: int, data: bytes) -> int:
         """bpf_perf_event_output: 0, -ENOENT for an empty slot, -E2BIG for a bad index, -ENOSPC when lost."""
@@ -121,7 +92,7 @@ class PerfEventArrayMap(Map):
         index = cpu if flags & BPF_F_INDEX_MASK == BPF_F_CURRENT_CPU else flags & BPF_F_INDEX_MASK
         if index >= self.max_entries:
             return -errno.E2BIG
-        ring = self.slots.get(index)
+        ring = self.target(index)
         if ring is None:
             return -errno.ENOENT
         return 0 if ring.write(data) else -errno.ENOSPC
