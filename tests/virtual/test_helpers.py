@@ -189,3 +189,57 @@ def test_snprintf(kernel):
     # the format on the stack reads "%x%x %d\n"
     assert run(kernel, fd) == len(b"ff10 -3\n") + 1
     assert kernel.map_lookup(out, bytes(4)).split(b"\0")[0] == b"ff10 -3\n"
+
+
+def test_for_each_map_elem_visits_until_told_to_stop(kernel):
+    m = kernel.map_create(MapType.BPF_MAP_TYPE_ARRAY, 4, 8, 5)
+    for i in range(5):
+        kernel.map_update(m, i.to_bytes(4, "little"), (i * 10).to_bytes(8, "little"))
+    fd = load(kernel, f"""
+        r1 = 0
+        *(u64 *)(r10 - 8) = r1
+        r1 = map[fd:{m}] ll
+        r2 = func(callback) ll
+        r3 = r10
+        r3 += -8
+        r4 = 0
+        call bpf_for_each_map_elem
+        r1 = *(u64 *)(r10 - 8)
+        r0 <<= 16
+        r0 |= r1
+        exit
+    callback:
+        r5 = *(u32 *)(r2 + 0)
+        r6 = *(u64 *)(r3 + 0)
+        r7 = *(u64 *)(r4 + 0)
+        r7 += r6
+        *(u64 *)(r4 + 0) = r7
+        r0 = 0
+        if r5 != 3 goto next
+        r0 = 1
+    next:
+        exit
+    """)
+    assert run(kernel, fd) == (4 << 16) | (0 + 10 + 20 + 30)
+
+
+def test_skb_load_bytes_and_task(kernel):
+    fd = load(kernel, """
+        r6 = r1
+        r1 = r6
+        r2 = 2
+        r3 = r10
+        r3 += -8
+        r4 = 2
+        call bpf_skb_load_bytes
+        if r0 != 0 goto out
+        r0 = *(u16 *)(r10 - 8)
+        exit
+    out:
+        r0 = 1
+        exit
+    """)
+    assert kernel.prog_test_run(fd, bytes([0, 1, 2, 3]) + bytes(60)).retval == 0x0302
+    task = load(kernel, "call bpf_get_current_task\nr0 = *(u32 *)(r0 + 4)\nexit")
+    import os
+    assert run(kernel, task) == os.getpid()

@@ -386,3 +386,50 @@ def get_stack(m, ctx, buf, size, flags, *_):
     data = b"".join(ip.to_bytes(8, "little") for ip in ips)
     m.mem.write_bytes(buf, data.ljust(size, b"\0"))
     return len(data)
+
+
+@register("for_each_map_elem", ("ARG_CONST_MAP_PTR", "ARG_PTR_TO_FUNC", "ARG_PTR_TO_STACK_OR_NULL", "ARG_ANYTHING"),
+          "RET_INTEGER")
+def for_each_map_elem(m, map_ptr, callback, callback_ctx, flags, *_):
+    """Call callback(map, &key, &value, ctx) for each element until it returns 1; the elements visited."""
+    if flags:
+        return _errno_of(OSError(22, "flags"))
+    bpf_map = m.kernel.map_at(map_ptr)
+    visited = 0
+    for key in list(bpf_map.keys()):
+        value = bpf_map.value_address(key, m.cpu)
+        if value is None:
+            continue
+        with m.kernel.scratch(key) as key_ptr:
+            visited += 1
+            if m.call(callback, map_ptr, key_ptr, value, callback_ctx) & 0xFFFFFFFF == 1:
+                break
+    return visited
+
+
+@register("skb_load_bytes", ("ARG_PTR_TO_CTX", "ARG_ANYTHING", "ARG_PTR_TO_UNINIT_MEM", "ARG_CONST_SIZE"),
+          "RET_INTEGER")
+def skb_load_bytes(m, skb, offset, to, size, *_):
+    """Copy size bytes of the packet from offset; 0, or -EFAULT outside the packet."""
+    packet = m.packet
+    if packet is None or offset + size > packet.size:
+        return _errno_of(OSError(14, "outside the packet"))
+    m.mem.write_bytes(to, packet.read(offset, size))
+    return 0
+
+
+@register("get_current_task", (), "RET_INTEGER")
+def get_current_task(m, *_):
+    """The running thread's task: a read-only {u32 pid; u32 tgid; char comm[16]} in VM memory."""
+    return m.kernel.current_task()
+
+
+@register("get_current_cgroup_id", (), "RET_INTEGER")
+def get_current_cgroup_id(m, *_):
+    """The cgroup v2 id (the inode of the cgroup directory) of the Python process, 0 if unknown."""
+    try:
+        with open("/proc/self/cgroup") as f:
+            path = next(line.split(":", 2)[2].strip() for line in f if line.startswith("0::"))
+        return os.stat("/sys/fs/cgroup" + path).st_ino
+    except (OSError, StopIteration):
+        return 0

@@ -12,8 +12,10 @@ either way.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
+import struct
 import itertools
 import os
 import threading
@@ -32,7 +34,7 @@ from ..errors import BpfError
 from . import probe_ctx
 from .attach import ATTACH_POINTS
 from .stacks import StackTable
-from .trace_pipe import TracePipe
+from .trace_pipe import TracePipe, task_comm
 
 BPF_MAXINSNS = 4096
 BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000
@@ -131,6 +133,7 @@ class VirtualKernel:
         self.faults: list[VMFault] = []  # run-time faults of programs fired by events
         self.probe_contexts = probe_ctx.ProbeContexts(self.mem)
         self.stacks = StackTable()
+        self._tasks: dict[int, Region] = {}
 
     # -- file descriptors ------------------------------------------------------
     def _install(self, obj) -> int:
@@ -200,6 +203,25 @@ class VirtualKernel:
         region = obj.regions.pop(value.address, None)
         if region is not None:
             self.mem.unmap(region)
+
+    @contextlib.contextmanager
+    def scratch(self, data: bytes):
+        """A read-only copy of `data` in VM memory for one helper callback; its address."""
+        region = self.mem.map("helper scratch", data, writable=False)
+        try:
+            yield region.start
+        finally:
+            self.mem.unmap(region)
+
+    def current_task(self) -> int:
+        """The address of the calling thread's task record (pid, tgid, comm), made on first use."""
+        tid = threading.get_native_id()
+        region = self._tasks.get(tid)
+        if region is None:
+            comm = task_comm().encode()[:15]
+            data = struct.pack("<II16s", tid, os.getpid(), comm)
+            region = self._tasks[tid] = self.mem.map(f"task {tid}", data, writable=False)
+        return region.start
 
     def map_at(self, address: int) -> Map:
         """The map whose handle a program passed to a helper (a fault if it is not one)."""
