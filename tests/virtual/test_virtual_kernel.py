@@ -189,3 +189,8 @@ def test_map_in_map_lookup_gives_programs_the_inner_map(kernel):
     assert kernel.map_lookup(inner, bytes(4)) == (99).to_bytes(8, "little")
     assert errno_of(kernel.map_update, outer, bytes(4), prog.fd.to_bytes(4, "little")) == errno.EINVAL
     assert errno_of(kernel.map_lookup, outer, bytes(4)) == errno.ENOENT
+
+
+def test_the_virtual_kernel_answers_the_kernel_protocol(kernel):
+    from pybpf.kernel.protocol import Kernel
+    assert isinstance(kernel, Kernel)
