@@ -13,6 +13,7 @@ import argparse
 import sys
 import time
 
+from pybpf.helpers import helper_id
 from pybpf.isa.builder import R0, R1, R2, R10, Builder
 from pybpf.kernel.virtual import VirtualKernel
 from pybpf.uapi import ProgType
@@ -22,7 +23,7 @@ MESSAGE = b"BPF tick!\n\0"
 
 def tick_program():
     """r1 = "BPF tick!\\n" on the stack; bpf_trace_printk(r1, 11); return 0."""
-    b = Builder()
+    b = Builder(helper_id=helper_id)  # names helpers: pybpf.isa imports no registry itself
     text = MESSAGE.ljust(16, b"\0")
     b.lddw(R1, int.from_bytes(text[:8], "little"))
     b.stxdw(R10, -16, R1)

@@ -3,7 +3,6 @@
 import pytest
 
 from pybpf.isa import EncodingError, decode
-from support.paths import CORPUS
 
 EXIT = "9500000000000000"
 
@@ -31,14 +30,3 @@ def test_decoding_errors_name_the_pc(hexcode, pc, message):
 def test_lenient_decoding_keeps_unknown_instructions():
     insns = decode(bytes.fromhex("ff00000000000000" + EXIT), strict=False)
     assert insns[0].spec is None and insns[1].spec.name == "exit"
-
-
-UNUSED = sorted((CORPUS / "bpf_conformance" / "negative").glob("unused-*.data"))
-
-
-@pytest.mark.skipif(not UNUSED, reason="bpf_conformance negative corpus not found")
-@pytest.mark.parametrize("path", UNUSED, ids=lambda p: p.stem)
-def test_conformance_unused_fields_are_rejected_at_decode(path):
-    raw = path.read_text().split("-- raw\n")[1].split("-- ")[0]
-    with pytest.raises(EncodingError, match="pc 0: "):
-        decode(bytes.fromhex(" ".join(raw.split())))

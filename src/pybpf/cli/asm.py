@@ -1,4 +1,9 @@
-"""`pybpf asm`: assemble text (LLVM/kernel or ubpf syntax) into bytecode."""
+"""`pybpf asm`: assemble text (LLVM, kernel or ubpf syntax) into bytecode.
+
+Raw bytecode goes to `-o FILE` (`-o -` for standard output); without `-o`,
+or with `--hex`, the bytecode is written as hex text, one instruction slot
+per line, which `pybpf disasm` and `pybpf run` read back.
+"""
 
 from __future__ import annotations
 
@@ -11,28 +16,33 @@ from .io import read_input, text
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("file", nargs="?", help="assembly source (default: standard input)")
-    parser.add_argument("--syntax", choices=SYNTAXES, default="auto", help="input syntax (default: auto)")
-    parser.add_argument("-o", "--output", help="write raw bytecode here (default: hex on standard output)")
-    parser.add_argument("--hex", action="store_true", help="write hex text even with -o")
+    parser.add_argument("file", nargs="?", help="assembly source (default or '-': standard input)")
+    parser.add_argument("--syntax", choices=SYNTAXES, default="auto",
+                        help="input syntax (default: auto, which tells ubpf from llvm/kernel text)")
+    parser.add_argument("-o", "--output", help="write raw bytecode to this file ('-': standard output)")
+    parser.add_argument("--hex", action="store_true", help="write hex text, also with -o")
+
+
+def hex_lines(code: bytes) -> str:
+    """Bytecode as hex text, one 8-byte slot per line."""
+    return "".join(code[i:i + 8].hex(" ") + "\n" for i in range(0, len(code), 8))
 
 
 def run(args) -> int:
-    origin = args.file or "<stdin>"
+    origin = args.file if args.file not in (None, "-") else "<stdin>"
     source = text(read_input(args.file), origin)
     try:
         code = encode(assemble(source, args.syntax, helper_id=helper_id))
     except AsmError as err:
         print(f"{origin}:{err.render()}", file=sys.stderr)
         return 1
-    if args.output and not args.hex:
-        with open(args.output, "wb") as out:
-            out.write(code)
+    as_hex = args.hex or not args.output
+    if args.output not in (None, "-"):
+        with open(args.output, "wb") as stream:
+            stream.write(hex_lines(code).encode() if as_hex else code)
+    elif as_hex:
+        sys.stdout.write(hex_lines(code))
     else:
-        lines = "\n".join(code[i:i + 8].hex(" ") for i in range(0, len(code), 8)) + "\n"
-        if args.output:
-            with open(args.output, "w") as out:
-                out.write(lines)
-        else:
-            sys.stdout.write(lines)
+        sys.stdout.flush()
+        sys.stdout.buffer.write(code)
     return 0
