@@ -1,4 +1,4 @@
-"""Map definitions: BTF-defined, legacy, and global data, with their relocations."""
+"""Map definitions: BTF-defined and legacy, .kconfig externs, and the lddws that reference them."""
 
 import pytest
 
@@ -39,14 +39,15 @@ def test_btf_types_of_keys_and_values(obj):
 
 
 def test_map_in_map_inner_definition(obj):
-    inner = obj.get_map("outer").inner
+    outer = obj.get_map("outer")
+    inner = outer.inner
     assert (inner.type, inner.key_size, inner.value_size, inner.max_entries) == (MapType.BPF_MAP_TYPE_ARRAY, 4, 4, 1)
+    assert outer.inner_values == {}  # no initial slots in this object
 
 
-def test_global_data_initial_values(obj):
-    assert obj.get_map(".data").data == (5).to_bytes(8, "little")
-    assert obj.get_map(".rodata").data == (100).to_bytes(4, "little")
-    assert obj.get_map(".bss").data == bytes(4)
+def test_maps_keep_the_datasec_order_and_symbol_offsets(obj):
+    assert [(m.name, m.symbol_offset) for m in obj.maps if m.section == ".maps"] == [
+        ("counts", 0), ("events", 32), ("last_event", 48), ("perf_out", 80), ("inner_map", 104), ("outer", 136)]
 
 
 def test_map_relocations_rewrite_lddw(obj):
@@ -72,6 +73,7 @@ def test_legacy_maps_section():
     assert (a.type, a.key_size, a.value_size, a.max_entries) == (MapType.BPF_MAP_TYPE_PERCPU_ARRAY, 4, 16, 8)
     assert obj.kern_version == 0x060C00
     assert [r.target for r in obj.get_program("count_writes").relocations] == ["legacy_hash", "legacy_array"]
+    assert [(m.section, m.symbol_offset, m.symbol_size) for m in obj.maps] == [("maps", 0, 20), ("maps", 20, 20)]
 
 
 def test_kconfig_externs_become_a_read_only_map():

@@ -18,17 +18,31 @@ PROGS = [
     ("on_readline", "uretprobe//bin/bash:readline", ProgType.BPF_PROG_TYPE_KPROBE, 0, "/bin/bash:readline", []),
     ("tc_ingress", "tc", ProgType.BPF_PROG_TYPE_SCHED_CLS, 0, "", []),
 ]
+OTHER_OBJECTS = [
+    ("btf_kinds", "kinds", "raw_tp/sys_enter", ProgType.BPF_PROG_TYPE_RAW_TRACEPOINT, "sys_enter"),
+    ("core", "trace_exit", "kprobe/do_exit", ProgType.BPF_PROG_TYPE_KPROBE, "do_exit"),
+    ("legacy_maps", "count_writes", "kprobe/sys_write", ProgType.BPF_PROG_TYPE_KPROBE, "sys_write"),
+    ("pyprobe", "on_request", "usdt/testapp:request", ProgType.BPF_PROG_TYPE_KPROBE, "testapp:request"),
+]
 
 
-@pytest.fixture(scope="module")
-def progs():
-    return elf.load(object_path("progs"))
+@pytest.fixture(scope="module", params=["progs", "progs_v1", "progs_v2", "progs_v3"])
+def progs(request):
+    return elf.load(object_path(request.param))
 
 
 def test_all_programs_found_and_subprograms_are_not_programs(progs):
     assert sorted(p.name for p in progs.programs) == sorted(row[0] for row in PROGS)
     assert {"mix", "global_helper"} <= set(progs.functions)
     assert progs.license == "GPL"
+
+
+def test_two_programs_share_the_socket_section(progs):
+    socket = [p for p in progs.programs if p.section == "socket"]
+    assert [p.name for p in socket] == ["count_bytes", "second_socket"]
+    first, second = socket
+    assert first.section_offset == 0
+    assert second.section_offset == progs.functions["count_bytes"].size  # split at the symbol
 
 
 @pytest.mark.parametrize("name,section,prog_type,attach,target,subs", PROGS, ids=[r[0] for r in PROGS])
@@ -39,9 +53,15 @@ def test_program_attributes(progs, name, section, prog_type, attach, target, sub
     assert prog.subprograms == subs
 
 
+@pytest.mark.parametrize("obj,name,section,prog_type,target", OTHER_OBJECTS, ids=[r[0] for r in OTHER_OBJECTS])
+def test_programs_of_other_objects(obj, name, section, prog_type, target):
+    prog = elf.load(object_path(obj)).get_program(name)
+    assert (prog.section, prog.prog_type, prog.attach_target) == (section, prog_type, target)
+
+
 def test_local_calls_point_at_the_appended_subprogram(progs):
     prog = progs.get_program("count_bytes")
-    mix_start = sum(i.size for i in prog.insns) - progs.functions["mix"].size // 8
+    mix_start = prog.insn_count - progs.functions["mix"].size // 8
     pc = 0
     calls = 0
     for insn in prog.insns:
@@ -61,12 +81,13 @@ def test_linked_programs_pass_the_structural_check(progs, name):
 
 def test_func_and_line_info_follow_the_linked_layout(progs):
     prog = progs.get_program("count_bytes")
-    assert [pc for pc, _ in prog.func_info] == [0, sum(i.size for i in prog.insns) - 5]
+    assert [pc for pc, _ in prog.func_info] == [0, prog.insn_count - 5]
     first = prog.line_info[0][1]
     assert first.line.strip().startswith("int count_bytes(") and first.line_num == 17
-    assert all(0 <= pc < sum(i.size for i in prog.insns) for pc, _ in prog.line_info)
+    assert first.file_name.endswith("progs.c")
+    assert all(0 <= pc < prog.insn_count for pc, _ in prog.line_info)
     type_id = prog.func_info[1][1]
-    assert progs.btf.describe(type_id).startswith("__u64 (mix)(")
+    assert progs.btf.describe(type_id) == "__u64 mix(__u64 a, __u64 b)"
 
 
 def test_get_program_names_a_missing_one(progs):

@@ -5,6 +5,9 @@ offsets and lengths of the three sub-sections (relative to the end of the
 header); each sub-section starts with its record size, then for each ELF
 section: the section name's string offset, the record count, the records.
 Instruction offsets are bytes from the start of the section.
+
+CO-RE relocation records are parsed and described here; applying them
+against a kernel's BTF is the kernel backend's business.
 """
 
 from __future__ import annotations
@@ -31,12 +34,42 @@ class LineInfo:
     column: int
 
 
+# enum bpf_core_relo_kind (include/uapi/linux/bpf.h), in the kernel's spelling.
+CORE_RELO_KINDS = ("BPF_CORE_FIELD_BYTE_OFFSET", "BPF_CORE_FIELD_BYTE_SIZE", "BPF_CORE_FIELD_EXISTS",
+                   "BPF_CORE_FIELD_SIGNED", "BPF_CORE_FIELD_LSHIFT_U64", "BPF_CORE_FIELD_RSHIFT_U64",
+                   "BPF_CORE_TYPE_ID_LOCAL", "BPF_CORE_TYPE_ID_TARGET", "BPF_CORE_TYPE_EXISTS",
+                   "BPF_CORE_TYPE_SIZE", "BPF_CORE_ENUMVAL_EXISTS", "BPF_CORE_ENUMVAL_VALUE",
+                   "BPF_CORE_TYPE_MATCHES")
+
+
 @dataclass(frozen=True)
 class CoreRelo:
     insn_off: int
     type_id: int
     access: str  # "0:1:2": the access path
     kind: int  # enum bpf_core_relo_kind
+
+    @property
+    def kind_name(self) -> str:
+        """`field_byte_offset`, `type_size` ... (the kind without its BPF_CORE_ prefix)."""
+        if 0 <= self.kind < len(CORE_RELO_KINDS):
+            return CORE_RELO_KINDS[self.kind].removeprefix("BPF_CORE_").lower()
+        return f"kind {self.kind}"
+
+    def describe(self, btf: Btf) -> str:
+        """`field_byte_offset struct task_struct.mm (0:2)`, `enumval_value enum state::DEAD (1)`."""
+        try:
+            access = [int(part) for part in self.access.split(":")]
+        except ValueError:
+            return f"{self.kind_name} [{self.type_id}] {self.access!r}"
+        t = btf.resolve(self.type_id)
+        if self.kind_name.startswith("enumval") and t.kind in ("ENUM", "ENUM64") and access[0] < len(t.members):
+            target = f"{btf.describe(self.type_id)}::{t.members[access[0]].name}"
+        elif self.kind_name.startswith("field"):
+            target = btf.member_path(self.type_id, access)
+        else:
+            target = btf.describe(self.type_id)
+        return f"{self.kind_name} {target} ({self.access})"
 
 
 @dataclass
@@ -72,12 +105,16 @@ def _records(data: bytes, start: int, length: int, min_size: int, what: str):
 def parse_btf_ext(data: bytes, btf: Btf) -> BtfExt:
     if len(data) < 24:
         raise ElfError(f".BTF.ext: {len(data)} bytes is too short for its header")
-    magic, _version, _flags, hdr_len = struct.unpack_from("<HBBI", data, 0)
+    magic, version, _flags, hdr_len = struct.unpack_from("<HBBI", data, 0)
     if magic != 0xEB9F:
         raise ElfError(f".BTF.ext: bad magic {magic:#06x}")
+    if version != 1:
+        raise ElfError(f".BTF.ext: version {version} is not supported (expected 1)")
+    if not 24 <= hdr_len <= len(data):
+        raise ElfError(f".BTF.ext: header length {hdr_len} does not fit the section ({len(data)} bytes)")
     fi_off, fi_len, li_off, li_len = struct.unpack_from("<IIII", data, 8)
     cr_off = cr_len = 0
-    if hdr_len >= 32:
+    if hdr_len >= 32 and len(data) >= 32:
         cr_off, cr_len = struct.unpack_from("<II", data, 24)
     out = BtfExt({}, {}, {})
     for sec, rec in _records(data, hdr_len + fi_off, fi_len, 8, "func_info"):

@@ -1,12 +1,16 @@
 """Relocating and linking the functions of an object into loadable programs.
 
 Each code section is split into functions by its STT_FUNC symbols.  A
-program is a function of a program section; the `.text` functions it calls
-(directly, or by taking their address for a callback) are appended after it,
-depth first, and every call and function address is re-pointed at the
-appended copy, as libbpf's bpf_object__relocate does.  Map references
-(R_BPF_64_64 on a lddw) become BPF_PSEUDO_MAP_IDX or, for global data,
-BPF_PSEUDO_MAP_IDX_VALUE with the offset in imm2.
+program is a global function of a program section; the `.text` functions it
+calls (directly, or by taking their address for a callback) are appended
+after it and every call and function address is re-pointed at the appended
+copy, as libbpf's bpf_object__reloc_code does: it scans the growing
+instruction list from the top and appends each sub-program the first time
+a call reaches it, so sub-programs land in the order the scan meets them.
+
+Map references (R_BPF_64_64 on a lddw) become BPF_PSEUDO_MAP_IDX (imm =
+the map's index in `BpfObject.maps`) or, for global data and `.kconfig`
+externs, BPF_PSEUDO_MAP_IDX_VALUE with the offset in the value in imm2.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from ..isa.opcodes import BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_MAP_IDX, 
 from .btf_ext import BtfExt
 from .errors import ElfError
 from .maps import MapDef, is_data_section
+from .relocs import RelocEntry
 from .sections import SectionDef
 
 _LDDW, _CALL = 0x18, 0x85
@@ -25,13 +30,15 @@ _LDDW, _CALL = 0x18, 0x85
 
 @dataclass
 class Function:
+    """A function symbol's code as the object has it, before linking."""
+
     name: str
     section: str
     start: int  # byte offset in its section
     insns: list[Insn]
     is_program: bool
     definition: SectionDef | None
-    relocs: list[tuple[int, str, str, str, int]]  # (section offset, type, symbol, symbol's section, value)
+    relocs: list[RelocEntry]
     fixups: list[tuple[int, str]] = field(default_factory=list)  # (insn index, target function)
     reloc_records: list[tuple[int, str, str, str, str, int]] = field(default_factory=list)
 
@@ -40,77 +47,107 @@ class Function:
         return sum(i.size for i in self.insns) * 8
 
 
-def _at(functions: dict[str, Function], section: str, offset: int, path: str) -> str:
+def _at(functions: dict[str, Function], section: str, offset: int, where: str) -> str:
     for f in functions.values():
         if f.section == section and f.start == offset:
             return f.name
-    raise ElfError(f"{path}: reference to {section}+{offset:#x}, which is not the start of a function")
+    raise ElfError(f"{where}: reference to {section}+{offset:#x}, which is not the start of a function")
 
 
-def _relocate(func: Function, functions: dict[str, Function], maps: list[MapDef], path: str) -> None:
+def _map_at(maps: list[MapDef], section: str, offset: int, symbol: str, where: str) -> int:
+    for index, m in enumerate(maps):
+        if m.section == section and m.symbol_offset == offset:
+            return index
+    raise ElfError(f"{where}: reference to '{symbol}' ({section}+{offset:#x}), which is not a map")
+
+
+def _relocate(func: Function, functions: dict[str, Function], maps: list[MapDef],
+              externs: dict[str, tuple[int, int]], path: str) -> None:
     """Rewrite map references in place; record calls and function addresses to patch after layout."""
     slot_index = {pc: i for i, pc in enumerate(pcs(func.insns))}
-    by_name = {m.name: i for i, m in enumerate(maps)}
+    data_maps = {m.section: i for i, m in enumerate(maps) if is_data_section(m.section)}
     handled = set()
-    for offset, rtype, symbol, target_sec, value in func.relocs:
-        where = f"{path}: {func.section}+{offset:#x}"
-        index = slot_index.get((offset - func.start) // 8)
-        if (offset - func.start) % 8 or index is None:
-            raise ElfError(f"{where}: {rtype} does not point at an instruction")
+    for r in func.relocs:
+        where = r.where(path)
+        index = slot_index.get((r.offset - func.start) // 8)
+        if (r.offset - func.start) % 8 or index is None:
+            raise ElfError(f"{where}: {r.type} does not point at an instruction")
         insn = func.insns[index]
         handled.add(index)
-        if rtype == "R_BPF_64_64" and insn.code == _LDDW:
-            if target_sec in ("maps", ".maps"):
-                if symbol not in by_name:
-                    raise ElfError(f"{where}: reference to unknown map '{symbol}'")
-                func.insns[index] = insn.replace(src=BPF_PSEUDO_MAP_IDX, imm=by_name[symbol], imm2=0)
-                func.reloc_records.append((index, rtype, symbol, "map", symbol, 0))
-            elif is_data_section(target_sec):
-                offset_in = (value if symbol != target_sec else 0) + insn.imm
-                func.insns[index] = insn.replace(src=BPF_PSEUDO_MAP_IDX_VALUE, imm=by_name[target_sec],
-                                                 imm2=offset_in)
-                func.reloc_records.append((index, rtype, symbol, "map_value", target_sec, offset_in))
-            elif any(f.section == target_sec for f in functions.values()):
-                target = _at(functions, target_sec, value + (insn.imm if symbol == target_sec else 0), path)
+        addend = insn.imm if r.is_section_symbol else 0
+        if r.type == "R_BPF_64_64" and insn.code == _LDDW:
+            if not r.symbol_section and r.symbol in externs:  # a .kconfig extern
+                offset = externs[r.symbol][0] + insn.imm
+                func.insns[index] = insn.replace(src=BPF_PSEUDO_MAP_IDX_VALUE, imm=data_maps[".kconfig"], imm2=offset)
+                func.reloc_records.append((index, r.type, r.symbol, "map_value", ".kconfig", offset))
+            elif not r.symbol_section:
+                raise ElfError(f"{where}: relocation against undefined symbol '{r.symbol}' "
+                               f"(extern __ksym variables and kfuncs are not supported)")
+            elif r.symbol_section in ("maps", ".maps"):
+                map_index = _map_at(maps, r.symbol_section, r.value + addend, r.symbol, where)
+                func.insns[index] = insn.replace(src=BPF_PSEUDO_MAP_IDX, imm=map_index, imm2=0)
+                func.reloc_records.append((index, r.type, r.symbol, "map", maps[map_index].name, 0))
+            elif r.symbol_section in data_maps:
+                offset = r.value + insn.imm
+                func.insns[index] = insn.replace(src=BPF_PSEUDO_MAP_IDX_VALUE, imm=data_maps[r.symbol_section],
+                                                 imm2=offset)
+                func.reloc_records.append((index, r.type, r.symbol, "map_value", r.symbol_section, offset))
+            elif any(f.section == r.symbol_section for f in functions.values()):
+                target = _at(functions, r.symbol_section, r.value + addend, where)
                 func.fixups.append((index, target))
                 func.insns[index] = insn.replace(src=BPF_PSEUDO_FUNC, imm=0, imm2=0)
-                func.reloc_records.append((index, rtype, symbol, "func", target, 0))
+                func.reloc_records.append((index, r.type, r.symbol, "func", target, 0))
             else:
-                raise ElfError(f"{where}: R_BPF_64_64 against '{symbol}' in unsupported section {target_sec}")
-        elif rtype == "R_BPF_64_32" and insn.code == _CALL and insn.src == BPF_PSEUDO_CALL:
-            target = _at(functions, target_sec, value + (insn.imm + 1) * 8, path)
+                raise ElfError(f"{where}: R_BPF_64_64 against '{r.symbol}' in unsupported section {r.symbol_section}")
+        elif r.type == "R_BPF_64_32" and insn.code == _CALL and insn.src == BPF_PSEUDO_CALL:
+            if not r.symbol_section:
+                raise ElfError(f"{where}: call to undefined function '{r.symbol}'")
+            target = _at(functions, r.symbol_section, r.value + (insn.imm + 1) * 8, where)
             func.fixups.append((index, target))
-            func.reloc_records.append((index, rtype, symbol, "call", target, 0))
+            func.reloc_records.append((index, r.type, r.symbol, "call", target, 0))
         else:
-            raise ElfError(f"{where}: {rtype} cannot apply to this instruction (opcode {insn.code:#04x})")
-    for index, insn in enumerate(func.insns):
+            raise ElfError(f"{where}: {r.type} cannot apply to this instruction (opcode {insn.code:#04x})")
+    local_pcs = pcs(func.insns)
+    for index, insn in enumerate(func.insns):  # calls inside one section need no relocation
         if index not in handled and insn.code == _CALL and insn.src == BPF_PSEUDO_CALL:
-            pc = pcs(func.insns)[index]
-            func.fixups.append((index, _at(functions, func.section, func.start + (pc + 1 + insn.imm) * 8, path)))
+            target = func.start + (local_pcs[index] + 1 + insn.imm) * 8
+            func.fixups.append((index, _at(functions, func.section, target, f"{path}: {func.section}")))
+    func.fixups.sort()
 
 
-def link(functions: dict[str, Function], maps: list[MapDef], btf_ext: BtfExt | None, path: str):
+def _layout(main: Function, functions: dict[str, Function]) -> list[str]:
+    """The main program, then each sub-program in the order libbpf's scan appends it."""
+    order = [main.name]
+    for name in order:  # the list grows as the scan goes, like libbpf's instruction array
+        for _, target in functions[name].fixups:
+            if target not in order:
+                order.append(target)
+    return order
+
+
+def _rebase(records: dict[str, list], f: Function, start: int) -> list:
+    """BTF.ext records of function f, as (final pc, record) pairs."""
+    lo, hi = f.start, f.start + f.size
+    return [(start + (r.insn_off - lo) // 8, r) for r in records.get(f.section, []) if lo <= r.insn_off < hi]
+
+
+def link(functions: dict[str, Function], maps: list[MapDef], btf_ext: BtfExt | None,
+         externs: dict[str, tuple[int, int]], path: str):
     from .obj import Program, Relocation  # the data classes live with the object model
 
     for func in functions.values():
-        _relocate(func, functions, maps, path)
+        _relocate(func, functions, maps, externs, path)
     programs = []
-    for func in functions.values():
-        if not func.is_program:
+    for main in functions.values():
+        if not main.is_program:
             continue
-        order = [func.name]
-        stack = [t for _, t in reversed(func.fixups)]
-        while stack:
-            name = stack.pop()
-            if name not in order:
-                order.append(name)
-                stack += [t for _, t in reversed(functions[name].fixups)]
+        order = _layout(main, functions)
         starts, pc = {}, 0
         for name in order:
             starts[name] = pc
             pc += functions[name].size // 8
         insns: list[Insn] = []
-        relocations, func_info, line_info = [], [], []
+        relocations, func_info, line_info, core_relos = [], [], [], []
         for name in order:
             f = functions[name]
             local = list(f.insns)
@@ -121,18 +158,16 @@ def link(functions: dict[str, Function], maps: list[MapDef], btf_ext: BtfExt | N
             for index, rtype, symbol, kind, target, offset in f.reloc_records:
                 relocations.append(Relocation(starts[name] + local_pcs[index], rtype, symbol, kind, target, offset))
             if btf_ext is not None:
-                lo, hi = f.start, f.start + f.size
-                func_info += [(starts[name] + (r.insn_off - lo) // 8, r.type_id)
-                              for r in btf_ext.func_info.get(f.section, []) if lo <= r.insn_off < hi]
-                line_info += [(starts[name] + (r.insn_off - lo) // 8, r)
-                              for r in btf_ext.line_info.get(f.section, []) if lo <= r.insn_off < hi]
+                func_info += [(pc, r.type_id) for pc, r in _rebase(btf_ext.func_info, f, starts[name])]
+                line_info += _rebase(btf_ext.line_info, f, starts[name])
+                core_relos += _rebase(btf_ext.core_relos, f, starts[name])
             insns += local
-        definition = func.definition
+        definition = main.definition
         kind = definition.kind if definition else ""
-        target = func.section[len(kind) + 1:] if definition and func.section.startswith(kind + "/") else ""
+        target = main.section[len(kind) + 1:] if definition and main.section.startswith(kind + "/") else ""
         programs.append(Program(
-            func.name, func.section, int(definition.prog_type) if definition else 0,
+            main.name, main.section, int(definition.prog_type) if definition else 0,
             int(definition.attach_type) if definition else 0, target,
             bool(definition and definition.sleepable), insns, relocations, func_info, line_info,
-            order[1:], func.start))
+            order[1:], main.start, core_relos))
     return programs

@@ -1,26 +1,35 @@
-"""Program section names, as libbpf reads them (tools/lib/bpf/libbpf.c, section_defs).
+"""Program section names, as libbpf reads them (tools/lib/bpf/libbpf.c, `section_defs`).
 
-`SECTION_DEFS` maps a section-name pattern to the program type and expected
-attach type libbpf gives it.  A pattern ending in `+` matches the bare name
-or the name followed by `/...` (`kprobe/do_sys_open`, `tracepoint/sched/x`);
-other patterns match exactly.  The first matching row wins, so longer
-patterns come before their prefixes.
+`SECTION_DEFS` is libbpf's table, row for row and in its order: a
+section-name pattern, the program type, the expected attach type (Linux's
+numbering, `pybpf.uapi`) and libbpf's flags.  A pattern ending in `+`
+matches the bare name or the name followed by `/...` (`kprobe`,
+`kprobe/do_sys_open`, `tracepoint/sched/x`); other patterns match exactly.
+No two rows match one name, so the order does not decide anything.
+
+Left out: libbpf's rows whose attach types came after the 6.18 uapi
+(`fsession`, `fentry.multi`, `fexit.multi` and their sleepable forms).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..uapi import AttachType as A
-from ..uapi import ProgType as P
+from ..uapi import AttachType, ProgType
+
+# libbpf's enum sec_def_flags, the ones that say something about the program.
+ATTACH_BTF = 4  # the attach target is a BTF id (a kernel function, a tracepoint's BTF)
+SLEEPABLE = 8  # loaded with BPF_F_SLEEPABLE
+XDP_FRAGS = 16  # loaded with BPF_F_XDP_HAS_FRAGS
+USDT = 32  # a USDT probe: a uprobe with libbpf's USDT argument spec
 
 
 @dataclass(frozen=True)
 class SectionDef:
     pattern: str
-    prog_type: P
-    attach_type: A | int
-    sleepable: bool = False
+    prog_type: ProgType
+    attach_type: AttachType | int
+    flags: int = 0
 
     def matches(self, name: str) -> bool:
         if self.pattern.endswith("+"):
@@ -33,115 +42,134 @@ class SectionDef:
         """The pattern without its `+`: `kprobe`, `tracepoint`, `xdp`..."""
         return self.pattern.rstrip("+")
 
+    @property
+    def sleepable(self) -> bool:
+        return bool(self.flags & SLEEPABLE)
 
-def _d(pattern: str, prog_type: P, attach_type: A | int = 0, sleepable: bool = False) -> SectionDef:
-    return SectionDef(pattern, prog_type, attach_type, sleepable)
+    @property
+    def attach_btf(self) -> bool:
+        return bool(self.flags & ATTACH_BTF)
+
+    @property
+    def xdp_frags(self) -> bool:
+        return bool(self.flags & XDP_FRAGS)
 
 
+def _d(pattern: str, prog_type: str, attach_type: str | int, flags: int) -> SectionDef:
+    attach = AttachType["BPF_" + attach_type] if attach_type else 0
+    return SectionDef(pattern, ProgType["BPF_PROG_TYPE_" + prog_type], attach, flags)
+
+
+# Rows as libbpf writes them: SEC_DEF("socket", SOCKET_FILTER, 0, SEC_NONE) ...
 SECTION_DEFS: tuple[SectionDef, ...] = (
-    _d("socket", P.BPF_PROG_TYPE_SOCKET_FILTER),
-    _d("sk_reuseport/migrate", P.BPF_PROG_TYPE_SK_REUSEPORT, A.BPF_SK_REUSEPORT_SELECT_OR_MIGRATE),
-    _d("sk_reuseport", P.BPF_PROG_TYPE_SK_REUSEPORT, A.BPF_SK_REUSEPORT_SELECT),
-    _d("kprobe.multi+", P.BPF_PROG_TYPE_KPROBE, A.BPF_TRACE_KPROBE_MULTI),
-    _d("kretprobe.multi+", P.BPF_PROG_TYPE_KPROBE, A.BPF_TRACE_KPROBE_MULTI),
-    _d("kprobe.session+", P.BPF_PROG_TYPE_KPROBE, A.BPF_TRACE_KPROBE_SESSION),
-    _d("uprobe.multi.s+", P.BPF_PROG_TYPE_KPROBE, A.BPF_TRACE_UPROBE_MULTI, True),
-    _d("uretprobe.multi.s+", P.BPF_PROG_TYPE_KPROBE, A.BPF_TRACE_UPROBE_MULTI, True),
-    _d("uprobe.multi+", P.BPF_PROG_TYPE_KPROBE, A.BPF_TRACE_UPROBE_MULTI),
-    _d("uretprobe.multi+", P.BPF_PROG_TYPE_KPROBE, A.BPF_TRACE_UPROBE_MULTI),
-    _d("uprobe.session.s+", P.BPF_PROG_TYPE_KPROBE, A.BPF_TRACE_UPROBE_SESSION, True),
-    _d("uprobe.session+", P.BPF_PROG_TYPE_KPROBE, A.BPF_TRACE_UPROBE_SESSION),
-    _d("kprobe+", P.BPF_PROG_TYPE_KPROBE),
-    _d("kretprobe+", P.BPF_PROG_TYPE_KPROBE),
-    _d("uprobe.s+", P.BPF_PROG_TYPE_KPROBE, 0, True),
-    _d("uprobe+", P.BPF_PROG_TYPE_KPROBE),
-    _d("uretprobe.s+", P.BPF_PROG_TYPE_KPROBE, 0, True),
-    _d("uretprobe+", P.BPF_PROG_TYPE_KPROBE),
-    _d("ksyscall+", P.BPF_PROG_TYPE_KPROBE),
-    _d("kretsyscall+", P.BPF_PROG_TYPE_KPROBE),
-    _d("usdt.s+", P.BPF_PROG_TYPE_KPROBE, 0, True),
-    _d("usdt+", P.BPF_PROG_TYPE_KPROBE),
-    _d("tc/ingress", P.BPF_PROG_TYPE_SCHED_CLS, A.BPF_TCX_INGRESS),
-    _d("tc/egress", P.BPF_PROG_TYPE_SCHED_CLS, A.BPF_TCX_EGRESS),
-    _d("tcx/ingress", P.BPF_PROG_TYPE_SCHED_CLS, A.BPF_TCX_INGRESS),
-    _d("tcx/egress", P.BPF_PROG_TYPE_SCHED_CLS, A.BPF_TCX_EGRESS),
-    _d("tc", P.BPF_PROG_TYPE_SCHED_CLS),
-    _d("classifier", P.BPF_PROG_TYPE_SCHED_CLS),
-    _d("action", P.BPF_PROG_TYPE_SCHED_ACT),
-    _d("netkit/primary", P.BPF_PROG_TYPE_SCHED_CLS, A.BPF_NETKIT_PRIMARY),
-    _d("netkit/peer", P.BPF_PROG_TYPE_SCHED_CLS, A.BPF_NETKIT_PEER),
-    _d("tracepoint+", P.BPF_PROG_TYPE_TRACEPOINT),
-    _d("tp+", P.BPF_PROG_TYPE_TRACEPOINT),
-    _d("raw_tracepoint.w+", P.BPF_PROG_TYPE_RAW_TRACEPOINT_WRITABLE),
-    _d("raw_tp.w+", P.BPF_PROG_TYPE_RAW_TRACEPOINT_WRITABLE),
-    _d("raw_tracepoint+", P.BPF_PROG_TYPE_RAW_TRACEPOINT),
-    _d("raw_tp+", P.BPF_PROG_TYPE_RAW_TRACEPOINT),
-    _d("tp_btf+", P.BPF_PROG_TYPE_TRACING, A.BPF_TRACE_RAW_TP),
-    _d("fentry.s+", P.BPF_PROG_TYPE_TRACING, A.BPF_TRACE_FENTRY, True),
-    _d("fentry+", P.BPF_PROG_TYPE_TRACING, A.BPF_TRACE_FENTRY),
-    _d("fmod_ret.s+", P.BPF_PROG_TYPE_TRACING, A.BPF_MODIFY_RETURN, True),
-    _d("fmod_ret+", P.BPF_PROG_TYPE_TRACING, A.BPF_MODIFY_RETURN),
-    _d("fexit.s+", P.BPF_PROG_TYPE_TRACING, A.BPF_TRACE_FEXIT, True),
-    _d("fexit+", P.BPF_PROG_TYPE_TRACING, A.BPF_TRACE_FEXIT),
-    _d("freplace+", P.BPF_PROG_TYPE_EXT),
-    _d("lsm.s+", P.BPF_PROG_TYPE_LSM, A.BPF_LSM_MAC, True),
-    _d("lsm_cgroup+", P.BPF_PROG_TYPE_LSM, A.BPF_LSM_CGROUP),
-    _d("lsm+", P.BPF_PROG_TYPE_LSM, A.BPF_LSM_MAC),
-    _d("iter.s+", P.BPF_PROG_TYPE_TRACING, A.BPF_TRACE_ITER, True),
-    _d("iter+", P.BPF_PROG_TYPE_TRACING, A.BPF_TRACE_ITER),
-    _d("syscall", P.BPF_PROG_TYPE_SYSCALL, 0, True),
-    _d("xdp.frags/devmap", P.BPF_PROG_TYPE_XDP, A.BPF_XDP_DEVMAP),
-    _d("xdp/devmap", P.BPF_PROG_TYPE_XDP, A.BPF_XDP_DEVMAP),
-    _d("xdp.frags/cpumap", P.BPF_PROG_TYPE_XDP, A.BPF_XDP_CPUMAP),
-    _d("xdp/cpumap", P.BPF_PROG_TYPE_XDP, A.BPF_XDP_CPUMAP),
-    _d("xdp.frags", P.BPF_PROG_TYPE_XDP, A.BPF_XDP),
-    _d("xdp", P.BPF_PROG_TYPE_XDP, A.BPF_XDP),
-    _d("perf_event", P.BPF_PROG_TYPE_PERF_EVENT),
-    _d("lwt_in", P.BPF_PROG_TYPE_LWT_IN),
-    _d("lwt_out", P.BPF_PROG_TYPE_LWT_OUT),
-    _d("lwt_xmit", P.BPF_PROG_TYPE_LWT_XMIT),
-    _d("lwt_seg6local", P.BPF_PROG_TYPE_LWT_SEG6LOCAL),
-    _d("sockops", P.BPF_PROG_TYPE_SOCK_OPS, A.BPF_CGROUP_SOCK_OPS),
-    _d("sk_skb/stream_parser", P.BPF_PROG_TYPE_SK_SKB, A.BPF_SK_SKB_STREAM_PARSER),
-    _d("sk_skb/stream_verdict", P.BPF_PROG_TYPE_SK_SKB, A.BPF_SK_SKB_STREAM_VERDICT),
-    _d("sk_skb/verdict", P.BPF_PROG_TYPE_SK_SKB, A.BPF_SK_SKB_VERDICT),
-    _d("sk_skb", P.BPF_PROG_TYPE_SK_SKB),
-    _d("sk_msg", P.BPF_PROG_TYPE_SK_MSG, A.BPF_SK_MSG_VERDICT),
-    _d("lirc_mode2", P.BPF_PROG_TYPE_LIRC_MODE2, A.BPF_LIRC_MODE2),
-    _d("flow_dissector", P.BPF_PROG_TYPE_FLOW_DISSECTOR, A.BPF_FLOW_DISSECTOR),
-    _d("cgroup_skb/ingress", P.BPF_PROG_TYPE_CGROUP_SKB, A.BPF_CGROUP_INET_INGRESS),
-    _d("cgroup_skb/egress", P.BPF_PROG_TYPE_CGROUP_SKB, A.BPF_CGROUP_INET_EGRESS),
-    _d("cgroup/skb", P.BPF_PROG_TYPE_CGROUP_SKB),
-    _d("cgroup/sock_create", P.BPF_PROG_TYPE_CGROUP_SOCK, A.BPF_CGROUP_INET_SOCK_CREATE),
-    _d("cgroup/sock_release", P.BPF_PROG_TYPE_CGROUP_SOCK, A.BPF_CGROUP_INET_SOCK_RELEASE),
-    _d("cgroup/sock", P.BPF_PROG_TYPE_CGROUP_SOCK, A.BPF_CGROUP_INET_SOCK_CREATE),
-    _d("cgroup/post_bind4", P.BPF_PROG_TYPE_CGROUP_SOCK, A.BPF_CGROUP_INET4_POST_BIND),
-    _d("cgroup/post_bind6", P.BPF_PROG_TYPE_CGROUP_SOCK, A.BPF_CGROUP_INET6_POST_BIND),
-    _d("cgroup/bind4", P.BPF_PROG_TYPE_CGROUP_SOCK_ADDR, A.BPF_CGROUP_INET4_BIND),
-    _d("cgroup/bind6", P.BPF_PROG_TYPE_CGROUP_SOCK_ADDR, A.BPF_CGROUP_INET6_BIND),
-    _d("cgroup/connect4", P.BPF_PROG_TYPE_CGROUP_SOCK_ADDR, A.BPF_CGROUP_INET4_CONNECT),
-    _d("cgroup/connect6", P.BPF_PROG_TYPE_CGROUP_SOCK_ADDR, A.BPF_CGROUP_INET6_CONNECT),
-    _d("cgroup/connect_unix", P.BPF_PROG_TYPE_CGROUP_SOCK_ADDR, A.BPF_CGROUP_UNIX_CONNECT),
-    _d("cgroup/sendmsg4", P.BPF_PROG_TYPE_CGROUP_SOCK_ADDR, A.BPF_CGROUP_UDP4_SENDMSG),
-    _d("cgroup/sendmsg6", P.BPF_PROG_TYPE_CGROUP_SOCK_ADDR, A.BPF_CGROUP_UDP6_SENDMSG),
-    _d("cgroup/sendmsg_unix", P.BPF_PROG_TYPE_CGROUP_SOCK_ADDR, A.BPF_CGROUP_UNIX_SENDMSG),
-    _d("cgroup/recvmsg4", P.BPF_PROG_TYPE_CGROUP_SOCK_ADDR, A.BPF_CGROUP_UDP4_RECVMSG),
-    _d("cgroup/recvmsg6", P.BPF_PROG_TYPE_CGROUP_SOCK_ADDR, A.BPF_CGROUP_UDP6_RECVMSG),
-    _d("cgroup/recvmsg_unix", P.BPF_PROG_TYPE_CGROUP_SOCK_ADDR, A.BPF_CGROUP_UNIX_RECVMSG),
-    _d("cgroup/getpeername4", P.BPF_PROG_TYPE_CGROUP_SOCK_ADDR, A.BPF_CGROUP_INET4_GETPEERNAME),
-    _d("cgroup/getpeername6", P.BPF_PROG_TYPE_CGROUP_SOCK_ADDR, A.BPF_CGROUP_INET6_GETPEERNAME),
-    _d("cgroup/getpeername_unix", P.BPF_PROG_TYPE_CGROUP_SOCK_ADDR, A.BPF_CGROUP_UNIX_GETPEERNAME),
-    _d("cgroup/getsockname4", P.BPF_PROG_TYPE_CGROUP_SOCK_ADDR, A.BPF_CGROUP_INET4_GETSOCKNAME),
-    _d("cgroup/getsockname6", P.BPF_PROG_TYPE_CGROUP_SOCK_ADDR, A.BPF_CGROUP_INET6_GETSOCKNAME),
-    _d("cgroup/getsockname_unix", P.BPF_PROG_TYPE_CGROUP_SOCK_ADDR, A.BPF_CGROUP_UNIX_GETSOCKNAME),
-    _d("cgroup/sysctl", P.BPF_PROG_TYPE_CGROUP_SYSCTL, A.BPF_CGROUP_SYSCTL),
-    _d("cgroup/getsockopt", P.BPF_PROG_TYPE_CGROUP_SOCKOPT, A.BPF_CGROUP_GETSOCKOPT),
-    _d("cgroup/setsockopt", P.BPF_PROG_TYPE_CGROUP_SOCKOPT, A.BPF_CGROUP_SETSOCKOPT),
-    _d("cgroup/dev", P.BPF_PROG_TYPE_CGROUP_DEVICE, A.BPF_CGROUP_DEVICE),
-    _d("struct_ops.s+", P.BPF_PROG_TYPE_STRUCT_OPS, 0, True),
-    _d("struct_ops+", P.BPF_PROG_TYPE_STRUCT_OPS),
-    _d("sk_lookup", P.BPF_PROG_TYPE_SK_LOOKUP, A.BPF_SK_LOOKUP),
-    _d("netfilter", P.BPF_PROG_TYPE_NETFILTER, A.BPF_NETFILTER),
+    _d("socket",                  "SOCKET_FILTER",           0,                                 0),
+    _d("sk_reuseport/migrate",    "SK_REUSEPORT",            "SK_REUSEPORT_SELECT_OR_MIGRATE",  0),
+    _d("sk_reuseport",            "SK_REUSEPORT",            "SK_REUSEPORT_SELECT",             0),
+    _d("kprobe+",                 "KPROBE",                  0,                                 0),
+    _d("uprobe+",                 "KPROBE",                  0,                                 0),
+    _d("uprobe.s+",               "KPROBE",                  0,                                 SLEEPABLE),
+    _d("kretprobe+",              "KPROBE",                  0,                                 0),
+    _d("uretprobe+",              "KPROBE",                  0,                                 0),
+    _d("uretprobe.s+",            "KPROBE",                  0,                                 SLEEPABLE),
+    _d("kprobe.multi+",           "KPROBE",                  "TRACE_KPROBE_MULTI",              0),
+    _d("kretprobe.multi+",        "KPROBE",                  "TRACE_KPROBE_MULTI",              0),
+    _d("kprobe.session+",         "KPROBE",                  "TRACE_KPROBE_SESSION",            0),
+    _d("uprobe.multi+",           "KPROBE",                  "TRACE_UPROBE_MULTI",              0),
+    _d("uretprobe.multi+",        "KPROBE",                  "TRACE_UPROBE_MULTI",              0),
+    _d("uprobe.session+",         "KPROBE",                  "TRACE_UPROBE_SESSION",            0),
+    _d("uprobe.multi.s+",         "KPROBE",                  "TRACE_UPROBE_MULTI",              SLEEPABLE),
+    _d("uretprobe.multi.s+",      "KPROBE",                  "TRACE_UPROBE_MULTI",              SLEEPABLE),
+    _d("uprobe.session.s+",       "KPROBE",                  "TRACE_UPROBE_SESSION",            SLEEPABLE),
+    _d("ksyscall+",               "KPROBE",                  0,                                 0),
+    _d("kretsyscall+",            "KPROBE",                  0,                                 0),
+    _d("usdt+",                   "KPROBE",                  0,                                 USDT),
+    _d("usdt.s+",                 "KPROBE",                  0,                                 USDT | SLEEPABLE),
+    _d("tc/ingress",              "SCHED_CLS",               "TCX_INGRESS",                     0),
+    _d("tc/egress",               "SCHED_CLS",               "TCX_EGRESS",                      0),
+    _d("tcx/ingress",             "SCHED_CLS",               "TCX_INGRESS",                     0),
+    _d("tcx/egress",              "SCHED_CLS",               "TCX_EGRESS",                      0),
+    _d("tc",                      "SCHED_CLS",               0,                                 0),
+    _d("classifier",              "SCHED_CLS",               0,                                 0),
+    _d("action",                  "SCHED_ACT",               0,                                 0),
+    _d("netkit/primary",          "SCHED_CLS",               "NETKIT_PRIMARY",                  0),
+    _d("netkit/peer",             "SCHED_CLS",               "NETKIT_PEER",                     0),
+    _d("tracepoint+",             "TRACEPOINT",              0,                                 0),
+    _d("tp+",                     "TRACEPOINT",              0,                                 0),
+    _d("tracepoint.s+",           "TRACEPOINT",              0,                                 SLEEPABLE),
+    _d("tp.s+",                   "TRACEPOINT",              0,                                 SLEEPABLE),
+    _d("raw_tracepoint+",         "RAW_TRACEPOINT",          0,                                 0),
+    _d("raw_tp+",                 "RAW_TRACEPOINT",          0,                                 0),
+    _d("raw_tracepoint.s+",       "RAW_TRACEPOINT",          0,                                 SLEEPABLE),
+    _d("raw_tp.s+",               "RAW_TRACEPOINT",          0,                                 SLEEPABLE),
+    _d("raw_tracepoint.w+",       "RAW_TRACEPOINT_WRITABLE", 0,                                 0),
+    _d("raw_tp.w+",               "RAW_TRACEPOINT_WRITABLE", 0,                                 0),
+    _d("tp_btf+",                 "TRACING",                 "TRACE_RAW_TP",                    ATTACH_BTF),
+    _d("tp_btf.s+",               "TRACING",                 "TRACE_RAW_TP",                    ATTACH_BTF | SLEEPABLE),
+    _d("fentry+",                 "TRACING",                 "TRACE_FENTRY",                    ATTACH_BTF),
+    _d("fmod_ret+",               "TRACING",                 "MODIFY_RETURN",                   ATTACH_BTF),
+    _d("fexit+",                  "TRACING",                 "TRACE_FEXIT",                     ATTACH_BTF),
+    _d("fentry.s+",               "TRACING",                 "TRACE_FENTRY",                    ATTACH_BTF | SLEEPABLE),
+    _d("fmod_ret.s+",             "TRACING",                 "MODIFY_RETURN",                   ATTACH_BTF | SLEEPABLE),
+    _d("fexit.s+",                "TRACING",                 "TRACE_FEXIT",                     ATTACH_BTF | SLEEPABLE),
+    _d("freplace+",               "EXT",                     0,                                 ATTACH_BTF),
+    _d("lsm+",                    "LSM",                     "LSM_MAC",                         ATTACH_BTF),
+    _d("lsm.s+",                  "LSM",                     "LSM_MAC",                         ATTACH_BTF | SLEEPABLE),
+    _d("lsm_cgroup+",             "LSM",                     "LSM_CGROUP",                      ATTACH_BTF),
+    _d("iter+",                   "TRACING",                 "TRACE_ITER",                      ATTACH_BTF),
+    _d("iter.s+",                 "TRACING",                 "TRACE_ITER",                      ATTACH_BTF | SLEEPABLE),
+    _d("syscall",                 "SYSCALL",                 0,                                 SLEEPABLE),
+    _d("xdp.frags/devmap",        "XDP",                     "XDP_DEVMAP",                      XDP_FRAGS),
+    _d("xdp/devmap",              "XDP",                     "XDP_DEVMAP",                      0),
+    _d("xdp.frags/cpumap",        "XDP",                     "XDP_CPUMAP",                      XDP_FRAGS),
+    _d("xdp/cpumap",              "XDP",                     "XDP_CPUMAP",                      0),
+    _d("xdp.frags",               "XDP",                     "XDP",                             XDP_FRAGS),
+    _d("xdp",                     "XDP",                     "XDP",                             0),
+    _d("perf_event",              "PERF_EVENT",              0,                                 0),
+    _d("lwt_in",                  "LWT_IN",                  0,                                 0),
+    _d("lwt_out",                 "LWT_OUT",                 0,                                 0),
+    _d("lwt_xmit",                "LWT_XMIT",                0,                                 0),
+    _d("lwt_seg6local",           "LWT_SEG6LOCAL",           0,                                 0),
+    _d("sockops",                 "SOCK_OPS",                "CGROUP_SOCK_OPS",                 0),
+    _d("sk_skb/stream_parser",    "SK_SKB",                  "SK_SKB_STREAM_PARSER",            0),
+    _d("sk_skb/stream_verdict",   "SK_SKB",                  "SK_SKB_STREAM_VERDICT",           0),
+    _d("sk_skb/verdict",          "SK_SKB",                  "SK_SKB_VERDICT",                  0),
+    _d("sk_skb",                  "SK_SKB",                  0,                                 0),
+    _d("sk_msg",                  "SK_MSG",                  "SK_MSG_VERDICT",                  0),
+    _d("lirc_mode2",              "LIRC_MODE2",              "LIRC_MODE2",                      0),
+    _d("flow_dissector",          "FLOW_DISSECTOR",          "FLOW_DISSECTOR",                  0),
+    _d("cgroup_skb/ingress",      "CGROUP_SKB",              "CGROUP_INET_INGRESS",             0),
+    _d("cgroup_skb/egress",       "CGROUP_SKB",              "CGROUP_INET_EGRESS",              0),
+    _d("cgroup/skb",              "CGROUP_SKB",              0,                                 0),
+    _d("cgroup/sock_create",      "CGROUP_SOCK",             "CGROUP_INET_SOCK_CREATE",         0),
+    _d("cgroup/sock_release",     "CGROUP_SOCK",             "CGROUP_INET_SOCK_RELEASE",        0),
+    _d("cgroup/sock",             "CGROUP_SOCK",             "CGROUP_INET_SOCK_CREATE",         0),
+    _d("cgroup/post_bind4",       "CGROUP_SOCK",             "CGROUP_INET4_POST_BIND",          0),
+    _d("cgroup/post_bind6",       "CGROUP_SOCK",             "CGROUP_INET6_POST_BIND",          0),
+    _d("cgroup/bind4",            "CGROUP_SOCK_ADDR",        "CGROUP_INET4_BIND",               0),
+    _d("cgroup/bind6",            "CGROUP_SOCK_ADDR",        "CGROUP_INET6_BIND",               0),
+    _d("cgroup/connect4",         "CGROUP_SOCK_ADDR",        "CGROUP_INET4_CONNECT",            0),
+    _d("cgroup/connect6",         "CGROUP_SOCK_ADDR",        "CGROUP_INET6_CONNECT",            0),
+    _d("cgroup/connect_unix",     "CGROUP_SOCK_ADDR",        "CGROUP_UNIX_CONNECT",             0),
+    _d("cgroup/sendmsg4",         "CGROUP_SOCK_ADDR",        "CGROUP_UDP4_SENDMSG",             0),
+    _d("cgroup/sendmsg6",         "CGROUP_SOCK_ADDR",        "CGROUP_UDP6_SENDMSG",             0),
+    _d("cgroup/sendmsg_unix",     "CGROUP_SOCK_ADDR",        "CGROUP_UNIX_SENDMSG",             0),
+    _d("cgroup/recvmsg4",         "CGROUP_SOCK_ADDR",        "CGROUP_UDP4_RECVMSG",             0),
+    _d("cgroup/recvmsg6",         "CGROUP_SOCK_ADDR",        "CGROUP_UDP6_RECVMSG",             0),
+    _d("cgroup/recvmsg_unix",     "CGROUP_SOCK_ADDR",        "CGROUP_UNIX_RECVMSG",             0),
+    _d("cgroup/getpeername4",     "CGROUP_SOCK_ADDR",        "CGROUP_INET4_GETPEERNAME",        0),
+    _d("cgroup/getpeername6",     "CGROUP_SOCK_ADDR",        "CGROUP_INET6_GETPEERNAME",        0),
+    _d("cgroup/getpeername_unix", "CGROUP_SOCK_ADDR",        "CGROUP_UNIX_GETPEERNAME",         0),
+    _d("cgroup/getsockname4",     "CGROUP_SOCK_ADDR",        "CGROUP_INET4_GETSOCKNAME",        0),
+    _d("cgroup/getsockname6",     "CGROUP_SOCK_ADDR",        "CGROUP_INET6_GETSOCKNAME",        0),
+    _d("cgroup/getsockname_unix", "CGROUP_SOCK_ADDR",        "CGROUP_UNIX_GETSOCKNAME",         0),
+    _d("cgroup/sysctl",           "CGROUP_SYSCTL",           "CGROUP_SYSCTL",                   0),
+    _d("cgroup/getsockopt",       "CGROUP_SOCKOPT",          "CGROUP_GETSOCKOPT",               0),
+    _d("cgroup/setsockopt",       "CGROUP_SOCKOPT",          "CGROUP_SETSOCKOPT",               0),
+    _d("cgroup/dev",              "CGROUP_DEVICE",           "CGROUP_DEVICE",                   0),
+    _d("struct_ops+",             "STRUCT_OPS",              0,                                 0),
+    _d("struct_ops.s+",           "STRUCT_OPS",              0,                                 SLEEPABLE),
+    _d("sk_lookup",               "SK_LOOKUP",               "SK_LOOKUP",                       0),
+    _d("netfilter",               "NETFILTER",               "NETFILTER",                       0),
 )
 
 

@@ -13,3 +13,9 @@ clang-14 $CFLAGS -mcpu=v3 -c maps.c -o maps_v3.o
 clang-14 $CFLAGS -c legacy_maps.c -o legacy_maps.o
 clang-14 $CFLAGS -c kconfig.c -o kconfig.o
 clang-14 $CFLAGS -c pyprobe.c -o pyprobe.o
+clang-14 $CFLAGS -c calls.c -o calls.o
+clang-14 $CFLAGS -mcpu=v3 -c calls.c -o calls_v3.o
+clang-14 $CFLAGS -c globals.c -o globals.o
+clang-14 $CFLAGS -c map_attrs.c -o map_attrs.o
+clang-14 $CFLAGS -c core.c -o core.o
+clang-14 $CFLAGS -c btf_kinds.c -o btf_kinds.o
