@@ -1,8 +1,12 @@
-"""The engines every engine-parametrized test runs on: add a fast engine with one entry."""
+"""The engines every engine-parametrized test runs on: add a fast engine with one entry.
+
+Each entry is `run(insns, memory=b"", **options) -> RunResult` with the
+signature and the options of `pybpf.vm.run` (max_steps, helpers, packet,
+resolver, trace).
+"""
 
 from pybpf import vm
 
-# name -> run(insns, memory) -> RunResult
 ENGINES = {
     "interp": vm.run,
 }

@@ -63,3 +63,29 @@ def test_read_str_stops_at_nul_and_region_end():
     region = mem.map("s", b"hello\0world")
     assert mem.read_str(region.start, 100) == b"hello"
     assert mem.read_str(region.start + 6, 100) == b"world"
+
+
+@pytest.mark.parametrize("size", [1, 2, 4, 8])
+def test_every_access_size_is_little_endian_and_stores_truncate(size):
+    mem = AddressSpace()
+    region = mem.map("buf", 16)
+    mem.store(region.start + 3, size, -1)
+    assert region.read() == bytes(3) + b"\xff" * size + bytes(13 - size)
+    assert mem.load(region.start + 3, size) == (1 << 8 * size) - 1
+
+
+def test_a_near_miss_names_the_region_it_missed():
+    mem = AddressSpace()
+    region = mem.map("buf", 8)
+    with pytest.raises(MemoryFault, match=r"\(2 byte\(s\) past the end of buf, size 8\)"):
+        mem.load(region.end + 2, 1)
+    with pytest.raises(MemoryFault, match=r"\(3 byte\(s\) before buf\)"):
+        mem.store(region.start - 3, 1, 0)
+
+
+def test_the_cache_does_not_let_a_write_into_a_read_only_region():
+    mem = AddressSpace()
+    region = mem.map("ro", 8, writable=False)
+    mem.load(region.start, 8)  # now the cached region
+    with pytest.raises(MemoryFault, match="read-only"):
+        mem.store(region.start, 8, 1)

@@ -1,10 +1,10 @@
 """Execution engines and the memory model they share.
 
 `run(insns, memory)` is the bpf_conformance calling convention: r1 holds the
-address of a copy of `memory` (0 when it is empty), r2 its length; the
-result carries r0, the memory after the run and the number of executed
-instructions.  The virtual kernel drives `Interpreter` directly with its own
-regions, context and helpers.
+address of a copy of `memory` (0 when it is empty), r2 its length, r10 the
+top of a 512-byte stack; the result carries r0, the memory after the run
+and the number of executed instructions.  The virtual kernel drives
+`Interpreter` directly with its own regions, context and helpers.
 """
 
 from __future__ import annotations
@@ -12,8 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .check import ProgramError, check_program
-from .interp import MAX_CALL_DEPTH, MAX_STEPS, STACK_SIZE, Interpreter, VMFault
+from .fault import VMFault
+from .interp import MAX_CALL_DEPTH, MAX_STEPS, STACK_SIZE, Interpreter, Resolver
 from .memory import AddressSpace, MemoryFault, Region
+from .standalone import TraceSink
 
 
 @dataclass(frozen=True)
@@ -23,13 +25,23 @@ class RunResult:
     steps: int  # instructions executed
 
 
-def run(insns, memory: bytes = b"", *, max_steps: int = MAX_STEPS, helpers=None) -> RunResult:
-    """Check and run `insns` on a copy of `memory` with the reference interpreter."""
-    vm = Interpreter(list(insns), helpers=helpers, max_steps=max_steps)
+def run(insns, memory: bytes = b"", *, max_steps: int = MAX_STEPS, helpers=None, packet: bytes | None = None,
+        resolver: Resolver | None = None, trace: TraceSink | None = None) -> RunResult:
+    """Check and run `insns` on a copy of `memory` with the reference interpreter.
+
+    max_steps: instruction limit (a VMFault when reached); helpers: id ->
+    HelperSpec (default: the registry); packet: the bytes LD_ABS/LD_IND read;
+    resolver: (insn, pc) -> value of each pseudo lddw (map_fd, map_value ...);
+    trace: called with each bpf_trace_printk message (default: dropped).
+    Raises ProgramError (refused before running) or VMFault (stopped while running).
+    """
+    vm = Interpreter(list(insns), helpers=helpers, max_steps=max_steps, resolver=resolver, trace=trace)
     region = vm.mem.map("memory", memory) if memory else None
+    if packet is not None:
+        vm.map_packet(packet)
     r0 = vm.run(region.start if region else 0, len(memory))
     return RunResult(r0, region.read() if region else b"", vm.steps)
 
 
-__all__ = ["AddressSpace", "Interpreter", "MAX_CALL_DEPTH", "MemoryFault", "ProgramError", "Region",
+__all__ = ["AddressSpace", "Interpreter", "MAX_CALL_DEPTH", "MAX_STEPS", "MemoryFault", "ProgramError", "Region",
            "RunResult", "STACK_SIZE", "VMFault", "check_program", "run"]

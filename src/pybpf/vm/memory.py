@@ -13,12 +13,21 @@ from __future__ import annotations
 
 import bisect
 import ctypes
+import struct
 from dataclasses import dataclass, field
 
 from ..errors import PybpfError
 
 
 GUARD = 64  # unmapped bytes around every region the address space allocates
+NEAR = 4096  # a miss this close to a region is reported relative to it
+
+# Access size in bytes -> little-endian (un)packer: a tuple indexed by size,
+# cheaper in the interpreter's hot path than int.from_bytes on a slice.
+_STRUCTS = {1: struct.Struct("<B"), 2: struct.Struct("<H"), 4: struct.Struct("<I"), 8: struct.Struct("<Q")}
+_UNPACK = tuple(_STRUCTS[n].unpack_from if n in _STRUCTS else None for n in range(9))
+_PACK = tuple(_STRUCTS[n].pack_into if n in _STRUCTS else None for n in range(9))
+_MASK = tuple((1 << (8 * n)) - 1 for n in range(9))
 
 
 class MemoryFault(PybpfError):
@@ -99,7 +108,7 @@ class AddressSpace:
             i = bisect.bisect(self._starts, addr) - 1
             region = self._regions[i] if i >= 0 else None
             if region is None or addr >= region.end:
-                raise MemoryFault(addr, size, "not in any VM region", write)
+                raise MemoryFault(addr, size, self._miss(addr, i), write)
             if addr + size > region.end:
                 raise MemoryFault(addr, size, f"runs past the end of {region.name} "
                                   f"(offset {addr - region.start}, size {region.size})", write)
@@ -108,15 +117,30 @@ class AddressSpace:
             raise MemoryFault(addr, size, f"{region.name} is read-only", write)
         return region
 
+    def _miss(self, addr: int, i: int) -> str:
+        """Why addr is in no region, naming the nearest region when it is close (an off-by-some access)."""
+        past = addr - self._regions[i].end if i >= 0 else NEAR
+        before = self._regions[i + 1].start - addr if i + 1 < len(self._regions) else NEAR
+        if min(past, before) >= NEAR:
+            return "not in any VM region"
+        if past <= before:
+            region = self._regions[i]
+            return f"not in any VM region ({past} byte(s) past the end of {region.name}, size {region.size})"
+        return f"not in any VM region ({before} byte(s) before {self._regions[i + 1].name})"
+
     def load(self, addr: int, size: int) -> int:
-        region = self.find(addr, size)
-        o = addr - region.start
-        return int.from_bytes(region.view[o:o + size], "little")
+        """The unsigned little-endian value of 1, 2, 4 or 8 bytes at addr."""
+        region = self._last
+        if region is None or addr < region.start or addr + size > region.end:
+            region = self.find(addr, size)
+        return _UNPACK[size](region.view, addr - region.start)[0]
 
     def store(self, addr: int, size: int, value: int) -> None:
-        region = self.find(addr, size, True)
-        o = addr - region.start
-        region.view[o:o + size] = (value & ((1 << (size * 8)) - 1)).to_bytes(size, "little")
+        """Store the low 1, 2, 4 or 8 bytes of value at addr, little-endian."""
+        region = self._last
+        if region is None or addr < region.start or addr + size > region.end or not region.writable:
+            region = self.find(addr, size, True)
+        _PACK[size](region.view, addr - region.start, value & _MASK[size])
 
     def read_bytes(self, addr: int, size: int) -> bytes:
         if size == 0:
