@@ -1,51 +1,74 @@
 """The bpf(2) system call through ctypes: a thin layer, one wrapper per command.
 
-Each wrapper fills the command's part of `union bpf_attr` (include/uapi/
-linux/bpf.h) as a ctypes structure, calls bpf(2), and returns the result or
-raises `KernelError` with the errno, the command and what to do about it.
-The ELF loader, the Linux Kernel implementation and the tests build on this;
-nothing here knows about objects, programs or maps beyond their fds.
+Each wrapper fills the command's part of `union bpf_attr` (see `attr`),
+calls bpf(2), and returns the result or raises `KernelError` with the
+errno, the command and what to do about it.  The ELF loader, the Linux
+Kernel implementation, the tests and the benchmarks build on this; nothing
+here knows about objects, programs or maps beyond their fds.
+
+    map_create(type, key_size, value_size, max_entries, flags, name=...) -> fd
+    map_lookup / map_update / map_delete / map_get_next_key / map_lookup_and_delete
+    prog_load(prog_type, code, log_level=..., prog_flags=..., expected_attach_type=...) -> Loaded(fd, log)
+    prog_test_run(fd, data, repeat=..., ctx=...) -> TestRun(retval, duration_ns, data_out, ctx_out)
+    prog_info(fd) -> ProgInfo;  map_info(fd) -> MapInfo;  close(fd)
+    kernel_available() -> (bool, reason)
 """
 
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
+import functools
 import os
 import platform
 from dataclasses import dataclass
 
 from ...errors import PybpfError
 from ...uapi import BpfCmd, ProgType
+from .attr import (BpfMapInfo, BpfProgInfo, InfoByFdAttr, MapCreateAttr, MapElemAttr, ProgLoadAttr,
+                   TestRunAttr)
 
-_SYS_BPF = {"x86_64": 321, "aarch64": 280, "arm64": 280, "riscv64": 280, "ppc64le": 361, "s390x": 351}
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-_libc.syscall.restype = ctypes.c_long
+# bpf(2)'s number per machine (arch/*/include/uapi/asm/unistd*.h; the asm-generic table for arm64, riscv).
+_SYS_BPF = {"x86_64": 321, "aarch64": 280, "arm64": 280, "riscv64": 280, "ppc64le": 361,
+            "ppc64": 361, "s390x": 351, "i386": 357, "i686": 357, "armv7l": 386, "loongarch64": 280}
+ENOTSUPP = 524  # the kernel-internal "not supported", seen by user space as a bare number
 
-u32, u64 = ctypes.c_uint32, ctypes.c_uint64
-
-_ADVICE = {
+# errno -> what to do about it.
+ADVICE = {
     errno.EPERM: "needs CAP_BPF (and CAP_PERFMON/CAP_NET_ADMIN for some program types): run as root",
     errno.EACCES: "the verifier refused the program (see the log)",
-    errno.ENOSYS: "this kernel has no bpf() system call",
+    errno.ENOSYS: "this kernel has no bpf() system call (CONFIG_BPF_SYSCALL) or it is filtered (seccomp)",
     errno.EINVAL: "the kernel rejected an argument (unsupported type or flag on this kernel?)",
     errno.E2BIG: "too large for this kernel (attr, program or map)",
     errno.ENOSPC: "the verifier log buffer is too small",
     errno.ENOENT: "no such element",
     errno.EEXIST: "the element already exists",
     errno.EBADF: "bad file descriptor",
-    524: "not supported by this kernel (ENOTSUPP)",
+    errno.ENOMEM: "out of memory (or RLIMIT_MEMLOCK on kernels before 5.11)",
+    errno.EFAULT: "the kernel could not read or write a buffer",
+    ENOTSUPP: "not supported by this kernel (ENOTSUPP)",
+}
+# (command, errno) -> advice, where a command gives an errno its own meaning.
+CMD_ADVICE = {
+    ("BPF_PROG_TEST_RUN", errno.ENOSPC): "data_out or ctx_out is too small for the result",
+    ("BPF_PROG_TEST_RUN", errno.EINVAL): "this program type, data size or ctx is not accepted by test_run",
+    ("BPF_PROG_LOAD", errno.E2BIG): "the program is empty, too long, or too complex to verify (see the log)",
+    ("BPF_PROG_LOAD", errno.EFAULT): "the verifier gave up (a too complex program, or a verifier bug): see the log",
+    ("BPF_PROG_LOAD", errno.ENOMEM): "the verifier ran out of memory (too complex a program?)",
+    ("BPF_MAP_UPDATE_ELEM", errno.E2BIG): "the map is full, or the index is past max_entries",
+    ("BPF_MAP_DELETE_ELEM", errno.EINVAL): "elements of array maps cannot be deleted",
+    ("BPF_MAP_UPDATE_ELEM", errno.ENOENT): "BPF_EXIST: the key is not in the map",
 }
 
 
 class KernelError(PybpfError, OSError):
-    """A bpf() command failed: errno, command, advice, and the verifier log when there is one."""
+    """A bpf() command failed: `errno`, `cmd` (kernel spelling), `advice`, and `log` (the verifier's)."""
 
     def __init__(self, cmd: str, err: int, log: str = ""):
         self.cmd, self.log = cmd, log
-        advice = _ADVICE.get(err, os.strerror(err))
-        message = f"{cmd} failed: {errno.errorcode.get(err, err)} ({os.strerror(err)}): {advice}"
+        self.advice = CMD_ADVICE.get((cmd, err)) or ADVICE.get(err, os.strerror(err))
+        name = errno.errorcode.get(err, "ENOTSUPP" if err == ENOTSUPP else str(err))
+        message = f"{cmd} failed: {name} ({os.strerror(err)}): {self.advice}"
         OSError.__init__(self, err, message)
         self.args = (message,)
 
@@ -53,60 +76,44 @@ class KernelError(PybpfError, OSError):
         return self.args[0] + (f"\n{self.log.rstrip()}" if self.log else "")
 
 
-def _sys_bpf() -> int:
+@functools.cache
+def _syscall():
+    """libc's syscall(2) and bpf's number, resolved on first use (so that importing works anywhere)."""
     number = _SYS_BPF.get(platform.machine())
-    if number is None:
+    if platform.system() != "Linux" or number is None:
         raise KernelError("bpf", errno.ENOSYS)
-    return number
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    return libc.syscall, number
 
 
 def bpf(cmd: BpfCmd, attr: ctypes.Structure) -> int:
     """Call bpf(cmd, &attr, sizeof(attr)); return the result or raise KernelError."""
-    result = _libc.syscall(_sys_bpf(), int(cmd), ctypes.byref(attr), ctypes.sizeof(attr))
+    syscall, number = _syscall()
+    result = syscall(number, int(cmd), ctypes.byref(attr), ctypes.sizeof(attr))
     if result < 0:
         raise KernelError(cmd.name, ctypes.get_errno())
     return result
 
 
 def close(fd: int) -> None:
+    """Close a map, program or BTF fd (the object lives on while pinned or referenced)."""
     os.close(fd)
-
-
-class MapCreateAttr(ctypes.Structure):
-    _fields_ = [("map_type", u32), ("key_size", u32), ("value_size", u32), ("max_entries", u32),
-                ("map_flags", u32), ("inner_map_fd", u32), ("numa_node", u32), ("map_name", ctypes.c_char * 16),
-                ("map_ifindex", u32), ("btf_fd", u32), ("btf_key_type_id", u32), ("btf_value_type_id", u32),
-                ("btf_vmlinux_value_type_id", u32), ("map_extra", u64)]
-
-
-class MapElemAttr(ctypes.Structure):
-    _fields_ = [("map_fd", u32), ("_pad", u32), ("key", u64), ("value", u64), ("flags", u64)]
-
-
-class ProgLoadAttr(ctypes.Structure):
-    _fields_ = [("prog_type", u32), ("insn_cnt", u32), ("insns", u64), ("license", u64),
-                ("log_level", u32), ("log_size", u32), ("log_buf", u64), ("kern_version", u32),
-                ("prog_flags", u32), ("prog_name", ctypes.c_char * 16), ("prog_ifindex", u32),
-                ("expected_attach_type", u32), ("prog_btf_fd", u32), ("func_info_rec_size", u32),
-                ("func_info", u64), ("func_info_cnt", u32), ("line_info_rec_size", u32), ("line_info", u64),
-                ("line_info_cnt", u32), ("attach_btf_id", u32), ("attach_prog_fd", u32),
-                ("core_relo_cnt", u32), ("fd_array", u64), ("core_relos", u64), ("core_relo_rec_size", u32),
-                ("log_true_size", u32)]
-
-
-class TestRunAttr(ctypes.Structure):
-    _fields_ = [("prog_fd", u32), ("retval", u32), ("data_size_in", u32), ("data_size_out", u32),
-                ("data_in", u64), ("data_out", u64), ("repeat", u32), ("duration", u32),
-                ("ctx_size_in", u32), ("ctx_size_out", u32), ("ctx_in", u64), ("ctx_out", u64),
-                ("flags", u32), ("cpu", u32), ("batch_size", u32)]
 
 
 def _addr(buf) -> int:
     return ctypes.addressof(buf) if buf is not None else 0
 
 
+def _buffer(data: bytes | None):
+    return ctypes.create_string_buffer(data, len(data)) if data else None
+
+
+# -- maps -----------------------------------------------------------------
+
 def map_create(map_type: int, key_size: int, value_size: int, max_entries: int, flags: int = 0, *,
                name: str = "", inner_map_fd: int = 0, map_extra: int = 0) -> int:
+    """BPF_MAP_CREATE: the new map's fd."""
     attr = MapCreateAttr(map_type=map_type, key_size=key_size, value_size=value_size, max_entries=max_entries,
                          map_flags=flags, inner_map_fd=inner_map_fd, map_name=name.encode()[:15],
                          map_extra=map_extra)
@@ -115,8 +122,7 @@ def map_create(map_type: int, key_size: int, value_size: int, max_entries: int, 
 
 def _elem(cmd: BpfCmd, fd: int, key: bytes | None, value, flags: int = 0) -> int:
     kbuf = ctypes.create_string_buffer(key, len(key)) if key is not None else None
-    attr = MapElemAttr(map_fd=fd, key=_addr(kbuf), value=_addr(value), flags=flags)
-    return bpf(cmd, attr)
+    return bpf(cmd, MapElemAttr(map_fd=fd, key=_addr(kbuf), value=_addr(value), flags=flags))
 
 
 def map_lookup(fd: int, key: bytes | None, value_size: int, value: bytes = b"") -> bytes:
@@ -127,12 +133,14 @@ def map_lookup(fd: int, key: bytes | None, value_size: int, value: bytes = b"") 
 
 
 def map_lookup_and_delete(fd: int, key: bytes | None, value_size: int) -> bytes:
+    """The value for key, removed from the map (a queue's or stack's pop for key None)."""
     out = ctypes.create_string_buffer(value_size)
     _elem(BpfCmd.BPF_MAP_LOOKUP_AND_DELETE_ELEM, fd, key, out)
     return out.raw
 
 
 def map_update(fd: int, key: bytes | None, value: bytes, flags: int = 0) -> None:
+    """Set key to value; flags BPF_ANY (0), BPF_NOEXIST (1), BPF_EXIST (2), BPF_F_LOCK (4)."""
     _elem(BpfCmd.BPF_MAP_UPDATE_ELEM, fd, key, ctypes.create_string_buffer(value, len(value)), flags)
 
 
@@ -141,7 +149,7 @@ def map_delete(fd: int, key: bytes) -> None:
 
 
 def map_get_next_key(fd: int, key: bytes | None, key_size: int) -> bytes | None:
-    """The key after `key` (the first key for None), or None at the end."""
+    """The key after `key` (the first key for None, or for a key not in the map), or None at the end."""
     out = ctypes.create_string_buffer(key_size)
     try:
         _elem(BpfCmd.BPF_MAP_GET_NEXT_KEY, fd, key, out)
@@ -152,34 +160,45 @@ def map_get_next_key(fd: int, key: bytes | None, key_size: int) -> bytes | None:
     return out.raw
 
 
+# -- programs ---------------------------------------------------------------
+
+# Errnos of a load refused before the verifier ran: no log to fetch.
+_NOT_VERIFIED = (errno.EPERM, errno.ENOSYS, errno.EBADF)
+
+
 @dataclass
 class Loaded:
     fd: int
-    log: str
+    log: str  # the verifier's log when log_level > 0
 
 
 def prog_load(prog_type: int, code: bytes, *, license: str = "GPL", log_level: int = 0,
               log_size: int = 1 << 20, prog_flags: int = 0, expected_attach_type: int = 0,
               name: str = "") -> Loaded:
-    """BPF_PROG_LOAD.  On failure the KernelError carries the verifier log (log level >= 1 on failure)."""
-    insns = ctypes.create_string_buffer(code, len(code))
-    lic = ctypes.create_string_buffer(license.encode())
+    """BPF_PROG_LOAD of encoded instructions.
+
+    A refused program raises KernelError whose `log` is the verifier's log:
+    with log_level 0 the load is retried once at level 1 to get it (as
+    libbpf does), so the common path pays nothing for logging.
+    """
+    insns, lic = ctypes.create_string_buffer(code, len(code)), ctypes.create_string_buffer(license.encode())
     log = ctypes.create_string_buffer(log_size) if log_size else None
 
     def attempt(level: int) -> int:
+        with_log = level and log is not None
         attr = ProgLoadAttr(prog_type=prog_type, insn_cnt=len(code) // 8, insns=_addr(insns), license=_addr(lic),
-                            log_level=level if log is not None else 0, log_size=log_size if level else 0,
-                            log_buf=_addr(log) if level else 0, prog_flags=prog_flags,
+                            log_level=level if with_log else 0, log_size=log_size if with_log else 0,
+                            log_buf=_addr(log) if with_log else 0, prog_flags=prog_flags,
                             expected_attach_type=expected_attach_type, prog_name=name.encode()[:15])
         return bpf(BpfCmd.BPF_PROG_LOAD, attr)
 
     try:
         fd = attempt(log_level)
     except KernelError as err:
-        if err.errno in (errno.EACCES, errno.EINVAL) and log is not None:
+        if log is not None and err.errno not in _NOT_VERIFIED:
             if not log_level:
                 try:
-                    attempt(1)
+                    close(attempt(1))  # accepted with a log after all: do not leak it
                 except KernelError:
                     pass
             err.log = log.value.decode(errors="replace")
@@ -189,35 +208,100 @@ def prog_load(prog_type: int, code: bytes, *, license: str = "GPL", log_level: i
 
 @dataclass
 class TestRun:
-    retval: int
-    duration_ns: int
+    __test__ = False  # not a pytest class
+    retval: int  # the program's r0, truncated to 32 bits by the kernel
+    duration_ns: int  # mean per run over `repeat` runs
     data_out: bytes
     ctx_out: bytes
 
 
 def prog_test_run(fd: int, data: bytes = b"", *, repeat: int = 1, ctx: bytes = b"",
-                  data_out_size: int | None = None, ctx_out_size: int = 0) -> TestRun:
-    """BPF_PROG_TEST_RUN: run the program `repeat` times; duration is the mean per run in ns."""
-    din = ctypes.create_string_buffer(data, len(data)) if data else None
+                  data_out_size: int | None = None, ctx_out_size: int = 0, flags: int = 0) -> TestRun:
+    """BPF_PROG_TEST_RUN: run the program `repeat` times on data (a packet) and/or ctx."""
+    din, cin = _buffer(data), _buffer(ctx)
     out_size = len(data) + 256 if data_out_size is None else data_out_size
     dout = ctypes.create_string_buffer(out_size) if out_size else None
-    cin = ctypes.create_string_buffer(ctx, len(ctx)) if ctx else None
     cout = ctypes.create_string_buffer(ctx_out_size) if ctx_out_size else None
     attr = TestRunAttr(prog_fd=fd, data_size_in=len(data), data_size_out=out_size if dout else 0,
-                       data_in=_addr(din), data_out=_addr(dout), repeat=repeat,
+                       data_in=_addr(din), data_out=_addr(dout), repeat=repeat, flags=flags,
                        ctx_size_in=len(ctx), ctx_size_out=ctx_out_size, ctx_in=_addr(cin), ctx_out=_addr(cout))
     bpf(BpfCmd.BPF_PROG_TEST_RUN, attr)
     return TestRun(attr.retval, attr.duration,
                    dout.raw[:attr.data_size_out] if dout else b"", cout.raw[:attr.ctx_size_out] if cout else b"")
 
 
+# -- object info --------------------------------------------------------------
+
+def obj_get_info(fd: int, info: ctypes.Structure) -> int:
+    """BPF_OBJ_GET_INFO_BY_FD into `info` (a BpfProgInfo, BpfMapInfo...); the number of bytes filled."""
+    attr = InfoByFdAttr(bpf_fd=fd, info_len=ctypes.sizeof(info), info=ctypes.addressof(info))
+    bpf(BpfCmd.BPF_OBJ_GET_INFO_BY_FD, attr)
+    return attr.info_len
+
+
+@dataclass
+class ProgInfo:
+    type: int
+    id: int
+    name: str
+    tag: str  # hex, as bpftool prints it
+    xlated_prog_len: int  # bytes of the program after the verifier's rewrites
+    jited_prog_len: int  # bytes of native code (0 without the JIT)
+    verified_insns: int
+    run_cnt: int  # counted only while BPF_ENABLE_STATS is on
+    run_time_ns: int
+    xlated: bytes  # the rewritten instructions, when asked for
+
+
+def prog_info(fd: int, *, xlated: bool = False) -> ProgInfo:
+    """The kernel's view of a loaded program (and its rewritten instructions with xlated=True)."""
+    info = BpfProgInfo()
+    obj_get_info(fd, info)
+    code = b""
+    if xlated and info.xlated_prog_len:
+        buf = ctypes.create_string_buffer(info.xlated_prog_len)
+        again = BpfProgInfo(xlated_prog_len=info.xlated_prog_len, xlated_prog_insns=ctypes.addressof(buf))
+        obj_get_info(fd, again)
+        code = buf.raw
+    return ProgInfo(info.type, info.id, info.name.decode(errors="replace"), bytes(info.tag).hex(),
+                    info.xlated_prog_len, info.jited_prog_len, info.verified_insns, info.run_cnt,
+                    info.run_time_ns, code)
+
+
+@dataclass
+class MapInfo:
+    type: int
+    id: int
+    name: str
+    key_size: int
+    value_size: int
+    max_entries: int
+    map_flags: int
+
+
+def map_info(fd: int) -> MapInfo:
+    """The kernel's view of a map."""
+    info = BpfMapInfo()
+    obj_get_info(fd, info)
+    return MapInfo(info.type, info.id, info.name.decode(errors="replace"), info.key_size, info.value_size,
+                   info.max_entries, info.map_flags)
+
+
+# -- probing ------------------------------------------------------------------
+
+_TRIVIAL = bytes.fromhex("b700000000000000" "9500000000000000")  # r0 = 0; exit
+
+
 def kernel_available() -> tuple[bool, str]:
-    """Whether this process may load and run a trivial program, and if not, why."""
+    """Whether this process may load and run a trivial program, and if not, why (for skip messages)."""
     if platform.system() != "Linux":
         return False, f"bpf() needs Linux (this is {platform.system()})"
     try:
-        loaded = prog_load(ProgType.BPF_PROG_TYPE_SOCKET_FILTER, bytes.fromhex("b700000000000000" "9500000000000000"))
+        loaded = prog_load(ProgType.BPF_PROG_TYPE_SOCKET_FILTER, _TRIVIAL)
+        try:
+            prog_test_run(loaded.fd, bytes(64))
+        finally:
+            close(loaded.fd)
     except KernelError as err:
         return False, f"bpf() is not usable here: {err.args[0]}"
-    close(loaded.fd)
-    return True, "bpf() available"
+    return True, f"bpf() available (Linux {platform.release()})"
