@@ -239,7 +239,8 @@ def test_skb_load_bytes_and_task(kernel):
         r0 = 1
         exit
     """)
-    assert kernel.prog_test_run(fd, bytes([0, 1, 2, 3]) + bytes(60)).retval == 0x0302
+    # a socket filter's offsets count from the network header, past the 14-byte Ethernet header
+    assert kernel.prog_test_run(fd, bytes(14) + bytes([0, 1, 2, 3]) + bytes(60)).retval == 0x0302
     task = load(kernel, "call bpf_get_current_task\nr0 = *(u32 *)(r0 + 4)\nexit")
     import os
     assert run(kernel, task) == os.getpid()

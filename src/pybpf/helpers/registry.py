@@ -10,6 +10,7 @@ return r0.
 
 from __future__ import annotations
 
+import errno
 import os
 import random
 import threading
@@ -416,6 +417,36 @@ def skb_load_bytes(m, skb, offset, to, size, *_):
         return _errno_of(OSError(14, "outside the packet"))
     m.mem.write_bytes(to, packet.read(offset, size))
     return 0
+
+
+def _s32(value: int) -> int:
+    value &= 0xFFFFFFFF
+    return value - (1 << 32) if value & 0x80000000 else value
+
+
+def _adjust(m, how: str, delta: int) -> int:
+    packet = m.packet
+    if packet is None or not hasattr(packet, how):
+        return -errno.EOPNOTSUPP
+    return getattr(packet, how)(_s32(delta))
+
+
+@register("xdp_adjust_head", ("ARG_PTR_TO_CTX", "ARG_ANYTHING"), "RET_INTEGER")
+def xdp_adjust_head(m, xdp, delta, *_):
+    """Move the packet's start by delta bytes (negative grows it into the headroom); 0 or -EINVAL."""
+    return _adjust(m, "adjust_head", delta)
+
+
+@register("xdp_adjust_tail", ("ARG_PTR_TO_CTX", "ARG_ANYTHING"), "RET_INTEGER")
+def xdp_adjust_tail(m, xdp, delta, *_):
+    """Move the packet's end by delta bytes (growing zeroes the new bytes); 0 or -EINVAL."""
+    return _adjust(m, "adjust_tail", delta)
+
+
+@register("xdp_adjust_meta", ("ARG_PTR_TO_CTX", "ARG_ANYTHING"), "RET_INTEGER")
+def xdp_adjust_meta(m, xdp, delta, *_):
+    """Move the metadata's start by delta bytes (a multiple of 4, at most 255 in all); 0, -EINVAL or -EACCES."""
+    return _adjust(m, "adjust_meta", delta)
 
 
 @register("get_current_task", (), "RET_INTEGER")

@@ -50,7 +50,15 @@ def _create_map(kernel, m: MapDef, inner_fds: dict[str, int]) -> int:
     max_entries = m.max_entries
     if m.type == MapType.BPF_MAP_TYPE_PERF_EVENT_ARRAY and max_entries == 0:
         max_entries = getattr(kernel, "ncpus", os.cpu_count() or 1)  # libbpf: one slot a possible CPU
-    fd = kernel.map_create(m.type, m.key_size, m.value_size, max_entries, m.flags, name=m.name)
+    if m.inner is not None:  # a map-in-map: its inner maps' template, made and dropped as libbpf does
+        template = _create_map(kernel, m.inner, {})
+        try:
+            fd = kernel.map_create(m.type, m.key_size, m.value_size, max_entries, m.flags, name=m.name,
+                                   inner_map_fd=template)
+        finally:
+            kernel.close(template)
+    else:
+        fd = kernel.map_create(m.type, m.key_size, m.value_size, max_entries, m.flags, name=m.name)
     data = _initial_data(m)
     if data is not None:
         kernel.map_update(fd, bytes(4), data)

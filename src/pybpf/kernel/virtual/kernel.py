@@ -26,12 +26,13 @@ from ...helpers import REGISTRY
 from ...isa.insn import EncodingError, Insn, decode, encode
 from ...isa.opcodes import (BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_IDX, BPF_PSEUDO_MAP_IDX_VALUE,
                             BPF_PSEUDO_MAP_VALUE)
+from ...maps.base import BPF_F_INNER_MAP
 from ...maps import BPF_F_RDONLY_PROG, Map, MapAttrs, MapError, PerfEventArrayMap, PerfRing, create_map
-from ...maps.fd_array import MapInMap, ProgArrayMap
-from ...uapi import ProgType
+from ...maps.fd_array import FdArray, MapInMap, ProgArrayMap
+from ...uapi import MapType, ProgType
 from ...vm import AddressSpace, Interpreter, ProgramError, Region, VMFault
 from ..errors import BpfError
-from . import probe_ctx
+from . import packet_ctx, probe_ctx
 from .attach import ATTACH_POINTS
 from .stacks import StackTable
 from .trace_pipe import TracePipe, task_comm
@@ -40,14 +41,10 @@ BPF_MAXINSNS = 4096
 BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000
 BPF_LOG_MIN_SIZE = 128
 ENOTSUPP = 524
-ETH_HLEN = 14
-SK_BUFF_SIZE = 192  # sizeof(struct __sk_buff)
-
-# Program types whose BPF_PROG_TEST_RUN runs on a packet with an __sk_buff context.
-SKB_TYPES = {ProgType.BPF_PROG_TYPE_SOCKET_FILTER, ProgType.BPF_PROG_TYPE_SCHED_CLS,
-             ProgType.BPF_PROG_TYPE_SCHED_ACT, ProgType.BPF_PROG_TYPE_CGROUP_SKB, ProgType.BPF_PROG_TYPE_LWT_IN,
-             ProgType.BPF_PROG_TYPE_LWT_OUT, ProgType.BPF_PROG_TYPE_LWT_XMIT}
 # Program types whose test run takes only a context (raw tracepoint args, a syscall's struct).
+MAP_IN_MAP_TYPES = {MapType.BPF_MAP_TYPE_ARRAY_OF_MAPS, MapType.BPF_MAP_TYPE_HASH_OF_MAPS}
+# Inner maps whose max_entries must match the template's unless it has BPF_F_INNER_MAP.
+FIXED_SIZE_INNER = {MapType.BPF_MAP_TYPE_ARRAY, MapType.BPF_MAP_TYPE_PERCPU_ARRAY}
 CTX_TYPES = {ProgType.BPF_PROG_TYPE_RAW_TRACEPOINT, ProgType.BPF_PROG_TYPE_SYSCALL}
 
 
@@ -155,10 +152,53 @@ class VirtualKernel:
             raise BpfError("close", errno.EBADF, f"fd {fd} is not open")
         if isinstance(obj, LinkObject) and obj not in self._fds.values() and obj not in self.pins.values():
             self._detach(obj)
+        self._collect()
+
+    def _collect(self) -> None:
+        """Free the maps and programs nothing holds any more, as Linux's reference counts do.
+
+        Holders: open fds, pins, attached links (their program), programs
+        (the maps they use), program arrays and map-in-maps (their slots).
+        """
+        live: set[int] = set()
+        todo = [*self._fds.values(), *self.pins.values(), *self._by_id["link"].values()]
+        while todo:
+            obj = todo.pop()
+            if id(obj) in live:
+                continue
+            live.add(id(obj))
+            if isinstance(obj, LinkObject):
+                todo.append(obj.prog)
+            elif isinstance(obj, ProgObject):
+                todo.extend(obj.maps)
+            elif isinstance(obj, MapObject) and isinstance(obj.map, (FdArray, MapInMap)):
+                todo.extend(obj.map.slots.values())
+        for kind in ("prog", "map"):
+            for object_id, obj in list(self._by_id[kind].items()):
+                if id(obj) not in live:
+                    del self._by_id[kind][object_id]
+                    self._free(obj)
+
+    def _free(self, obj) -> None:
+        if isinstance(obj, ProgObject):
+            regions = [obj.interp.code, *obj.interp.stacks]
+        else:
+            del self._map_handles[obj.handle.start]
+            regions = [obj.handle, *obj.regions.values()]
+            obj.regions.clear()
+        for region in regions:
+            self.mem.unmap(region)
 
     # -- maps --------------------------------------------------------------------
     def map_create(self, map_type: int, key_size: int, value_size: int, max_entries: int, flags: int = 0, *,
-                   name: str = "", map_extra: int = 0) -> int:
+                   name: str = "", map_extra: int = 0, inner_map_fd: int = 0) -> int:
+        """BPF_MAP_CREATE; a map-in-map takes its inner maps' template from `inner_map_fd`, as Linux does."""
+        template = None
+        if map_type in MAP_IN_MAP_TYPES:
+            try:
+                template = self._inner_template(inner_map_fd)
+            except MapError as err:
+                raise BpfError("BPF_MAP_CREATE", err.errno, err.strerror) from None
         try:
             bpf_map = create_map(MapAttrs(map_type, key_size, value_size, max_entries, flags, name[:15],
                                           map_extra, ncpus=self.ncpus))
@@ -173,18 +213,39 @@ class VirtualKernel:
             bpf_map.object_id = lambda prog: prog.id
         elif isinstance(bpf_map, PerfEventArrayMap):  # slots hold perf event rings
             bpf_map.resolve_fd = lambda fd: self._fds.get(fd)
-        elif isinstance(bpf_map, MapInMap):  # slots hold maps; programs get the inner map's handle
-            bpf_map.resolve_fd = self._map_for_slot
+        elif isinstance(bpf_map, MapInMap):  # slots hold maps like the template; programs get their handle
+            bpf_map.resolve_fd = lambda fd: self._map_for_slot(fd, template)
             bpf_map.object_id = lambda inner: inner.id
             bpf_map.handle_of = lambda inner: inner.handle.start
         return self._install(obj)
 
-    def _map_for_slot(self, fd: int) -> MapObject:
+    def _inner_template(self, fd: int) -> Map:
+        """The map an outer map's inner maps must look like (bpf_map_meta_alloc)."""
+        obj = self._fds.get(fd)
+        if fd == 0 or (obj is not None and not isinstance(obj, MapObject)):
+            raise MapError(errno.EINVAL, f"a map-in-map needs inner_map_fd, the fd of a template map (got {fd})")
+        if obj is None:
+            raise MapError(errno.EBADF, f"inner_map_fd {fd} is not open")
+        if isinstance(obj.map, MapInMap):
+            raise MapError(errno.EINVAL, "an inner map cannot itself be a map-in-map")
+        if isinstance(obj.map, ProgArrayMap):
+            raise MapError(ENOTSUPP, "a program array cannot be an inner map")
+        return obj.map
+
+    def _map_for_slot(self, fd: int, template: Map) -> MapObject:
         obj = self._fds.get(fd)
         if obj is None:
             raise MapError(errno.EBADF, f"fd {fd} is not open")
         if not isinstance(obj, MapObject) or isinstance(obj.map, MapInMap):
             raise MapError(errno.EINVAL, f"fd {fd} is not a map that can be an inner map")
+        inner = obj.map
+        same = (inner.map_type, inner.key_size, inner.value_size, inner.flags) == (
+            template.map_type, template.key_size, template.value_size, template.flags)
+        if same and inner.map_type in FIXED_SIZE_INNER and not inner.flags & BPF_F_INNER_MAP:
+            same = inner.max_entries == template.max_entries
+        if not same:
+            raise MapError(errno.EINVAL, f"map fd {fd} does not match the outer map's inner map template "
+                           "(type, key and value size, flags; max_entries for arrays without BPF_F_INNER_MAP)")
         return obj
 
     def _prog_for_slot(self, fd: int) -> "ProgObject":
@@ -392,34 +453,36 @@ class VirtualKernel:
                 prog.run_time_ns += time.perf_counter_ns() - start
 
     def prog_test_run(self, fd: int, data: bytes = b"", *, ctx: bytes = b"", repeat: int = 1) -> TestRun:
+        """BPF_PROG_TEST_RUN: packet programs on `data` (packet_ctx), raw tracepoint and syscall programs on `ctx`."""
         command = "BPF_PROG_TEST_RUN"
         prog = self._get(fd, ProgObject, command)
-        if prog.prog_type in SKB_TYPES:
-            if len(data) < ETH_HLEN:
-                raise BpfError(command, errno.EINVAL, f"packet of {len(data)} bytes is shorter than ETH_HLEN")
-            if len(ctx) > SK_BUFF_SIZE:
-                raise BpfError(command, errno.EINVAL, "ctx is larger than struct __sk_buff")
-            skb = bytearray(ctx.ljust(SK_BUFF_SIZE, b"\0"))
-            skb[0:4] = len(data).to_bytes(4, "little")  # __sk_buff.len
-            context = self.mem.map("ctx (__sk_buff)", bytes(skb))
-        elif prog.prog_type in CTX_TYPES:
-            if data:
-                raise BpfError(command, errno.EINVAL, "this program type takes a context, not data")
-            context = self.mem.map("ctx", ctx) if ctx else None
-        else:
-            raise BpfError(command, ENOTSUPP, f"test_run is not supported for {ProgType(prog.prog_type).name}")
-        try:
-            with self.lock:
-                prog.interp.map_packet(data) if data else None
+        packet = context = None
+        with self.lock:
+            try:
+                packet = packet_ctx.prepare(self.mem, prog.prog_type, data, ctx)
+                if packet is not None:
+                    context = packet.ctx
+                elif prog.prog_type in CTX_TYPES:
+                    if data:
+                        raise BpfError(command, errno.EINVAL, "this program type takes a context, not data")
+                    context = self.mem.map("ctx", ctx) if ctx else None
+                else:
+                    raise BpfError(command, ENOTSUPP,
+                                   f"test_run is not supported for {ProgType(prog.prog_type).name}")
+                prog.interp.packet = packet.packet if packet else None
                 start = time.perf_counter_ns()
                 for _ in range(max(repeat, 1)):
                     retval = self.run_program(prog, context.start if context else 0)
                 duration = (time.perf_counter_ns() - start) // max(repeat, 1)
-                ctx_out = context.read() if context and prog.prog_type in CTX_TYPES else b""
-        finally:
-            if context is not None:
-                self.mem.unmap(context)
-        return TestRun(retval & 0xFFFFFFFF, duration, bytes(data), ctx_out)
+                if packet is not None:
+                    return TestRun(retval & 0xFFFFFFFF, duration, packet.data_out(), packet.ctx_out())
+                return TestRun(retval & 0xFFFFFFFF, duration, b"", context.read() if context else b"")
+            finally:
+                prog.interp.packet = None
+                if packet is not None:
+                    packet.close(self.mem)
+                elif context is not None:
+                    self.mem.unmap(context)
 
     # -- perf events for BPF output ------------------------------------------------------
     def perf_event_open(self, cpu: int, pages: int = 8) -> int:
@@ -483,8 +546,12 @@ class VirtualKernel:
         return self._install(obj)
 
     def unpin(self, path: str) -> None:
-        if self.pins.pop(path, None) is None:
+        obj = self.pins.pop(path, None)
+        if obj is None:
             raise BpfError("unlink", errno.ENOENT, f"nothing is pinned at {path}")
+        if isinstance(obj, LinkObject) and obj not in self._fds.values() and obj not in self.pins.values():
+            self._detach(obj)
+        self._collect()
 
     # -- attach points -------------------------------------------------------------
     def link_create(self, prog_fd: int, target: str, **options) -> int:
@@ -524,6 +591,7 @@ class VirtualKernel:
 
     def link_detach(self, fd: int) -> None:
         self._detach(self._get(fd, LinkObject, "BPF_LINK_DETACH"))
+        self._collect()
 
     def _detach(self, link: LinkObject) -> None:
         if self._by_id["link"].pop(link.id, None) is not None:
