@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import errno
 
-from .base import (BPF_ANY, BPF_F_INNER_MAP, BPF_F_MMAPABLE, BPF_F_PRESERVE_ELEMS, BPF_NOEXIST, KMALLOC_MAX_SIZE,
+from .base import (BPF_ANY, BPF_F_INNER_MAP, BPF_F_MMAPABLE, BPF_F_PRESERVE_ELEMS, BPF_F_RDONLY, BPF_NOEXIST, KMALLOC_MAX_SIZE,
                    PCPU_MIN_UNIT_SIZE, Map, Value, fail)
 
 
@@ -36,6 +36,15 @@ class ArrayMap(Map):
         self.elem_size = (self.value_size + 7) // 8 * 8
         copies = self.ncpus if self.percpu else 1
         self.storage = [Value(self.elem_size * self.max_entries) for _ in range(copies)]
+
+    def mmap(self, writable: bool = True) -> memoryview:
+        """The values as one memoryview, elements 8-byte aligned (mmap of a BPF_F_MMAPABLE array's fd)."""
+        if self.percpu or not self.flags & BPF_F_MMAPABLE:
+            raise fail(errno.EINVAL, "only an array created with BPF_F_MMAPABLE can be mapped")
+        if self.flags & BPF_F_RDONLY:  # Linux 6.18 refuses a read-only mapping too (EINVAL)
+            raise fail(errno.EACCES if writable else errno.EINVAL, "the map is read-only to user space (BPF_F_RDONLY)")
+        view = memoryview(self.storage[0].buffer).cast("B")
+        return view if writable else view.toreadonly()
 
     def blocks(self):
         for cpu, block in enumerate(self.storage):

@@ -161,6 +161,9 @@ class Map:
     def lookup_and_delete(self, key: bytes | None) -> bytes:
         raise fail(ENOTSUPP, "lookup_and_delete is not supported by this map type")
 
+    def mmap(self, writable: bool = True) -> memoryview:
+        raise fail(errno.ENODEV, "this map type cannot be memory-mapped")
+
     # -- batch operations (BPF_MAP_*_BATCH) ------------------------------------
     def lookup_batch(self, token: bytes | None, count: int, delete: bool = False):
         """Up to `count` (key, value) pairs after `token`; (pairs, next token or None at the end).

@@ -355,6 +355,10 @@ class VirtualKernel:
     def map_delete_batch(self, fd: int, keys) -> int:
         return self._map_command("BPF_MAP_DELETE_BATCH", fd, lambda m: m.delete_batch(keys))
 
+    def map_mmap(self, fd: int, writable: bool = True) -> memoryview:
+        """mmap() of a map's fd: a BPF_F_MMAPABLE array's values, shared with programs."""
+        return self._map_command("mmap", fd, lambda m: m.mmap(writable))
+
     def map(self, fd: int) -> Map:
         """The Python view of a map: a mapping with Linux semantics."""
         return self._get(fd, MapObject, "map").map
