@@ -62,6 +62,8 @@ def _create_map(kernel, m: MapDef, inner_fds: dict[str, int]) -> int:
     data = _initial_data(m)
     if data is not None:
         kernel.map_update(fd, bytes(4), data)
+    if m.section.startswith((".rodata", ".kconfig")):
+        kernel.map_freeze(fd)  # read-only to user space from now on, as libbpf leaves it
     for slot, inner in m.inner_values.items():
         kernel.map_update(fd, slot.to_bytes(4, "little"), inner_fds[inner].to_bytes(4, "little"))
     return fd

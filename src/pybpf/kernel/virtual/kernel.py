@@ -26,7 +26,7 @@ from ...helpers import REGISTRY
 from ...isa.insn import EncodingError, Insn, decode, encode
 from ...isa.opcodes import (BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_IDX, BPF_PSEUDO_MAP_IDX_VALUE,
                             BPF_PSEUDO_MAP_VALUE)
-from ...maps.base import BPF_F_INNER_MAP
+from ...maps.base import BPF_F_INNER_MAP, BPF_F_RDONLY, BPF_F_WRONLY
 from ...maps import BPF_F_RDONLY_PROG, Map, MapAttrs, MapError, PerfEventArrayMap, PerfRing, create_map
 from ...maps.fd_array import FdArray, MapInMap, ProgArrayMap
 from ...uapi import MapType, ProgType
@@ -42,6 +42,14 @@ BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000
 BPF_LOG_MIN_SIZE = 128
 ENOTSUPP = 524
 # Program types whose test run takes only a context (raw tracepoint args, a syscall's struct).
+CAN_READ, CAN_WRITE = 1, 2
+# What each user-space map command needs (Linux's map_get_sys_perms: EPERM without it).
+MAP_COMMAND_NEEDS = {
+    "BPF_MAP_LOOKUP_ELEM": CAN_READ, "BPF_MAP_GET_NEXT_KEY": CAN_READ, "BPF_MAP_LOOKUP_BATCH": CAN_READ,
+    "BPF_MAP_UPDATE_ELEM": CAN_WRITE, "BPF_MAP_DELETE_ELEM": CAN_WRITE, "BPF_MAP_UPDATE_BATCH": CAN_WRITE,
+    "BPF_MAP_DELETE_BATCH": CAN_WRITE, "BPF_MAP_FREEZE": CAN_WRITE,
+    "BPF_MAP_LOOKUP_AND_DELETE_ELEM": CAN_READ | CAN_WRITE, "BPF_MAP_LOOKUP_AND_DELETE_BATCH": CAN_READ | CAN_WRITE,
+}
 MAP_IN_MAP_TYPES = {MapType.BPF_MAP_TYPE_ARRAY_OF_MAPS, MapType.BPF_MAP_TYPE_HASH_OF_MAPS}
 # Inner maps whose max_entries must match the template's unless it has BPF_F_INNER_MAP.
 FIXED_SIZE_INNER = {MapType.BPF_MAP_TYPE_ARRAY, MapType.BPF_MAP_TYPE_PERCPU_ARRAY}
@@ -54,6 +62,7 @@ class MapObject:
     map: Map
     handle: Region  # its address is the "struct bpf_map *" programs pass to helpers
     regions: dict[int, Region] = field(default_factory=dict)
+    frozen: bool = False
 
 
 @dataclass
@@ -300,7 +309,14 @@ class VirtualKernel:
         raise VMFault(-1, None, f"{record:#x} is not a ring buffer record", record)
 
     def _map_command(self, command: str, fd: int, action):
-        bpf_map = self._get(fd, MapObject, command).map
+        obj = self._get(fd, MapObject, command)
+        bpf_map = obj.map
+        missing = MAP_COMMAND_NEEDS.get(command, 0) & ~self._map_perms(obj)
+        if missing:
+            why = "frozen" if obj.frozen and missing & CAN_WRITE else "created BPF_F_RDONLY" if missing & CAN_WRITE \
+                else "created BPF_F_WRONLY"
+            raise BpfError(command, errno.EPERM, f"map fd {fd} is {why}: user space may not "
+                           + ("write" if missing & CAN_WRITE else "read") + " it")
         try:
             with self.lock:
                 return action(bpf_map)
@@ -357,7 +373,21 @@ class VirtualKernel:
 
     def map_mmap(self, fd: int, writable: bool = True) -> memoryview:
         """mmap() of a map's fd: a BPF_F_MMAPABLE array's values, shared with programs."""
-        return self._map_command("mmap", fd, lambda m: m.mmap(writable))
+        view = self._map_command("mmap", fd, lambda m: m.mmap(writable))
+        if writable and self._get(fd, MapObject, "mmap").frozen:
+            raise BpfError("mmap", errno.EPERM, f"map fd {fd} is frozen: it can only be mapped read-only")
+        return view
+
+    def map_freeze(self, fd: int) -> None:
+        """BPF_MAP_FREEZE: from now on user space may only read the map (programs still write it)."""
+        self._map_command("BPF_MAP_FREEZE", fd, lambda m: None)
+        self._get(fd, MapObject, "BPF_MAP_FREEZE").frozen = True
+
+    @staticmethod
+    def _map_perms(obj: MapObject) -> int:
+        """What user space may do with a map: map_get_sys_perms."""
+        flags = obj.map.flags
+        return (0 if flags & BPF_F_WRONLY else CAN_READ) | (0 if flags & BPF_F_RDONLY or obj.frozen else CAN_WRITE)
 
     def map(self, fd: int) -> Map:
         """The Python view of a map: a mapping with Linux semantics."""
