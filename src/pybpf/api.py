@@ -5,6 +5,8 @@
     api.run(insns, b"\\x2a").r0            # 42
     print("\\n".join(api.disassemble(insns, "kernel")))
     obj = api.load_object("prog.o")        # programs, maps, relocations, BTF
+    print(api.objdump("prog.o", disassemble=True))   # llvm-objdump -d's text
+    api.run_object("prog.o", script=["app.py"])      # pybpf run prog.o --python app.py
 """
 
 from __future__ import annotations
@@ -41,4 +43,17 @@ def load_object(path: str | Path | bytes) -> BpfObject:
     return load(path)
 
 
-__all__ = ["assemble", "decode", "disassemble", "encode", "load_object", "run"]
+def objdump(path: str | Path, *, disassemble: bool = False, relocations: bool = False, btf: bool = False) -> str:
+    """What `pybpf objdump` prints: the summary, llvm-objdump -d[r]'s text, or bpftool's BTF listing."""
+    from .cli.objdump import objdump_lines
+    return "\n".join(objdump_lines(str(path), disassemble=disassemble, relocations=relocations, btf=btf))
+
+
+def run_object(path: str | Path, *, seconds: float | None = None, script: list[str] | None = None, out=None) -> int:
+    """`pybpf run FILE.o`: load into a virtual kernel, attach by section, run `script` (argv) under the
+    probes or wait `seconds`, write trace pipe and ring buffer output and the maps to `out` (stdout)."""
+    from .cli.run_object import run_object as _run_object
+    return _run_object(str(path), seconds, script, out)
+
+
+__all__ = ["assemble", "decode", "disassemble", "encode", "load_object", "objdump", "run", "run_object"]
