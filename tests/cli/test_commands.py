@@ -83,8 +83,30 @@ def test_plugin_on_conformance_files():
         assert int(done.stdout, 16) == test.result
 
 
-def test_demo_runs_and_checks_itself(capsys):
-    assert main(["demo"]) == 0
+def test_isa_demo_runs_and_checks_itself(capsys):
+    assert main(["demo", "--isa"]) == 0
     out = capsys.readouterr().out
     assert "--- llvm syntax" in out and "--- kernel syntax" in out and "--- ubpf syntax" in out
     assert "matches Python's" in out
+
+
+def test_demo_traces_its_workload_with_pybpftrace(capsys):
+    from pybpf.cli.demo import fib
+
+    assert main(["demo"]) == 0
+    out, err = capsys.readouterr()
+    assert "Attached 5 probes" in err
+    assert "handle(15) returned 610\n" in out and "handle(31) returned 610\n" in out
+    # fib(n) for the 40 requests (n = request % 16): every call counted, by argument
+    calls = {}
+
+    def count(n):
+        calls[n] = calls.get(n, 0) + 1
+        if n >= 2:
+            count(n - 1), count(n - 2)
+
+    for request in range(40):
+        count(request % 16)
+    for n, expected in calls.items():
+        assert f"@calls[{n}]: {expected}\n" in out
+    assert "@handled: 40\n" in out and "@usecs: \n" in out and fib(15) == 610

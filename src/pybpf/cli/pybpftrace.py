@@ -1,0 +1,164 @@
+"""`pybpftrace`: bpftrace's command line, compiling through llvmlite and running on the virtual kernel."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import runpy
+import shlex
+import sys
+import threading
+
+from .. import __version__
+from ..errors import PybpfError
+from ..trace.probes import PROVIDERS
+from ..trace.source import ScriptError
+
+USAGE = """pybpftrace [options] filename
+       pybpftrace [options] - <stdin input>
+       pybpftrace [options] -e 'program'"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pybpftrace", usage=USAGE,
+                                     description="The bpftrace language on pybpf's virtual kernel.")
+    parser.add_argument("filename", nargs="?", help="a script file, or - for standard input")
+    parser.add_argument("params", nargs="*", help="positional parameters: $1, $2, ...")
+    parser.add_argument("-e", dest="program", metavar="PROGRAM", help="the script to run")
+    parser.add_argument("-c", dest="command", metavar="CMD",
+                        help="run CMD (a Python program: 'python app.py ARGS') in-process under the probes")
+    parser.add_argument("-o", dest="output", metavar="FILE", help="write the script's output to FILE")
+    parser.add_argument("-q", action="store_true", help="quiet: no 'Attached N probes' line")
+    parser.add_argument("-l", dest="list", nargs="?", const="*", metavar="PATTERN",
+                        help="list the probe types of the virtual kernel (matching PATTERN)")
+    parser.add_argument("-d", "--dry-run", dest="dump", nargs="?", const="all", metavar="STAGE",
+                        help="compile only and print the stages: ast, types, ir, asm (default: all)")
+    parser.add_argument("--emit-llvm", metavar="FILE", help="write the LLVM IR to FILE and stop")
+    parser.add_argument("--emit-elf", metavar="FILE", help="write the BPF ELF object to FILE and stop")
+    parser.add_argument("-f", dest="format", default="text", choices=["text"], help="output format")
+    parser.add_argument("--kernel", default="virtual", choices=["virtual", "linux", "auto"],
+                        help="which kernel runs the programs (default: virtual)")
+    parser.add_argument("--timeout", type=float, metavar="SECONDS", help="stop after SECONDS, as with Ctrl-C")
+    parser.add_argument("--no-cache", action="store_true", help="compile even when a cached object exists")
+    parser.add_argument("-V", "--version", action="version", version=f"pybpftrace v{__version__}")
+    return parser
+
+
+def _script(args, parser) -> tuple[str, str, list[str]]:
+    if args.program is not None:
+        params = ([args.filename] if args.filename else []) + args.params
+        return args.program, "stdin", params
+    if args.filename is None:
+        parser.error("a script is needed: -e 'PROGRAM', a file, or - for standard input")
+    if args.filename == "-":
+        return sys.stdin.read(), "stdin", args.params
+    with open(args.filename, encoding="utf-8") as handle:
+        return handle.read(), args.filename, args.params
+
+
+def _command_thread(command: str, done: threading.Event) -> threading.Thread:
+    argv = shlex.split(command)
+    if not argv or os.path.basename(argv[0]).rstrip("0123456789.") != "python":
+        raise PybpfError(f"-c: the virtual kernel runs Python programs in-process ('python app.py ...'), "
+                         f"not {argv[0] if argv else 'an empty command'!r}")
+    if len(argv) < 2:
+        raise PybpfError("-c: which Python program? ('python app.py ...')")
+    script = argv[1:]
+    sys.path.insert(0, os.path.dirname(os.path.abspath(script[0])))
+
+    def run() -> None:
+        saved = sys.argv
+        sys.argv = script
+        try:
+            runpy.run_path(script[0], run_name="__main__")
+        except SystemExit:
+            pass
+        finally:
+            sys.argv = saved
+            done.set()
+
+    return threading.Thread(target=run, name="pybpftrace-command", daemon=True)
+
+
+def _list(pattern: str) -> None:
+    import fnmatch
+    from ..usdt import probes
+    lines = ["BEGIN", "END", "interval:s:N", "interval:ms:N", "interval:us:N", "interval:hz:N", "profile:hz:N",
+             "uprobe:MODULE:FUNCTION", "uretprobe:MODULE:FUNCTION", "tracepoint:audit:EVENT"]
+    lines += [f"usdt:{probe.provider}:{probe.name}" for probe in probes()]
+    for line in lines:
+        if fnmatch.fnmatch(line, pattern) or fnmatch.fnmatch(line.split(":")[0], pattern):
+            print(line)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.list is not None:
+            _list(args.list)
+            return 0
+        if args.kernel == "linux":
+            raise PybpfError("--kernel linux: the Linux backend is not available yet; use --kernel virtual")
+        text, name, params = _script(args, parser)
+        from ..trace.compiler import compile_script
+        dumping = args.dump or args.emit_llvm or args.emit_elf
+        compiled = compile_script(text, name, params, cache=not (args.no_cache or dumping))
+        if dumping:
+            return _dump(args, compiled)
+        return _run(args, compiled)
+    except ScriptError as err:
+        print(err, file=sys.stderr)
+        return 1
+    except (PybpfError, OSError) as err:
+        print(f"ERROR: {err}", file=sys.stderr)
+        return 1
+
+
+def _dump(args, compiled) -> int:
+    if args.emit_llvm:
+        with open(args.emit_llvm, "w", encoding="utf-8") as handle:
+            handle.write(compiled.ir)
+    if args.emit_elf:
+        with open(args.emit_elf, "wb") as handle:
+            handle.write(compiled.elf)
+    if args.dump:
+        from ..elf import load
+        from ..elf.llvm_layout import llvm_objdump_lines
+        from ..trace.dump import ast_lines
+        stages = {"ast": lambda: ast_lines(compiled.program), "ir": lambda: compiled.ir.splitlines(),
+                  "asm": lambda: llvm_objdump_lines(load(compiled.elf), "pybpftrace.o")}
+        chosen = stages if args.dump == "all" else {args.dump: stages.get(args.dump)}
+        for stage, lines in chosen.items():
+            if lines is None:
+                raise PybpfError(f"-d: unknown stage {stage!r} (ast, ir, asm)")
+            print(f"\n{stage.upper()}\n{'-' * len(stage)}")
+            print("\n".join(lines()))
+    return 0
+
+
+def _run(args, compiled) -> int:
+    from ..trace.runtime import Session
+    out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
+    err = open(os.devnull, "w") if args.q else sys.stderr
+    try:
+        session = Session(compiled, out=out, err=err)
+        done = threading.Event()
+        worker = _command_thread(args.command, done) if args.command else None
+        session.start()
+        if worker is not None:
+            worker.start()
+        session.run(seconds=args.timeout, until=done if worker is not None else None)
+        session.finish()
+        if worker is not None:
+            worker.join(timeout=1)
+        return 0
+    finally:
+        if out is not sys.stdout:
+            out.close()
+        if err is not sys.stderr:
+            err.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

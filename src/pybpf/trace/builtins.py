@@ -1,0 +1,342 @@
+"""Builtins and functions: one registered object each, its check next to its code generation.
+
+A variable builtin (`pid`, `comm`, `arg0`) has `check(analyser, node) -> Type`
+and `emit(gen, node) -> value`.  A function (`printf`, `count`, `str`) has
+`check(analyser, call, statement) -> Type` and `emit(gen, call)`.  The
+semantic analyser and the code generator look names up here and nowhere
+else; adding a builtin is adding an entry.
+"""
+
+from __future__ import annotations
+
+from . import ast
+from .format import check_format
+from .types import INT64, NONE, UINT64, Type, integer, string
+
+VARIABLES: dict[str, "Variable"] = {}
+FUNCTIONS: dict[str, "Function"] = {}
+ACTIONS = {"exit": 30000, "print": 30001, "clear": 30002, "zero": 30003}  # record ids past the printf ids
+STRLEN = 64  # bpftrace's default string size for str()
+
+
+def variable(cls):
+    VARIABLES[cls.name] = cls()
+    return cls
+
+
+def function(cls):
+    FUNCTIONS[cls.name] = cls()
+    return cls
+
+
+class Variable:
+    name = ""
+    type: Type = UINT64
+
+    def check(self, analyser, node: ast.Builtin) -> Type:
+        return self.type
+
+
+class Function:
+    name = ""
+    args: tuple[int, int] = (0, 0)  # least and most arguments
+    statement_only = False
+
+    def check(self, analyser, call: ast.Call, statement: bool) -> Type:
+        low, high = self.args
+        if not low <= len(call.args) <= high:
+            expected = f"{low}" if low == high else f"{low} to {high}" if high < 99 else f"at least {low}"
+            analyser.diagnostics.error(call.span, f"{self.name}() requires {expected} argument"
+                                                  f"{'' if expected == '1' else 's'} ({len(call.args)} provided)")
+        for arg in call.args:
+            analyser.expr(arg)
+        if self.statement_only and not statement:
+            analyser.diagnostics.error(call.span, f"{self.name}() should not be used in an expression")
+        return self.result(analyser, call)
+
+    def result(self, analyser, call: ast.Call) -> Type:
+        return NONE
+
+
+# -- variables ---------------------------------------------------------------------------------
+
+def _helper_bits(helper: str, shift: int, mask: int):
+    def emit(self, gen, node):
+        value = gen.helper(helper, [])
+        if shift:
+            value = gen.b.lshr(value, gen.i64(shift))
+        return gen.b.and_(value, gen.i64(mask)) if mask else value
+    return emit
+
+
+@variable
+class Pid(Variable):
+    name = "pid"
+    emit = _helper_bits("get_current_pid_tgid", 32, 0)
+
+
+@variable
+class Tid(Variable):
+    name = "tid"
+    emit = _helper_bits("get_current_pid_tgid", 0, 0xFFFFFFFF)
+
+
+@variable
+class Uid(Variable):
+    name = "uid"
+    emit = _helper_bits("get_current_uid_gid", 0, 0xFFFFFFFF)
+
+
+@variable
+class Gid(Variable):
+    name = "gid"
+    emit = _helper_bits("get_current_uid_gid", 32, 0)
+
+
+@variable
+class Nsecs(Variable):
+    name = "nsecs"
+    emit = _helper_bits("ktime_get_ns", 0, 0)
+
+
+@variable
+class Cpu(Variable):
+    name = "cpu"
+    emit = _helper_bits("get_smp_processor_id", 0, 0)
+
+
+@variable
+class NumaId(Variable):
+    name = "numaid"
+    emit = _helper_bits("get_numa_node_id", 0, 0)
+
+
+@variable
+class Rand(Variable):
+    name = "rand"
+    emit = _helper_bits("get_prandom_u32", 0, 0)
+
+
+@variable
+class Cgroup(Variable):
+    name = "cgroup"
+    emit = _helper_bits("get_current_cgroup_id", 0, 0)
+
+
+@variable
+class Elapsed(Variable):
+    name = "elapsed"
+
+    def check(self, analyser, node):
+        analyser.resources.needs_elapsed = True
+        return self.type
+
+    def emit(self, gen, node):
+        return gen.b.sub(gen.helper("ktime_get_ns", []), gen.start_time())
+
+
+@variable
+class Comm(Variable):
+    name = "comm"
+    type = string(16)
+
+    def emit(self, gen, node):
+        buffer = gen.alloca_bytes(16)
+        gen.helper("get_current_comm", [buffer, gen.i64(16)])
+        return buffer
+
+
+class Arg(Variable):
+    def __init__(self, index: int):
+        self.name, self.index = f"arg{index}", index
+
+    def check(self, analyser, node):
+        provider = analyser.probe_provider(node)
+        if provider is not None and not provider.has_args:
+            analyser.diagnostics.error(node.span, f"The {self.name} builtin can only be used with probes that "
+                                                  "have arguments (uprobe, uretprobe, usdt, tracepoint)")
+        return UINT64
+
+    def emit(self, gen, node):
+        return gen.ctx_u64(8 * self.index)
+
+
+for _i in range(8):
+    VARIABLES[f"arg{_i}"] = Arg(_i)
+
+
+@variable
+class Retval(Variable):
+    name = "retval"
+
+    def check(self, analyser, node):
+        provider = analyser.probe_provider(node)
+        if provider is not None and not provider.has_retval:
+            analyser.diagnostics.error(node.span, "The retval builtin can only be used with uretprobe probes")
+        return UINT64
+
+    def emit(self, gen, node):
+        return gen.ctx_u64(64)
+
+
+@variable
+class ProbeName(Variable):
+    name = "probe"
+    type = string(64)
+
+    def check(self, analyser, node):
+        return string(max(len(p.text) for p in analyser.probe.attach_points) + 1)
+
+    def emit(self, gen, node):
+        return gen.string_constant(gen.attach_point.text, node.type.size)
+
+
+@variable
+class Func(Variable):
+    name = "func"
+
+    def check(self, analyser, node):
+        return string(max(len(p.func) for p in analyser.probe.attach_points) + 1)
+
+    def emit(self, gen, node):
+        return gen.string_constant(gen.attach_point.func, node.type.size)
+
+
+# -- functions ---------------------------------------------------------------------------------
+
+@function
+class Printf(Function):
+    name = "printf"
+    args = (1, 99)
+    statement_only = True
+
+    def result(self, analyser, call):
+        fmt = call.args[0] if call.args else None
+        if not isinstance(fmt, ast.String):
+            if fmt is not None:
+                analyser.diagnostics.error(fmt.span, "printf: The first argument must be a string literal")
+            return NONE
+        error = check_format(fmt.value, [a.type for a in call.args[1:]])
+        if error:
+            analyser.diagnostics.error(call.span, f"printf: {error}")
+        call.format_id = len(analyser.resources.printfs)
+        analyser.resources.printfs.append((fmt.value, [a.type for a in call.args[1:]]))
+        return NONE
+
+    def emit(self, gen, call):
+        gen.record(call.format_id, call.args[1:])
+
+
+@function
+class Exit(Function):
+    name = "exit"
+    args = (0, 0)
+    statement_only = True
+
+    def emit(self, gen, call):
+        gen.record(ACTIONS["exit"], [])
+        gen.leave()
+
+
+class MapAction(Function):
+    """print(@m), clear(@m), zero(@m): user space acts on the whole map when the record arrives."""
+
+    args = (1, 1)
+    statement_only = True
+
+    def result(self, analyser, call):
+        if call.args and not (isinstance(call.args[0], ast.Map) and not call.args[0].keys):
+            analyser.diagnostics.error(call.args[0].span, f"{self.name}() expects a map with no keys, e.g. @x")
+        return NONE
+
+    def emit(self, gen, call):
+        gen.record(ACTIONS[self.name], [], extra=gen.map_index(call.args[0].name))
+
+
+for _name in ("print", "clear", "zero"):
+    FUNCTIONS[_name] = type(f"{_name.title()}Action", (MapAction,), {"name": _name})()
+
+
+@function
+class Delete(Function):
+    name = "delete"
+    args = (1, 1)
+    statement_only = True
+
+    def result(self, analyser, call):
+        if call.args and not isinstance(call.args[0], ast.Map):
+            analyser.diagnostics.error(call.args[0].span, "delete() expects a map element, e.g. @x[1]")
+        return NONE
+
+    def emit(self, gen, call):
+        target = call.args[0]
+        gen.helper("map_delete_elem", [gen.map_ptr(target.name), gen.map_key(target)])
+
+
+@function
+class Str(Function):
+    name = "str"
+    args = (1, 2)
+
+    def result(self, analyser, call):
+        if call.args and call.args[0].type is not None and call.args[0].type.kind == "str":
+            return call.args[0].type
+        size = STRLEN
+        if len(call.args) == 2:
+            if not isinstance(call.args[1], ast.Integer):
+                analyser.diagnostics.error(call.args[1].span, "str: length must be an integer literal")
+            else:
+                size = min(max(call.args[1].value, 1), 1024) + 1
+        return string(size)
+
+    def emit(self, gen, call):
+        source = gen.expr(call.args[0])
+        if call.args[0].type.kind == "str":
+            return source
+        buffer = gen.alloca_bytes(call.type.size)
+        gen.zero(buffer, call.type.size)
+        gen.helper("probe_read_str", [buffer, gen.i64(call.type.size), gen.b.inttoptr(source, gen.ptr)])
+        return buffer
+
+
+class Aggregation(Function):
+    """count(), sum(x) ...: only as the value assigned to a map; codegen.Gen.aggregate updates it."""
+
+    def check(self, analyser, call, statement):
+        result = super().check(analyser, call, statement)
+        if statement:
+            analyser.diagnostics.error(call.span, f"{self.name}() should be assigned to a map")
+        if call.args and call.args[0].type is not None and not call.args[0].type.is_int:
+            analyser.diagnostics.error(call.args[0].span, f"{self.name}() expects an integer "
+                                                          f"({call.args[0].type} provided)")
+        return result
+
+    def result(self, analyser, call):
+        return Type(self.name, 16 if self.name in ("avg", "stats", "min", "max") else 8, params=self.params(call))
+
+    def params(self, call) -> tuple[int, ...]:
+        return ()
+
+
+for _name, _args in (("count", (0, 0)), ("sum", (1, 1)), ("min", (1, 1)), ("max", (1, 1)), ("avg", (1, 1)),
+                     ("stats", (1, 1)), ("hist", (1, 1))):
+    FUNCTIONS[_name] = type(f"{_name.title()}Aggregation", (Aggregation,), {"name": _name, "args": _args})()
+
+
+@function
+class Lhist(Aggregation):
+    name = "lhist"
+    args = (4, 4)
+
+    def params(self, call):
+        values = [a.value if isinstance(a, ast.Integer) else None for a in call.args[1:]]
+        return tuple(v if v is not None else 0 for v in values)
+
+    def result(self, analyser, call):
+        if len(call.args) == 4:
+            low, high, step = call.args[1:]
+            if not all(isinstance(a, ast.Integer) for a in (low, high, step)):
+                analyser.diagnostics.error(call.span, "lhist: min, max and step must be integer literals")
+            elif step.value <= 0 or high.value <= low.value:
+                analyser.diagnostics.error(call.span, "lhist: step must be positive and max above min")
+        return super().result(analyser, call)

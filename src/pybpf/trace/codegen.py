@@ -1,0 +1,510 @@
+"""Typed syntax tree to LLVM IR (llvmlite), one BPF program per attach point.
+
+The module is what clang would make of the equivalent C: maps as legacy
+`struct bpf_map_def` globals in the `maps` section, helpers called through
+their Linux ids, a `license` section.  Records for user space (printf
+arguments, exit, print/clear/zero of a map) go out through one ring buffer
+map as a u64 id, for map actions a u64 map index, then the arguments in
+8-byte slots (strings at their size).  Maps: key = the keys in slots (u64 0
+for a map without keys; hist and lhist add a u64 bucket); value = an
+integer, a string, or an aggregation's state: count/sum u64; min/max
+{value, set}; avg/stats {total, count}; hist/lhist a u64 count per bucket.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from llvmlite import ir
+
+from ..helpers import helper_id
+from . import ast
+from .builtins import FUNCTIONS, VARIABLES
+from .probes import PROVIDERS
+from .semantic import MapInfo, Resources
+from .types import slot_size
+
+DATA_LAYOUT = "e-m:e-p:64:64-i64:64-i128:128-n32:64-S128"
+TRIPLE = "bpfel-unknown-none"
+BPF_MAP_TYPE_HASH, BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_RINGBUF = 1, 2, 27
+BPF_ANY, BPF_NOEXIST = 0, 1
+MAP_ENTRIES = 4096
+RINGBUF_SIZE = 1 << 20
+RINGBUF_MAP, START_MAP = "ringbuf", "start_time"
+STATE_SIZE = {"min": 16, "max": 16, "avg": 16, "stats": 16, "count": 8, "sum": 8, "hist": 8, "lhist": 8}
+
+i1, i8, i32, i64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
+PTR = i8.as_pointer()  # llvmlite builds typed pointers; LLVM reads them as `ptr`
+
+
+@dataclass(frozen=True)
+class MapLayout:
+    """How a script map sits in BPF memory."""
+
+    symbol: str  # its ELF symbol (and kernel map name)
+    key_size: int
+    value_size: int
+    bucketed: bool  # hist/lhist: a u64 bucket follows the keys
+
+    @staticmethod
+    def of(info: MapInfo) -> "MapLayout":
+        value = info.value
+        bucketed = value.kind in ("hist", "lhist")
+        keys = sum(slot_size(k) for k in info.keys)
+        key_size = keys + 8 if bucketed else keys or 8
+        value_size = STATE_SIZE.get(value.kind, value.size if value.kind in ("str", "tuple") else 8)
+        symbol = "AT_" + info.name[1:]
+        return MapLayout(symbol, key_size, value_size, bucketed)
+
+
+class Gen:
+    def __init__(self, program: ast.Program, resources: Resources):
+        self.program, self.resources = program, resources
+        self.module = ir.Module("pybpftrace")
+        self.module.triple, self.module.data_layout = TRIPLE, DATA_LAYOUT
+        self.ptr = PTR
+        self.map_def = ir.LiteralStructType([i32] * 5)
+        self.layouts = {name: MapLayout.of(info) for name, info in resources.maps.items()}
+        self.globals: dict[str, ir.GlobalVariable] = {}
+        for layout in self.layouts.values():
+            self._map_global(layout.symbol, BPF_MAP_TYPE_HASH, layout.key_size, layout.value_size, MAP_ENTRIES)
+        self._map_global(RINGBUF_MAP, BPF_MAP_TYPE_RINGBUF, 0, 0, RINGBUF_SIZE)
+        if resources.needs_elapsed:
+            self._map_global(START_MAP, BPF_MAP_TYPE_ARRAY, 4, 8, 1)
+        licence = ir.GlobalVariable(self.module, ir.ArrayType(i8, 4), "_license")
+        licence.initializer = ir.Constant(ir.ArrayType(i8, 4), bytearray(b"GPL\0"))
+        licence.section = "license"
+        self.programs: list[tuple[str, ast.AttachPoint]] = []
+
+    def _map_global(self, symbol: str, map_type: int, key: int, value: int, entries: int) -> None:
+        g = ir.GlobalVariable(self.module, self.map_def, symbol)
+        g.initializer = ir.Constant(self.map_def, [ir.Constant(i32, v) for v in (map_type, key, value, entries, 0)])
+        g.section, g.align = "maps", 4
+        self.globals[symbol] = g
+
+    # -- programs --------------------------------------------------------------------
+    def generate(self) -> ir.Module:
+        for probe in self.program.probes:
+            for point in probe.attach_points:
+                self.function(probe, point, len(self.programs))
+        return self.module
+
+    def function(self, probe: ast.Probe, point: ast.AttachPoint, index: int) -> None:
+        name = program_names(self.program)[index][0]
+        fn = ir.Function(self.module, ir.FunctionType(i64, [PTR]), name)
+        fn.section = PROVIDERS[point.provider].attach(point).section
+        self.fn, self.attach_point, self.ctx = fn, point, fn.args[0]
+        self.entry = fn.append_basic_block("entry")
+        body = fn.append_basic_block("body")
+        self.b = ir.IRBuilder(body)
+        self.variables: dict[str, ir.Value] = {}
+        self.loops: list[tuple[ir.Block, ir.Block]] = []
+        if probe.predicate is not None:
+            keep = self.b.icmp_unsigned("!=", self.expr(probe.predicate), self.i64(0))
+            go, stop = self.new_block("predicate_true"), self.new_block("predicate_false")
+            self.b.cbranch(keep, go, stop)
+            self.b.position_at_end(stop)
+            self.b.ret(self.i64(0))
+            self.b.position_at_end(go)
+        self.block(probe.body)
+        if not self.b.block.is_terminated:
+            self.b.ret(self.i64(0))
+        ir.IRBuilder(self.entry).branch(body)
+        self.programs.append((name, point))
+
+    # -- pieces builtins use ------------------------------------------------------------
+    def new_block(self, name: str) -> ir.Block:
+        return self.fn.append_basic_block(name)
+
+    def i64(self, value: int) -> ir.Constant:
+        return ir.Constant(i64, value & ((1 << 64) - 1))
+
+    def alloca_bytes(self, size: int) -> ir.Value:
+        """An 8-aligned stack buffer of `size` bytes, as an i8 pointer."""
+        builder = ir.IRBuilder(self.entry)
+        buffer = builder.alloca(ir.ArrayType(i8, max(size, 1)))
+        buffer.align = 8
+        return builder.bitcast(buffer, PTR)
+
+    def zero(self, pointer: ir.Value, size: int) -> None:
+        self.b.call(self.module.declare_intrinsic("llvm.memset", [PTR, i64]),
+                    [pointer, ir.Constant(i8, 0), self.i64(size), ir.Constant(i1, 0)])
+
+    def copy(self, dest: ir.Value, source: ir.Value, size: int) -> None:
+        self.b.call(self.module.declare_intrinsic("llvm.memcpy", [PTR, PTR, i64]),
+                    [dest, source, self.i64(size), ir.Constant(i1, 0)])
+
+    def at(self, pointer: ir.Value, offset: int = 0, typ: ir.Type | None = None) -> ir.Value:
+        """pointer + offset bytes, as a pointer to typ (i8 by default)."""
+        if pointer.type != PTR:
+            pointer = self.b.bitcast(pointer, PTR)
+        if offset:
+            pointer = self.b.gep(pointer, [self.i64(offset)])
+        return self.b.bitcast(pointer, typ.as_pointer()) if typ is not None else pointer
+
+    def helper(self, name: str, args: list[ir.Value]) -> ir.Value:
+        """Call a helper by name: `call N` with N its Linux id, as clang emits for `(void *)N`."""
+        fnty = ir.FunctionType(i64, [a.type for a in args])
+        return self.b.call(self.b.inttoptr(self.i64(helper_id(name)), fnty.as_pointer()), args)
+
+    def ctx_u64(self, offset: int) -> ir.Value:
+        return self.b.load(self.at(self.ctx, offset, i64))
+
+    def string_constant(self, text: str, size: int) -> ir.Value:
+        data = text.encode()[:size - 1].ljust(size, b"\0")
+        buffer = self.alloca_bytes(size)
+        for offset in range(0, size - size % 8, 8):
+            self.b.store(self.i64(int.from_bytes(data[offset:offset + 8], "little")), self.at(buffer, offset, i64))
+        for offset in range(size - size % 8, size):
+            self.b.store(ir.Constant(i8, data[offset]), self.at(buffer, offset))
+        return buffer
+
+    def map_ptr(self, name: str) -> ir.Value:
+        return self.global_ptr(self.layouts[name].symbol)
+
+    def global_ptr(self, symbol: str) -> ir.Value:
+        return self.b.bitcast(self.globals[symbol], PTR)
+
+    def map_index(self, name: str) -> int:
+        return self.resources.maps[name].index
+
+    def if_nonnull(self, address: ir.Value):
+        """Context manager: the code inside runs when a helper's returned address is not NULL."""
+        return self.b.if_then(self.b.icmp_unsigned("!=", address, self.i64(0)))
+
+    def load_or_zero(self, address: ir.Value, offset: int = 0) -> ir.Value:
+        """*(u64 *)(address + offset), or 0 when address (a lookup result) is NULL."""
+        slot = ir.IRBuilder(self.entry).alloca(i64)
+        self.b.store(self.i64(0), slot)
+        with self.if_nonnull(address):
+            self.b.store(self.b.load(self.at(self.b.inttoptr(address, PTR), offset, i64)), slot)
+        return self.b.load(slot)
+
+    def start_time(self) -> ir.Value:
+        key = self.alloca_bytes(4)
+        self.b.store(ir.Constant(i32, 0), self.at(key, 0, i32))
+        return self.load_or_zero(self.helper("map_lookup_elem", [self.global_ptr(START_MAP), key]))
+
+    def leave(self) -> None:
+        """Return from the program here (exit()); code after it lands in an unreachable block."""
+        self.b.ret(self.i64(0))
+        self.b.position_at_end(self.new_block("after_return"))
+
+    # -- records to user space ------------------------------------------------------------
+    def record(self, action: int, args: list[ast.Expr], extra: int | None = None) -> None:
+        values = [(a, self.expr(a)) for a in args]
+        header = 16 if extra is not None else 8
+        size = header + sum(slot_size(a.type) for a in args)
+        buffer = self.alloca_bytes(size)
+        self.zero(buffer, size)
+        self.b.store(self.i64(action), self.at(buffer, 0, i64))
+        if extra is not None:
+            self.b.store(self.i64(extra), self.at(buffer, 8, i64))
+        offset = header
+        for arg, value in values:
+            if arg.type.is_int:
+                self.b.store(value, self.at(buffer, offset, i64))
+            else:
+                self.copy(self.at(buffer, offset), value, arg.type.size)
+            offset += slot_size(arg.type)
+        self.helper("ringbuf_output", [self.global_ptr(RINGBUF_MAP), buffer, self.i64(size), self.i64(0)])
+
+    # -- statements --------------------------------------------------------------------------
+    def block(self, statements: list[ast.Stmt]) -> None:
+        for statement in statements:
+            self.statement(statement)
+
+    def statement(self, s: ast.Stmt) -> None:
+        if isinstance(s, ast.ExprStmt):
+            self.expr(s.expr)
+        elif isinstance(s, ast.Assign):
+            self.assign(s)
+        elif isinstance(s, ast.If):
+            cond = self.b.icmp_unsigned("!=", self.expr(s.cond), self.i64(0))
+            with self.b.if_else(cond) as (then, otherwise):
+                with then:
+                    self.block(s.then)
+                with otherwise:
+                    self.block(s.otherwise)
+        elif isinstance(s, ast.While):
+            head, body, done = self.new_block("while_cond"), self.new_block("while_body"), self.new_block("while_end")
+            self.b.branch(head)
+            self.b.position_at_end(head)
+            self.b.cbranch(self.b.icmp_unsigned("!=", self.expr(s.cond), self.i64(0)), body, done)
+            self.b.position_at_end(body)
+            self.loops.append((head, done))
+            self.block(s.body)
+            self.loops.pop()
+            if not self.b.block.is_terminated:
+                self.b.branch(head)
+            self.b.position_at_end(done)
+        elif isinstance(s, ast.Unroll):
+            for _ in range(s.count):
+                self.block(s.body)
+        elif isinstance(s, ast.Jump):
+            if s.kind == "return":
+                self.leave()
+            else:
+                head, done = self.loops[-1]
+                self.b.branch(done if s.kind == "break" else head)
+                self.b.position_at_end(self.new_block("after_jump"))
+
+    def variable_slot(self, var: ast.Variable) -> ir.Value:
+        slot = self.variables.get(var.name)
+        if slot is None:
+            slot = self.variables[var.name] = self.alloca_bytes(slot_size(var.type))
+            ir.IRBuilder(self.entry).call(self.module.declare_intrinsic("llvm.memset", [PTR, i64]),
+                                          [slot, ir.Constant(i8, 0), self.i64(slot_size(var.type)),
+                                           ir.Constant(i1, 0)])
+        return slot
+
+    def assign(self, s: ast.Assign) -> None:
+        target = s.target
+        if isinstance(s.value, ast.Call) and s.value.type.is_aggregation:
+            self.aggregate(target, s.value)
+            return
+        value = self.expr(s.value)
+        if s.op:
+            value = self.arithmetic(s.op, self.expr(target), value, target.type.signed if target.type else True)
+        if isinstance(target, ast.Variable):
+            slot = self.variable_slot(target)
+            if target.type.is_int:
+                self.b.store(value, self.at(slot, 0, i64))
+            else:
+                self.zero(slot, target.type.size)
+                self.copy(slot, value, min(s.value.type.size, target.type.size))
+            return
+        layout = self.layouts[target.name]
+        if target.type.is_int:
+            stored = self.alloca_bytes(8)
+            self.b.store(value, self.at(stored, 0, i64))
+        else:
+            stored = self.alloca_bytes(layout.value_size)
+            self.zero(stored, layout.value_size)
+            self.copy(stored, value, min(s.value.type.size, layout.value_size))
+        self.helper("map_update_elem", [self.map_ptr(target.name), self.map_key(target), stored, self.i64(BPF_ANY)])
+
+    # -- maps -------------------------------------------------------------------------------
+    def map_key(self, target: ast.Map, bucket: ir.Value | None = None) -> ir.Value:
+        layout = self.layouts[target.name]
+        key = self.alloca_bytes(layout.key_size)
+        self.zero(key, layout.key_size)
+        offset = 0
+        for key_expr, key_type in zip(target.keys, self.resources.maps[target.name].keys):
+            value = self.expr(key_expr)
+            if key_expr.type.is_int:
+                self.b.store(value, self.at(key, offset, i64))
+            else:
+                self.copy(self.at(key, offset), value, min(key_expr.type.size, key_type.size))
+            offset += slot_size(key_type)
+        if bucket is not None:
+            self.b.store(bucket, self.at(key, offset, i64))
+        return key
+
+    def lookup_or_init(self, target: ast.Map, key: ir.Value, body) -> None:
+        """Run body(pointer to the value) on the entry for key, creating it zeroed if missing."""
+        layout, map_ptr = self.layouts[target.name], self.map_ptr(target.name)
+        found = self.helper("map_lookup_elem", [map_ptr, key])
+        slot = ir.IRBuilder(self.entry).alloca(i64)
+        self.b.store(found, slot)
+        with self.b.if_then(self.b.icmp_unsigned("==", found, self.i64(0))):
+            zero = self.alloca_bytes(layout.value_size)
+            self.zero(zero, layout.value_size)
+            self.helper("map_update_elem", [map_ptr, key, zero, self.i64(BPF_NOEXIST)])
+            self.b.store(self.helper("map_lookup_elem", [map_ptr, key]), slot)
+        value = self.b.load(slot)
+        with self.if_nonnull(value):
+            body(self.b.inttoptr(value, PTR))
+
+    def aggregate(self, target: ast.Map, call: ast.Call) -> None:
+        kind = call.type.kind
+        arg = self.expr(call.args[0]) if call.args else self.i64(1)
+        bucket = None
+        if kind == "hist":
+            bucket = self.log2_bucket(arg)
+        elif kind == "lhist":
+            bucket = self.linear_bucket(arg, *call.type.params)
+        key = self.map_key(target, bucket)
+
+        def update(value: ir.Value) -> None:
+            first, second = self.at(value, 0, i64), self.at(value, 8, i64)
+            if kind in ("count", "sum", "hist", "lhist"):
+                self.b.atomic_rmw("add", first, arg if kind == "sum" else self.i64(1), "monotonic")
+            elif kind in ("avg", "stats"):
+                self.b.atomic_rmw("add", first, arg, "monotonic")
+                self.b.atomic_rmw("add", second, self.i64(1), "monotonic")
+            else:  # min, max: {value, set}
+                unset = self.b.icmp_unsigned("==", self.b.load(second), self.i64(0))
+                better = self.b.icmp_signed("<" if kind == "min" else ">", arg, self.b.load(first))
+                with self.b.if_then(self.b.or_(unset, better)):
+                    self.b.store(arg, first)
+                    self.b.store(self.i64(1), second)
+
+        self.lookup_or_init(target, key, update)
+
+    def log2_bucket(self, value: ir.Value) -> ir.Value:
+        """hist()'s bucket: 0 for negatives, 1 for 0, then 2 + floor(log2(n))."""
+        n, result = value, self.i64(0)
+        for shift in (32, 16, 8, 4, 2, 1):
+            big = self.b.icmp_unsigned(">=", n, self.i64(1 << shift))
+            n = self.b.select(big, self.b.lshr(n, self.i64(shift)), n)
+            result = self.b.select(big, self.b.add(result, self.i64(shift)), result)
+        index = self.b.select(self.b.icmp_unsigned("==", value, self.i64(0)), self.i64(1),
+                              self.b.add(result, self.i64(2)))
+        return self.b.select(self.b.icmp_signed("<", value, self.i64(0)), self.i64(0), index)
+
+    def linear_bucket(self, value: ir.Value, low: int, high: int, step: int) -> ir.Value:
+        """lhist()'s bucket: 0 below min, (max - min) / step + 1 at or above max, else 1 + (v - min) / step."""
+        inside = self.b.add(self.b.udiv(self.b.sub(value, self.i64(low)), self.i64(step)), self.i64(1))
+        top = self.b.select(self.b.icmp_signed(">=", value, self.i64(high)), self.i64((high - low) // step + 1),
+                            inside)
+        return self.b.select(self.b.icmp_signed("<", value, self.i64(low)), self.i64(0), top)
+
+    # -- expressions -------------------------------------------------------------------------
+    def expr(self, e: ast.Expr) -> ir.Value:
+        if isinstance(e, ast.Integer):
+            return self.i64(e.value)
+        if isinstance(e, ast.String):
+            return self.string_constant(e.value, e.type.size)
+        if isinstance(e, ast.Variable):
+            slot = self.variable_slot(e)
+            return self.b.load(self.at(slot, 0, i64)) if e.type.is_int else slot
+        if isinstance(e, ast.PositionalParam):
+            return self.i64(e.positional_value) if e.type.is_int else \
+                self.string_constant(e.positional_value, e.type.size)
+        if isinstance(e, ast.Map):
+            return self.map_read(e)
+        if isinstance(e, ast.Builtin):
+            return VARIABLES[e.name].emit(self, e)
+        if isinstance(e, ast.Call):
+            return FUNCTIONS[e.name].emit(self, e)
+        if isinstance(e, ast.Unary):
+            operand = self.expr(e.operand)
+            if e.op == "-":
+                return self.b.sub(self.i64(0), operand)
+            if e.op == "~":
+                return self.b.xor(operand, self.i64(-1))
+            return self.b.zext(self.b.icmp_unsigned("==", operand, self.i64(0)), i64)
+        if isinstance(e, ast.Binary):
+            return self.binary(e)
+        if isinstance(e, ast.Ternary):
+            return self.ternary(e)
+        if isinstance(e, ast.Cast):
+            bits = e.type.size * 8
+            narrow = self.b.trunc(self.expr(e.operand), ir.IntType(bits)) if bits < 64 else self.expr(e.operand)
+            return (self.b.sext if e.type.signed else self.b.zext)(narrow, i64) if bits < 64 else narrow
+        if isinstance(e, ast.Tuple):
+            buffer = self.alloca_bytes(e.type.size)
+            self.zero(buffer, e.type.size)
+            offset = 0
+            for item in e.items:
+                value = self.expr(item)
+                if item.type.is_int:
+                    self.b.store(value, self.at(buffer, offset, i64))
+                else:
+                    self.copy(self.at(buffer, offset), value, item.type.size)
+                offset += slot_size(item.type)
+            return buffer
+        raise AssertionError(f"unhandled expression {e!r}")  # pragma: no cover
+
+    def map_read(self, e: ast.Map) -> ir.Value:
+        kind = self.resources.maps[e.name].value.kind
+        found = self.helper("map_lookup_elem", [self.map_ptr(e.name), self.map_key(e)])
+        if not e.type.is_int:
+            size = self.layouts[e.name].value_size
+            buffer = self.alloca_bytes(size)
+            self.zero(buffer, size)
+            with self.if_nonnull(found):
+                self.copy(buffer, self.b.inttoptr(found, PTR), size)
+            return buffer
+        if kind in ("avg", "stats"):
+            total, count = self.load_or_zero(found), self.load_or_zero(found, 8)
+            safe = self.b.select(self.b.icmp_unsigned("==", count, self.i64(0)), self.i64(1), count)
+            return self.b.udiv(total, safe)
+        return self.load_or_zero(found)
+
+    def arithmetic(self, op: str, left: ir.Value, right: ir.Value, signed: bool) -> ir.Value:
+        simple = {"+": self.b.add, "-": self.b.sub, "*": self.b.mul, "&": self.b.and_, "|": self.b.or_,
+                  "^": self.b.xor, "<<": self.b.shl, ">>": self.b.ashr if signed else self.b.lshr}
+        if op in simple:
+            return simple[op](left, right)
+        safe = self.b.select(self.b.icmp_unsigned("==", right, self.i64(0)), self.i64(1), right)
+        if not signed:
+            result = (self.b.udiv if op == "/" else self.b.urem)(left, safe)
+        else:  # BPF before cpu v4 has no signed division: divide magnitudes, then fix the sign
+            negative_left = self.b.icmp_signed("<", left, self.i64(0))
+            negative_right = self.b.icmp_signed("<", safe, self.i64(0))
+            magnitude_left = self.b.select(negative_left, self.b.sub(self.i64(0), left), left)
+            magnitude_right = self.b.select(negative_right, self.b.sub(self.i64(0), safe), safe)
+            quotient = (self.b.udiv if op == "/" else self.b.urem)(magnitude_left, magnitude_right)
+            flip = self.b.xor(negative_left, negative_right) if op == "/" else negative_left
+            result = self.b.select(flip, self.b.sub(self.i64(0), quotient), quotient)
+        return self.b.select(self.b.icmp_unsigned("==", right, self.i64(0)), self.i64(0), result)
+
+    def binary(self, e: ast.Binary) -> ir.Value:
+        if e.op in ("&&", "||"):
+            slot = ir.IRBuilder(self.entry).alloca(i64)
+            left = self.b.icmp_unsigned("!=", self.expr(e.left), self.i64(0))
+            self.b.store(self.b.zext(left, i64), slot)
+            decided = left if e.op == "||" else self.b.not_(left)
+            with self.b.if_then(self.b.not_(decided)):
+                right = self.b.icmp_unsigned("!=", self.expr(e.right), self.i64(0))
+                self.b.store(self.b.zext(right, i64), slot)
+            return self.b.load(slot)
+        if e.left.type.kind == "str":
+            return self.string_equal(e)
+        left, right = self.expr(e.left), self.expr(e.right)
+        signed = e.left.type.signed and e.right.type.signed
+        if e.op in ("==", "!=", "<", ">", "<=", ">="):
+            compare = self.b.icmp_signed if signed else self.b.icmp_unsigned
+            return self.b.zext(compare(e.op, left, right), i64)
+        return self.arithmetic(e.op, left, right, e.type.signed)
+
+    def string_equal(self, e: ast.Binary) -> ir.Value:
+        """Byte by byte up to the first NUL (strcmp == 0), unrolled over the shorter buffer."""
+        left, right = self.expr(e.left), self.expr(e.right)
+        size = min(e.left.type.size, e.right.type.size)
+        equal, done = ir.Constant(i1, 1), ir.Constant(i1, 0)
+        for i in range(size):
+            a = self.b.load(self.at(left, i))
+            c = self.b.load(self.at(right, i))
+            differs = self.b.and_(self.b.not_(done), self.b.icmp_unsigned("!=", a, c))
+            equal = self.b.and_(equal, self.b.not_(differs))
+            done = self.b.or_(done, self.b.icmp_unsigned("==", a, ir.Constant(i8, 0)))
+        if e.left.type.size != e.right.type.size:  # the longer one must end where the shorter does
+            longer, length = (left, e.left.type.size) if e.left.type.size > size else (right, e.right.type.size)
+            if length > size:
+                tail = self.b.icmp_unsigned("==", self.b.load(self.at(longer, size)), ir.Constant(i8, 0))
+                equal = self.b.and_(equal, self.b.or_(done, tail))
+        result = equal if e.op == "==" else self.b.not_(equal)
+        return self.b.zext(result, i64)
+
+    def ternary(self, e: ast.Ternary) -> ir.Value:
+        cond = self.b.icmp_unsigned("!=", self.expr(e.cond), self.i64(0))
+        if e.type.is_int:
+            slot = ir.IRBuilder(self.entry).alloca(i64)
+            with self.b.if_else(cond) as (then, otherwise):
+                with then:
+                    self.b.store(self.expr(e.then), slot)
+                with otherwise:
+                    self.b.store(self.expr(e.otherwise), slot)
+            return self.b.load(slot)
+        buffer = self.alloca_bytes(e.type.size)
+        self.zero(buffer, e.type.size)
+        with self.b.if_else(cond) as (then, otherwise):
+            with then:
+                self.copy(buffer, self.expr(e.then), e.then.type.size)
+            with otherwise:
+                self.copy(buffer, self.expr(e.otherwise), e.otherwise.type.size)
+        return buffer
+
+
+def program_names(program: ast.Program) -> list[tuple[str, ast.AttachPoint]]:
+    """The ELF program name of each attach point, in the order `generate` makes them."""
+    points = [point for probe in program.probes for point in probe.attach_points]
+    return [(f"{''.join(c if c.isalnum() else '_' for c in p.provider)}_{i}", p) for i, p in enumerate(points)]
+
+
+def generate(program: ast.Program, resources: Resources) -> tuple[ir.Module, list[tuple[str, ast.AttachPoint]]]:
+    gen = Gen(program, resources)
+    return gen.generate(), gen.programs

@@ -1,0 +1,64 @@
+"""A script, compiled: parse, analyse, generate IR, emit a BPF ELF object (cached by script hash).
+
+llvmlite is imported only when a script is compiled, not when a cached
+object is reused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import ast
+from .parser import parse
+from .semantic import Resources, analyse
+from .source import Source
+
+CACHE_VERSION = 1
+
+
+@dataclass
+class Compiled:
+    source: Source
+    program: ast.Program
+    resources: Resources
+    programs: list[tuple[str, ast.AttachPoint]]  # ELF program name, its attach point
+    elf: bytes
+    ir: str = ""
+
+
+def front_end(source: Source, params: list[str] | None = None) -> tuple[ast.Program, Resources]:
+    program = parse(source)
+    return program, analyse(source, program, params)
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "pybpftrace"
+
+
+def compile_script(text: str, name: str = "stdin", params: list[str] | None = None, *,
+                   cache: bool = True) -> Compiled:
+    """Compile a script; a ScriptError (bpftrace's diagnostics) for a mistake in it."""
+    source = Source(text, name)
+    program, resources = front_end(source, params)
+    key = hashlib.sha256(pickle.dumps((CACHE_VERSION, text, params or []))).hexdigest()
+    path = _cache_dir() / f"{key}.o"
+    if cache and path.exists():
+        elf = path.read_bytes()
+        from .codegen import program_names
+        return Compiled(source, program, resources, program_names(program), elf)
+    from .backend import emit_object
+    from .codegen import generate
+    module, programs = generate(program, resources)
+    elf = emit_object(str(module))
+    if cache:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(elf)
+        except OSError:
+            pass  # a read-only home: compile every time
+    return Compiled(source, program, resources, programs, elf, str(module))

@@ -1,0 +1,76 @@
+"""printf formats: checked against their arguments at compile time, rendered in user space.
+
+Conversions are C's (`%d %i %u %x %X %o %c %s %p %%`, flags `-+ #0`,
+width, precision, length modifiers `hh h l ll z j t`), with current
+bpftrace's semantics: integers are 64-bit whatever the length modifier
+says, `%d` prints them signed and `%u`/`%x`/`%o` unsigned.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .types import Type
+
+SPEC = re.compile(r"%(?P<flags>[-+ #0]*)(?P<width>\d+)?(?:\.(?P<precision>\d+))?(?P<length>hh|h|ll|l|z|j|t)?"
+                  r"(?P<conv>[diuxXocsp%])")
+INTEGER_CONVERSIONS = set("diuxXocp")
+M64 = (1 << 64) - 1
+
+
+def conversions(fmt: str) -> list[re.Match]:
+    """The conversion specifications of a format, `%%` excluded."""
+    return [m for m in SPEC.finditer(fmt) if m.group("conv") != "%"]
+
+
+def check_format(fmt: str, types: list[Type]) -> str | None:
+    """Why these argument types do not fit the format, or None."""
+    specs = conversions(fmt)
+    stray = re.search(r"%(?![-+ #0]*\d*(?:\.\d+)?(?:hh|h|ll|l|z|j|t)?[diuxXocsp%])", fmt)
+    if stray:
+        return f"Invalid format string: unknown conversion specifier at offset {stray.start()}"
+    if len(types) < len(specs):
+        return f"Not enough arguments for format string ({len(types)} supplied, {len(specs)} expected)"
+    if len(types) > len(specs):
+        return f"Too many arguments for format string ({len(types)} supplied, {len(specs)} expected)"
+    for spec, t in zip(specs, types):
+        conv = spec.group("conv")
+        if conv in INTEGER_CONVERSIONS and not t.is_int:
+            return f"%{conv} specifier expects a value of type integer ({t} supplied)"
+        if conv == "s" and t.kind not in ("str", "int"):
+            return f"%s specifier expects a value of type string ({t} supplied)"
+    return None
+
+
+def _signed(value: int) -> int:
+    value &= M64
+    return value - (1 << 64) if value >> 63 else value
+
+
+def render(fmt: str, values: list) -> str:
+    """The text printf prints for decoded values (ints, or bytes/str for strings)."""
+    out, pos, args = [], 0, iter(values)
+    for m in SPEC.finditer(fmt):
+        out.append(fmt[pos:m.start()])
+        pos = m.end()
+        conv = m.group("conv")
+        if conv == "%":
+            out.append("%")
+            continue
+        value = next(args)
+        spec = "%" + m.group("flags") + (m.group("width") or "") + (
+            "." + m.group("precision") if m.group("precision") is not None else "")
+        if conv in "di":
+            out.append((spec + "d") % _signed(value))
+        elif conv in "uxXo":
+            out.append((spec + conv.replace("u", "d")) % (value & M64))
+        elif conv == "p":
+            out.append((spec + "s") % f"0x{value & M64:x}")
+        elif conv == "c":
+            out.append((spec + "c") % chr(value & 0xFF))
+        else:
+            text = value if isinstance(value, str) else str(value) if isinstance(value, int) else \
+                value.split(b"\0", 1)[0].decode("utf-8", "replace")
+            out.append((spec + "s") % text)
+    out.append(fmt[pos:])
+    return "".join(out)

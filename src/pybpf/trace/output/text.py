@@ -1,0 +1,101 @@
+"""bpftrace's text output for maps: `@name[keys]: value` lines, stats, and histograms."""
+
+from __future__ import annotations
+
+from ..types import Type
+
+BAR_WIDTH = 52
+SUFFIXES = ("", "K", "M", "G", "T", "P", "E")
+
+
+def value_text(value, t: Type | None = None) -> str:
+    """A key or value as bpftrace prints it: ints in decimal, strings raw, tuples in parentheses."""
+    if isinstance(value, tuple):
+        return "(" + ", ".join(value_text(v) for v in value) + ")"
+    return str(value)
+
+
+def _key_text(key: tuple) -> str:
+    return "[" + ", ".join(value_text(k) for k in key) + "]" if key else ""
+
+
+def _power_label(n: int) -> str:
+    """1024 -> 1K: the largest power-of-1024 suffix that divides n exactly."""
+    index = 0
+    while n and n % 1024 == 0 and index < len(SUFFIXES) - 1:
+        n //= 1024
+        index += 1
+    return f"{n}{SUFFIXES[index]}"
+
+
+def _bar_line(label: str, count: int, top: int) -> str:
+    bar = "@" * (count * BAR_WIDTH // top if top else 0)
+    return f"{label:<16}{count:>8} |{bar:<{BAR_WIDTH}}|"
+
+
+def hist_lines(buckets: dict[int, int]) -> list[str]:
+    """hist(): bucket 0 holds negatives, 1 zero, i >= 2 the values in [2^(i-2), 2^(i-1))."""
+    used = [i for i, c in buckets.items() if c]
+    if not used:
+        return []
+    top = max(buckets.values())
+    lines = []
+    for i in range(min(used), max(used) + 1):
+        if i == 0:
+            label = "(..., 0)"
+        elif i == 1:
+            label = "[0]"
+        elif i == 2:
+            label = "[1]"
+        else:
+            label = f"[{_power_label(1 << (i - 2))}, {_power_label(1 << (i - 1))})"
+        lines.append(_bar_line(label, buckets.get(i, 0), top))
+    return lines
+
+
+def lhist_lines(buckets: dict[int, int], low: int, high: int, step: int) -> list[str]:
+    """lhist(): bucket 0 is below min, the last at or above max, the others step wide."""
+    used = [i for i, c in buckets.items() if c]
+    if not used:
+        return []
+    top, last = max(buckets.values()), (high - low) // step + 1
+    lines = []
+    for i in range(min(used), max(used) + 1):
+        if i == 0:
+            label = f"(..., {low})"
+        elif i == last:
+            label = f"[{high}, ...)"
+        else:
+            start = low + (i - 1) * step
+            label = f"[{start}, {start + step})"
+        lines.append(_bar_line(label, buckets.get(i, 0), top))
+    return lines
+
+
+def format_map(name: str, value_type: Type, entries: list[tuple[tuple, object]]) -> list[str]:
+    """The lines printing a map at exit (or with print()).
+
+    entries: (key tuple, value) with value an int, str or tuple; (count, total)
+    for avg/stats; {bucket: count} for hist/lhist.
+    """
+    kind = value_type.kind
+    lines: list[str] = []
+    if kind in ("hist", "lhist"):
+        for key, buckets in sorted(entries, key=lambda e: e[0]):
+            lines.append(f"{name}{_key_text(key)}: ")
+            lines += hist_lines(buckets) if kind == "hist" else lhist_lines(buckets, *value_type.params)
+            lines.append("")
+        return lines
+    if kind in ("avg", "stats"):
+        def average(v):
+            count, total = v
+            return int(total / count) if count else 0
+        for key, value in sorted(entries, key=lambda e: (average(e[1]), e[0])):
+            count, total = value
+            text = str(average(value)) if kind == "avg" else f"count {count}, average {average(value)}, total {total}"
+            lines.append(f"{name}{_key_text(key)}: {text}")
+        return lines + [""]
+    order = (lambda e: (e[1], e[0])) if kind in ("int", "count", "sum", "min", "max") else (lambda e: e[0])
+    for key, value in sorted(entries, key=order):
+        lines.append(f"{name}{_key_text(key)}: {value_text(value)}")
+    return lines

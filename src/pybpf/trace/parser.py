@@ -1,0 +1,261 @@
+"""Script text to syntax tree: recursive descent, with bpftrace's (C's) operator precedence."""
+
+from __future__ import annotations
+
+from . import ast
+from .lexer import Token, tokenize
+from .source import Diagnostics, ScriptError, Source, Span
+from .types import CAST_TYPES
+
+# Binary operators by precedence level, loosest first.
+BINARY_LEVELS = (("||",), ("&&",), ("|",), ("^",), ("&",), ("==", "!="), ("<", ">", "<=", ">="), ("<<", ">>"),
+                 ("+", "-"), ("*", "/", "%"))
+COMPOUND = {"+=": "+", "-=": "-", "*=": "*", "/=": "/", "%=": "%", "&=": "&", "|=": "|", "^=": "^",
+            "<<=": "<<", ">>=": ">>"}
+_ATTACH_STOP = set(" \t\r\n{,")
+
+
+class Parser:
+    def __init__(self, source: Source):
+        self.source = source
+        self.diagnostics = Diagnostics(source)
+        self.tokens = tokenize(source, self.diagnostics)
+        self.pos = 0
+
+    # -- token helpers --------------------------------------------------------------
+    @property
+    def tok(self) -> Token:
+        return self.tokens[self.pos]
+
+    def at(self, *texts: str) -> bool:
+        return self.tok.kind in ("op", "ident") and self.tok.text in texts
+
+    def take(self) -> Token:
+        token = self.tokens[self.pos]
+        self.pos = min(self.pos + 1, len(self.tokens) - 1)
+        return token
+
+    def expect(self, text: str) -> Token:
+        if not self.at(text):
+            raise self.unexpected()
+        return self.take()
+
+    def unexpected(self) -> ScriptError:
+        token = self.tok
+        what = "end of file" if token.kind == "eof" else token.text
+        return self.diagnostics.fail(token.span, f"syntax error, unexpected {what}")
+
+    # -- program ----------------------------------------------------------------------
+    def program(self) -> ast.Program:
+        config: dict[str, ast.Expr] = {}
+        if self.at("config") and self.tokens[self.pos + 1].text == "=":
+            config = self.config()
+        probes = []
+        while self.tok.kind != "eof":
+            probes.append(self.probe(len(probes)))
+        if not probes:
+            raise self.diagnostics.fail(self.tok.span, "syntax error, unexpected end of file, expecting a probe")
+        self.diagnostics.check()
+        return ast.Program(Span(0, len(self.source.text)), probes, config)
+
+    def config(self) -> dict[str, ast.Expr]:
+        self.take(), self.expect("="), self.expect("{")
+        entries = {}
+        while not self.at("}"):
+            name = self.take()
+            if name.kind != "ident":
+                raise self.diagnostics.fail(name.span, f"syntax error, unexpected {name.text}, expecting a name")
+            self.expect("=")
+            entries[name.text] = self.primary()
+            if not self.at("}"):
+                self.expect(";")
+        self.expect("}")
+        return entries
+
+    def probe(self, index: int) -> ast.Probe:
+        start = self.tok.span.start
+        points = [self.attach_point()]
+        while self.at(","):
+            self.take()
+            points.append(self.attach_point())
+        predicate = None
+        if self.at("/"):
+            self.take()
+            predicate = self.expr()
+            if self.tok.kind != "endpred":
+                raise self.unexpected()
+            self.take()
+        body = self.block()
+        return ast.Probe(Span(start, self.tokens[self.pos - 1].span.end), points, predicate, body, index)
+
+    def attach_point(self) -> ast.AttachPoint:
+        """An attach point is raw text up to whitespace, `{` or `,` (paths and wildcards included)."""
+        start, text = self.tok.span.start, self.source.text
+        if self.tok.kind == "eof":
+            raise self.unexpected()
+        end = start
+        while end < len(text) and text[end] not in _ATTACH_STOP and not (end > start and text[end] == "/"
+                                                                        and text[end - 1] != ":"
+                                                                        and "/" not in text[start:end]):
+            end += 1
+        if end == start:
+            raise self.unexpected()
+        while self.tok.kind != "eof" and self.tok.span.start < end:
+            self.take()
+        raw = text[start:end]
+        provider, _, rest = raw.partition(":")
+        target, _, func = rest.partition(":")
+        if provider not in ("BEGIN", "END") and not rest:
+            func, target = target, ""
+        return ast.AttachPoint(Span(start, end), provider, target, func, raw)
+
+    # -- statements --------------------------------------------------------------------
+    def block(self) -> list[ast.Stmt]:
+        self.expect("{")
+        statements = []
+        while not self.at("}"):
+            if self.tok.kind == "eof":
+                raise self.unexpected()
+            if self.at(";"):
+                self.take()
+                continue
+            statement = self.statement()
+            statements.append(statement)
+            if not self.at("}") and not isinstance(statement, (ast.If, ast.While, ast.Unroll)):
+                self.expect(";")
+        self.expect("}")
+        return statements
+
+    def statement(self) -> ast.Stmt:
+        token = self.tok
+        if token.kind == "ident" and token.text == "if":
+            return self.if_statement()
+        if token.kind == "ident" and token.text == "while":
+            self.take(), self.expect("(")
+            cond = self.expr()
+            self.expect(")")
+            body = self.block()
+            return ast.While(token.span.to(self.tokens[self.pos - 1].span), cond, body)
+        if token.kind == "ident" and token.text == "unroll":
+            self.take(), self.expect("(")
+            count = self.take()
+            if count.kind != "int":
+                raise self.diagnostics.fail(count.span, "unroll takes an integer literal")
+            self.expect(")")
+            body = self.block()
+            return ast.Unroll(token.span.to(self.tokens[self.pos - 1].span), count.value, body)
+        if token.kind == "ident" and token.text in ("break", "continue", "return"):
+            self.take()
+            return ast.Jump(token.span, token.text)
+        expr = self.expr()
+        if self.tok.kind == "op" and (self.tok.text == "=" or self.tok.text in COMPOUND):
+            op = self.take().text
+            if not isinstance(expr, (ast.Map, ast.Variable)):
+                raise self.diagnostics.fail(expr.span, "only maps and scratch variables can be assigned to")
+            value = self.expr()
+            return ast.Assign(expr.span.to(value.span), expr, value, COMPOUND.get(op, ""))
+        if self.at("++", "--") and isinstance(expr, (ast.Map, ast.Variable)):
+            op = self.take()
+            return ast.Assign(expr.span.to(op.span), expr, ast.Integer(op.span, 1), op.text[0])
+        return ast.ExprStmt(expr.span, expr)
+
+    def if_statement(self) -> ast.If:
+        start = self.take()
+        self.expect("(")
+        cond = self.expr()
+        self.expect(")")
+        then = self.block()
+        otherwise: list[ast.Stmt] = []
+        if self.at("else"):
+            self.take()
+            otherwise = [self.if_statement()] if self.at("if") else self.block()
+        return ast.If(start.span.to(self.tokens[self.pos - 1].span), cond, then, otherwise)
+
+    # -- expressions -----------------------------------------------------------------------
+    def expr(self) -> ast.Expr:
+        cond = self.binary(0)
+        if self.at("?"):
+            self.take()
+            then = self.expr()
+            self.expect(":")
+            otherwise = self.expr()
+            return ast.Ternary(cond.span.to(otherwise.span), cond, then, otherwise)
+        return cond
+
+    def binary(self, level: int) -> ast.Expr:
+        if level == len(BINARY_LEVELS):
+            return self.unary()
+        left = self.binary(level + 1)
+        while self.tok.kind == "op" and self.tok.text in BINARY_LEVELS[level]:
+            op = self.take().text
+            right = self.binary(level + 1)
+            left = ast.Binary(left.span.to(right.span), op, left, right)
+        return left
+
+    def unary(self) -> ast.Expr:
+        if self.tok.kind == "op" and self.tok.text in ("-", "!", "~", "+"):
+            op = self.take()
+            operand = self.unary()
+            return operand if op.text == "+" else ast.Unary(op.span.to(operand.span), op.text, operand)
+        if self.at("(") and self.tokens[self.pos + 1].text in CAST_TYPES and self.tokens[self.pos + 2].text == ")":
+            start = self.take()
+            target = self.take().text
+            self.take()
+            operand = self.unary()
+            return ast.Cast(start.span.to(operand.span), target, operand)
+        return self.postfix(self.primary())
+
+    def postfix(self, expr: ast.Expr) -> ast.Expr:
+        while self.at("[") and isinstance(expr, ast.Map) and not expr.keys:
+            self.take()
+            keys = [self.expr()]
+            while self.at(","):
+                self.take()
+                keys.append(self.expr())
+            end = self.expect("]")
+            expr = ast.Map(expr.span.to(end.span), expr.name, keys)
+        return expr
+
+    def primary(self) -> ast.Expr:
+        token = self.tok
+        if token.kind == "int":
+            self.take()
+            return ast.Integer(token.span, token.value)
+        if token.kind == "str":
+            self.take()
+            return ast.String(token.span, token.value)
+        if token.kind == "var":
+            self.take()
+            return ast.Variable(token.span, token.text)
+        if token.kind == "param":
+            self.take()
+            return ast.PositionalParam(token.span, 0 if token.text == "$#" else int(token.text[1:]))
+        if token.kind == "map":
+            self.take()
+            return ast.Map(token.span, token.text, [])
+        if token.kind == "ident":
+            self.take()
+            if self.at("("):
+                self.take()
+                args = []
+                while not self.at(")"):
+                    args.append(self.expr())
+                    if not self.at(")"):
+                        self.expect(",")
+                end = self.expect(")")
+                return ast.Call(token.span.to(end.span), token.text, args, token.span)
+            return ast.Builtin(token.span, token.text)
+        if self.at("("):
+            start = self.take()
+            items = [self.expr()]
+            while self.at(","):
+                self.take()
+                items.append(self.expr())
+            end = self.expect(")")
+            return items[0] if len(items) == 1 else ast.Tuple(start.span.to(end.span), items)
+        raise self.unexpected()
+
+
+def parse(source: Source) -> ast.Program:
+    """The syntax tree of a script, or ScriptError with bpftrace's diagnostics."""
+    return Parser(source).program()

@@ -1,0 +1,251 @@
+"""Semantic analysis: every expression gets a type, every misuse a diagnostic.
+
+Checks what bpftrace's semantic analyser checks for the language pybpftrace
+supports: known probes, builtins and functions (the registry in
+builtins.py), argument counts and types, printf formats against their
+arguments, scratch variables assigned before use and never changing type,
+and maps keeping one key and one value type across the whole script.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import ast
+from .builtins import FUNCTIONS, VARIABLES
+from .probes import PROVIDERS
+from .source import Diagnostics, Source
+from .types import CAST_TYPES, INT64, NONE, UINT64, Type, integer, string, tuple_of
+
+
+@dataclass
+class MapInfo:
+    name: str
+    keys: list[Type] | None = None  # None until the first use says
+    value: Type | None = None
+    index: int = 0  # its number among the script's maps
+
+
+@dataclass
+class Resources:
+    """What user space needs to decode what the programs send: formats, maps, probes."""
+
+    printfs: list[tuple[str, list[Type]]] = field(default_factory=list)
+    maps: dict[str, MapInfo] = field(default_factory=dict)
+    needs_elapsed: bool = False
+
+
+class Analyser:
+    def __init__(self, source: Source, program: ast.Program, params: list[str] | None = None):
+        self.source, self.program = source, program
+        self.diagnostics = Diagnostics(source)
+        self.resources = Resources()
+        self.params = params or []
+        self.variables: dict[str, Type] = {}
+        self.probe: ast.Probe | None = None
+        self.loop_depth = 0
+
+    def run(self) -> Resources:
+        for probe in self.program.probes:
+            self.probe, self.variables = probe, {}
+            for point in probe.attach_points:
+                provider = PROVIDERS.get(point.provider)
+                if provider is None:
+                    self.diagnostics.error(point.span, f"Invalid probe type: {point.provider}")
+                else:
+                    provider.check(self, point)
+            if probe.predicate is not None:
+                if not self.expr(probe.predicate).is_int:
+                    self.diagnostics.error(probe.predicate.span, "Invalid type for predicate: "
+                                           f"{probe.predicate.type}")
+            self.block(probe.body)
+        for info in self.resources.maps.values():
+            if info.value is None:
+                info.value = INT64
+            if info.keys is None:
+                info.keys = []
+        self.diagnostics.check()
+        return self.resources
+
+    def probe_provider(self, node: ast.Node):
+        """The probe type of the probe being checked (its first attach point's)."""
+        return PROVIDERS.get(self.probe.attach_points[0].provider)
+
+    # -- statements ---------------------------------------------------------------
+    def block(self, statements: list[ast.Stmt]) -> None:
+        for statement in statements:
+            self.statement(statement)
+
+    def statement(self, s: ast.Stmt) -> None:
+        if isinstance(s, ast.ExprStmt):
+            self.expr(s.expr, statement=True)
+        elif isinstance(s, ast.Assign):
+            self.assign(s)
+        elif isinstance(s, ast.If):
+            self.condition(s.cond)
+            self.block(s.then)
+            self.block(s.otherwise)
+        elif isinstance(s, ast.While):
+            self.condition(s.cond)
+            self.loop_depth += 1
+            self.block(s.body)
+            self.loop_depth -= 1
+        elif isinstance(s, ast.Unroll):
+            if not 1 <= s.count <= 100:
+                self.diagnostics.error(s.span, "unroll maximum value is 100")
+            self.block(s.body)
+        elif isinstance(s, ast.Jump):
+            if s.kind != "return" and not self.loop_depth:
+                self.diagnostics.error(s.span, f"{s.kind} used outside of a loop")
+
+    def condition(self, cond: ast.Expr) -> None:
+        if not self.expr(cond).is_int:
+            self.diagnostics.error(cond.span, f"Invalid condition: {cond.type}")
+
+    def assign(self, s: ast.Assign) -> None:
+        value = self.expr(s.value)
+        if s.op:  # @x += e is @x = @x + e, and for a map a sum when nothing else was assigned
+            if not value.is_int:
+                self.diagnostics.error(s.value.span, f"Invalid operand for {s.op}=: {value}")
+            value = INT64
+        if value.kind == "none":
+            self.diagnostics.error(s.value.span, "Value has no type and cannot be assigned")
+            return
+        if isinstance(s.target, ast.Variable):
+            previous = self.variables.get(s.target.name)
+            if value.is_aggregation:
+                self.diagnostics.error(s.value.span, f"Aggregations cannot be assigned to scratch variables")
+            elif previous is not None and previous.kind != value.kind:
+                self.diagnostics.error(s.span, f"Type mismatch for {s.target.name}: trying to assign value of "
+                                               f"type '{value}' when variable already contains a value of "
+                                               f"type '{previous}'")
+            elif previous is not None and value.kind == "str" and value.size > previous.size:
+                self.variables[s.target.name] = value
+            elif previous is None:
+                self.variables[s.target.name] = value
+            s.target.type = self.variables.get(s.target.name, value)
+            return
+        self.map_use(s.target, value)
+
+    def map_use(self, target: ast.Map, value: Type | None) -> Type:
+        """Record a map's key and (when assigned) value types; the map's value type."""
+        info = self.resources.maps.get(target.name)
+        if info is None:
+            info = self.resources.maps[target.name] = MapInfo(target.name, index=len(self.resources.maps))
+        keys = [self.expr(k) for k in target.keys]
+        for key, t in zip(target.keys, keys):
+            if t.kind not in ("int", "str", "tuple"):
+                self.diagnostics.error(key.span, f"{t} cannot be a map key")
+        keys = [integer(8, t.signed) if t.is_int else t for t in keys]
+        if info.keys is None:
+            info.keys = keys
+        elif [t.kind for t in info.keys] != [t.kind for t in keys] or len(info.keys) != len(keys):
+            self.diagnostics.error(target.span, f"Argument mismatch for {target.name}: trying to access with "
+                                                f"arguments: [{', '.join(map(str, keys))}] when map expects "
+                                                f"arguments: [{', '.join(map(str, info.keys))}]")
+        else:
+            info.keys = [max(a, b, key=lambda t: t.size) if a.kind == "str" else a for a, b in zip(info.keys, keys)]
+        if value is not None:
+            stored = integer(8, value.signed) if value.is_int else value
+            if info.value is None:
+                info.value = stored
+            elif info.value.kind != stored.kind or info.value.params != stored.params:
+                self.diagnostics.error(target.span, f"Type mismatch for {target.name}: trying to assign value of "
+                                                    f"type '{stored}' when map already contains a value of type "
+                                                    f"'{info.value}'")
+            elif stored.kind == "str" and stored.size > info.value.size:
+                info.value = stored
+        target.type = info.value or INT64
+        return target.type
+
+    # -- expressions -----------------------------------------------------------------
+    def expr(self, e: ast.Expr, statement: bool = False) -> Type:
+        e.type = self._expr(e, statement)
+        return e.type
+
+    def _expr(self, e: ast.Expr, statement: bool) -> Type:
+        if isinstance(e, ast.Integer):
+            if e.value >= 1 << 63:
+                return UINT64
+            return INT64
+        if isinstance(e, ast.String):
+            return string(len(e.value.encode()) + 1)
+        if isinstance(e, ast.Variable):
+            t = self.variables.get(e.name)
+            if t is None:
+                self.diagnostics.error(e.span, f"Undefined or undeclared variable: {e.name}")
+                return INT64
+            return t
+        if isinstance(e, ast.PositionalParam):
+            if e.index == 0:
+                e.positional_value = len(self.params)
+                return INT64
+            text = self.params[e.index - 1] if e.index <= len(self.params) else ""
+            if not text or text.lstrip("-").isdigit():
+                e.positional_value = int(text or 0)
+                return INT64
+            e.positional_value = text
+            return string(len(text.encode()) + 1)
+        if isinstance(e, ast.Map):
+            info = self.resources.maps.get(e.name)
+            if info is None or info.value is None:
+                if info is None:
+                    self.map_use(e, None)
+                    self.diagnostics.error(e.span, f"Undefined map: {e.name}")
+                return INT64
+            self.map_use(e, None)
+            if info.value.is_aggregation and info.value.kind not in ("count", "sum", "min", "max", "avg"):
+                self.diagnostics.error(e.span, f"{info.value} maps cannot be read in an expression")
+            return info.value if not info.value.is_aggregation else INT64
+        if isinstance(e, ast.Builtin):
+            builtin = VARIABLES.get(e.name)
+            if builtin is None:
+                self.diagnostics.error(e.span, f"Unknown identifier: '{e.name}'")
+                return INT64
+            return builtin.check(self, e)
+        if isinstance(e, ast.Call):
+            function = FUNCTIONS.get(e.name)
+            if function is None:
+                self.diagnostics.error(e.name_span or e.span, f"Unknown function: {e.name}")
+                return NONE
+            return function.check(self, e, statement)
+        if isinstance(e, ast.Unary):
+            t = self.expr(e.operand)
+            if not t.is_int:
+                self.diagnostics.error(e.span, f"The {e.op} operator can not be used on expressions of type {t}")
+            return INT64 if e.op == "!" else t
+        if isinstance(e, ast.Binary):
+            return self.binary(e)
+        if isinstance(e, ast.Ternary):
+            self.condition(e.cond)
+            then, otherwise = self.expr(e.then), self.expr(e.otherwise)
+            if then.kind != otherwise.kind:
+                self.diagnostics.error(e.span, f"Ternary operator must return the same type: have '{then}' and "
+                                               f"'{otherwise}'")
+            return then if then.kind != "str" else string(max(then.size, otherwise.size))
+        if isinstance(e, ast.Cast):
+            t = self.expr(e.operand)
+            if not t.is_int:
+                self.diagnostics.error(e.span, f"Cannot cast from \"{t}\" to \"{e.target}\"")
+            return CAST_TYPES[e.target]
+        if isinstance(e, ast.Tuple):
+            items = [self.expr(item) for item in e.items]
+            return tuple_of([integer(8, t.signed) if t.is_int else t for t in items])
+        raise AssertionError(f"unhandled expression {e!r}")  # pragma: no cover
+
+    def binary(self, e: ast.Binary) -> Type:
+        left, right = self.expr(e.left), self.expr(e.right)
+        if left.kind == "str" and right.kind == "str" and e.op in ("==", "!="):
+            return INT64
+        if not (left.is_int and right.is_int):
+            self.diagnostics.error(e.span, f"Type mismatch for '{e.op}': comparing '{left}' with '{right}'"
+                                   if e.op in ("==", "!=", "<", ">", "<=", ">=") else
+                                   f"The {e.op} operator can not be used on expressions of types {left}, {right}")
+            return INT64
+        if e.op in ("==", "!=", "<", ">", "<=", ">=", "&&", "||"):
+            return INT64
+        return integer(8, left.signed and right.signed)
+
+
+def analyse(source: Source, program: ast.Program, params: list[str] | None = None) -> Resources:
+    return Analyser(source, program, params).run()

@@ -1,0 +1,63 @@
+"""Types of expressions and map values, as bpftrace's SizedType sees them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+AGGREGATIONS = ("count", "sum", "min", "max", "avg", "stats", "hist", "lhist")
+
+
+@dataclass(frozen=True)
+class Type:
+    kind: str  # int, str, none, tuple, or an aggregation kind
+    size: int = 8  # bytes in BPF memory (a string's buffer size)
+    signed: bool = False
+    items: tuple["Type", ...] = ()  # tuple elements
+    params: tuple[int, ...] = ()  # lhist: min, max, step
+
+    @property
+    def is_int(self) -> bool:
+        return self.kind == "int"
+
+    @property
+    def is_aggregation(self) -> bool:
+        return self.kind in AGGREGATIONS
+
+    def __str__(self) -> str:
+        if self.kind == "int":
+            return f"{'' if self.signed else 'u'}int{self.size * 8}"
+        if self.kind == "str":
+            return f"string[{self.size}]"
+        if self.kind == "tuple":
+            return "(" + ",".join(str(t) for t in self.items) + ")"
+        if self.kind == "lhist":
+            return "lhist_t"
+        if self.is_aggregation:
+            return f"{self.kind}_t" if self.kind != "count" else "count_t"
+        return self.kind
+
+
+def integer(size: int = 8, signed: bool = True) -> Type:
+    return Type("int", size, signed)
+
+
+def string(size: int) -> Type:
+    return Type("str", size)
+
+
+def tuple_of(items: list[Type]) -> Type:
+    return Type("tuple", sum(_slot(t) for t in items), items=tuple(items))
+
+
+def _slot(t: Type) -> int:
+    """Bytes a value takes in a record or key: ints 8-aligned, strings as declared."""
+    return 8 if t.kind == "int" else t.size
+
+
+def slot_size(t: Type) -> int:
+    return _slot(t)
+
+
+INT64, UINT64, NONE = integer(8, True), integer(8, False), Type("none", 0)
+CAST_TYPES = {f"{'' if signed else 'u'}int{bits}": integer(bits // 8, signed)
+              for bits in (8, 16, 32, 64) for signed in (True, False)}
