@@ -110,6 +110,7 @@ class Assign(Stmt):
     target: Map | Variable
     value: Expr
     op: str = ""
+    op_span: Span | None = None  # the `=` (or `+=` ...)
 
 
 @dataclass(eq=False)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from . import ast
 from .format import check_format
-from .types import INT64, NONE, UINT64, Type, integer, string
+from .types import INT64, NONE, UINT64, Type, integer, kind_name, string
 
 VARIABLES: dict[str, "Variable"] = {}
 FUNCTIONS: dict[str, "Function"] = {}
@@ -45,9 +45,10 @@ class Function:
     def check(self, analyser, call: ast.Call, statement: bool) -> Type:
         low, high = self.args
         if not low <= len(call.args) <= high:
-            expected = f"{low}" if low == high else f"{low} to {high}" if high < 99 else f"at least {low}"
-            analyser.diagnostics.error(call.span, f"{self.name}() requires {expected} argument"
-                                                  f"{'' if expected == '1' else 's'} ({len(call.args)} provided)")
+            words = {0: "no arguments", 1: "one argument"}
+            expected = words.get(low, f"{low} arguments") if low == high else \
+                f"at least {words.get(low, f'{low} arguments')}" if high >= 99 else f"{low} or {high} arguments"
+            analyser.diagnostics.error(call.span, f"{self.name}() requires {expected} ({len(call.args)} provided)")
         for arg in call.args:
             analyser.expr(arg)
         if self.statement_only and not statement:
@@ -214,7 +215,8 @@ class Printf(Function):
         fmt = call.args[0] if call.args else None
         if not isinstance(fmt, ast.String):
             if fmt is not None:
-                analyser.diagnostics.error(fmt.span, "printf: The first argument must be a string literal")
+                analyser.diagnostics.error(call.span, f"printf() expects a string literal "
+                                                      f"({kind_name(fmt.type)} provided)")
             return NONE
         error = check_format(fmt.value, [a.type for a in call.args[1:]])
         if error:
@@ -244,9 +246,18 @@ class MapAction(Function):
     args = (1, 1)
     statement_only = True
 
+    def check(self, analyser, call, statement):
+        target = call.args[0] if len(call.args) == 1 else None
+        if not (isinstance(target, ast.Map) and not target.keys):  # a whole map: its keys are not checked
+            return super().check(analyser, call, statement)
+        if target.name not in analyser.resources.maps:
+            analyser.diagnostics.error(target.span, f"Undefined map: {target.name}")
+        if not statement:
+            analyser.diagnostics.error(call.span, f"{self.name}() should not be used in an expression")
+        return NONE
+
     def result(self, analyser, call):
-        if call.args and not (isinstance(call.args[0], ast.Map) and not call.args[0].keys):
-            analyser.diagnostics.error(call.args[0].span, f"{self.name}() expects a map with no keys, e.g. @x")
+        analyser.diagnostics.error(call.span, f"{self.name}() expects a map, e.g. {self.name}(@x)")
         return NONE
 
     def emit(self, gen, call):
@@ -305,10 +316,10 @@ class Aggregation(Function):
     def check(self, analyser, call, statement):
         result = super().check(analyser, call, statement)
         if statement:
-            analyser.diagnostics.error(call.span, f"{self.name}() should be assigned to a map")
+            analyser.diagnostics.error(call.span, f"{self.name}() should be directly assigned to a map")
         if call.args and call.args[0].type is not None and not call.args[0].type.is_int:
-            analyser.diagnostics.error(call.args[0].span, f"{self.name}() expects an integer "
-                                                          f"({call.args[0].type} provided)")
+            analyser.diagnostics.error(call.span, f"{self.name}() only supports integer arguments "
+                                                  f"({kind_name(call.args[0].type)} provided)")
         return result
 
     def result(self, analyser, call):
@@ -336,7 +347,10 @@ class Lhist(Aggregation):
         if len(call.args) == 4:
             low, high, step = call.args[1:]
             if not all(isinstance(a, ast.Integer) for a in (low, high, step)):
-                analyser.diagnostics.error(call.span, "lhist: min, max and step must be integer literals")
-            elif step.value <= 0 or high.value <= low.value:
-                analyser.diagnostics.error(call.span, "lhist: step must be positive and max above min")
+                analyser.diagnostics.error(call.span, "lhist() expects integer literals for min, max and step")
+            elif step.value < 1:
+                analyser.diagnostics.error(call.span, f"lhist() step must be >= 1 ({step.value} provided)")
+            elif high.value <= low.value:
+                analyser.diagnostics.error(call.span, "lhist() max must be greater than min "
+                                                      f"({low.value} and {high.value} provided)")
         return super().result(analyser, call)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from .types import Type
+from .types import Type, kind_name
 
 SPEC = re.compile(r"%(?P<flags>[-+ #0]*)(?P<width>\d+)?(?:\.(?P<precision>\d+))?(?P<length>hh|h|ll|l|z|j|t)?"
                   r"(?P<conv>[diuxXocsp%])")
@@ -36,9 +36,9 @@ def check_format(fmt: str, types: list[Type]) -> str | None:
     for spec, t in zip(specs, types):
         conv = spec.group("conv")
         if conv in INTEGER_CONVERSIONS and not t.is_int:
-            return f"%{conv} specifier expects a value of type integer ({t} supplied)"
+            return f"%{conv} specifier expects a value of type integer ({kind_name(t)} supplied)"
         if conv == "s" and t.kind not in ("str", "int"):
-            return f"%s specifier expects a value of type string ({t} supplied)"
+            return f"%s specifier expects a value of type string ({kind_name(t)} supplied)"
     return None
 
 

@@ -41,9 +41,11 @@ class Parser:
         return self.take()
 
     def unexpected(self) -> ScriptError:
+        """bpftrace's parser reports the span from the token before the offending one."""
         token = self.tok
         what = "end of file" if token.kind == "eof" else token.text
-        return self.diagnostics.fail(token.span, f"syntax error, unexpected {what}")
+        start = self.tokens[self.pos - 1].span.start if self.pos else token.span.start
+        return self.diagnostics.fail(Span(start, max(token.span.end, start + 1)), f"syntax error, unexpected {what}")
 
     # -- program ----------------------------------------------------------------------
     def program(self) -> ast.Program:
@@ -149,11 +151,11 @@ class Parser:
             return ast.Jump(token.span, token.text)
         expr = self.expr()
         if self.tok.kind == "op" and (self.tok.text == "=" or self.tok.text in COMPOUND):
-            op = self.take().text
+            op = self.take()
             if not isinstance(expr, (ast.Map, ast.Variable)):
                 raise self.diagnostics.fail(expr.span, "only maps and scratch variables can be assigned to")
             value = self.expr()
-            return ast.Assign(expr.span.to(value.span), expr, value, COMPOUND.get(op, ""))
+            return ast.Assign(expr.span.to(value.span), expr, value, COMPOUND.get(op.text, ""), op.span)
         if self.at("++", "--") and isinstance(expr, (ast.Map, ast.Variable)):
             op = self.take()
             return ast.Assign(expr.span.to(op.span), expr, ast.Integer(op.span, 1), op.text[0])

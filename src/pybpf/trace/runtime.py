@@ -124,6 +124,7 @@ class Session:
             info = self.by_index[int.from_bytes(data[8:16], "little")]
             if ACTION_NAMES[action] == "print":
                 self.print_map(info)
+                self.out.write("\n")
             else:
                 self.clear_map(info, zero=ACTION_NAMES[action] == "zero")
 

@@ -15,7 +15,7 @@ from . import ast
 from .builtins import FUNCTIONS, VARIABLES
 from .probes import PROVIDERS
 from .source import Diagnostics, Source
-from .types import CAST_TYPES, INT64, NONE, UINT64, Type, integer, string, tuple_of
+from .types import CAST_TYPES, INT64, NONE, UINT64, Type, integer, kind_name, string, tuple_of
 
 
 @dataclass
@@ -46,6 +46,12 @@ class Analyser:
         self.loop_depth = 0
 
     def run(self) -> Resources:
+        seen: dict[str, ast.AttachPoint] = {}
+        for point in (p for probe in self.program.probes for p in probe.attach_points):
+            if point.provider in ("BEGIN", "END"):
+                if point.provider in seen:
+                    self.diagnostics.error(point.span, f"More than one {point.provider} probe defined")
+                seen[point.provider] = point
         for probe in self.program.probes:
             self.probe, self.variables = probe, {}
             for point in probe.attach_points:
@@ -86,7 +92,7 @@ class Analyser:
             self.block(s.then)
             self.block(s.otherwise)
         elif isinstance(s, ast.While):
-            self.condition(s.cond)
+            self.condition(s.cond, "while()")
             self.loop_depth += 1
             self.block(s.body)
             self.loop_depth -= 1
@@ -98,9 +104,9 @@ class Analyser:
             if s.kind != "return" and not self.loop_depth:
                 self.diagnostics.error(s.span, f"{s.kind} used outside of a loop")
 
-    def condition(self, cond: ast.Expr) -> None:
+    def condition(self, cond: ast.Expr, where: str = "if()") -> None:
         if not self.expr(cond).is_int:
-            self.diagnostics.error(cond.span, f"Invalid condition: {cond.type}")
+            self.diagnostics.error(cond.span, f"Invalid condition in {where}: {kind_name(cond.type)}")
 
     def assign(self, s: ast.Assign) -> None:
         value = self.expr(s.value)
@@ -116,7 +122,7 @@ class Analyser:
             if value.is_aggregation:
                 self.diagnostics.error(s.value.span, f"Aggregations cannot be assigned to scratch variables")
             elif previous is not None and previous.kind != value.kind:
-                self.diagnostics.error(s.span, f"Type mismatch for {s.target.name}: trying to assign value of "
+                self.diagnostics.error(s.op_span or s.span, f"Type mismatch for {s.target.name}: trying to assign value of "
                                                f"type '{value}' when variable already contains a value of "
                                                f"type '{previous}'")
             elif previous is not None and value.kind == "str" and value.size > previous.size:
@@ -217,7 +223,7 @@ class Analyser:
         if isinstance(e, ast.Binary):
             return self.binary(e)
         if isinstance(e, ast.Ternary):
-            self.condition(e.cond)
+            self.condition(e.cond, "ternary")
             then, otherwise = self.expr(e.then), self.expr(e.otherwise)
             if then.kind != otherwise.kind:
                 self.diagnostics.error(e.span, f"Ternary operator must return the same type: have '{then}' and "
@@ -238,9 +244,7 @@ class Analyser:
         if left.kind == "str" and right.kind == "str" and e.op in ("==", "!="):
             return INT64
         if not (left.is_int and right.is_int):
-            self.diagnostics.error(e.span, f"Type mismatch for '{e.op}': comparing '{left}' with '{right}'"
-                                   if e.op in ("==", "!=", "<", ">", "<=", ">=") else
-                                   f"The {e.op} operator can not be used on expressions of types {left}, {right}")
+            self.diagnostics.error(e.span, f"Type mismatch for '{e.op}': comparing '{left}' with '{right}'")
             return INT64
         if e.op in ("==", "!=", "<", ">", "<=", ">=", "&&", "||"):
             return INT64

@@ -37,6 +37,11 @@ class Type:
         return self.kind
 
 
+def kind_name(t: "Type") -> str:
+    """How bpftrace names a type's kind in messages: integer, string, ..."""
+    return {"int": "integer", "str": "string"}.get(t.kind, str(t))
+
+
 def integer(size: int = 8, signed: bool = True) -> Type:
     return Type("int", size, signed)
 
