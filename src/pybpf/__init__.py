@@ -7,3 +7,12 @@ and Linux implementations (`pybpf.kernel`) and a bpftrace-compatible tracer
 """
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # `pybpf.trace(script)` without importing the compiler (or llvmlite) before it is used
+    if name == "trace":
+        import importlib
+        return importlib.import_module(".trace", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+

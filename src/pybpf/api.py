@@ -56,4 +56,10 @@ def run_object(path: str | Path, *, seconds: float | None = None, script: list[s
     return _run_object(str(path), seconds, script, out)
 
 
-__all__ = ["assemble", "decode", "disassemble", "encode", "load_object", "objdump", "run", "run_object"]
+def trace(script: str, **options):
+    """pybpftrace as a context manager: `with api.trace(script, capture=True) as t: ...; t.output`."""
+    from .trace import Tracing
+    return Tracing(script, **options)
+
+
+__all__ = ["trace", "assemble", "decode", "disassemble", "encode", "load_object", "objdump", "run", "run_object"]
