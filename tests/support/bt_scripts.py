@@ -68,6 +68,14 @@ SCRIPTS = {
     "predicate true": (r'BEGIN /1 < 2/ { @n = 2; exit(); } END /@n == 2/ { printf("yes\n"); }',
                        "yes\n\n\n@n: 2\n"),
     "predicate false": (r'BEGIN { @n = 2; exit(); } END /@n == 1/ { printf("no\n"); }', "\n\n@n: 2\n"),
+    "print values": (r'BEGIN { print(1); print("str"); print((1, "a", -2)); exit(); }',
+                     "1\nstr\n(1, a, -2)\n\n\n"),
+    "strncmp sizeof": (r'BEGIN { printf("%d %d %d %d %d\n", strncmp("abc", "abd", 2), strncmp("abc", "abd", 3), '
+                       r'sizeof(int32), sizeof(comm), sizeof(uint8)); exit(); }',
+                       "0 1 4 16 1\n\n\n"),
+    "cat": (r'BEGIN { cat("/proc/sys/kernel/ostype"); exit(); }', "Linux\n\n\n"),
+    "has_key and zero": (r'BEGIN { @m[1] = 5; printf("%d %d\n", has_key(@m[1]), has_key(@m[2])); zero(@m); exit(); }',
+                         "1 0\n\n\n@m[1]: 0\n"),
 }
 
 # Where Debian's bpftrace 0.17 prints something else, by design of current bpftrace (docs/pybpftrace.md):
@@ -75,3 +83,5 @@ SCRIPTS = {
 BPFTRACE_0_17 = {
     "arithmetic": "3 -4 1 1024 15 -10\n\n\n",
 }
+# Functions bpftrace 0.17 does not have yet (current bpftrace does): compared with pybpftrace only.
+NEWER_THAN_0_17 = {"has_key and zero"}

@@ -115,3 +115,18 @@ def test_threads_of_the_traced_program_are_seen():
             t.join()
     out = trace("uprobe:support.testapp:add { @by_thread[tid] = count(); @all = count(); }", workload)
     assert "@all: 4\n" in out
+
+
+def test_unsafe_functions_need_the_flag(capsys):
+    script = 'BEGIN { system("echo hi %d", 5); exit(); }'
+    assert main(["--no-cache", "-e", script]) == 1
+    assert "system() is an unsafe function being used in safe mode" in capsys.readouterr().err
+    assert main(["--no-cache", "--unsafe", "-e", script]) == 0
+    assert capsys.readouterr().out.startswith("hi 5\n")
+
+
+def test_time_and_strftime(capsys):
+    import time
+    assert main(["--no-cache", "-e", 'BEGIN { time("%Y|"); printf("%s\\n", strftime("%Y-%m", nsecs)); exit(); }']) == 0
+    year, month = time.strftime("%Y"), time.strftime("%Y-%m")
+    assert capsys.readouterr().out.startswith(f"{year}|{month}\n")

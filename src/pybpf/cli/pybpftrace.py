@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="compile only and print the stages: ast, types, ir, asm (default: all)")
     parser.add_argument("--emit-llvm", metavar="FILE", help="write the LLVM IR to FILE and stop")
     parser.add_argument("--emit-elf", metavar="FILE", help="write the BPF ELF object to FILE and stop")
+    parser.add_argument("--unsafe", action="store_true", help="allow unsafe functions (system)")
     parser.add_argument("-f", dest="format", default="text", choices=["text"], help="output format")
     parser.add_argument("--kernel", default="virtual", choices=["virtual", "linux", "auto"],
                         help="which kernel runs the programs (default: virtual)")
@@ -103,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         text, name, params = _script(args, parser)
         from ..trace.compiler import compile_script
         dumping = args.dump or args.emit_llvm or args.emit_elf
-        compiled = compile_script(text, name, params, cache=not (args.no_cache or dumping))
+        compiled = compile_script(text, name, params, cache=not (args.no_cache or dumping), unsafe=args.unsafe)
         if dumping:
             return _dump(args, compiled)
         return _run(args, compiled)

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from . import ast
 from .format import check_format
-from .types import INT64, NONE, UINT64, Type, integer, kind_name, string
+from .types import CAST_TYPES, INT64, NONE, UINT64, Type, integer, kind_name, string
 
 VARIABLES: dict[str, "Variable"] = {}
 FUNCTIONS: dict[str, "Function"] = {}
-ACTIONS = {"exit": 30000, "print": 30001, "clear": 30002, "zero": 30003}  # record ids past the printf ids
+ACTIONS = {"exit": 30000, "print": 30001, "clear": 30002, "zero": 30003}  # record ids past the output ids
 STRLEN = 64  # bpftrace's default string size for str()
 
 
@@ -220,9 +220,8 @@ class Printf(Function):
             return NONE
         error = check_format(fmt.value, [a.type for a in call.args[1:]])
         if error:
-            analyser.diagnostics.error(call.span, f"printf: {error}")
-        call.format_id = len(analyser.resources.printfs)
-        analyser.resources.printfs.append((fmt.value, [a.type for a in call.args[1:]]))
+            analyser.diagnostics.error(call.span, f"{self.name}: {error}")
+        call.format_id = analyser.resources.add_output(self.name, fmt.value, [a.type for a in call.args[1:]])
         return NONE
 
     def emit(self, gen, call):
@@ -264,8 +263,155 @@ class MapAction(Function):
         gen.record(ACTIONS[self.name], [], extra=gen.map_index(call.args[0].name))
 
 
-for _name in ("print", "clear", "zero"):
+for _name in ("clear", "zero"):
     FUNCTIONS[_name] = type(f"{_name.title()}Action", (MapAction,), {"name": _name})()
+
+
+@function
+class Print(MapAction):
+    """print(@map) prints the map now; print(value) prints a value on a line of its own."""
+
+    name = "print"
+
+    def result(self, analyser, call):
+        if call.args and call.args[0].type is not None and call.args[0].type.kind == "none":
+            analyser.diagnostics.error(call.args[0].span, "print() cannot print a value with no type")
+            return NONE
+        call.format_id = analyser.resources.add_output("print", "", [call.args[0].type])
+        return NONE
+
+    def emit(self, gen, call):
+        if hasattr(call, "format_id"):
+            gen.record(call.format_id, call.args)
+        else:
+            super().emit(gen, call)
+
+
+class Formatted(Function):
+    """time(fmt), cat(fmt, ...), system(fmt, ...): a record user space acts on with the formatted text."""
+
+    args = (1, 99)
+    statement_only = True
+    unsafe = False
+    default = None
+
+    def check(self, analyser, call, statement):
+        if not call.args and self.default is not None:
+            call.args = [ast.String(call.span, self.default)]
+        return super().check(analyser, call, statement)
+
+    def result(self, analyser, call):
+        if self.unsafe and not analyser.unsafe:
+            analyser.diagnostics.error(call.span, f"{self.name}() is an unsafe function being used in safe mode")
+        fmt = call.args[0] if call.args else None
+        if not isinstance(fmt, ast.String):
+            if fmt is not None:
+                analyser.diagnostics.error(call.span, f"{self.name}() expects a string literal "
+                                                      f"({kind_name(fmt.type)} provided)")
+            return NONE
+        types = [a.type for a in call.args[1:]]
+        error = check_format(fmt.value, types) if self.name != "time" else None
+        if error:
+            analyser.diagnostics.error(call.span, f"{self.name}: {error}")
+        call.format_id = analyser.resources.add_output(self.name, fmt.value, types)
+        return NONE
+
+    def emit(self, gen, call):
+        gen.record(call.format_id, call.args[1:])
+
+
+@function
+class Time(Formatted):
+    name = "time"
+    args = (0, 1)
+    default = "%H:%M:%S\n"
+
+
+@function
+class Cat(Formatted):
+    name = "cat"
+
+
+@function
+class System(Formatted):
+    name = "system"
+    unsafe = True
+
+
+@function
+class Strftime(Function):
+    """strftime(fmt, nsecs): a timestamp that %s prints as local time in fmt."""
+
+    name = "strftime"
+    args = (2, 2)
+
+    def result(self, analyser, call):
+        if call.args and not isinstance(call.args[0], ast.String):
+            analyser.diagnostics.error(call.span, "strftime() expects a string literal as its format")
+            return Type("timestamp", 8, params=(0,))
+        if len(call.args) == 2 and not call.args[1].type.is_int:
+            analyser.diagnostics.error(call.args[1].span, "strftime() expects an integer timestamp (nsecs)")
+        index = analyser.resources.add_output("strftime", call.args[0].value, [])
+        return Type("timestamp", 8, params=(index,))
+
+    def emit(self, gen, call):
+        return gen.expr(call.args[1])
+
+
+@function
+class Strncmp(Function):
+    """strncmp(a, b, n): 0 when the first n bytes (to the first NUL) are equal, else 1."""
+
+    name = "strncmp"
+    args = (3, 3)
+
+    def result(self, analyser, call):
+        if len(call.args) == 3:
+            if not all(a.type.kind == "str" for a in call.args[:2]):
+                analyser.diagnostics.error(call.span, "strncmp() expects two strings")
+            if not isinstance(call.args[2], ast.Integer):
+                analyser.diagnostics.error(call.args[2].span, "strncmp() expects an integer literal length")
+        return INT64
+
+    def emit(self, gen, call):
+        a, b, n = call.args
+        return gen.b.xor(gen.compare_strings(gen.expr(a), a.type.size, gen.expr(b), b.type.size, n.value),
+                         gen.i64(1))
+
+
+@function
+class Sizeof(Function):
+    name = "sizeof"
+    args = (1, 1)
+
+    def check(self, analyser, call, statement):
+        if len(call.args) == 1 and isinstance(call.args[0], ast.Builtin) and call.args[0].name in CAST_TYPES:
+            call.size = CAST_TYPES[call.args[0].name].size
+            return UINT64
+        super().check(analyser, call, statement)
+        call.size = call.args[0].type.size if call.args and call.args[0].type.kind != "int" else 8
+        if call.args and call.args[0].type.kind == "int":
+            call.size = call.args[0].type.size
+        return UINT64
+
+    def emit(self, gen, call):
+        return gen.i64(call.size)
+
+
+@function
+class HasKey(Function):
+    name = "has_key"
+    args = (1, 1)
+
+    def result(self, analyser, call):
+        if call.args and not (isinstance(call.args[0], ast.Map) and call.args[0].keys):
+            analyser.diagnostics.error(call.args[0].span, "has_key() expects a map element, e.g. @x[1]")
+        return INT64
+
+    def emit(self, gen, call):
+        target = call.args[0]
+        found = gen.helper("map_lookup_elem", [gen.map_ptr(target.name), gen.map_key(target)])
+        return gen.b.zext(gen.b.icmp_unsigned("!=", found, gen.i64(0)), found.type)
 
 
 @function

@@ -202,7 +202,7 @@ class Gen:
             self.b.store(self.i64(extra), self.at(buffer, 8, i64))
         offset = header
         for arg, value in values:
-            if arg.type.is_int:
+            if arg.type.is_scalar:
                 self.b.store(value, self.at(buffer, offset, i64))
             else:
                 self.copy(self.at(buffer, offset), value, arg.type.size)
@@ -268,14 +268,14 @@ class Gen:
             value = self.arithmetic(s.op, self.expr(target), value, target.type.signed if target.type else True)
         if isinstance(target, ast.Variable):
             slot = self.variable_slot(target)
-            if target.type.is_int:
+            if target.type.is_scalar:
                 self.b.store(value, self.at(slot, 0, i64))
             else:
                 self.zero(slot, target.type.size)
                 self.copy(slot, value, min(s.value.type.size, target.type.size))
             return
         layout = self.layouts[target.name]
-        if target.type.is_int:
+        if target.type.is_scalar:
             stored = self.alloca_bytes(8)
             self.b.store(value, self.at(stored, 0, i64))
         else:
@@ -292,7 +292,7 @@ class Gen:
         offset = 0
         for key_expr, key_type in zip(target.keys, self.resources.maps[target.name].keys):
             value = self.expr(key_expr)
-            if key_expr.type.is_int:
+            if key_expr.type.is_scalar:
                 self.b.store(value, self.at(key, offset, i64))
             else:
                 self.copy(self.at(key, offset), value, min(key_expr.type.size, key_type.size))
@@ -368,9 +368,9 @@ class Gen:
             return self.string_constant(e.value, e.type.size)
         if isinstance(e, ast.Variable):
             slot = self.variable_slot(e)
-            return self.b.load(self.at(slot, 0, i64)) if e.type.is_int else slot
+            return self.b.load(self.at(slot, 0, i64)) if e.type.is_scalar else slot
         if isinstance(e, ast.PositionalParam):
-            return self.i64(e.positional_value) if e.type.is_int else \
+            return self.i64(e.positional_value) if e.type.is_scalar else \
                 self.string_constant(e.positional_value, e.type.size)
         if isinstance(e, ast.Map):
             return self.map_read(e)
@@ -399,7 +399,7 @@ class Gen:
             offset = 0
             for item in e.items:
                 value = self.expr(item)
-                if item.type.is_int:
+                if item.type.is_scalar:
                     self.b.store(value, self.at(buffer, offset, i64))
                 else:
                     self.copy(self.at(buffer, offset), value, item.type.size)
@@ -410,7 +410,7 @@ class Gen:
     def map_read(self, e: ast.Map) -> ir.Value:
         kind = self.resources.maps[e.name].value.kind
         found = self.helper("map_lookup_elem", [self.map_ptr(e.name), self.map_key(e)])
-        if not e.type.is_int:
+        if not e.type.is_scalar:
             size = self.layouts[e.name].value_size
             buffer = self.alloca_bytes(size)
             self.zero(buffer, size)
@@ -461,27 +461,29 @@ class Gen:
         return self.arithmetic(e.op, left, right, e.type.signed)
 
     def string_equal(self, e: ast.Binary) -> ir.Value:
-        """Byte by byte up to the first NUL (strcmp == 0), unrolled over the shorter buffer."""
-        left, right = self.expr(e.left), self.expr(e.right)
-        size = min(e.left.type.size, e.right.type.size)
+        equal = self.compare_strings(self.expr(e.left), e.left.type.size, self.expr(e.right), e.right.type.size)
+        return equal if e.op == "==" else self.b.xor(equal, self.i64(1))
+
+    def compare_strings(self, left: ir.Value, left_size: int, right: ir.Value, right_size: int,
+                        limit: int | None = None) -> ir.Value:
+        """1 when the strings are equal up to the first NUL (and within `limit` bytes), else 0; unrolled."""
+        size = min(left_size, right_size, limit if limit is not None else 1 << 30)
         equal, done = ir.Constant(i1, 1), ir.Constant(i1, 0)
         for i in range(size):
-            a = self.b.load(self.at(left, i))
-            c = self.b.load(self.at(right, i))
+            a, c = self.b.load(self.at(left, i)), self.b.load(self.at(right, i))
             differs = self.b.and_(self.b.not_(done), self.b.icmp_unsigned("!=", a, c))
             equal = self.b.and_(equal, self.b.not_(differs))
             done = self.b.or_(done, self.b.icmp_unsigned("==", a, ir.Constant(i8, 0)))
-        if e.left.type.size != e.right.type.size:  # the longer one must end where the shorter does
-            longer, length = (left, e.left.type.size) if e.left.type.size > size else (right, e.right.type.size)
-            if length > size:
-                tail = self.b.icmp_unsigned("==", self.b.load(self.at(longer, size)), ir.Constant(i8, 0))
-                equal = self.b.and_(equal, self.b.or_(done, tail))
-        result = equal if e.op == "==" else self.b.not_(equal)
-        return self.b.zext(result, i64)
+        shorter = min(left_size, right_size)
+        if (limit is None or limit > shorter) and left_size != right_size:  # the longer must end there too
+            longer = left if left_size > right_size else right
+            tail = self.b.icmp_unsigned("==", self.b.load(self.at(longer, shorter)), ir.Constant(i8, 0))
+            equal = self.b.and_(equal, self.b.or_(done, tail))
+        return self.b.zext(equal, i64)
 
     def ternary(self, e: ast.Ternary) -> ir.Value:
         cond = self.b.icmp_unsigned("!=", self.expr(e.cond), self.i64(0))
-        if e.type.is_int:
+        if e.type.is_scalar:
             slot = ir.IRBuilder(self.entry).alloca(i64)
             with self.b.if_else(cond) as (then, otherwise):
                 with then:

@@ -30,9 +30,10 @@ class Compiled:
     ir: str = ""
 
 
-def front_end(source: Source, params: list[str] | None = None) -> tuple[ast.Program, Resources]:
+def front_end(source: Source, params: list[str] | None = None,
+              unsafe: bool = False) -> tuple[ast.Program, Resources]:
     program = parse(source)
-    return program, analyse(source, program, params)
+    return program, analyse(source, program, params, unsafe)
 
 
 def _cache_dir() -> Path:
@@ -41,10 +42,10 @@ def _cache_dir() -> Path:
 
 
 def compile_script(text: str, name: str = "stdin", params: list[str] | None = None, *,
-                   cache: bool = True) -> Compiled:
+                   cache: bool = True, unsafe: bool = False) -> Compiled:
     """Compile a script; a ScriptError (bpftrace's diagnostics) for a mistake in it."""
     source = Source(text, name)
-    program, resources = front_end(source, params)
+    program, resources = front_end(source, params, unsafe)
     key = hashlib.sha256(pickle.dumps((CACHE_VERSION, text, params or []))).hexdigest()
     path = _cache_dir() / f"{key}.o"
     if cache and path.exists():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from .output.text import value_text
 from .types import Type, kind_name
 
 SPEC = re.compile(r"%(?P<flags>[-+ #0]*)(?P<width>\d+)?(?:\.(?P<precision>\d+))?(?P<length>hh|h|ll|l|z|j|t)?"
@@ -37,7 +38,7 @@ def check_format(fmt: str, types: list[Type]) -> str | None:
         conv = spec.group("conv")
         if conv in INTEGER_CONVERSIONS and not t.is_int:
             return f"%{conv} specifier expects a value of type integer ({kind_name(t)} supplied)"
-        if conv == "s" and t.kind not in ("str", "int"):
+        if conv == "s" and t.kind not in ("str", "int", "timestamp", "tuple"):
             return f"%s specifier expects a value of type string ({kind_name(t)} supplied)"
     return None
 
@@ -69,8 +70,8 @@ def render(fmt: str, values: list) -> str:
         elif conv == "c":
             out.append((spec + "c") % chr(value & 0xFF))
         else:
-            text = value if isinstance(value, str) else str(value) if isinstance(value, int) else \
-                value.split(b"\0", 1)[0].decode("utf-8", "replace")
+            text = value.split(b"\0", 1)[0].decode("utf-8", "replace") if isinstance(value, bytes) else \
+                value_text(value)
             out.append((spec + "s") % text)
     out.append(fmt[pos:])
     return "".join(out)

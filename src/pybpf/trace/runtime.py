@@ -19,14 +19,64 @@ from .codegen import RINGBUF_MAP, START_MAP, MapLayout
 from .compiler import Compiled
 from .format import render
 from .output import format_map
+from .output.text import value_text
 from .probes import PROVIDERS
 from .types import Type, slot_size
 
 ACTION_NAMES = {number: name for name, number in ACTIONS.items()}
 
 
+def _printf(session, fmt: str, values: list) -> None:
+    session.out.write(render(fmt, values))
+
+
+def _print_value(session, fmt: str, values: list) -> None:
+    session.out.write(value_text(values[0]) + "\n")
+
+
+def _time(session, fmt: str, values: list) -> None:
+    session.out.write(time.strftime(fmt))
+
+
+def _cat(session, fmt: str, values: list) -> None:
+    path = render(fmt, values)
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            session.out.write(handle.read())
+    except OSError as err:
+        print(f"ERROR: failed to open file '{path}': {err.strerror}", file=session.err)
+
+
+def _system(session, fmt: str, values: list) -> None:
+    import subprocess
+    session.out.flush()
+    done = subprocess.run(render(fmt, values), shell=True, capture_output=True, text=True)
+    session.out.write(done.stdout)
+
+
+# What user space does with each kind of output record (semantic.Output.kind).
+OUTPUTS = {"printf": _printf, "print": _print_value, "time": _time, "cat": _cat, "system": _system,
+           "strftime": None}
+
+
+class Timestamp:
+    """strftime()'s value: CLOCK_MONOTONIC nanoseconds that print as local time in a format."""
+
+    def __init__(self, ns: int, fmt: str):
+        self.ns, self.fmt = ns, fmt
+
+    def __str__(self) -> str:
+        wall = (time.time_ns() - (time.monotonic_ns() - self.ns)) / 1e9
+        return time.strftime(self.fmt, time.localtime(wall))
+
+
+FORMATS: list = []  # strftime formats of the running script, by index (set by Session)
+
+
 def decode(data: bytes, t: Type):
     """A value of type t from its bytes in a record, key or map value."""
+    if t.kind == "timestamp":
+        return Timestamp(int.from_bytes(data[:8], "little"), FORMATS[t.params[0]].fmt)
     if t.kind == "int":
         return int.from_bytes(data[:8], "little", signed=t.signed)
     if t.kind == "str":
@@ -52,6 +102,7 @@ class Session:
         self.loaded = None
         self.exiting = threading.Event()
         self.by_index = {info.index: info for info in self.resources.maps.values()}
+        FORMATS[:] = self.resources.outputs
 
     # -- start and stop ----------------------------------------------------------------
     def start(self) -> None:
@@ -111,13 +162,13 @@ class Session:
 
     def record(self, data: bytes) -> None:
         action = int.from_bytes(data[:8], "little")
-        if action < len(self.resources.printfs):
-            fmt, types = self.resources.printfs[action]
+        if action < len(self.resources.outputs):
+            output = self.resources.outputs[action]
             values, offset = [], 8
-            for t in types:
+            for t in output.types:
                 values.append(decode(data[offset:], t))
                 offset += slot_size(t)
-            self.out.write(render(fmt, values))
+            OUTPUTS[output.kind](self, output.fmt, values)
         elif ACTION_NAMES.get(action) == "exit":
             self.exiting.set()
         elif action in ACTION_NAMES:

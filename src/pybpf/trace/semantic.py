@@ -26,18 +26,32 @@ class MapInfo:
     index: int = 0  # its number among the script's maps
 
 
+@dataclass(frozen=True)
+class Output:
+    """A record kind the programs send with its arguments: printf, print, time, cat, system."""
+
+    kind: str
+    fmt: str
+    types: tuple[Type, ...]
+
+
 @dataclass
 class Resources:
-    """What user space needs to decode what the programs send: formats, maps, probes."""
+    """What user space needs to decode what the programs send: outputs (record id = index), maps."""
 
-    printfs: list[tuple[str, list[Type]]] = field(default_factory=list)
+    outputs: list[Output] = field(default_factory=list)
     maps: dict[str, MapInfo] = field(default_factory=dict)
     needs_elapsed: bool = False
 
+    def add_output(self, kind: str, fmt: str, types) -> int:
+        self.outputs.append(Output(kind, fmt, tuple(types)))
+        return len(self.outputs) - 1
+
 
 class Analyser:
-    def __init__(self, source: Source, program: ast.Program, params: list[str] | None = None):
-        self.source, self.program = source, program
+    def __init__(self, source: Source, program: ast.Program, params: list[str] | None = None,
+                 unsafe: bool = False):
+        self.source, self.program, self.unsafe = source, program, unsafe
         self.diagnostics = Diagnostics(source)
         self.resources = Resources()
         self.params = params or []
@@ -251,5 +265,6 @@ class Analyser:
         return integer(8, left.signed and right.signed)
 
 
-def analyse(source: Source, program: ast.Program, params: list[str] | None = None) -> Resources:
-    return Analyser(source, program, params).run()
+def analyse(source: Source, program: ast.Program, params: list[str] | None = None,
+            unsafe: bool = False) -> Resources:
+    return Analyser(source, program, params, unsafe).run()

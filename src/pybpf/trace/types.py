@@ -20,6 +20,11 @@ class Type:
         return self.kind == "int"
 
     @property
+    def is_scalar(self) -> bool:
+        """Held in a register as a u64 (an integer, a timestamp)."""
+        return self.kind in ("int", "timestamp")
+
+    @property
     def is_aggregation(self) -> bool:
         return self.kind in AGGREGATIONS
 
@@ -57,7 +62,7 @@ def tuple_of(items: list[Type]) -> Type:
 def _slot(t: Type) -> int:
     """Bytes a value takes in a record or key: 8 for an int, a string's size rounded up to 8 (slots stay
     8-aligned, as the verifier wants for the stores that fill them)."""
-    return 8 if t.kind == "int" else -(-t.size // 8) * 8
+    return 8 if t.is_scalar else -(-t.size // 8) * 8
 
 
 def slot_size(t: Type) -> int:
