@@ -5,6 +5,7 @@ from __future__ import annotations
 from . import ast
 from .lexer import Token, tokenize
 from .source import Diagnostics, ScriptError, Source, Span
+from .probes import ALIASES
 from .types import CAST_TYPES
 
 # Binary operators by precedence level, loosest first.
@@ -106,6 +107,7 @@ class Parser:
             self.take()
         raw = text[start:end]
         provider, _, rest = raw.partition(":")
+        provider = ALIASES.get(provider, provider)
         target, _, func = rest.partition(":")
         if provider not in ("BEGIN", "END") and not rest:
             func, target = target, ""

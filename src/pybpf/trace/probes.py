@@ -46,7 +46,7 @@ class OneShot(Provider):
         self.name = name
 
     def check(self, analyser, point):
-        if point.text != self.name:
+        if point.text.upper() != self.name:
             analyser.diagnostics.error(point.span, f"{self.name} probes take no arguments")
 
     def attach(self, point):
@@ -132,3 +132,6 @@ class Tracepoint(Provider):
 PROVIDERS: dict[str, Provider] = {p.name: p for p in (
     OneShot("BEGIN"), OneShot("END"), Interval(), Profile(), PythonFunction("uprobe", "pyfunc"),
     PythonFunction("uretprobe", "pyfunc.return"), Usdt(), Tracepoint())}
+# Other spellings bpftrace accepts: current bpftrace's begin/end, and the one- and two-letter short forms.
+ALIASES = {"begin": "BEGIN", "end": "END", "i": "interval", "p": "profile", "u": "uprobe", "ur": "uretprobe",
+           "U": "usdt", "t": "tracepoint"}

@@ -1,0 +1,51 @@
+"""tools/bpftrace_runtime.py: bpftrace's runtime-test format, selection and judging, on a small suite."""
+
+import importlib.util
+import sys
+
+from support.paths import REPO
+
+SPEC = importlib.util.spec_from_file_location("bpftrace_runtime", REPO / "tools" / "bpftrace_runtime.py")
+runner = sys.modules["bpftrace_runtime"] = importlib.util.module_from_spec(SPEC)  # dataclasses look it up
+SPEC.loader.exec_module(runner)
+
+SUITE = """\
+NAME passes
+PROG begin { printf("SUCCESS %d\\n", 1 + 1); exit(); }
+EXPECT SUCCESS 2
+TIMEOUT 5
+
+NAME fails on output
+PROG BEGIN { printf("other\\n"); exit(); }
+EXPECT SUCCESS
+TIMEOUT 5
+
+NAME expected error
+PROG BEGIN { nosuch(); }
+EXPECT_REGEX Unknown function
+WILL_FAIL
+TIMEOUT 5
+
+NAME needs the kernel
+PROG kprobe:do_nanosleep { exit(); }
+EXPECT x
+
+NAME a command-line test
+RUN {{BPFTRACE}} --version
+EXPECT x
+"""
+
+
+def test_parse_select_and_run(tmp_path, capsys):
+    runtime = tmp_path / "runtime"
+    runtime.mkdir()
+    (runtime / "mini").write_text(SUITE)
+    tests = runner.parse_suite(runtime / "mini")
+    assert [t.name for t in tests] == ["passes", "fails on output", "expected error", "needs the kernel",
+                                       "a command-line test"]
+    assert [runner.selected(t) for t in tests] == [None, None, None, "kernel or user-space probes",
+                                                   "RUN (command-line) test"]
+    assert runner.main([str(runtime), "--jobs", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "selected 3 tests (BEGIN/END/interval/profile only); passed 2 (66.7%)" in out
+    assert "missing EXPECT SUCCESS" in out

@@ -1,0 +1,202 @@
+"""Run bpftrace's own runtime tests (tests/runtime of the bpftrace repository) against a bpftrace command.
+
+    python3 tools/bpftrace_runtime.py PATH/TO/bpftrace/tests/runtime [--bpftrace CMD] [--jobs N] [-v]
+
+The bpftrace repository is not part of pybpf: point this at a checkout.
+Selected are the PROG tests whose probes are only BEGIN, END, interval and
+profile and that need nothing else of the host (no REQUIRES, REQUIRES_FEATURE,
+BEFORE/AFTER, SETUP, NEW_PIDNS or other architectures).  Each runs as the
+suite's own runner runs it (`CMD -e 'PROG'`, `-q -f json` for JSON
+expectations, ENV set, SIGINT at TIMEOUT), and is judged by its EXPECT*
+lines and exit status.  Printed: the pass count, and the failures grouped
+by cause (the first ERROR line, or what was expected and missing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import concurrent.futures
+import json
+import os
+import platform
+import re
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+KERNEL_PROBE = re.compile(r"(?:^|[\s,}])(?:kprobe|kretprobe|uprobe|uretprobe|tracepoint|rawtracepoint|usdt|software|"
+                          r"hardware|watchpoint|asyncwatchpoint|fentry|fexit|kfunc|kretfunc|iter|self|t|rt|k|kr|u|"
+                          r"ur|U|s|h|w|aw|f|fr|it):", re.M)
+EXCLUDING = ("REQUIRES", "REQUIRES_FEATURE", "BEFORE", "AFTER", "SETUP", "CLEANUP", "NEW_PIDNS", "SKIP_IF_ENV_HAS",
+             "MIN_KERNEL", "MAX_KERNEL")
+
+
+@dataclass
+class Test:
+    suite: str
+    name: str
+    prog: str = ""
+    run: str = ""
+    expects: list[tuple[str, str]] = field(default_factory=list)
+    timeout: float = 5.0
+    env: dict[str, str] = field(default_factory=dict)
+    will_fail: bool = False
+    return_code: int = 0
+    directives: set[str] = field(default_factory=set)
+    arch: list[str] = field(default_factory=list)
+
+
+def parse_suite(path: Path) -> list[Test]:
+    tests, current = [], None
+    for raw in path.read_text(errors="replace").splitlines():
+        line = raw.rstrip("\n")
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        key, _, value = line.partition(" ")
+        if key == "NAME":
+            current = Test(path.name, value)
+            tests.append(current)
+            continue
+        if current is None:
+            continue
+        current.directives.add(key)
+        if key == "PROG":
+            current.prog = value
+        elif key == "RUN":
+            current.run = value
+        elif key in ("EXPECT", "EXPECT_NONE", "EXPECT_REGEX", "EXPECT_REGEX_NONE", "EXPECT_JSON", "EXPECT_FILE"):
+            current.expects.append((key, value))
+        elif key == "TIMEOUT":
+            current.timeout = float(value)
+        elif key == "ENV":
+            name, _, setting = value.partition("=")
+            current.env[name] = setting
+        elif key == "WILL_FAIL":
+            current.will_fail = True
+        elif key == "RETURN_CODE":
+            current.return_code = int(value)
+        elif key == "ARCH":
+            current.arch = value.split("|")
+        elif current.prog and key not in EXCLUDING and not key.isupper():
+            current.prog += "\n" + line  # a program continued on the next lines
+    return tests
+
+
+def selected(test: Test) -> str | None:
+    """Why a test is out of scope, or None if it is in."""
+    if not test.prog:
+        return "RUN (command-line) test"
+    if KERNEL_PROBE.search(test.prog):
+        return "kernel or user-space probes"
+    hit = sorted(test.directives & set(EXCLUDING))
+    if hit:
+        return f"needs {hit[0]}"
+    if test.arch and platform.machine() not in test.arch:
+        return "other architecture"
+    if any(kind == "EXPECT_FILE" for kind, _ in test.expects):
+        return "EXPECT_FILE"
+    return None
+
+
+def check(kind: str, expect: str, output: str, root: Path) -> bool:
+    if kind == "EXPECT":
+        return re.search(rf"^\s*{re.escape(expect)}\s*$", output, re.M) is not None
+    if kind == "EXPECT_NONE":
+        return re.search(rf"^\s*{re.escape(expect)}\s*$", output, re.M) is None
+    if kind == "EXPECT_REGEX":
+        return re.search(expect, output, re.M) is not None
+    if kind == "EXPECT_REGEX_NONE":
+        return re.search(expect, output, re.M) is None
+    if kind == "EXPECT_JSON":
+        path = root.parent / expect if not os.path.isabs(expect) else Path(expect)
+        try:
+            wanted = path.read_text().strip()
+            if path.suffix == ".ndjson":
+                return [json.loads(x) for x in output.strip().splitlines()] == \
+                    [json.loads(x) for x in wanted.splitlines()]
+            return json.loads(output.strip()) == json.loads(wanted)
+        except (OSError, ValueError):
+            return False
+    return False
+
+
+def run_test(test: Test, command: str, root: Path) -> tuple[bool, str]:
+    use_json = any(kind == "EXPECT_JSON" for kind, _ in test.expects)
+    prog = test.prog.replace("'", "'\\''")
+    shell = f"{command} {'-q -f json ' if use_json else ''}-e '{prog}'"
+    env = dict(os.environ, **test.env)
+    process = subprocess.Popen(["bash", "-c", shell], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env=env, cwd=root.parent, start_new_session=True, errors="replace")
+    try:
+        output, _ = process.communicate(timeout=test.timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            output, _ = process.communicate(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            output, _ = process.communicate()
+            return False, "hung after SIGINT"
+    missing = [f"{kind} {expect}" for kind, expect in test.expects if not check(kind, expect, output, root)]
+    error = next((line for line in output.splitlines() if "ERROR" in line), None)
+    if test.will_fail:
+        if process.returncode == 0:
+            return False, "succeeded, WILL_FAIL expected an error"
+    elif process.returncode != test.return_code:
+        return False, error or f"exit status {process.returncode}"
+    if missing:
+        return False, error or f"missing {missing[0][:100]}"
+    return True, ""
+
+
+def cause(reason: str) -> str:
+    """Failures grouped: the error message without the script location and quoted names."""
+    reason = re.sub(r"^stdin:\d+:\d+-\d+: ", "", reason)
+    return re.sub(r"'[^']*'|\"[^\"]*\"", "'...'", reason)[:110]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runtime", type=Path, help="the tests/runtime directory of a bpftrace checkout")
+    parser.add_argument("--bpftrace", default=f"{sys.executable} -m pybpf.cli.pybpftrace",
+                        help="the command under test (default: pybpftrace)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("-v", "--verbose", action="store_true", help="list every failing test")
+    args = parser.parse_args(argv)
+    if not args.runtime.is_dir():
+        parser.error(f"{args.runtime} is not a directory (a bpftrace checkout's tests/runtime)")
+    tests, skipped = [], collections.Counter()
+    for path in sorted(p for p in args.runtime.iterdir() if p.is_file() and not p.suffix):
+        for test in parse_suite(path):
+            why = selected(test)
+            if why:
+                skipped[why] += 1
+            else:
+                tests.append(test)
+    with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
+        results = list(pool.map(lambda t: (t, *run_test(t, args.bpftrace, args.runtime)), tests))
+    passed = sum(ok for _, ok, _ in results)
+    by_suite = collections.defaultdict(lambda: [0, 0])
+    causes = collections.Counter()
+    for test, ok, reason in results:
+        by_suite[test.suite][0] += ok
+        by_suite[test.suite][1] += 1
+        if not ok:
+            causes[cause(reason)] += 1
+            if args.verbose:
+                print(f"FAIL {test.suite}: {test.name}: {reason}")
+    print(f"selected {len(tests)} tests (BEGIN/END/interval/profile only); passed {passed} "
+          f"({100 * passed / max(len(tests), 1):.1f}%)")
+    print("by suite: " + ", ".join(f"{s} {p}/{n}" for s, (p, n) in sorted(by_suite.items())))
+    print("failures by cause:")
+    for reason, count in causes.most_common():
+        print(f"  {count:4d}  {reason}")
+    print("not selected: " + ", ".join(f"{why} {n}" for why, n in skipped.most_common()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
