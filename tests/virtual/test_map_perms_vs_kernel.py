@@ -9,6 +9,7 @@ from pybpf.kernel.errors import BpfError
 from pybpf.kernel.virtual import VirtualKernel
 from pybpf.uapi import BpfCmd, MapType
 from support.kernel import needs_kernel
+from support.programs import store_first_value
 
 RDONLY, WRONLY, MMAPABLE = 1 << 3, 1 << 4, 1 << 10
 KEY, VALUE = bytes(4), bytes(8)
@@ -90,26 +91,12 @@ def test_permissions_on_the_virtual_kernel():
 
 
 def test_programs_still_write_a_frozen_map():
-    from pybpf.helpers import helper_id
-    from pybpf.isa.asm import assemble
     from pybpf.uapi import ProgType
 
     k = Virtual()
     fd = k.create(MapType.BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0)
     k.freeze(fd)
-    prog = k.kernel.prog_load(ProgType.BPF_PROG_TYPE_SOCKET_FILTER, assemble(f"""
-        r1 = 0
-        *(u32 *)(r10 - 4) = r1
-        r1 = map[fd:{fd}] ll
-        r2 = r10
-        r2 += -4
-        call bpf_map_lookup_elem
-        if r0 == 0 goto out
-        r1 = 5
-        *(u64 *)(r0 + 0) = r1
-    out:
-        r0 = 0
-        exit""", helper_id=helper_id))
+    prog = k.kernel.prog_load(ProgType.BPF_PROG_TYPE_SOCKET_FILTER, store_first_value(fd, 5))
     k.kernel.prog_test_run(prog.fd, bytes(64))
     assert k.lookup(fd, KEY) == (5).to_bytes(8, "little")
 

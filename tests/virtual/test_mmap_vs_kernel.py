@@ -5,12 +5,11 @@ import mmap
 
 import pytest
 
-from pybpf.helpers import helper_id
-from pybpf.isa.asm import assemble
 from pybpf.kernel.errors import BpfError
 from pybpf.kernel.virtual import VirtualKernel
 from pybpf.uapi import MapType, ProgType
 from support.kernel import needs_kernel
+from support.programs import store_first_value
 
 MMAPABLE, RDONLY = 1 << 10, 1 << 3
 ARRAY = MapType.BPF_MAP_TYPE_ARRAY
@@ -55,19 +54,7 @@ def test_mapping_is_shared_with_lookups_and_programs():
     seen, after = scenario(create, update, lookup, view_of)
     assert seen == bytes(16) + b"hello world!" + bytes(20) and after == b"\x01\x02\x03\x04" + bytes(8)
     fd = create(ARRAY, 4, 8, 1, MMAPABLE)
-    prog = kernel.prog_load(ProgType.BPF_PROG_TYPE_SOCKET_FILTER, assemble(f"""
-        r1 = 0
-        *(u32 *)(r10 - 4) = r1
-        r1 = map[fd:{fd}] ll
-        r2 = r10
-        r2 += -4
-        call bpf_map_lookup_elem
-        if r0 == 0 goto out
-        r1 = 77
-        *(u64 *)(r0 + 0) = r1
-    out:
-        r0 = 0
-        exit""", helper_id=helper_id))
+    prog = kernel.prog_load(ProgType.BPF_PROG_TYPE_SOCKET_FILTER, store_first_value(fd, 77))
     view = view_of(fd)
     kernel.prog_test_run(prog.fd, bytes(64))
     assert int.from_bytes(view[:8], "little") == 77  # the program wrote what user space sees

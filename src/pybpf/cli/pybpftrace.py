@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import runpy
 import shlex
 import sys
 import threading
 
 from .. import __version__
 from ..errors import PybpfError
-from ..trace.probes import PROVIDERS
 from ..trace.source import ScriptError
+from .pyscript import script_thread
 
 USAGE = """pybpftrace [options] filename
        pybpftrace [options] - <stdin input>
@@ -64,21 +63,7 @@ def _command_thread(command: str, done: threading.Event) -> threading.Thread:
                          f"not {argv[0] if argv else 'an empty command'!r}")
     if len(argv) < 2:
         raise PybpfError("-c: which Python program? ('python app.py ...')")
-    script = argv[1:]
-    sys.path.insert(0, os.path.dirname(os.path.abspath(script[0])))
-
-    def run() -> None:
-        saved = sys.argv
-        sys.argv = script
-        try:
-            runpy.run_path(script[0], run_name="__main__")
-        except SystemExit:
-            pass
-        finally:
-            sys.argv = saved
-            done.set()
-
-    return threading.Thread(target=run, name="pybpftrace-command", daemon=True)
+    return script_thread(argv[1:], done)
 
 
 def _list(pattern: str) -> None:

@@ -10,8 +10,6 @@ the run (the script finishing, --seconds, Ctrl-C, an error).
 
 from __future__ import annotations
 
-import os
-import runpy
 import sys
 import threading
 import time
@@ -21,6 +19,7 @@ from ..kernel.loader import load_object
 from ..kernel.virtual import VirtualKernel
 from ..kernel.virtual.sections import target_for_section
 from ..maps import RingBufMap
+from .pyscript import script_thread
 
 
 def _drain(kernel, rings, out) -> None:
@@ -46,8 +45,6 @@ def _print_maps(kernel, loaded, out) -> None:
 
 def run_object(path: str, seconds: float | None, script: list[str] | None, out=None) -> int:
     out = out or sys.stdout
-    if script:  # as `python SCRIPT` would, so that probes can name the script's own modules
-        sys.path.insert(0, os.path.dirname(os.path.abspath(script[0])))
     kernel = VirtualKernel()
     loaded = load_object(kernel, load(path))
     links = []
@@ -64,17 +61,7 @@ def run_object(path: str, seconds: float | None, script: list[str] | None, out=N
                  if isinstance(kernel.map(fd), RingBufMap)]
         done = threading.Event()
         if script:
-            def run_script():
-                saved = sys.argv
-                sys.argv = list(script)
-                try:
-                    runpy.run_path(script[0], run_name="__main__")
-                except SystemExit:
-                    pass
-                finally:
-                    sys.argv = saved
-                    done.set()
-            worker = threading.Thread(target=run_script, name="pybpf-run-script")
+            worker = script_thread(script, done)
             worker.start()
         elif seconds is None:
             seconds = float("inf")

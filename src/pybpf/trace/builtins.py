@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from . import ast
 from .format import check_format
-from .types import CAST_TYPES, INT64, NONE, UINT64, Type, integer, kind_name, string
+from .types import CAST_TYPES, INT64, NONE, UINT64, Type, kind_name, string
 
 VARIABLES: dict[str, "Variable"] = {}
 FUNCTIONS: dict[str, "Function"] = {}
@@ -61,67 +61,26 @@ class Function:
 
 # -- variables ---------------------------------------------------------------------------------
 
-def _helper_bits(helper: str, shift: int, mask: int):
+class HelperVariable(Variable):
+    """A builtin read from a helper's result: (result >> shift) & mask."""
+
+    def __init__(self, name: str, helper: str, shift: int = 0, mask: int = 0):
+        self.name, self.helper, self.shift, self.mask = name, helper, shift, mask
+
     def emit(self, gen, node):
-        value = gen.helper(helper, [])
-        if shift:
-            value = gen.b.lshr(value, gen.i64(shift))
-        return gen.b.and_(value, gen.i64(mask)) if mask else value
-    return emit
+        value = gen.helper(self.helper, [])
+        if self.shift:
+            value = gen.b.lshr(value, gen.i64(self.shift))
+        return gen.b.and_(value, gen.i64(self.mask)) if self.mask else value
 
 
-@variable
-class Pid(Variable):
-    name = "pid"
-    emit = _helper_bits("get_current_pid_tgid", 32, 0)
-
-
-@variable
-class Tid(Variable):
-    name = "tid"
-    emit = _helper_bits("get_current_pid_tgid", 0, 0xFFFFFFFF)
-
-
-@variable
-class Uid(Variable):
-    name = "uid"
-    emit = _helper_bits("get_current_uid_gid", 0, 0xFFFFFFFF)
-
-
-@variable
-class Gid(Variable):
-    name = "gid"
-    emit = _helper_bits("get_current_uid_gid", 32, 0)
-
-
-@variable
-class Nsecs(Variable):
-    name = "nsecs"
-    emit = _helper_bits("ktime_get_ns", 0, 0)
-
-
-@variable
-class Cpu(Variable):
-    name = "cpu"
-    emit = _helper_bits("get_smp_processor_id", 0, 0)
-
-
-@variable
-class NumaId(Variable):
-    name = "numaid"
-    emit = _helper_bits("get_numa_node_id", 0, 0)
-
-
-@variable
-class Rand(Variable):
-    name = "rand"
-    emit = _helper_bits("get_prandom_u32", 0, 0)
-
-
-@variable
-class Cgroup(Variable):
-    name = "cgroup"
-    emit = _helper_bits("get_current_cgroup_id", 0, 0)
+for _name, _helper, _shift, _mask in (
+        ("pid", "get_current_pid_tgid", 32, 0), ("tid", "get_current_pid_tgid", 0, 0xFFFFFFFF),
+        ("uid", "get_current_uid_gid", 0, 0xFFFFFFFF), ("gid", "get_current_uid_gid", 32, 0),
+        ("nsecs", "ktime_get_ns", 0, 0), ("cpu", "get_smp_processor_id", 0, 0),
+        ("numaid", "get_numa_node_id", 0, 0), ("rand", "get_prandom_u32", 0, 0),
+        ("cgroup", "get_current_cgroup_id", 0, 0), ("jiffies", "jiffies64", 0, 0)):
+    VARIABLES[_name] = HelperVariable(_name, _helper, _shift, _mask)
 
 
 @variable

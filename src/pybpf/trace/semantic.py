@@ -134,7 +134,7 @@ class Analyser:
         if isinstance(s.target, ast.Variable):
             previous = self.variables.get(s.target.name)
             if value.is_aggregation:
-                self.diagnostics.error(s.value.span, f"Aggregations cannot be assigned to scratch variables")
+                self.diagnostics.error(s.value.span, "Aggregations cannot be assigned to scratch variables")
             elif previous is not None and previous.kind != value.kind:
                 self.diagnostics.error(s.op_span or s.span, f"Type mismatch for {s.target.name}: trying to assign value of "
                                                f"type '{value}' when variable already contains a value of "
