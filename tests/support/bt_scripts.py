@@ -76,6 +76,9 @@ SCRIPTS = {
     "cat": (r'BEGIN { cat("/proc/sys/kernel/ostype"); exit(); }', "Linux\n\n\n"),
     "has_key and zero": (r'BEGIN { @m[1] = 5; printf("%d %d\n", has_key(@m[1]), has_key(@m[2])); zero(@m); exit(); }',
                          "1 0\n\n\n@m[1]: 0\n"),
+    "two-argument delete and has_key": (r'begin { @m[1, 2] = 3; @m[3, 4] = 5; printf("%d %d\n", has_key(@m, (1, 2)), '
+                                        r'has_key(@m[3, 4])); delete(@m, (1, 2)); @k[5] = 1; delete(@k, 5); exit(); }',
+                                        "1 1\n\n\n@m[3, 4]: 5\n"),
 }
 
 # Where Debian's bpftrace 0.17 prints something else, by design of current bpftrace (docs/pybpftrace.md):
@@ -84,4 +87,4 @@ BPFTRACE_0_17 = {
     "arithmetic": "3 -4 1 1024 15 -10\n\n\n",
 }
 # Functions bpftrace 0.17 does not have yet (current bpftrace does): compared with pybpftrace only.
-NEWER_THAN_0_17 = {"has_key and zero"}
+NEWER_THAN_0_17 = {"has_key and zero", "two-argument delete and has_key"}

@@ -130,3 +130,11 @@ def test_time_and_strftime(capsys):
     assert main(["--no-cache", "-e", 'BEGIN { time("%Y|"); printf("%s\\n", strftime("%Y-%m", nsecs)); exit(); }']) == 0
     year, month = time.strftime("%Y"), time.strftime("%Y-%m")
     assert capsys.readouterr().out.startswith(f"{year}|{month}\n")
+
+
+def test_exit_code_and_constant_builtins(capsys):
+    import os
+    import pwd
+    assert main(["--no-cache", "-e", 'begin { printf("%d %d %s\\n", ncpus, usermode, username); exit(69); }']) == 69
+    user = pwd.getpwuid(os.getuid()).pw_name
+    assert capsys.readouterr().out.startswith(f"{os.cpu_count()} 1 {user}\n")

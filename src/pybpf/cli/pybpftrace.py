@@ -138,7 +138,7 @@ def _run(args, compiled) -> int:
         session.finish()
         if worker is not None:
             worker.join(timeout=1)
-        return 0
+        return session.exit_code
     finally:
         if out is not sys.stdout:
             out.close()

@@ -9,6 +9,8 @@ else; adding a builtin is adding an entry.
 
 from __future__ import annotations
 
+import os
+
 from . import ast
 from .format import check_format
 from .types import CAST_TYPES, INT64, NONE, UINT64, Type, kind_name, string
@@ -81,6 +83,31 @@ for _name, _helper, _shift, _mask in (
         ("numaid", "get_numa_node_id", 0, 0), ("rand", "get_prandom_u32", 0, 0),
         ("cgroup", "get_current_cgroup_id", 0, 0), ("jiffies", "jiffies64", 0, 0)):
     VARIABLES[_name] = HelperVariable(_name, _helper, _shift, _mask)
+
+
+class Constant(Variable):
+    """A builtin known when the script is compiled."""
+
+    def __init__(self, name: str, value: int):
+        self.name, self.value = name, value
+
+    def emit(self, gen, node):
+        return gen.i64(self.value)
+
+
+VARIABLES["ncpus"] = Constant("ncpus", os.cpu_count() or 1)
+VARIABLES["usermode"] = Constant("usermode", 1)  # probes of the virtual kernel fire in the traced program
+
+
+@variable
+class Username(Variable):
+    """The user running the traced program: its uid in BPF, printed as the name (from pwd) by user space."""
+
+    name = "username"
+    type = Type("username", 8)
+
+    def emit(self, gen, node):
+        return gen.b.and_(gen.helper("get_current_uid_gid", []), gen.i64(0xFFFFFFFF))
 
 
 @variable
@@ -189,12 +216,20 @@ class Printf(Function):
 
 @function
 class Exit(Function):
+    """exit([code]): stop tracing (END runs, maps print); pybpftrace exits with the code."""
+
     name = "exit"
-    args = (0, 0)
+    args = (0, 1)
     statement_only = True
 
+    def result(self, analyser, call):
+        if call.args and not call.args[0].type.is_int:
+            analyser.diagnostics.error(call.args[0].span, "exit() expects an integer exit code")
+        return NONE
+
     def emit(self, gen, call):
-        gen.record(ACTIONS["exit"], [])
+        code = gen.expr(call.args[0]) if call.args else gen.i64(0)
+        gen.record(ACTIONS["exit"], [], extra=code)
         gen.leave()
 
 
@@ -357,15 +392,37 @@ class Sizeof(Function):
         return gen.i64(call.size)
 
 
-@function
-class HasKey(Function):
-    name = "has_key"
-    args = (1, 1)
+class ElementFunction(Function):
+    """delete() and has_key(): of a map element, written `@m[k1, k2]` or `@m, (k1, k2)` (current bpftrace)."""
+
+    args = (1, 2)
+
+    def check(self, analyser, call, statement):
+        if len(call.args) == 2 and isinstance(call.args[0], ast.Map) and not call.args[0].keys:
+            target, key = call.args
+            info = analyser.resources.maps.get(target.name)
+            if info is not None and info.keys == []:
+                analyser.diagnostics.error(call.span, f"call to {self.name}() expects a map with explicit keys "
+                                                      f"(non-scalar map)")
+                return self.type_of_result
+            keys = key.items if isinstance(key, ast.Tuple) and info is not None and len(info.keys or []) > 1 \
+                else [key]
+            call.args = [ast.Map(target.span.to(key.span), target.name, keys)]
+        elif call.args and not (isinstance(call.args[0], ast.Map) and call.args[0].keys):
+            super().check(analyser, call, statement)
+            analyser.diagnostics.error(call.args[0].span, f"{self.name}() expects a map element, e.g. "
+                                                          f"{self.name}(@x[1]) or {self.name}(@x, 1)")
+            return self.type_of_result
+        return super().check(analyser, call, statement)
 
     def result(self, analyser, call):
-        if call.args and not (isinstance(call.args[0], ast.Map) and call.args[0].keys):
-            analyser.diagnostics.error(call.args[0].span, "has_key() expects a map element, e.g. @x[1]")
-        return INT64
+        return self.type_of_result
+
+
+@function
+class HasKey(ElementFunction):
+    name = "has_key"
+    type_of_result = INT64
 
     def emit(self, gen, call):
         target = call.args[0]
@@ -374,15 +431,10 @@ class HasKey(Function):
 
 
 @function
-class Delete(Function):
+class Delete(ElementFunction):
     name = "delete"
-    args = (1, 1)
     statement_only = True
-
-    def result(self, analyser, call):
-        if call.args and not isinstance(call.args[0], ast.Map):
-            analyser.diagnostics.error(call.args[0].span, "delete() expects a map element, e.g. @x[1]")
-        return NONE
+    type_of_result = NONE
 
     def emit(self, gen, call):
         target = call.args[0]

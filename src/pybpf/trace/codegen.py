@@ -191,7 +191,7 @@ class Gen:
         self.b.position_at_end(self.new_block("after_return"))
 
     # -- records to user space ------------------------------------------------------------
-    def record(self, action: int, args: list[ast.Expr], extra: int | None = None) -> None:
+    def record(self, action: int, args: list[ast.Expr], extra: int | ir.Value | None = None) -> None:
         values = [(a, self.expr(a)) for a in args]
         header = 16 if extra is not None else 8
         size = header + sum(slot_size(a.type) for a in args)
@@ -199,7 +199,7 @@ class Gen:
         self.zero(buffer, size)
         self.b.store(self.i64(action), self.at(buffer, 0, i64))
         if extra is not None:
-            self.b.store(self.i64(extra), self.at(buffer, 8, i64))
+            self.b.store(extra if isinstance(extra, ir.Value) else self.i64(extra), self.at(buffer, 8, i64))
         offset = header
         for arg, value in values:
             if arg.type.is_scalar:

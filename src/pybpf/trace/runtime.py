@@ -9,6 +9,11 @@ from __future__ import annotations
 
 import struct
 import sys
+
+try:
+    import pwd
+except ImportError:  # not on Windows: usernames print as uids
+    pass
 import threading
 import time
 
@@ -77,6 +82,12 @@ def decode(data: bytes, t: Type):
     """A value of type t from its bytes in a record, key or map value."""
     if t.kind == "timestamp":
         return Timestamp(int.from_bytes(data[:8], "little"), FORMATS[t.params[0]].fmt)
+    if t.kind == "username":
+        uid = int.from_bytes(data[:8], "little")
+        try:
+            return pwd.getpwuid(uid).pw_name
+        except (KeyError, NameError):
+            return str(uid)
     if t.kind == "int":
         return int.from_bytes(data[:8], "little", signed=t.signed)
     if t.kind == "str":
@@ -101,6 +112,7 @@ class Session:
         self.links: list[int] = []
         self.loaded = None
         self.exiting = threading.Event()
+        self.exit_code = 0
         self.by_index = {info.index: info for info in self.resources.maps.values()}
         FORMATS[:] = self.resources.outputs
 
@@ -170,6 +182,7 @@ class Session:
                 offset += slot_size(t)
             OUTPUTS[output.kind](self, output.fmt, values)
         elif ACTION_NAMES.get(action) == "exit":
+            self.exit_code = int.from_bytes(data[8:16], "little") & 0xFF
             self.exiting.set()
         elif action in ACTION_NAMES:
             info = self.by_index[int.from_bytes(data[8:16], "little")]

@@ -22,7 +22,7 @@ class Type:
     @property
     def is_scalar(self) -> bool:
         """Held in a register as a u64 (an integer, a timestamp)."""
-        return self.kind in ("int", "timestamp")
+        return self.kind in ("int", "timestamp", "username")
 
     @property
     def is_aggregation(self) -> bool:
