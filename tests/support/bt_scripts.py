@@ -79,6 +79,9 @@ SCRIPTS = {
     "two-argument delete and has_key": (r'begin { @m[1, 2] = 3; @m[3, 4] = 5; printf("%d %d\n", has_key(@m, (1, 2)), '
                                         r'has_key(@m[3, 4])); delete(@m, (1, 2)); @k[5] = 1; delete(@k, 5); exit(); }',
                                         "1 1\n\n\n@m[3, 4]: 5\n"),
+    "strcontains and bools": (r'begin { print(strcontains("hello-test-world", "test")); '
+                              r'print(strcontains("hello", "lo")); print(strcontains("", "x")); @b[true] = false; exit(); }',
+                              "true\ntrue\nfalse\n\n\n@b[true]: false\n"),
 }
 
 # Where Debian's bpftrace 0.17 prints something else, by design of current bpftrace (docs/pybpftrace.md):
@@ -87,4 +90,4 @@ BPFTRACE_0_17 = {
     "arithmetic": "3 -4 1 1024 15 -10\n\n\n",
 }
 # Functions bpftrace 0.17 does not have yet (current bpftrace does): compared with pybpftrace only.
-NEWER_THAN_0_17 = {"has_key and zero", "two-argument delete and has_key"}
+NEWER_THAN_0_17 = {"has_key and zero", "two-argument delete and has_key", "strcontains and bools"}

@@ -26,6 +26,8 @@ MORE = {
                '{ @ms = lhist((nsecs - @start[tid]) / 1000000, 0, 100, 10); delete(@start[tid]); }',
     "timers": 'interval:ms:10 { @ticks = count(); if (@ticks == 5) { exit(); } } profile:hz:50 { @cpus[cpu] = count(); }',
     "builtins": 'BEGIN { printf("%d %s %d %d %d %d %d\\n", elapsed, comm, pid, tid, uid, gid, cpu); @r = rand; }',
+    "strings": 'begin { $s = comm; if (strcontains($s, "py")) { @hit = count(); } '
+               'printf("%d\\n", strncmp($s, "python", 6)); }',
     "usdt and audit": 'usdt:testapp:request { printf("%s %d\\n", str(arg0), arg1); } tracepoint:audit:open { @n = count(); }',
 }
 CASES = {**{name: script for name, (script, _) in SCRIPTS.items()}, **MORE}

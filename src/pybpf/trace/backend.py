@@ -20,7 +20,9 @@ def optimise(ir_text: str):
     machine = _machine()
     module = llvm.parse_assembly(ir_text)
     module.verify()
-    builder = llvm.create_pass_builder(machine, llvm.PipelineTuningOptions(speed_level=2))
+    options = llvm.PipelineTuningOptions(speed_level=2)
+    options.loop_unrolling = False  # unrolled loops branch 2^n ways for the verifier; it bounds loops itself
+    builder = llvm.create_pass_builder(machine, options)
     builder.getModulePassManager().run(module, builder)
     return module
 

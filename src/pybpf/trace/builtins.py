@@ -13,7 +13,7 @@ import os
 
 from . import ast
 from .format import check_format
-from .types import CAST_TYPES, INT64, NONE, UINT64, Type, kind_name, string
+from .types import BOOL, CAST_TYPES, INT64, NONE, UINT64, Type, kind_name, string
 
 VARIABLES: dict[str, "Variable"] = {}
 FUNCTIONS: dict[str, "Function"] = {}
@@ -88,14 +88,15 @@ for _name, _helper, _shift, _mask in (
 class Constant(Variable):
     """A builtin known when the script is compiled."""
 
-    def __init__(self, name: str, value: int):
-        self.name, self.value = name, value
+    def __init__(self, name: str, value: int, type: Type = UINT64):
+        self.name, self.value, self.type = name, value, type
 
     def emit(self, gen, node):
         return gen.i64(self.value)
 
 
 VARIABLES["ncpus"] = Constant("ncpus", os.cpu_count() or 1)
+VARIABLES["true"], VARIABLES["false"] = Constant("true", 1, BOOL), Constant("false", 0, BOOL)
 VARIABLES["usermode"] = Constant("usermode", 1)  # probes of the virtual kernel fire in the traced program
 
 
@@ -374,6 +375,23 @@ class Strncmp(Function):
 
 
 @function
+class Strcontains(Function):
+    """strcontains(haystack, needle): whether needle occurs in haystack."""
+
+    name = "strcontains"
+    args = (2, 2)
+
+    def result(self, analyser, call):
+        if len(call.args) == 2 and not all(a.type.kind == "str" for a in call.args):
+            analyser.diagnostics.error(call.span, "strcontains() expects two strings")
+        return BOOL
+
+    def emit(self, gen, call):
+        haystack, needle = call.args
+        return gen.string_contains(gen.expr(haystack), haystack.type.size, gen.expr(needle), needle.type.size)
+
+
+@function
 class Sizeof(Function):
     name = "sizeof"
     args = (1, 1)
@@ -422,7 +440,7 @@ class ElementFunction(Function):
 @function
 class HasKey(ElementFunction):
     name = "has_key"
-    type_of_result = INT64
+    type_of_result = BOOL
 
     def emit(self, gen, call):
         target = call.args[0]

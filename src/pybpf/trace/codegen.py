@@ -481,6 +481,52 @@ class Gen:
             equal = self.b.and_(equal, self.b.or_(done, tail))
         return self.b.zext(equal, i64)
 
+    def string_contains(self, haystack: ir.Value, haystack_size: int, needle: ir.Value,
+                        needle_size: int) -> ir.Value:
+        """1 when needle (to its NUL) occurs in haystack (to its NUL).
+
+        Two bounded loops that leave at the first mismatch, as bpftrace emits
+        them: unrolled byte compares would branch 2^n ways for the verifier.
+        """
+        entry = ir.IRBuilder(self.entry)
+        i_slot, j_slot, found = entry.alloca(i64), entry.alloca(i64), entry.alloca(i64)
+        self.b.store(self.i64(0), found)
+        self.b.store(self.i64(0), i_slot)
+        outer, inner, step, advance, done = (self.new_block(n) for n in (
+            "contains_outer", "contains_inner", "contains_step", "contains_advance", "contains_done"))
+        self.b.branch(outer)
+        self.b.position_at_end(outer)  # for i in 0..haystack_size
+        i = self.b.load(i_slot)
+        self.b.store(self.i64(0), j_slot)
+        self.b.cbranch(self.b.icmp_unsigned("<=", i, self.i64(haystack_size)), inner, done)
+        self.b.position_at_end(inner)  # for j in 0..needle_size, while haystack[i + j] == needle[j]
+        j = self.b.load(j_slot)
+        in_needle = self.b.icmp_unsigned("<", j, self.i64(needle_size))
+        c = self.b.load(self.b.gep(needle, [self.b.select(in_needle, j, self.i64(0))]))
+        needle_over = self.b.or_(self.b.not_(in_needle), self.b.icmp_unsigned("==", c, ir.Constant(i8, 0)))
+        matched, compare = self.new_block("contains_matched"), self.new_block("contains_compare")
+        self.b.cbranch(needle_over, matched, compare)
+        self.b.position_at_end(matched)
+        self.b.store(self.i64(1), found)
+        self.b.branch(done)
+        self.b.position_at_end(compare)
+        position = self.b.add(i, j)
+        in_haystack = self.b.icmp_unsigned("<", position, self.i64(haystack_size))
+        h = self.b.load(self.b.gep(haystack, [self.b.select(in_haystack, position, self.i64(0))]))
+        same = self.b.and_(in_haystack, self.b.icmp_unsigned("==", h, c))
+        self.b.cbranch(same, step, advance)
+        self.b.position_at_end(step)
+        self.b.store(self.b.add(j, self.i64(1)), j_slot)
+        self.b.branch(inner)
+        self.b.position_at_end(advance)  # no match at i: stop at the haystack's NUL
+        in_range = self.b.icmp_unsigned("<", i, self.i64(haystack_size))
+        here = self.b.load(self.b.gep(haystack, [self.b.select(in_range, i, self.i64(0))]))
+        self.b.store(self.b.add(i, self.i64(1)), i_slot)
+        more = self.b.and_(in_range, self.b.icmp_unsigned("!=", here, ir.Constant(i8, 0)))
+        self.b.cbranch(more, outer, done)
+        self.b.position_at_end(done)
+        return self.b.load(found)
+
     def ternary(self, e: ast.Ternary) -> ir.Value:
         cond = self.b.icmp_unsigned("!=", self.expr(e.cond), self.i64(0))
         if e.type.is_scalar:

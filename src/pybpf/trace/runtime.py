@@ -90,6 +90,8 @@ def decode(data: bytes, t: Type):
             return str(uid)
     if t.kind == "int":
         return int.from_bytes(data[:8], "little", signed=t.signed)
+    if t.kind == "bool":
+        return any(data[:8])
     if t.kind == "str":
         return data[:t.size].split(b"\0", 1)[0].decode("utf-8", "replace")
     if t.kind == "tuple":

@@ -154,9 +154,9 @@ class Analyser:
             info = self.resources.maps[target.name] = MapInfo(target.name, index=len(self.resources.maps))
         keys = [self.expr(k) for k in target.keys]
         for key, t in zip(target.keys, keys):
-            if t.kind not in ("int", "str", "tuple"):
+            if t.kind not in ("int", "bool", "str", "tuple"):
                 self.diagnostics.error(key.span, f"{t} cannot be a map key")
-        keys = [integer(8, t.signed) if t.is_int else t for t in keys]
+        keys = [integer(8, t.signed) if t.kind == "int" else t for t in keys]
         if info.keys is None:
             info.keys = keys
         elif [t.kind for t in info.keys] != [t.kind for t in keys] or len(info.keys) != len(keys):
@@ -166,7 +166,7 @@ class Analyser:
         else:
             info.keys = [max(a, b, key=lambda t: t.size) if a.kind == "str" else a for a, b in zip(info.keys, keys)]
         if value is not None:
-            stored = integer(8, value.signed) if value.is_int else value
+            stored = integer(8, value.signed) if value.kind == "int" else value
             if info.value is None:
                 info.value = stored
             elif info.value.kind != stored.kind or info.value.params != stored.params:

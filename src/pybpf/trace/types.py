@@ -17,12 +17,13 @@ class Type:
 
     @property
     def is_int(self) -> bool:
-        return self.kind == "int"
+        """Usable as an integer: ints, and bools (0 and 1)."""
+        return self.kind in ("int", "bool")
 
     @property
     def is_scalar(self) -> bool:
         """Held in a register as a u64 (an integer, a timestamp)."""
-        return self.kind in ("int", "timestamp", "username")
+        return self.kind in ("int", "bool", "timestamp", "username")
 
     @property
     def is_aggregation(self) -> bool:
@@ -44,7 +45,7 @@ class Type:
 
 def kind_name(t: "Type") -> str:
     """How bpftrace names a type's kind in messages: integer, string, ..."""
-    return {"int": "integer", "str": "string"}.get(t.kind, str(t))
+    return {"int": "integer", "str": "string", "bool": "bool"}.get(t.kind, str(t))
 
 
 def integer(size: int = 8, signed: bool = True) -> Type:
@@ -69,6 +70,6 @@ def slot_size(t: Type) -> int:
     return _slot(t)
 
 
-INT64, UINT64, NONE = integer(8, True), integer(8, False), Type("none", 0)
+INT64, UINT64, NONE, BOOL = integer(8, True), integer(8, False), Type("none", 0), Type("bool", 8)
 CAST_TYPES = {f"{'' if signed else 'u'}int{bits}": integer(bits // 8, signed)
               for bits in (8, 16, 32, 64) for signed in (True, False)}

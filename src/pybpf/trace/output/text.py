@@ -12,6 +12,8 @@ def value_text(value, t: Type | None = None) -> str:
     """A key or value as bpftrace prints it: ints in decimal, strings raw, tuples in parentheses."""
     if isinstance(value, tuple):
         return "(" + ", ".join(value_text(v) for v in value) + ")"
+    if isinstance(value, bool):
+        return "true" if value else "false"
     return str(value)
 
 
@@ -95,7 +97,7 @@ def format_map(name: str, value_type: Type, entries: list[tuple[tuple, object]])
             text = str(average(value)) if kind == "avg" else f"count {count}, average {average(value)}, total {total}"
             lines.append(f"{name}{_key_text(key)}: {text}")
         return lines + [""]
-    order = (lambda e: (e[1], e[0])) if kind in ("int", "count", "sum", "min", "max") else (lambda e: e[0])
+    order = (lambda e: (e[1], e[0])) if kind in ("int", "bool", "count", "sum", "min", "max") else (lambda e: e[0])
     for key, value in sorted(entries, key=order):
         lines.append(f"{name}{_key_text(key)}: {value_text(value)}")
     return lines
