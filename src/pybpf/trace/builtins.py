@@ -529,3 +529,31 @@ class Lhist(Aggregation):
                 analyser.diagnostics.error(call.span, "lhist() max must be greater than min "
                                                       f"({low.value} and {high.value} provided)")
         return super().result(analyser, call)
+
+
+@function
+class Nsecs(Function):
+    """nsecs(monotonic | boot): the clock by name (nsecs alone is monotonic)."""
+
+    name = "nsecs"
+    args = (0, 1)
+    CLOCKS = {"monotonic": "ktime_get_ns", "boot": "ktime_get_boot_ns"}
+
+    def check(self, analyser, call, statement):
+        clock = call.args[0] if call.args else None
+        if clock is not None and not (isinstance(clock, ast.Builtin) and clock.name in self.CLOCKS):
+            what = clock.name if isinstance(clock, ast.Builtin) else "an expression"
+            analyser.diagnostics.error(call.span, f"nsecs() takes a clock: {', '.join(self.CLOCKS)} "
+                                                  f"(the virtual kernel has no {what} clock)")
+        elif len(call.args) > 1:
+            return super().check(analyser, call, statement)
+        return UINT64
+
+    def emit(self, gen, call):
+        clock = call.args[0].name if call.args else "monotonic"
+        return gen.helper(self.CLOCKS[clock], [])
+
+
+# Every builtin also answers to __builtin_NAME (what bpftrace's macros use) and to NAME() with no arguments.
+for _name, _variable in list(VARIABLES.items()):
+    VARIABLES[f"__builtin_{_name}"] = _variable

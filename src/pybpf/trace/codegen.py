@@ -377,7 +377,7 @@ class Gen:
         if isinstance(e, ast.Builtin):
             return VARIABLES[e.name].emit(self, e)
         if isinstance(e, ast.Call):
-            return FUNCTIONS[e.name].emit(self, e)
+            return (FUNCTIONS[e.name] if e.name in FUNCTIONS else VARIABLES[e.name]).emit(self, e)
         if isinstance(e, ast.Unary):
             operand = self.expr(e.operand)
             if e.op == "-":

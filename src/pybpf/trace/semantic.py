@@ -15,7 +15,7 @@ from . import ast
 from .builtins import FUNCTIONS, VARIABLES
 from .probes import PROVIDERS
 from .source import Diagnostics, Source
-from .types import CAST_TYPES, INT64, NONE, UINT64, Type, integer, kind_name, string, tuple_of
+from .types import BOOL, CAST_TYPES, INT64, NONE, UINT64, Type, integer, kind_name, string, tuple_of
 
 
 @dataclass
@@ -225,6 +225,8 @@ class Analyser:
             return builtin.check(self, e)
         if isinstance(e, ast.Call):
             function = FUNCTIONS.get(e.name)
+            if function is None and e.name in VARIABLES and not e.args:  # comm() is comm
+                return VARIABLES[e.name].check(self, e)
             if function is None:
                 self.diagnostics.error(e.name_span or e.span, f"Unknown function: {e.name}")
                 return NONE
@@ -233,7 +235,7 @@ class Analyser:
             t = self.expr(e.operand)
             if not t.is_int:
                 self.diagnostics.error(e.span, f"The {e.op} operator can not be used on expressions of type {t}")
-            return INT64 if e.op == "!" else t
+            return BOOL if e.op == "!" else t
         if isinstance(e, ast.Binary):
             return self.binary(e)
         if isinstance(e, ast.Ternary):
@@ -256,12 +258,12 @@ class Analyser:
     def binary(self, e: ast.Binary) -> Type:
         left, right = self.expr(e.left), self.expr(e.right)
         if left.kind == "str" and right.kind == "str" and e.op in ("==", "!="):
-            return INT64
+            return BOOL
         if not (left.is_int and right.is_int):
             self.diagnostics.error(e.span, f"Type mismatch for '{e.op}': comparing '{left}' with '{right}'")
             return INT64
         if e.op in ("==", "!=", "<", ">", "<=", ">=", "&&", "||"):
-            return INT64
+            return BOOL  # current bpftrace: comparisons are bools (0.17 printed them as 0/1)
         return integer(8, left.signed and right.signed)
 
 
