@@ -82,6 +82,9 @@ SCRIPTS = {
     "strcontains and bools": (r'begin { print(strcontains("hello-test-world", "test")); '
                               r'print(strcontains("hello", "lo")); print(strcontains("", "x")); @b[true] = false; exit(); }',
                               "true\ntrue\nfalse\n\n\n@b[true]: false\n"),
+    "for over a range": (r'begin { for ($i : 0..5) { if ($i == 3) { continue; } if ($i == 4) { break; } print($i); } '
+                         r'$s = 2; for ($j : $s..($s + 2)) { print($j); } for ($k : 1..0) { print("never"); } exit(); }',
+                         "0\n1\n2\n2\n3\n\n\n"),
 }
 
 # Where Debian's bpftrace 0.17 prints something else, by design of current bpftrace (docs/pybpftrace.md):
@@ -90,4 +93,5 @@ BPFTRACE_0_17 = {
     "arithmetic": "3 -4 1 1024 15 -10\n\n\n",
 }
 # Functions bpftrace 0.17 does not have yet (current bpftrace does): compared with pybpftrace only.
-NEWER_THAN_0_17 = {"has_key and zero", "two-argument delete and has_key", "strcontains and bools"}
+NEWER_THAN_0_17 = {"has_key and zero", "two-argument delete and has_key", "strcontains and bools",
+                   "for over a range"}

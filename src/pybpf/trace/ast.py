@@ -127,6 +127,16 @@ class While(Stmt):
 
 
 @dataclass(eq=False)
+class ForRange(Stmt):
+    """`for ($i : start..end) { ... }`: $i from start up to (not including) end."""
+
+    variable: Variable
+    start: Expr
+    end: Expr
+    body: list[Stmt]
+
+
+@dataclass(eq=False)
 class Unroll(Stmt):
     count: int
     body: list[Stmt]

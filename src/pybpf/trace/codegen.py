@@ -238,6 +238,26 @@ class Gen:
             if not self.b.block.is_terminated:
                 self.b.branch(head)
             self.b.position_at_end(done)
+        elif isinstance(s, ast.ForRange):
+            slot = self.at(self.variable_slot(s.variable), 0, i64)
+            end = self.alloca_bytes(8)
+            self.b.store(self.expr(s.start), slot)
+            self.b.store(self.expr(s.end), self.at(end, 0, i64))
+            head, body, step, done = (self.new_block(n) for n in ("for_cond", "for_body", "for_step", "for_end"))
+            self.b.branch(head)
+            self.b.position_at_end(head)
+            more = self.b.icmp_signed("<", self.b.load(slot), self.b.load(self.at(end, 0, i64)))
+            self.b.cbranch(more, body, done)
+            self.b.position_at_end(body)
+            self.loops.append((step, done))
+            self.block(s.body)
+            self.loops.pop()
+            if not self.b.block.is_terminated:
+                self.b.branch(step)
+            self.b.position_at_end(step)
+            self.b.store(self.b.add(self.b.load(slot), self.i64(1)), slot)
+            self.b.branch(head)
+            self.b.position_at_end(done)
         elif isinstance(s, ast.Unroll):
             for _ in range(s.count):
                 self.block(s.body)

@@ -125,7 +125,7 @@ class Parser:
                 continue
             statement = self.statement()
             statements.append(statement)
-            if not self.at("}") and not isinstance(statement, (ast.If, ast.While, ast.Unroll)):
+            if not self.at("}") and not isinstance(statement, (ast.If, ast.While, ast.Unroll, ast.ForRange)):
                 self.expect(";")
         self.expect("}")
         return statements
@@ -140,6 +140,8 @@ class Parser:
             self.expect(")")
             body = self.block()
             return ast.While(token.span.to(self.tokens[self.pos - 1].span), cond, body)
+        if token.kind == "ident" and token.text == "for":
+            return self.for_statement()
         if token.kind == "ident" and token.text == "unroll":
             self.take(), self.expect("(")
             count = self.take()
@@ -162,6 +164,24 @@ class Parser:
             op = self.take()
             return ast.Assign(expr.span.to(op.span), expr, ast.Integer(op.span, 1), op.text[0])
         return ast.ExprStmt(expr.span, expr)
+
+    def for_statement(self) -> ast.ForRange:
+        start = self.take()
+        self.expect("(")
+        variable = self.take()
+        if variable.kind != "var":
+            raise self.diagnostics.fail(variable.span, "for needs a scratch variable: for ($i : 0..10) { ... }")
+        self.expect(":")
+        if self.tok.kind == "map":
+            raise self.diagnostics.fail(self.tok.span, "pybpftrace does not iterate over maps with for yet; "
+                                                       "print() the map, or keep a count in another map")
+        low = self.binary(0)
+        self.expect("..")
+        high = self.binary(0)
+        self.expect(")")
+        body = self.block()
+        var = ast.Variable(variable.span, variable.text)
+        return ast.ForRange(start.span.to(self.tokens[self.pos - 1].span), var, low, high, body)
 
     def if_statement(self) -> ast.If:
         start = self.take()

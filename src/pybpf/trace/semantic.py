@@ -110,6 +110,18 @@ class Analyser:
             self.loop_depth += 1
             self.block(s.body)
             self.loop_depth -= 1
+        elif isinstance(s, ast.ForRange):
+            for bound in (s.start, s.end):
+                if not self.expr(bound).is_int:
+                    self.diagnostics.error(bound.span, f"Loop range requires an integer ({bound.type} provided)")
+            previous = self.variables.get(s.variable.name)
+            if previous is not None and not previous.is_int:
+                self.diagnostics.error(s.variable.span, f"Loop variable {s.variable.name} already holds a "
+                                                        f"{previous}")
+            self.variables[s.variable.name] = s.variable.type = INT64
+            self.loop_depth += 1
+            self.block(s.body)
+            self.loop_depth -= 1
         elif isinstance(s, ast.Unroll):
             if not 1 <= s.count <= 100:
                 self.diagnostics.error(s.span, "unroll maximum value is 100")
