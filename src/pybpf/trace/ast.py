@@ -38,6 +38,7 @@ class Builtin(Expr):
 @dataclass(eq=False)
 class PositionalParam(Expr):
     index: int  # $1 is 1; $# is 0 (the count)
+    value: int | str | None = field(default=None, init=False)  # set by semantic analysis
 
 
 @dataclass(eq=False)
@@ -60,6 +61,8 @@ class Call(Expr):
     name: str
     args: list[Expr]
     name_span: Span | None = None
+    output: int | None = field(default=None, init=False)  # the record id of printf, print, time... (semantic)
+    constant: int | None = field(default=None, init=False)  # what sizeof() found (semantic)
 
 
 @dataclass(eq=False)

@@ -208,11 +208,11 @@ class Printf(Function):
         error = check_format(fmt.value, [a.type for a in call.args[1:]])
         if error:
             analyser.diagnostics.error(call.span, f"{self.name}: {error}")
-        call.format_id = analyser.resources.add_output(self.name, fmt.value, [a.type for a in call.args[1:]])
+        call.output = analyser.resources.add_output(self.name, fmt.value, [a.type for a in call.args[1:]])
         return NONE
 
     def emit(self, gen, call):
-        gen.record(call.format_id, call.args[1:])
+        gen.record(call.output, call.args[1:])
 
 
 @function
@@ -272,12 +272,12 @@ class Print(MapAction):
         if call.args and call.args[0].type is not None and call.args[0].type.kind == "none":
             analyser.diagnostics.error(call.args[0].span, "print() cannot print a value with no type")
             return NONE
-        call.format_id = analyser.resources.add_output("print", "", [call.args[0].type])
+        call.output = analyser.resources.add_output("print", "", [call.args[0].type])
         return NONE
 
     def emit(self, gen, call):
-        if hasattr(call, "format_id"):
-            gen.record(call.format_id, call.args)
+        if call.output is not None:
+            gen.record(call.output, call.args)
         else:
             super().emit(gen, call)
 
@@ -308,11 +308,11 @@ class Formatted(Function):
         error = check_format(fmt.value, types) if self.name != "time" else None
         if error:
             analyser.diagnostics.error(call.span, f"{self.name}: {error}")
-        call.format_id = analyser.resources.add_output(self.name, fmt.value, types)
+        call.output = analyser.resources.add_output(self.name, fmt.value, types)
         return NONE
 
     def emit(self, gen, call):
-        gen.record(call.format_id, call.args[1:])
+        gen.record(call.output, call.args[1:])
 
 
 @function
@@ -398,16 +398,16 @@ class Sizeof(Function):
 
     def check(self, analyser, call, statement):
         if len(call.args) == 1 and isinstance(call.args[0], ast.Builtin) and call.args[0].name in CAST_TYPES:
-            call.size = CAST_TYPES[call.args[0].name].size
+            call.constant = CAST_TYPES[call.args[0].name].size
             return UINT64
         super().check(analyser, call, statement)
-        call.size = call.args[0].type.size if call.args and call.args[0].type.kind != "int" else 8
+        call.constant = call.args[0].type.size if call.args and call.args[0].type.kind != "int" else 8
         if call.args and call.args[0].type.kind == "int":
-            call.size = call.args[0].type.size
+            call.constant = call.args[0].type.size
         return UINT64
 
     def emit(self, gen, call):
-        return gen.i64(call.size)
+        return gen.i64(call.constant)
 
 
 class ElementFunction(Function):

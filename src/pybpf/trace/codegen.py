@@ -20,7 +20,7 @@ from llvmlite import ir
 from ..helpers import helper_id
 from . import ast
 from .builtins import FUNCTIONS, VARIABLES
-from .probes import PROVIDERS
+from .probes import PROVIDERS, program_names
 from .semantic import MapInfo, Resources
 from .types import slot_size
 
@@ -390,8 +390,8 @@ class Gen:
             slot = self.variable_slot(e)
             return self.b.load(self.at(slot, 0, i64)) if e.type.is_scalar else slot
         if isinstance(e, ast.PositionalParam):
-            return self.i64(e.positional_value) if e.type.is_scalar else \
-                self.string_constant(e.positional_value, e.type.size)
+            return self.i64(e.value) if e.type.is_scalar else \
+                self.string_constant(e.value, e.type.size)
         if isinstance(e, ast.Map):
             return self.map_read(e)
         if isinstance(e, ast.Builtin):
@@ -565,12 +565,6 @@ class Gen:
             with otherwise:
                 self.copy(buffer, self.expr(e.otherwise), e.otherwise.type.size)
         return buffer
-
-
-def program_names(program: ast.Program) -> list[tuple[str, ast.AttachPoint]]:
-    """The ELF program name of each attach point, in the order `generate` makes them."""
-    points = [point for probe in program.probes for point in probe.attach_points]
-    return [(f"{''.join(c if c.isalnum() else '_' for c in p.provider)}_{i}", p) for i, p in enumerate(points)]
 
 
 def generate(program: ast.Program, resources: Resources) -> tuple[ir.Module, list[tuple[str, ast.AttachPoint]]]:

@@ -10,14 +10,24 @@ import hashlib
 import os
 import pickle
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from . import ast
 from .parser import parse
+from .probes import program_names
 from .semantic import Resources, analyse
 from .source import Source
 
-CACHE_VERSION = 1
+
+
+@lru_cache(maxsize=1)
+def _compiler_digest() -> str:
+    """A digest of the compiler's own source: a cached object is reused only by the compiler that made it."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.rglob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 @dataclass
@@ -46,11 +56,10 @@ def compile_script(text: str, name: str = "stdin", params: list[str] | None = No
     """Compile a script; a ScriptError (bpftrace's diagnostics) for a mistake in it."""
     source = Source(text, name)
     program, resources = front_end(source, params, unsafe)
-    key = hashlib.sha256(pickle.dumps((CACHE_VERSION, text, params or []))).hexdigest()
+    key = hashlib.sha256(pickle.dumps((_compiler_digest(), text, params or [], unsafe))).hexdigest()
     path = _cache_dir() / f"{key}.o"
     if cache and path.exists():
         elf = path.read_bytes()
-        from .codegen import program_names
         return Compiled(source, program, resources, program_names(program), elf)
     from .backend import emit_object
     from .codegen import generate

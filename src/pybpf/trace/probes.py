@@ -135,3 +135,9 @@ PROVIDERS: dict[str, Provider] = {p.name: p for p in (
 # Other spellings bpftrace accepts: current bpftrace's begin/end, and the one- and two-letter short forms.
 ALIASES = {"begin": "BEGIN", "end": "END", "i": "interval", "p": "profile", "u": "uprobe", "ur": "uretprobe",
            "U": "usdt", "t": "tracepoint"}
+
+
+def program_names(program: ast.Program) -> list[tuple[str, ast.AttachPoint]]:
+    """The ELF program name of each attach point, in the order `generate` makes them."""
+    points = [point for probe in program.probes for point in probe.attach_points]
+    return [(f"{''.join(c if c.isalnum() else '_' for c in p.provider)}_{i}", p) for i, p in enumerate(points)]

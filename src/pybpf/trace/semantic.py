@@ -210,13 +210,13 @@ class Analyser:
             return t
         if isinstance(e, ast.PositionalParam):
             if e.index == 0:
-                e.positional_value = len(self.params)
+                e.value = len(self.params)
                 return INT64
             text = self.params[e.index - 1] if e.index <= len(self.params) else ""
             if not text or text.lstrip("-").isdigit():
-                e.positional_value = int(text or 0)
+                e.value = int(text or 0)
                 return INT64
-            e.positional_value = text
+            e.value = text
             return string(len(text.encode()) + 1)
         if isinstance(e, ast.Map):
             info = self.resources.maps.get(e.name)
