@@ -43,11 +43,12 @@ def _sessions(block: str):
 
 @pytest.mark.parametrize("block", CONSOLE_BLOCKS, ids=[f"console-{i}" for i in range(len(CONSOLE_BLOCKS))])
 def test_console_example(block, tmp_path):
-    shim = tmp_path / "bin" / "pybpf"
-    shim.parent.mkdir()
-    shim.write_text(f"#!/bin/sh\nexec {sys.executable} -m pybpf \"$@\"\n")
-    shim.chmod(shim.stat().st_mode | stat.S_IEXEC)
-    env = dict(os.environ, PATH=f"{shim.parent}{os.pathsep}{os.environ['PATH']}")
+    (tmp_path / "bin").mkdir()
+    for command, module in (("pybpf", "pybpf"), ("pybpftrace", "pybpf.cli.pybpftrace")):  # this checkout's code
+        shim = tmp_path / "bin" / command
+        shim.write_text(f"#!/bin/sh\nexec {sys.executable} -m {module} \"$@\"\n")
+        shim.chmod(shim.stat().st_mode | stat.S_IEXEC)
+    env = dict(os.environ, PATH=f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
     for command, expected in _sessions(block):
         done = subprocess.run(["bash", "-c", command], cwd=tmp_path, env=env, capture_output=True, text=True,
                               timeout=60)
