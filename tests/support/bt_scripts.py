@@ -85,6 +85,8 @@ SCRIPTS = {
     "for over a range": (r'begin { for ($i : 0..5) { if ($i == 3) { continue; } if ($i == 4) { break; } print($i); } '
                          r'$s = 2; for ($j : $s..($s + 2)) { print($j); } for ($k : 1..0) { print("never"); } exit(); }',
                          "0\n1\n2\n2\n3\n\n\n"),
+    "map declarations": (r'let @a = hash(1); let @b = lruhash(2); begin { @a[1] = 1; @a[2] = 2; @b[0] = 0; @b[1] = 1; '
+                         r'@b[2] = 2; exit(); }', "\n\n@a[1]: 1\n@b[1]: 1\n@b[2]: 2\n"),
 }
 
 # Where Debian's bpftrace 0.17 prints something else, by design of current bpftrace (docs/pybpftrace.md):
@@ -94,4 +96,4 @@ BPFTRACE_0_17 = {
 }
 # Functions bpftrace 0.17 does not have yet (current bpftrace does): compared with pybpftrace only.
 NEWER_THAN_0_17 = {"has_key and zero", "two-argument delete and has_key", "strcontains and bools",
-                   "for over a range"}
+                   "for over a range", "map declarations"}

@@ -138,3 +138,11 @@ def test_exit_code_and_constant_builtins(capsys):
     assert main(["--no-cache", "-e", 'begin { printf("%d %d %s\\n", ncpus, usermode, username); exit(69); }']) == 69
     user = pwd.getpwuid(os.getuid()).pw_name
     assert capsys.readouterr().out.startswith(f"{os.cpu_count()} 1 {user}\n")
+
+
+def test_map_declarations_warn_when_full_or_unused(capsys):
+    assert main(["--no-cache", "-e", "let @a = hash(1); begin { @a[1] = 1; @a[2] = 2; exit(); }"]) == 0
+    out, err = capsys.readouterr()
+    assert out == "\n\n@a[1]: 1\n" and "WARNING: Map full; can't update element.\n" in err
+    assert main(["--no-cache", "-e", "let @u = percpuhash(1); begin { exit(); }"]) == 0
+    assert "stdin:1:1-24: WARNING: Unused map: @u\n" in capsys.readouterr().err

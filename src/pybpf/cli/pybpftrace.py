@@ -90,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         from ..trace.compiler import compile_script
         dumping = args.dump or args.emit_llvm or args.emit_elf
         compiled = compile_script(text, name, params, cache=not (args.no_cache or dumping), unsafe=args.unsafe)
+        for warning in compiled.resources.warnings:
+            print(warning.render(compiled.source), file=sys.stderr)
         if dumping:
             return _dump(args, compiled)
         return _run(args, compiled)

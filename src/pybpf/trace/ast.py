@@ -167,6 +167,16 @@ class Probe(Node):
 
 
 @dataclass(eq=False)
+class MapDeclaration(Node):
+    """`let @name = hash(N);` before the probes: the map's kind and size."""
+
+    name: str
+    kind: str
+    entries: int
+
+
+@dataclass(eq=False)
 class Program(Node):
     probes: list[Probe]
     config: dict[str, Expr] = field(default_factory=dict)
+    declarations: list[MapDeclaration] = field(default_factory=list)

@@ -19,14 +19,17 @@ from llvmlite import ir
 
 from ..helpers import helper_id
 from . import ast
-from .builtins import FUNCTIONS, VARIABLES
+from .builtins import ACTIONS, FUNCTIONS, VARIABLES
 from .probes import PROVIDERS, program_names
 from .semantic import MapInfo, Resources
 from .types import slot_size
 
 DATA_LAYOUT = "e-m:e-p:64:64-i64:64-i128:128-n32:64-S128"
 TRIPLE = "bpfel-unknown-none"
-BPF_MAP_TYPE_HASH, BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_RINGBUF = 1, 2, 27
+BPF_MAP_TYPE_HASH, BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_LRU_HASH, BPF_MAP_TYPE_RINGBUF = 1, 2, 9, 27
+MAP_TYPES = {"hash": BPF_MAP_TYPE_HASH, "lruhash": BPF_MAP_TYPE_LRU_HASH, "percpuhash": BPF_MAP_TYPE_HASH,
+             "percpulruhash": BPF_MAP_TYPE_LRU_HASH}
+E2BIG = 7
 BPF_ANY, BPF_NOEXIST = 0, 1
 MAP_ENTRIES = 4096
 RINGBUF_SIZE = 1 << 20
@@ -45,6 +48,8 @@ class MapLayout:
     key_size: int
     value_size: int
     bucketed: bool  # hist/lhist: a u64 bucket follows the keys
+    map_type: int = BPF_MAP_TYPE_HASH
+    entries: int = MAP_ENTRIES
 
     @staticmethod
     def of(info: MapInfo) -> "MapLayout":
@@ -54,7 +59,7 @@ class MapLayout:
         key_size = keys + 8 if bucketed else keys or 8
         value_size = STATE_SIZE.get(value.kind, value.size if value.kind in ("str", "tuple") else 8)
         symbol = "AT_" + info.name[1:]
-        return MapLayout(symbol, key_size, value_size, bucketed)
+        return MapLayout(symbol, key_size, value_size, bucketed, MAP_TYPES[info.kind], info.entries)
 
 
 class Gen:
@@ -67,7 +72,7 @@ class Gen:
         self.layouts = {name: MapLayout.of(info) for name, info in resources.maps.items()}
         self.globals: dict[str, ir.GlobalVariable] = {}
         for layout in self.layouts.values():
-            self._map_global(layout.symbol, BPF_MAP_TYPE_HASH, layout.key_size, layout.value_size, MAP_ENTRIES)
+            self._map_global(layout.symbol, layout.map_type, layout.key_size, layout.value_size, layout.entries)
         self._map_global(RINGBUF_MAP, BPF_MAP_TYPE_RINGBUF, 0, 0, RINGBUF_SIZE)
         if resources.needs_elapsed:
             self._map_global(START_MAP, BPF_MAP_TYPE_ARRAY, 4, 8, 1)
@@ -302,7 +307,13 @@ class Gen:
             stored = self.alloca_bytes(layout.value_size)
             self.zero(stored, layout.value_size)
             self.copy(stored, value, min(s.value.type.size, layout.value_size))
-        self.helper("map_update_elem", [self.map_ptr(target.name), self.map_key(target), stored, self.i64(BPF_ANY)])
+        self.update(target, self.map_key(target), stored, BPF_ANY)
+
+    def update(self, target: ast.Map, key: ir.Value, value: ir.Value, flags: int) -> None:
+        """map_update_elem, and a warning record to user space when the map is full."""
+        result = self.helper("map_update_elem", [self.map_ptr(target.name), key, value, self.i64(flags)])
+        with self.b.if_then(self.b.icmp_unsigned("==", result, self.i64(-E2BIG))):
+            self.record(ACTIONS["map_full"], [], extra=self.map_index(target.name))
 
     # -- maps -------------------------------------------------------------------------------
     def map_key(self, target: ast.Map, bucket: ir.Value | None = None) -> ir.Value:
@@ -330,7 +341,7 @@ class Gen:
         with self.b.if_then(self.b.icmp_unsigned("==", found, self.i64(0))):
             zero = self.alloca_bytes(layout.value_size)
             self.zero(zero, layout.value_size)
-            self.helper("map_update_elem", [map_ptr, key, zero, self.i64(BPF_NOEXIST)])
+            self.update(target, key, zero, BPF_NOEXIST)
             self.b.store(self.helper("map_lookup_elem", [map_ptr, key]), slot)
         value = self.b.load(slot)
         with self.if_nonnull(value):

@@ -53,13 +53,31 @@ class Parser:
         config: dict[str, ast.Expr] = {}
         if self.at("config") and self.tokens[self.pos + 1].text == "=":
             config = self.config()
+        declarations = []
+        while self.at("let") and self.tokens[self.pos + 1].kind == "map":
+            declarations.append(self.map_declaration())
         probes = []
         while self.tok.kind != "eof":
             probes.append(self.probe(len(probes)))
         if not probes:
             raise self.diagnostics.fail(self.tok.span, "syntax error, unexpected end of file, expecting a probe")
         self.diagnostics.check()
-        return ast.Program(Span(0, len(self.source.text)), probes, config)
+        return ast.Program(Span(0, len(self.source.text)), probes, config, declarations)
+
+    def map_declaration(self) -> ast.MapDeclaration:
+        start = self.take()
+        name = self.take()
+        self.expect("=")
+        kind = self.take()
+        if kind.kind != "ident":
+            raise self.diagnostics.fail(kind.span, f"syntax error, unexpected {kind.text}, expecting a map type")
+        self.expect("(")
+        entries = self.take()
+        if entries.kind != "int":
+            raise self.diagnostics.fail(entries.span, "a map declaration takes its size: let @m = hash(1024);")
+        self.expect(")")
+        end = self.expect(";")
+        return ast.MapDeclaration(start.span.to(end.span), name.text, kind.text, entries.value)
 
     def config(self) -> dict[str, ast.Expr]:
         self.take(), self.expect("="), self.expect("{")

@@ -188,7 +188,10 @@ class Session:
             self.exiting.set()
         elif action in ACTION_NAMES:
             info = self.by_index[int.from_bytes(data[8:16], "little")]
-            if ACTION_NAMES[action] == "print":
+            if ACTION_NAMES[action] == "map_full":
+                self.out.flush()
+                print("WARNING: Map full; can't update element.", file=self.err)
+            elif ACTION_NAMES[action] == "print":
                 self.print_map(info)
                 self.out.write("\n")
             else:

@@ -18,12 +18,19 @@ from .source import Diagnostics, Source
 from .types import BOOL, CAST_TYPES, INT64, NONE, UINT64, Type, integer, kind_name, string, tuple_of
 
 
+# Map kinds a declaration may name.  The virtual kernel keeps per-CPU kinds in shared maps updated
+# atomically: they print the same.
+MAP_KINDS = ("hash", "lruhash", "percpuhash", "percpulruhash")
+
+
 @dataclass
 class MapInfo:
     name: str
     keys: list[Type] | None = None  # None until the first use says
     value: Type | None = None
     index: int = 0  # its number among the script's maps
+    kind: str = "hash"  # a `let @m = KIND(N)` declaration's map kind
+    entries: int = 4096  # max_entries
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,7 @@ class Resources:
     outputs: list[Output] = field(default_factory=list)
     maps: dict[str, MapInfo] = field(default_factory=dict)
     needs_elapsed: bool = False
+    warnings: list = field(default_factory=list)  # source.Diagnostic
 
     def add_output(self, kind: str, fmt: str, types) -> int:
         self.outputs.append(Output(kind, fmt, tuple(types)))
@@ -60,6 +68,14 @@ class Analyser:
         self.loop_depth = 0
 
     def run(self) -> Resources:
+        for declaration in self.program.declarations:
+            if declaration.kind not in MAP_KINDS:
+                self.diagnostics.error(declaration.span, f"Invalid map type: {declaration.kind} "
+                                                         f"(one of {', '.join(MAP_KINDS)})")
+            elif declaration.entries < 1:
+                self.diagnostics.error(declaration.span, "Map size must be positive")
+            self.resources.maps[declaration.name] = MapInfo(declaration.name, index=len(self.resources.maps),
+                                                            kind=declaration.kind, entries=declaration.entries)
         seen: dict[str, ast.AttachPoint] = {}
         for point in (p for probe in self.program.probes for p in probe.attach_points):
             if point.provider in ("BEGIN", "END"):
@@ -79,12 +95,17 @@ class Analyser:
                     self.diagnostics.error(probe.predicate.span, "Invalid type for predicate: "
                                            f"{probe.predicate.type}")
             self.block(probe.body)
+        for declaration in self.program.declarations:
+            info = self.resources.maps[declaration.name]
+            if info.value is None and info.keys is None:
+                self.diagnostics.warning(declaration.span, f"Unused map: {declaration.name}")
         for info in self.resources.maps.values():
             if info.value is None:
                 info.value = INT64
             if info.keys is None:
                 info.keys = []
         self.diagnostics.check()
+        self.resources.warnings = list(self.diagnostics.warnings)
         return self.resources
 
     def probe_provider(self, node: ast.Node):
