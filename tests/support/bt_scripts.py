@@ -87,6 +87,9 @@ SCRIPTS = {
                          "0\n1\n2\n2\n3\n\n\n"),
     "map declarations": (r'let @a = hash(1); let @b = lruhash(2); begin { @a[1] = 1; @a[2] = 2; @b[0] = 0; @b[1] = 1; '
                          r'@b[2] = 2; exit(); }', "\n\n@a[1]: 1\n@b[1]: 1\n@b[2]: 2\n"),
+    "tuple access and division by zero": (r'begin { $t = (0, "str", (5, 6)); printf("%d %s %d\n", $t.0, $t.1, $t.2.1); '
+                                          r'@m[1] = (2, "x"); print(@m[1].1); @z = 0; print(10 / @z); exit(); }',
+                                          "0 str 6\nx\n1\n\n\n@m[1]: (2, x)\n@z: 0\n"),
 }
 
 # Where Debian's bpftrace 0.17 prints something else, by design of current bpftrace (docs/pybpftrace.md):
@@ -96,4 +99,5 @@ BPFTRACE_0_17 = {
 }
 # Functions bpftrace 0.17 does not have yet (current bpftrace does): compared with pybpftrace only.
 NEWER_THAN_0_17 = {"has_key and zero", "two-argument delete and has_key", "strcontains and bools",
-                   "for over a range", "map declarations"}
+                   "for over a range", "map declarations",
+                   "tuple access and division by zero"}

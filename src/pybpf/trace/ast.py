@@ -97,6 +97,14 @@ class Tuple(Expr):
 
 
 @dataclass(eq=False)
+class TupleAccess(Expr):
+    """`$t.0`: an element of a tuple."""
+
+    tuple: Expr
+    index: int
+
+
+@dataclass(eq=False)
 class Stmt(Node):
     pass
 

@@ -18,7 +18,7 @@ from .types import BOOL, CAST_TYPES, INT64, NONE, UINT64, Type, kind_name, strin
 VARIABLES: dict[str, "Variable"] = {}
 FUNCTIONS: dict[str, "Function"] = {}
 ACTIONS = {"exit": 30000, "print": 30001, "clear": 30002, "zero": 30003,  # record ids past the output ids
-           "map_full": 30004}
+           "map_full": 30004, "div_zero": 30005}
 STRLEN = 64  # bpftrace's default string size for str()
 
 

@@ -424,6 +424,10 @@ class Gen:
             bits = e.type.size * 8
             narrow = self.b.trunc(self.expr(e.operand), ir.IntType(bits)) if bits < 64 else self.expr(e.operand)
             return (self.b.sext if e.type.signed else self.b.zext)(narrow, i64) if bits < 64 else narrow
+        if isinstance(e, ast.TupleAccess):
+            base = self.expr(e.tuple)
+            offset = sum(slot_size(t) for t in e.tuple.type.items[:e.index])
+            return self.b.load(self.at(base, offset, i64)) if e.type.is_scalar else self.at(base, offset)
         if isinstance(e, ast.Tuple):
             buffer = self.alloca_bytes(e.type.size)
             self.zero(buffer, e.type.size)
@@ -459,7 +463,10 @@ class Gen:
                   "^": self.b.xor, "<<": self.b.shl, ">>": self.b.ashr if signed else self.b.lshr}
         if op in simple:
             return simple[op](left, right)
-        safe = self.b.select(self.b.icmp_unsigned("==", right, self.i64(0)), self.i64(1), right)
+        by_zero = self.b.icmp_unsigned("==", right, self.i64(0))
+        with self.b.if_then(by_zero):  # current bpftrace: warn, and the result is 1
+            self.record(ACTIONS["div_zero"], [])
+        safe = self.b.select(by_zero, self.i64(1), right)
         if not signed:
             result = (self.b.udiv if op == "/" else self.b.urem)(left, safe)
         else:  # BPF before cpu v4 has no signed division: divide magnitudes, then fix the sign
@@ -470,7 +477,7 @@ class Gen:
             quotient = (self.b.udiv if op == "/" else self.b.urem)(magnitude_left, magnitude_right)
             flip = self.b.xor(negative_left, negative_right) if op == "/" else negative_left
             result = self.b.select(flip, self.b.sub(self.i64(0), quotient), quotient)
-        return self.b.select(self.b.icmp_unsigned("==", right, self.i64(0)), self.i64(0), result)
+        return self.b.select(by_zero, self.i64(1), result)
 
     def binary(self, e: ast.Binary) -> ir.Value:
         if e.op in ("&&", "||"):

@@ -248,6 +248,10 @@ class Parser:
         return self.postfix(self.primary())
 
     def postfix(self, expr: ast.Expr) -> ast.Expr:
+        while self.at(".") and self.tokens[self.pos + 1].kind == "int":
+            self.take()
+            index = self.take()
+            expr = ast.TupleAccess(expr.span.to(index.span), expr, index.value)
         while self.at("[") and isinstance(expr, ast.Map) and not expr.keys:
             self.take()
             keys = [self.expr()]
@@ -256,6 +260,7 @@ class Parser:
                 keys.append(self.expr())
             end = self.expect("]")
             expr = ast.Map(expr.span.to(end.span), expr.name, keys)
+            return self.postfix(expr)
         return expr
 
     def primary(self) -> ast.Expr:

@@ -183,6 +183,10 @@ class Session:
                 values.append(decode(data[offset:], t))
                 offset += slot_size(t)
             OUTPUTS[output.kind](self, output.fmt, values)
+        elif ACTION_NAMES.get(action) == "div_zero":
+            self.out.flush()
+            print("WARNING: Divide or modulo by 0 detected. This can lead to unexpected results. "
+                  "1 is being used as the result.", file=self.err)
         elif ACTION_NAMES.get(action) == "exit":
             self.exit_code = int.from_bytes(data[8:16], "little") & 0xFF
             self.exiting.set()

@@ -283,6 +283,16 @@ class Analyser:
             if not t.is_int:
                 self.diagnostics.error(e.span, f"Cannot cast from \"{t}\" to \"{e.target}\"")
             return CAST_TYPES[e.target]
+        if isinstance(e, ast.TupleAccess):
+            t = self.expr(e.tuple)
+            if t.kind != "tuple":
+                self.diagnostics.error(e.span, f"Can not access index {e.index} on expression of type '{t}'")
+                return INT64
+            if e.index >= len(t.items):
+                self.diagnostics.error(e.span, f"Invalid tuple index: {e.index}. Found {len(t.items)} elements "
+                                               f"in tuple.")
+                return INT64
+            return t.items[e.index]
         if isinstance(e, ast.Tuple):
             items = [self.expr(item) for item in e.items]
             return tuple_of([integer(8, t.signed) if t.is_int else t for t in items])
