@@ -63,3 +63,64 @@ def trace(script: str, **options):
 
 
 __all__ = ["trace", "assemble", "decode", "disassemble", "encode", "load_object", "objdump", "run", "run_object"]
+
+
+PROG_TYPE_ALIASES = {"tc": "sched_cls", "socket": "socket_filter", "raw_tp": "raw_tracepoint",
+                     "tp": "tracepoint", "perf": "perf_event", "classifier": "sched_cls", "action": "sched_act"}
+
+
+def prog_type_of(name: str) -> int:
+    """Program type number of a libbpf-style name: `xdp`, `tc`, `socket_filter`, `kprobe`, ..."""
+    from .uapi import ProgType
+    key = PROG_TYPE_ALIASES.get(name.lower(), name.lower())
+    try:
+        return ProgType["BPF_PROG_TYPE_" + key.upper()]
+    except KeyError:
+        known = ", ".join(sorted(t.name.removeprefix("BPF_PROG_TYPE_").lower() for t in ProgType))
+        raise ValueError(f"unknown program type '{name}' (known: {known})") from None
+
+
+def verify(program: list[Insn] | bytes, prog_type: int | str = "socket_filter", **options):
+    """Verify raw instructions as the Linux verifier would load them; see `pybpf.verifier.verify`."""
+    from . import verifier
+    ptype = prog_type_of(prog_type) if isinstance(prog_type, str) else prog_type
+    return verifier.verify(program, ptype, **options)
+
+
+def verify_object(path: str | Path | bytes, **options) -> dict[str, object]:
+    """Verify every program of a BPF ELF object; {program name: verifier Result}."""
+    from . import verifier
+    from .isa.opcodes import BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE
+    obj = load(path)
+    infos = {}
+    for n, m in enumerate(obj.maps):
+        rdonly = m.section.startswith(".rodata") or m.section == ".kconfig"
+        infos[m.name] = verifier.MapInfo(m.type, m.key_size, m.value_size, m.max_entries,
+                                         m.flags | ((1 << 7) if rdonly else 0), name=m.name[:15],
+                                         frozen=rdonly, values=m.data if rdonly else None, fd=3 + n)
+        if m.inner is not None:
+            inner = m.inner
+            infos[m.name].inner = verifier.MapInfo(inner.type, inner.key_size, inner.value_size, inner.max_entries,
+                                                   inner.flags)
+    results = {}
+    for prog in obj.programs:
+        insns = list(prog.insns)
+        maps = {}
+        pcs, pc = {}, 0
+        for i, insn in enumerate(insns):
+            pcs[pc] = i
+            pc += insn.size
+        for reloc in prog.relocations:
+            if reloc.kind not in ("map", "map_value"):
+                continue
+            i = pcs[reloc.pc]
+            info = infos[reloc.target]
+            if reloc.kind == "map":
+                insns[i] = insns[i].replace(src=BPF_PSEUDO_MAP_FD, imm=info.fd)
+            else:
+                insns[i] = insns[i].replace(src=BPF_PSEUDO_MAP_VALUE, imm=info.fd, imm2=reloc.offset)
+            maps[reloc.pc] = info
+        opts = dict(options)
+        opts.setdefault("expected_attach_type", prog.expected_attach_type)
+        results[prog.name] = verifier.verify(insns, prog.prog_type or 1, maps=maps, **opts)
+    return results

@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "disasm": ("pybpf.cli.disasm", "disassemble bytecode to text"),
     "objdump": ("pybpf.cli.objdump", "describe a BPF ELF object: sections, maps, programs, code"),
     "run": ("pybpf.cli.run", "run a program on a memory buffer and print r0"),
+    "verify": ("pybpf.cli.verify", "check a program or object with the verifier, as a kernel load would"),
 }
 
 

@@ -5,7 +5,14 @@ spelled as the kernel spells them: ARG_ANYTHING, ARG_PTR_TO_MAP_KEY, ...,
 RET_INTEGER, RET_PTR_TO_MAP_VALUE_OR_NULL) and what the engines execute
 (`impl`).  Adding a helper is one `register()` call.  Implementations take
 the running `Machine` (memory, output sinks, per-run state) and r1..r5, and
-return r0.
+return r0.  Helpers the virtual kernel cannot run are `declare()`d: the
+verifier checks calls to them as Linux does, and the engines refuse them.
+
+`effects` name what the verifier must model beyond the prototype:
+"acquire" (the returned pointer is a reference that must be released),
+"release" (the pointer argument's reference ends), "cast" (the returned
+pointer carries the argument's reference), "changes_pkt_data" (packet
+pointers are invalid after the call).
 """
 
 from __future__ import annotations
@@ -38,9 +45,10 @@ class HelperSpec:
     name: str  # without the bpf_ prefix, as in enum bpf_func_id
     args: tuple[str, ...]
     ret: str
-    impl: HelperImpl
+    impl: HelperImpl | None
     gpl_only: bool = False
     doc: str = ""
+    effects: frozenset[str] = frozenset()
 
     @property
     def full_name(self) -> str:
@@ -50,13 +58,22 @@ class HelperSpec:
 REGISTRY: dict[int, HelperSpec] = {}
 
 
-def register(name: str, args: tuple[str, ...], ret: str, *, gpl_only: bool = False, doc: str = ""):
+def register(name: str, args: tuple[str, ...], ret: str, *, gpl_only: bool = False, doc: str = "",
+             effects: tuple[str, ...] = ()):
     """Decorator: register `impl` under the Linux id of `name`."""
     def wrap(impl: HelperImpl) -> HelperImpl:
         helper_id = FUNC_IDS[name]
-        REGISTRY[helper_id] = HelperSpec(helper_id, name, args, ret, impl, gpl_only, doc or impl.__doc__ or "")
+        REGISTRY[helper_id] = HelperSpec(helper_id, name, args, ret, impl, gpl_only, doc or impl.__doc__ or "",
+                                         frozenset(effects))
         return impl
     return wrap
+
+
+def declare(name: str, args: tuple[str, ...], ret: str, *, gpl_only: bool = False, doc: str = "",
+            effects: tuple[str, ...] = ()) -> None:
+    """A helper the verifier knows the prototype of but the virtual kernel cannot run."""
+    helper_id = FUNC_IDS[name]
+    REGISTRY[helper_id] = HelperSpec(helper_id, name, args, ret, None, gpl_only, doc, frozenset(effects))
 
 
 def helper_name(helper_id: int) -> str | None:
@@ -235,20 +252,20 @@ def ringbuf_output(m, map_ptr, data_ptr, size, flags, *_):
 
 
 @register("ringbuf_reserve", ("ARG_CONST_MAP_PTR", "ARG_CONST_ALLOC_SIZE_OR_ZERO", "ARG_ANYTHING"),
-          "RET_PTR_TO_RINGBUF_MEM_OR_NULL")
+          "RET_PTR_TO_RINGBUF_MEM_OR_NULL", effects=("acquire",))
 def ringbuf_reserve(m, map_ptr, size, flags, *_):
     """Reserve size bytes in the ring: a pointer to them, or NULL."""
     return m.kernel.map_at(map_ptr).reserve(size, flags)
 
 
-@register("ringbuf_submit", ("ARG_PTR_TO_RINGBUF_MEM", "ARG_ANYTHING"), "RET_VOID")
+@register("ringbuf_submit", ("ARG_PTR_TO_RINGBUF_MEM", "ARG_ANYTHING"), "RET_VOID", effects=("release",))
 def ringbuf_submit(m, record, flags, *_):
     """Commit a reserved record for the consumer."""
     m.kernel.ringbuf_of(record).submit(record, flags)
     return 0
 
 
-@register("ringbuf_discard", ("ARG_PTR_TO_RINGBUF_MEM", "ARG_ANYTHING"), "RET_VOID")
+@register("ringbuf_discard", ("ARG_PTR_TO_RINGBUF_MEM", "ARG_ANYTHING"), "RET_VOID", effects=("release",))
 def ringbuf_discard(m, record, flags, *_):
     """Drop a reserved record; the consumer skips it."""
     m.kernel.ringbuf_of(record).discard(record, flags)
@@ -261,7 +278,7 @@ def ringbuf_query(m, map_ptr, flags, *_):
     return m.kernel.map_at(map_ptr).query(flags)
 
 
-@register("tail_call", ("ARG_PTR_TO_CTX", "ARG_CONST_MAP_PTR", "ARG_ANYTHING"), "RET_VOID")
+@register("tail_call", ("ARG_PTR_TO_CTX", "ARG_CONST_MAP_PTR", "ARG_ANYTHING"), "RET_VOID", effects=("changes_pkt_data",))
 def tail_call(m, ctx, map_ptr, index, *_):
     """Jump to the program in slot `index`; on an empty slot or the 33-call limit, fall through (r0 < 0)."""
     from ..vm.interp import MAX_TAIL_CALL_CNT, TailCall
@@ -431,19 +448,19 @@ def _adjust(m, how: str, delta: int) -> int:
     return getattr(packet, how)(_s32(delta))
 
 
-@register("xdp_adjust_head", ("ARG_PTR_TO_CTX", "ARG_ANYTHING"), "RET_INTEGER")
+@register("xdp_adjust_head", ("ARG_PTR_TO_CTX", "ARG_ANYTHING"), "RET_INTEGER", effects=("changes_pkt_data",))
 def xdp_adjust_head(m, xdp, delta, *_):
     """Move the packet's start by delta bytes (negative grows it into the headroom); 0 or -EINVAL."""
     return _adjust(m, "adjust_head", delta)
 
 
-@register("xdp_adjust_tail", ("ARG_PTR_TO_CTX", "ARG_ANYTHING"), "RET_INTEGER")
+@register("xdp_adjust_tail", ("ARG_PTR_TO_CTX", "ARG_ANYTHING"), "RET_INTEGER", effects=("changes_pkt_data",))
 def xdp_adjust_tail(m, xdp, delta, *_):
     """Move the packet's end by delta bytes (growing zeroes the new bytes); 0 or -EINVAL."""
     return _adjust(m, "adjust_tail", delta)
 
 
-@register("xdp_adjust_meta", ("ARG_PTR_TO_CTX", "ARG_ANYTHING"), "RET_INTEGER")
+@register("xdp_adjust_meta", ("ARG_PTR_TO_CTX", "ARG_ANYTHING"), "RET_INTEGER", effects=("changes_pkt_data",))
 def xdp_adjust_meta(m, xdp, delta, *_):
     """Move the metadata's start by delta bytes (a multiple of 4, at most 255 in all); 0, -EINVAL or -EACCES."""
     return _adjust(m, "adjust_meta", delta)

@@ -168,7 +168,7 @@ class Interpreter:
 
     def call_helper(self, pc: int, helper_id: int, regs: list[int]) -> int:
         helper = self.helpers.get(helper_id)
-        if helper is None:
+        if helper is None or helper.impl is None:
             name = helper_name(helper_id)
             raise VMFault(pc, self.slots[pc], f"helper {name}#{helper_id} is not implemented" if name
                           else f"unknown helper function {helper_id}")

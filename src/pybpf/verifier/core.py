@@ -1,0 +1,263 @@
+"""The path walk: do_check() over every path, with state pruning.
+
+`Verifier.run()` explores the program depth first the way the kernel does:
+the fall-through edge of a conditional jump now, the taken edge later from
+a stack of saved states.  At prune points a state is checkpointed; a state
+covered by a finished checkpoint at the same instruction is not explored
+again, and one equal to an unfinished ancestor is an infinite loop.
+Instruction checks live in `insns.py` (ALU, loads, stores, jumps) and
+`calls.py` (helpers, subprograms, exit).
+"""
+
+from __future__ import annotations
+
+import errno
+from dataclasses import dataclass, field
+
+from ..uapi import ProgType
+from .errors import VerifierError
+from ..isa.opcodes import BPF_PSEUDO_MAP_IDX_VALUE, BPF_PSEUDO_MAP_VALUE
+from ..uapi import MapType
+from .program import LDDW, Slot, Subprog, check_cfg, check_encodings, find_subprogs
+from .regs import CTX, MapInfo
+from .state import MAX_CALL_FRAMES, State, state_str
+
+BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000
+BPF_COMPLEXITY_LIMIT_JMP_SEQ = 8192
+MAX_STATES_PER_INSN = 64
+PRIVILEGED_INSN_LIMIT, UNPRIVILEGED_INSN_LIMIT = 1_000_000, 4096
+# Maps whose values have a fixed address (map_direct_value_addr).
+DIRECT_VALUE_MAPS = (MapType.BPF_MAP_TYPE_ARRAY,)
+
+
+@dataclass
+class Options:
+    prog_type: int = ProgType.BPF_PROG_TYPE_SOCKET_FILTER
+    expected_attach_type: int = 0
+    privileged: bool = True
+    log_level: int = 0
+    gpl: bool = True
+    strict_alignment: bool = False
+    maps: dict[int, MapInfo] = field(default_factory=dict)  # the map each map-referencing lddw names
+    complexity_limit: int = BPF_COMPLEXITY_LIMIT_INSNS  # instructions processed before giving up
+
+
+@dataclass
+class Stats:
+    processed: int = 0
+    max_states_per_insn: int = 0
+    total_states: int = 0
+    peak_states: int = 0
+    mark_read: int = 0
+
+    def line(self) -> str:
+        return (f"processed {self.processed} insns (limit {BPF_COMPLEXITY_LIMIT_INSNS}) max_states_per_insn "
+                f"{self.max_states_per_insn} total_states {self.total_states} peak_states {self.peak_states} "
+                f"mark_read {self.mark_read}")
+
+
+class Log:
+    """The verifier log text, as the kernel writes it at a given log level."""
+
+    def __init__(self, level: int) -> None:
+        self.level = level
+        self.lines: list[str] = []
+
+    def __call__(self, text: str) -> None:
+        if self.level:
+            self.lines.append(text)
+
+    @property
+    def text(self) -> str:
+        return "".join(line if line.endswith("\n") else line + "\n" for line in self.lines)
+
+
+class Checkpoint:
+    """A state saved at a prune point, with the number of unfinished paths through it."""
+
+    __slots__ = ("state", "branches", "parent", "insn_idx")
+
+    def __init__(self, state: State, parent: "Checkpoint | None", insn_idx: int) -> None:
+        self.state = state
+        self.branches = 1
+        self.parent = parent
+        self.insn_idx = insn_idx
+
+
+class Verifier:
+    def __init__(self, slots: list[Slot], options: Options) -> None:
+        from . import calls, insns  # noqa: F401  (method tables below)
+        self.slots = slots
+        self.opts = options
+        self.log = Log(options.log_level)
+        self.stats = Stats()
+        self.capable = options.privileged
+        self.allow_ptr_leaks = options.privileged
+        self.id_gen = 0
+        self.subprogs: list[Subprog] = []
+        self.prune_points: set[int] = set()
+        self.explored: dict[int, list[Checkpoint]] = {}
+        self.ctx_insns: dict[int, bool] = {}  # insn -> did its pointer operand point to ctx
+        self.pending: list[tuple[State, Checkpoint | None, int, int]] = []
+        self.cur: State = State()
+        self.cur_cp: Checkpoint | None = None
+        self.pc = 0
+        self.scratched: set[str] = set()
+
+    def new_id(self) -> int:
+        self.id_gen += 1
+        return self.id_gen
+
+    # -- entry --------------------------------------------------------------------
+    def run(self) -> None:
+        slots = self.slots
+        limit = PRIVILEGED_INSN_LIMIT if self.capable else UNPRIVILEGED_INSN_LIMIT
+        if not slots:
+            raise VerifierError("empty program", None, errno.EINVAL)
+        if len(slots) > limit:
+            raise VerifierError(f"program has {len(slots)} instructions, the limit is {limit}", None, errno.E2BIG)
+        self.subprogs = find_subprogs(slots, self.capable)
+        check_encodings(slots, self.opts.maps, self._check_lddw)
+        self.prune_points = check_cfg(slots, self.capable)
+        self.cur = State()
+        regs = self.cur.regs
+        regs[1].set_pointer(CTX)
+        self.walk()
+        self.check_stack_depth()
+
+    def _check_lddw(self, pc: int, s: Slot, second: Slot) -> None:
+        info = self.opts.maps.get(pc)
+        if info is None:
+            raise VerifierError(f"fd {s.imm} is not pointing to valid bpf_map", pc, errno.EBADF)
+        if s.src in (BPF_PSEUDO_MAP_VALUE, BPF_PSEUDO_MAP_IDX_VALUE):
+            off = second.imm & 0xFFFFFFFF
+            if info.map_type not in DIRECT_VALUE_MAPS:
+                raise VerifierError("no direct value access support for this map type", pc, errno.EINVAL)
+            if off >= 1 << 29:
+                raise VerifierError(f"direct value offset of {off} is not allowed", pc, errno.EINVAL)
+            if off >= info.value_size:
+                raise VerifierError(f"invalid access to map value pointer, value_size={info.value_size} "
+                                    f"off={off}", pc, errno.EACCES)
+
+    # -- the walk -----------------------------------------------------------------
+    def walk(self) -> None:
+        from .insns import step
+        prev = None
+        while True:
+            pc = self.pc
+            if self.stats.processed >= self.opts.complexity_limit:
+                raise VerifierError(f"BPF program is too large. Processed {self.stats.processed} insn", pc,
+                                    errno.E2BIG)
+            if pc in self.prune_points and self.visit_state(pc):
+                if self.log.level:
+                    self.log(f"{pc}: safe" if prev is None else f"from {prev} to {pc}: safe")
+                if not self.pop():
+                    return
+                prev = None
+                continue
+            self.stats.processed += 1
+            self.scratched = set()
+            if self.log.level >= 2:
+                self.log(f"{pc}:{state_str(self.cur)}")
+            done = step(self, pc, self.slots[pc])
+            if done:
+                self.finish_path()
+                if not self.pop():
+                    return
+                prev = None
+
+    def push(self, state: State, pc: int, from_pc: int) -> None:
+        if self.cur_cp is not None:
+            self.cur_cp.branches += 1
+        self.pending.append((state, self.cur_cp, pc, from_pc))
+        if len(self.pending) > BPF_COMPLEXITY_LIMIT_JMP_SEQ:
+            raise VerifierError(f"The sequence of {len(self.pending)} jumps is too complex.", from_pc, errno.E2BIG)
+
+    def pop(self) -> bool:
+        if not self.pending:
+            return False
+        state, cp, pc, from_pc = self.pending.pop()
+        self.cur, self.cur_cp, self.pc = state, cp, pc
+        if self.log.level:
+            self.log(f"from {from_pc} to {pc}:{state_str(state)}")
+        return True
+
+    def finish_path(self) -> None:
+        """update_branch_counts(): the path ended; checkpoints with no live path left are complete."""
+        cp = self.cur_cp
+        while cp is not None:
+            cp.branches -= 1
+            if cp.branches:
+                break
+            cp = cp.parent
+
+    def visit_state(self, pc: int) -> bool:
+        """is_state_visited(): True when the current state is covered and the path can stop."""
+        from .state import states_equal
+        checkpoints = self.explored.setdefault(pc, [])
+        for cp in checkpoints:
+            if cp.branches:
+                if states_equal(cp.state, self.cur, exact=True) and self._on_path(cp):
+                    self.log(f"infinite loop detected at insn {pc}")
+                    raise VerifierError(f"infinite loop detected at insn {pc}", pc, errno.EINVAL)
+                continue
+            if states_equal(cp.state, self.cur):
+                self.finish_path()
+                return True
+        if len(checkpoints) >= MAX_STATES_PER_INSN:
+            # Keep exploring without a new checkpoint; drop the oldest finished one.
+            for i, cp in enumerate(checkpoints):
+                if not cp.branches:
+                    del checkpoints[i]
+                    break
+            else:
+                return False
+        cp = Checkpoint(self.cur.copy(), self.cur_cp, pc)
+        checkpoints.append(cp)
+        self.cur_cp = cp
+        self.stats.total_states += 1
+        live = sum(len(v) for v in self.explored.values())
+        self.stats.peak_states = max(self.stats.peak_states, live)
+        self.stats.max_states_per_insn = max(self.stats.max_states_per_insn, len(checkpoints))
+        return False
+
+    def _on_path(self, cp: Checkpoint) -> bool:
+        node = self.cur_cp
+        while node is not None:
+            if node is cp:
+                return True
+            node = node.parent
+        return False
+
+    # -- after the walk ---------------------------------------------------------
+    def check_stack_depth(self) -> None:
+        """check_max_stack_depth(): every chain of calls in the program text (dead code
+        included) is at most 8 frames deep and its frames fit in 512 bytes."""
+        calls = {i: sorted(self.subprog_of(pc + s.imm + 1) for pc, s in enumerate(self.slots[sp.start:sp.end], sp.start)
+                           if s.code == 0x85 and s.src == 1)
+                 for i, sp in enumerate(self.subprogs)}
+
+        def frame_size(sp: Subprog) -> int:
+            return (max(sp.stack_depth, 1) + 31) // 32 * 32
+
+        def walk(index: int, frame: int, depth: int) -> None:
+            if frame >= MAX_CALL_FRAMES:
+                raise VerifierError(f"the call stack of {frame} frames is too deep !", None, errno.E2BIG)
+            total = depth + frame_size(self.subprogs[index])
+            if total > 512:
+                raise VerifierError(f"combined stack size of {frame + 1} calls is {total}. Too large", None,
+                                    errno.EACCES)
+            for callee in calls[index]:
+                walk(callee, frame + 1, total)
+
+        walk(0, 0, 0)
+
+    def subprog_of(self, pc: int) -> int:
+        for i, sp in enumerate(self.subprogs):
+            if sp.start <= pc < sp.end:
+                return i
+        return 0
+
+
+def is_lddw(s: Slot) -> bool:
+    return s.code == LDDW
