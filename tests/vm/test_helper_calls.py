@@ -32,7 +32,7 @@ def test_unknown_helper_id_faults_at_the_call():
 
 def test_a_linux_helper_without_an_implementation_is_named():
     with pytest.raises(vm.VMFault, match="helper bpf_skb_store_bytes#9 is not implemented"):
-        run("call 9\nexit")
+        run("mov %r1, 0\nmov %r2, 0\nmov %r3, 0\nmov %r4, 0\nmov %r5, 0\ncall 9\nexit")
 
 
 def test_a_helper_that_needs_the_kernel_says_so():
