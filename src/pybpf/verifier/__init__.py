@@ -60,9 +60,6 @@ def verify(program, prog_type: int = 1, *, maps: dict | None = None, privileged:
         if err.pc is None:
             err.pc = verifier.pc
         verifier.log.lines.append(err.message)
-    except RecursionError:
-        error = VerifierError("the program is too complex to verify", verifier.pc)
-        verifier.log.lines.append(error.message)
     log = verifier.log.text
     if log_level or error is not None:
         log += verifier.stats.line() + "\n"

@@ -18,12 +18,22 @@ FLIP = {"jlt": "jgt", "jle": "jge", "jslt": "jsgt", "jsle": "jsge", "jgt": "jlt"
         "jsgt": "jslt", "jsge": "jsle", "jeq": "jeq", "jne": "jne"}
 
 
+# The bounds fields of each view: (width, signed) -> (min field, max field).
+FIELDS = {(64, False): ("umin", "umax"), (32, False): ("u32_min", "u32_max"),
+          (64, True): ("smin", "smax"), (32, True): ("s32_min", "s32_max")}
+
+
+def _get(b: Bounds, bits: int, signed: bool) -> tuple[int, int]:
+    lo, hi = FIELDS[(bits, signed)]
+    return getattr(b, lo), getattr(b, hi)
+
+
 def _u(b: Bounds, bits: int) -> tuple[int, int]:
-    return (b.umin, b.umax) if bits == 64 else (b.u32_min, b.u32_max)
+    return _get(b, bits, False)
 
 
 def _s(b: Bounds, bits: int) -> tuple[int, int]:
-    return (b.smin, b.smax) if bits == 64 else (b.s32_min, b.s32_max)
+    return _get(b, bits, True)
 
 
 def _t(b: Bounds, bits: int) -> tnum.Tnum:
@@ -68,21 +78,16 @@ def refine(a: Bounds, b: Bounds, op: str, bits: int) -> None:
     if op in ("jlt", "jle", "jslt", "jsle"):
         return refine(b, a, FLIP[op], bits)
     if op == "jeq":
+        for signed in (False, True):
+            lo_name, hi_name = FIELDS[(bits, signed)]
+            lo = max(getattr(a, lo_name), getattr(b, lo_name))
+            hi = min(getattr(a, hi_name), getattr(b, hi_name))
+            for r in (a, b):
+                setattr(r, lo_name, lo)
+                setattr(r, hi_name, hi)
         if bits == 64:
-            lo, hi = max(a.umin, b.umin), min(a.umax, b.umax)
-            a.umin = b.umin = lo
-            a.umax = b.umax = hi
-            lo, hi = max(a.smin, b.smin), min(a.smax, b.smax)
-            a.smin = b.smin = lo
-            a.smax = b.smax = hi
             a.var_off = b.var_off = tnum.intersect(a.var_off, b.var_off)
         else:
-            lo, hi = max(a.u32_min, b.u32_min), min(a.u32_max, b.u32_max)
-            a.u32_min = b.u32_min = lo
-            a.u32_max = b.u32_max = hi
-            lo, hi = max(a.s32_min, b.s32_min), min(a.s32_max, b.s32_max)
-            a.s32_min = b.s32_min = lo
-            a.s32_max = b.s32_max = hi
             low = tnum.intersect(tnum.subreg(a.var_off), tnum.subreg(b.var_off))
             a.var_off = tnum.with_subreg(a.var_off, low)
             b.var_off = tnum.with_subreg(b.var_off, low)
@@ -104,44 +109,22 @@ def refine(a: Bounds, b: Bounds, op: str, bits: int) -> None:
         else:
             changed = tnum.and_(_t(a, bits), tnum.const(~val & ((1 << bits) - 1)))
         a.var_off = changed if bits == 64 else tnum.with_subreg(a.var_off, changed)
-    elif op in ("jge", "jgt"):
-        step = 1 if op == "jgt" else 0
-        if bits == 64:
-            a.umin = max(a.umin, b.umin + step)
-            b.umax = min(b.umax, a.umax - step)
-        else:
-            a.u32_min = max(a.u32_min, b.u32_min + step)
-            b.u32_max = min(b.u32_max, a.u32_max - step)
-    elif op in ("jsge", "jsgt"):
-        step = 1 if op == "jsgt" else 0
-        if bits == 64:
-            a.smin = max(a.smin, b.smin + step)
-            b.smax = min(b.smax, a.smax - step)
-        else:
-            a.s32_min = max(a.s32_min, b.s32_min + step)
-            b.s32_max = min(b.s32_max, a.s32_max - step)
+    elif op in ("jge", "jgt", "jsge", "jsgt"):
+        # a >= b (or >): a's minimum rises to b's, b's maximum falls to a's.
+        step = 1 if op in ("jgt", "jsgt") else 0
+        lo_name, hi_name = FIELDS[(bits, op.startswith("js"))]
+        setattr(a, lo_name, max(getattr(a, lo_name), getattr(b, lo_name) + step))
+        setattr(b, hi_name, min(getattr(b, hi_name), getattr(a, hi_name) - step))
     a.sync()
     b.sync()
 
 
 def _exclude(a: Bounds, val: int, bits: int) -> None:
     """a != val: a bound equal to val moves by one."""
-    signed = val - (1 << bits) if val >> (bits - 1) else val
-    if bits == 64:
-        if a.umin == val:
-            a.umin += 1
-        elif a.umax == val:
-            a.umax -= 1
-        if a.smin == signed:
-            a.smin += 1
-        elif a.smax == signed:
-            a.smax -= 1
-    else:
-        if a.u32_min == val:
-            a.u32_min += 1
-        elif a.u32_max == val:
-            a.u32_max -= 1
-        if a.s32_min == signed:
-            a.s32_min += 1
-        elif a.s32_max == signed:
-            a.s32_max -= 1
+    signed_val = val - (1 << bits) if val >> (bits - 1) else val
+    for signed, value in ((False, val), (True, signed_val)):
+        lo_name, hi_name = FIELDS[(bits, signed)]
+        if getattr(a, lo_name) == value:
+            setattr(a, lo_name, value + 1)
+        elif getattr(a, hi_name) == value:
+            setattr(a, hi_name, value - 1)

@@ -15,9 +15,9 @@ from ..uapi import AttachType, MapType, ProgType
 from . import memory
 from .ctx import READ, WRITE
 from .errors import VerifierError
-from .regs import (BTF_ID, CTX, FUNC, MAP_KEY, MAP_PTR, MAP_VALUE, MEM, PACKET, PACKET_END, PACKET_META, SCALAR,
+from .regs import (BTF_ID, CTX, FUNC, MAP_KEY, MAP_PTR, MAP_VALUE, MEM, NOT_INIT, PACKET, PACKET_END, PACKET_META, SCALAR,
                    SOCK, SOCK_COMMON, STACK, TCP_SOCK, Reg)
-from .state import MAX_CALL_FRAMES, MISC, SPILL, ZERO, Frame
+from .state import MAX_CALL_FRAMES, MISC, ZERO, Frame
 
 BPF_MAX_VAR_SIZ = 1 << 29
 MEM_TYPES = "fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_"
@@ -371,7 +371,6 @@ def _enter_callback(v, pc: int, helper: str, meta: CallMeta) -> None:
     if helper == "for_each_map_elem":
         frame.regs[4].assign(caller_regs[3])
     state.frames.append(frame)
-    v.subprogs[state.frames[-2].subprog].callees.add(meta.callback)
     v.push(state, v.subprogs[meta.callback].start, pc)
     ctx = meta.callback_ctx
     if ctx is not None:
@@ -390,7 +389,6 @@ def check_subprog_call(v, pc: int, s) -> bool:
     target = pc + s.imm + 1
     callee = v.subprog_of(target)
     caller = state.frame
-    v.subprogs[caller.subprog].callees.add(callee)
     frame = Frame(len(state.frames), pc, callee)
     for i in range(1, 6):
         frame.regs[i].assign(caller.regs[i])
@@ -406,7 +404,7 @@ def check_exit(v, pc: int) -> bool:
     frame = state.frame
     if len(state.frames) > 1:
         r0 = state.regs[0]
-        if r0.type == "?":
+        if r0.type == NOT_INIT:
             raise fail("R0 !read_ok")
         if frame.callback:
             if r0.type != SCALAR:
@@ -427,7 +425,7 @@ def check_exit(v, pc: int) -> bool:
         ref, at = state.refs[0]
         raise fail(f"Unreleased reference id={ref} alloc_insn={at}")
     r0 = state.regs[0]
-    if r0.type == "?":
+    if r0.type == NOT_INIT:
         raise fail("R0 !read_ok")
     if r0.is_pointer and not v.allow_ptr_leaks:
         raise fail("R0 leaks addr as return value")

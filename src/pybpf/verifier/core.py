@@ -18,7 +18,7 @@ from ..uapi import ProgType
 from .errors import VerifierError
 from ..isa.opcodes import BPF_PSEUDO_MAP_IDX_VALUE, BPF_PSEUDO_MAP_VALUE
 from ..uapi import MapType
-from .program import LDDW, Slot, Subprog, check_cfg, check_encodings, find_subprogs
+from .program import Slot, Subprog, check_cfg, check_encodings, find_subprogs
 from .regs import CTX, MapInfo
 from .state import MAX_CALL_FRAMES, State, state_str
 
@@ -75,18 +75,16 @@ class Log:
 class Checkpoint:
     """A state saved at a prune point, with the number of unfinished paths through it."""
 
-    __slots__ = ("state", "branches", "parent", "insn_idx")
+    __slots__ = ("state", "branches", "parent")
 
-    def __init__(self, state: State, parent: "Checkpoint | None", insn_idx: int) -> None:
+    def __init__(self, state: State, parent: "Checkpoint | None") -> None:
         self.state = state
         self.branches = 1
         self.parent = parent
-        self.insn_idx = insn_idx
 
 
 class Verifier:
     def __init__(self, slots: list[Slot], options: Options) -> None:
-        from . import calls, insns  # noqa: F401  (method tables below)
         self.slots = slots
         self.opts = options
         self.log = Log(options.log_level)
@@ -212,7 +210,7 @@ class Verifier:
                     break
             else:
                 return False
-        cp = Checkpoint(self.cur.copy(), self.cur_cp, pc)
+        cp = Checkpoint(self.cur.copy(), self.cur_cp)
         checkpoints.append(cp)
         self.cur_cp = cp
         self.stats.total_states += 1
@@ -233,10 +231,6 @@ class Verifier:
     def check_stack_depth(self) -> None:
         """check_max_stack_depth(): every chain of calls in the program text (dead code
         included) is at most 8 frames deep and its frames fit in 512 bytes."""
-        calls = {i: sorted(self.subprog_of(pc + s.imm + 1) for pc, s in enumerate(self.slots[sp.start:sp.end], sp.start)
-                           if s.code == 0x85 and s.src == 1)
-                 for i, sp in enumerate(self.subprogs)}
-
         def frame_size(sp: Subprog) -> int:
             return (max(sp.stack_depth, 1) + 31) // 32 * 32
 
@@ -247,7 +241,7 @@ class Verifier:
             if total > 512:
                 raise VerifierError(f"combined stack size of {frame + 1} calls is {total}. Too large", None,
                                     errno.EACCES)
-            for callee in calls[index]:
+            for callee in self.subprogs[index].callees:
                 walk(callee, frame + 1, total)
 
         walk(0, 0, 0)
@@ -258,6 +252,3 @@ class Verifier:
                 return i
         return 0
 
-
-def is_lddw(s: Slot) -> bool:
-    return s.code == LDDW

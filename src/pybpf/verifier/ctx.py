@@ -29,7 +29,6 @@ SKB = {
     "sk": (168, 8), "gso_size": (176, 4), "tstamp_type": (180, 1), "hwtstamp": (184, 8),
 }
 SKB_SIZE = 192
-SOCK_ADDR_FAMILY = ("family", "remote_ip4", "local_ip4", "remote_ip6", "local_ip6", "remote_port", "local_port")
 
 
 def _field_at(fields: dict[str, tuple[int, int]], off: int) -> str | None:
@@ -54,7 +53,7 @@ class SkbRules:
     deny_mark: bool = False
     tstamp_type: bool = False  # tc programs may read the u8 tstamp_type
 
-    def check(self, off: int, size: int, kind: str, capable: bool) -> tuple[bool, str | None]:
+    def check(self, off: int, size: int, kind: str) -> tuple[bool, str | None]:
         name = _field_at(SKB, off)
         if name in self.deny or (self.deny_mark and name == "mark"):
             return False, None
@@ -257,7 +256,7 @@ def ctx_access(prog_type: int, off: int, size: int, kind: str, attach: int = 0,
             name = _field_at(SKB, off)
             if name in ("data", "data_end") or (kind == WRITE and name == "tstamp"):
                 return False, None
-        ok, pointer = rules.check(off, size, kind, capable)
+        ok, pointer = rules.check(off, size, kind)
         if ok and pointer == SOCK_COMMON:
             return True, SOCK_COMMON + "?"
         return ok, pointer

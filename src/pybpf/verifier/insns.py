@@ -9,24 +9,27 @@ from __future__ import annotations
 
 import errno
 
-from ..isa.insn import Insn
+from ..helpers import helper_name
 from ..isa.disasm import kernel_log_line
+from ..isa.insn import Insn
 from ..isa.opcodes import (ALU_OPS, BPF_ABS, BPF_ALU, BPF_ALU64, BPF_ATOMIC, BPF_CALL, BPF_END, BPF_EXIT,
                            BPF_IND, BPF_JA, BPF_JCOND, BPF_JMP, BPF_JMP32, BPF_K, BPF_LD, BPF_LDX, BPF_MEM,
                            BPF_MEMSX, BPF_MODE, BPF_MOV, BPF_NEG, BPF_OP, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC,
-                           BPF_PSEUDO_KFUNC_CALL, BPF_SIZE, BPF_SRC, BPF_ST, BPF_STX, BPF_X, JMP_OPS, SIZE_BYTES,
-                           BPF_PSEUDO_MAP_VALUE, BPF_PSEUDO_MAP_IDX_VALUE)
+                           BPF_PSEUDO_KFUNC_CALL, BPF_PSEUDO_MAP_IDX_VALUE, BPF_PSEUDO_MAP_VALUE, BPF_SIZE,
+                           BPF_SRC, BPF_ST, BPF_STX, BPF_X, JMP_OPS, SIZE_BYTES)
 from . import branches, memory, scalar_alu, tnum
-from .bounds import S64_MIN, s32
+from .bounds import S64_MIN
 from .errors import VerifierError
 from .program import LDDW, Slot
-from .regs import FUNC, MAP_PTR, MAP_VALUE, NOT_INIT, PACKET, PACKET_END, PACKET_META, SCALAR, STACK, Reg
-from .state import state_str
+from .regs import (BTF_ID, BUF, CTX, FLOW_KEYS, FUNC, MAP_KEY, MAP_PTR, MAP_VALUE, MEM, NOT_INIT, PACKET,
+                   PACKET_END, PACKET_META, SCALAR, STACK, TP_BUFFER, Reg)
 
 ALU_NAME = {(op.code, op.off): op.name for op in ALU_OPS}
 JMP_NAME = {op.code: op.name for op in JMP_OPS}
-ALU_STRING = {0x00: "+=", 0x10: "-=", 0x20: "*=", 0x30: "/=", 0x40: "|=", 0x50: "&=", 0x60: "<<=", 0x70: ">>=",
-              0x80: "neg", 0x90: "%=", 0xA0: "^=", 0xB0: "=", 0xC0: "s>>=", 0xD0: "endian"}
+# The kernel's bpf_alu_string[], as its messages spell each operation.
+ALU_STRING = {op.code: op.symbol for op in ALU_OPS if not op.off} | {BPF_NEG: "neg", BPF_END: "endian"}
+# Pointer types that arithmetic may move (adjust_ptr_min_max_vals).
+MOVABLE_POINTERS = (CTX, MAP_VALUE, MAP_KEY, STACK, PACKET_META, PACKET, TP_BUFFER, BTF_ID, MEM, BUF, FUNC)
 BPF_MAX_VAR_OFF = 1 << 29
 
 
@@ -88,7 +91,7 @@ def step(v, pc: int, s: Slot) -> bool:
         if BPF_MODE(s.code) != BPF_MEM or s.src:
             raise fail("BPF_ST uses reserved fields", errno.EINVAL)
         dst = read_reg(v, s.dst)
-        if dst.type == "ctx":
+        if dst.type == CTX:
             raise fail(f"BPF_ST stores into R{s.dst} {dst.type_str()} is not allowed")
         _same_pointer_kind(v, pc, dst)
         memory.check_mem_access(v, pc, s.dst, s.off, SIZE_BYTES[BPF_SIZE(s.code)], memory.WRITE, -1, imm=s.imm)
@@ -110,19 +113,15 @@ def step(v, pc: int, s: Slot) -> bool:
 
 
 def _log_insn(v, pc: int, s: Slot) -> None:
-    try:
-        second = v.slots[pc + 1].imm if s.code == LDDW and pc + 1 < len(v.slots) else None
-        insn = Insn(s.code, s.dst & 0xF, s.src & 0xF, s.off, s.imm, second)
-        from ..helpers import helper_name
-        text = kernel_log_line(insn, lambda i: (helper_name(i) or "unknown"))
-    except Exception:  # an encoding the disassembler cannot print: the kernel prints raw fields
-        text = f"code {s.code:#x}"
+    second = v.slots[pc + 1].imm if s.code == LDDW else None
+    text = kernel_log_line(Insn(s.code, s.dst & 0xF, s.src & 0xF, s.off, s.imm, second),
+                           lambda i: helper_name(i) or "unknown")
     v.log(f"{pc}: {text}")
 
 
 def _same_pointer_kind(v, pc: int, reg: Reg) -> None:
     """save_aux_ptr_type(): one load or store may not serve ctx and other pointers."""
-    is_ctx = reg.type == "ctx"
+    is_ctx = reg.type == CTX
     seen = v.ctx_insns.get(pc)
     if seen is None:
         v.ctx_insns[pc] = is_ctx
@@ -135,7 +134,6 @@ def check_alu(v, pc: int, s: Slot) -> None:
     op = BPF_OP(s.code)
     is64 = s.cls == BPF_ALU64
     bits = 64 if is64 else 32
-    regs = v.cur.regs
     if op in (BPF_NEG, BPF_END):
         if op == BPF_NEG:
             if BPF_SRC(s.code) != BPF_K or s.src or s.off or s.imm:
@@ -157,7 +155,7 @@ def check_alu(v, pc: int, s: Slot) -> None:
     if op == BPF_MOV:
         _check_mov(v, s, is64)
         return
-    if op > 0xD0 or op not in ALU_STRING:
+    if op not in ALU_STRING:
         raise fail(f"invalid BPF_ALU opcode {op:x}", errno.EINVAL)
     if BPF_SRC(s.code) == BPF_X:
         if s.imm or s.off not in (0, 1) or (s.off == 1 and op not in (0x30, 0x90)):
@@ -195,7 +193,6 @@ def _byte_swap(dst: Reg, s: Slot) -> None:
 
 
 def _check_mov(v, s: Slot, is64: bool) -> None:
-    regs = v.cur.regs
     if BPF_SRC(s.code) == BPF_X:
         allowed = (0, 8, 16, 32) if is64 else (0, 8, 16)
         if s.off not in allowed or s.imm:
@@ -212,27 +209,20 @@ def _check_mov(v, s: Slot, is64: bool) -> None:
             if src.type != SCALAR:
                 dst.set_unknown()
                 return
-            copy = src.copy()
-            dst.assign(copy)
+            dst.assign(src)
             dst.id = 0
             dst.b.sext(s.off // 8)
             return
         if is_pointer_value(v, src):
             raise fail(f"R{s.src} partial copy of pointer")
-        if src.type != SCALAR:
-            dst.set_unknown()
-            dst.b.truncate(4)
-            return
-        copy = src.copy()
-        dst.assign(copy)
-        dst.id = 0
-        if s.off:
-            dst.b.truncate(4)
-            low = dst.b
-            low.sext(s.off // 8)
-            dst.b.truncate(4)
+        if src.type == SCALAR:
+            dst.assign(src)
+            dst.id = 0
         else:
-            dst.b.truncate(4)
+            dst.set_unknown()
+        if s.off:
+            dst.b.sext(s.off // 8)
+        dst.b.truncate(4)
         return
     if s.src or s.off:
         raise fail("BPF_MOV uses reserved fields", errno.EINVAL)
@@ -278,11 +268,10 @@ def pointer_alu(v, s: Slot, op: int, bits: int, *, ptr: Reg, off_reg: Reg, dst_i
         raise fail(f"R{s.dst} 32-bit pointer arithmetic prohibited")
     if ptr.null:
         raise fail(f"R{s.dst} pointer arithmetic on {ptr.type_str()} prohibited, null-check it first")
-    allowed = ("ctx", MAP_VALUE, "map_key", STACK, PACKET_META, PACKET, "tp_buffer", "ptr_", "mem", "buf", FUNC)
     known = off_reg.b.is_const
-    if ptr.type not in allowed:
+    if ptr.type not in MOVABLE_POINTERS:
         if not (ptr.type == MAP_PTR and known and off_reg.b.smin == 0 and op == 0x00) and \
-                not (ptr.type == "flow_keys" and known):
+                not (ptr.type == FLOW_KEYS and known):
             raise fail(f"R{s.dst} pointer arithmetic on {ptr.type_str()} prohibited")
     _sane_offset(off_reg, ptr.type_str())
     _sane_offset(ptr, ptr.type_str())
@@ -482,19 +471,16 @@ def _mark_ptr_or_null(v, state, ptr_id: int, is_null: bool) -> None:
     """mark_ptr_or_null_regs(): after `if (p == NULL)`, every copy of p is NULL or valid."""
     if not ptr_id:
         return
-    ref = 0
     for reg in state.all_regs():
         if reg.null and reg.id == ptr_id:
             if is_null:
-                ref = ref or reg.ref_obj_id
                 reg.set_known(0)
+            elif reg.type == MAP_VALUE and reg.map is not None and reg.map.inner is not None:
+                reg.set_pointer(MAP_PTR, map=reg.map.inner)
             else:
                 reg.null = False
-                if reg.type == MAP_VALUE and reg.map is not None and reg.map.inner is not None:
-                    inner = reg.map.inner
-                    reg.set_pointer(MAP_PTR, map=inner)
-                elif reg.type == "sock_common" or reg.type in ("sock", "tcp_sock", "mem", "ptr_", MAP_VALUE):
-                    reg.id = 0 if not reg.ref_obj_id else reg.id
+                if not reg.ref_obj_id:
+                    reg.id = 0
     if is_null:
         state.refs = [(i, at) for i, at in state.refs if i != ptr_id]
 

@@ -15,7 +15,7 @@ from . import tnum
 from .bounds import S64_MIN
 from .ctx import READ, WRITE, ctx_access, sock_access
 from .errors import VerifierError
-from .regs import (BTF_ID, CTX, FLOW_KEYS, MAP_KEY, MAP_PTR, MAP_VALUE, MEM, PACKET, PACKET_END, PACKET_META,
+from .regs import (BTF_ID, CTX, NOT_INIT, FLOW_KEYS, MAP_KEY, MAP_VALUE, MEM, PACKET, PACKET_END, PACKET_META,
                    SCALAR, SOCK_TYPES, STACK, TP_BUFFER, Reg)
 from .state import INVALID, MAX_BPF_STACK, MISC, SPILL, ZERO
 
@@ -30,27 +30,20 @@ def fail(message: str, code: int = errno.EACCES) -> VerifierError:
 # -- alignment ----------------------------------------------------------------------
 def check_alignment(v, reg: Reg, off: int, size: int, strict_once: bool = False) -> None:
     """check_ptr_alignment(): the stack is always strict; others with BPF_F_STRICT_ALIGNMENT."""
-    strict = v.opts.strict_alignment or strict_once
-    if reg.type in (PACKET, PACKET_META):
-        if not strict:
-            return
-        return _generic_align(reg, "packet ", off + 2, size, 2 + reg.off)
-    desc = {MAP_VALUE: "value ", MAP_KEY: "key ", CTX: "context ", STACK: "stack ", FLOW_KEYS: "flow keys "}
-    if reg.type == STACK:
-        strict = True
-    if reg.type in SOCK_TYPES:
-        desc_text = "sock "
-    else:
-        desc_text = desc.get(reg.type, "")
+    strict = v.opts.strict_alignment or strict_once or reg.type == STACK
     if not strict or size == 1:
         return
-    _generic_align(reg, desc_text, off, size)
-
-
-def _generic_align(reg: Reg, desc: str, off: int, size: int, extra: int | None = None) -> None:
-    reg_off = tnum.add(reg.b.var_off, tnum.const(reg.off + off if extra is None else extra + off - 2))
-    if not tnum.is_aligned(reg_off, size):
+    if reg.is_pkt:
+        # Packet data starts 2 bytes off alignment (NET_IP_ALIGN), so that the IP header is aligned.
+        if not tnum.is_aligned(tnum.add(reg.b.var_off, tnum.const(2 + reg.off + off)), size):
+            raise fail(f"misaligned packet access off 2+{reg.b.var_off}+{reg.off}+{off} size {size}")
+        return
+    desc = "sock " if reg.type in SOCK_TYPES else ALIGN_DESC.get(reg.type, "")
+    if not tnum.is_aligned(tnum.add(reg.b.var_off, tnum.const(reg.off + off)), size):
         raise fail(f"misaligned {desc}access off {reg.b.var_off}+{reg.off}+{off} size {size}")
+
+
+ALIGN_DESC = {MAP_VALUE: "value ", MAP_KEY: "key ", CTX: "context ", STACK: "stack ", FLOW_KEYS: "flow keys "}
 
 
 # -- regions with bounds ---------------------------------------------------------------
@@ -135,15 +128,14 @@ def s64(value: int) -> int:
 
 
 def stack_write(v, regno: int, reg: Reg, off: int, size: int, value_regno: int, imm: int | None) -> None:
-    lo, _ = stack_bounds(v, regno, reg, off, size, WRITE)
+    lo, hi = stack_bounds(v, regno, reg, off, size, WRITE)
     frame = v.cur.frames[reg.frameno]
     value = v.cur.regs[value_regno] if value_regno >= 0 else None
     if not reg.b.is_const:
-        for addr in range(lo, lo + size + (reg.b.smax - reg.b.smin)):
+        for addr in range(lo, hi):
             slot, k = frame.slot(addr)
             if slot.is_spill:
-                slot.types = [MISC if t == SPILL else t for t in slot.types]
-                slot.spilled = Reg()
+                slot.forget_spill()
             if slot.types[k] != ZERO or not (value is not None and value.is_const(0)):
                 slot.types[k] = MISC
         return
@@ -170,15 +162,11 @@ def stack_write(v, regno: int, reg: Reg, off: int, size: int, value_regno: int, 
         _save_spill(slot, value, size)
         return
     new_type = ZERO if (value is not None and value.is_const(0)) or (value is None and imm == 0) else MISC
-    if slot.is_spill or SPILL in slot.types:
-        slot.types = [MISC if t == SPILL else t for t in slot.types]
-    slot.spilled = Reg()
     for i in range(size):
         s2, k2 = frame.slot(lo + i)
+        if SPILL in s2.types or s2.spilled.type != NOT_INIT:
+            s2.forget_spill()
         s2.types[k2] = new_type
-        if s2 is not slot and SPILL in s2.types:
-            s2.types = [MISC if t == SPILL else t for t in s2.types]
-            s2.spilled = Reg()
 
 
 def _fits(reg: Reg, size: int) -> bool:
@@ -189,11 +177,9 @@ def _save_spill(slot, reg: Reg, size: int) -> None:
     slot.spilled = reg.copy()
     for i in range(8, 8 - size, -1):
         slot.types[i - 1] = SPILL
-    for i in range(8 - size, 0, -1):
-        if slot.types[i - 1] not in (ZERO, INVALID):
-            slot.types[i - 1] = MISC
-        elif slot.types[i - 1] == INVALID:
-            slot.types[i - 1] = MISC
+    for i in range(8 - size):
+        if slot.types[i] != ZERO:
+            slot.types[i] = MISC
 
 
 def stack_read(v, regno: int, reg: Reg, off: int, size: int, dst_regno: int, sign_extend: bool = False) -> None:
@@ -434,8 +420,7 @@ def check_atomic(v, pc: int, s) -> None:
 
 
 # -- helper memory arguments ----------------------------------------------------------
-def check_helper_mem(v, regno: int, size: int, kind: str, zero_ok: bool, max_size: int | None = None,
-                     uninit_ok: bool = False) -> None:
+def check_helper_mem(v, regno: int, size: int, kind: str, zero_ok: bool, uninit_ok: bool = False) -> None:
     """check_helper_mem_access(): [reg, reg+size) is memory the helper may read or write."""
     reg = v.cur.regs[regno]
     t = reg.type
@@ -457,7 +442,7 @@ def check_helper_mem(v, regno: int, size: int, kind: str, zero_ok: bool, max_siz
     elif t == STACK:
         if size == 0 and zero_ok:
             return
-        _check_stack_range(v, regno, reg, size, kind, uninit_ok)
+        _check_stack_range(v, regno, reg, size, uninit_ok)
     elif t == CTX and kind != WRITE:
         check_ptr_off(reg, regno)
         if not ctx_access(v.opts.prog_type, 0, size, READ, v.opts.expected_attach_type, v.capable)[0]:
@@ -471,8 +456,8 @@ def check_helper_mem(v, regno: int, size: int, kind: str, zero_ok: bool, max_siz
                    f"ringbuf_mem, buf, trusted_ptr_")
 
 
-def _check_stack_range(v, regno: int, reg: Reg, size: int, kind: str, uninit_ok: bool) -> None:
-    """check_stack_range_initialized()."""
+def _check_stack_range(v, regno: int, reg: Reg, size: int, uninit_ok: bool) -> None:
+    """check_stack_range_initialized(): a helper reads initialised bytes, or (uninit_ok) writes any."""
     lo, hi = stack_bounds(v, regno, reg, reg.off, size, HELPER)
     frame = v.cur.frames[reg.frameno]
     if not reg.b.is_const and not (uninit_ok or v.capable):
@@ -480,31 +465,20 @@ def _check_stack_range(v, regno: int, reg: Reg, size: int, kind: str, uninit_ok:
     for addr in range(lo, hi):
         slot, k = frame.slot(addr)
         t = slot.types[k]
-        if uninit_ok or kind == WRITE and uninit_ok:
-            slot_write = True
-        else:
-            slot_write = False
-        if slot_write:
+        if uninit_ok:
             if slot.is_spill and slot.spilled.type != SCALAR and not v.allow_ptr_leaks:
                 raise fail(f"R{regno} leaks addr into helper")
             continue
-        if t in (MISC, ZERO):
+        if t in (MISC, ZERO) or (t == INVALID and v.capable):
             continue
-        if t == SPILL:
-            if slot.spilled.type == SCALAR or v.allow_ptr_leaks:
-                if slot.spilled.type != SCALAR:
-                    pass
-                continue
-            raise fail(f"invalid read from stack R{regno} off {lo}+{addr - lo} size {size}")
-        if t == INVALID and v.capable:
+        if t == SPILL and (slot.spilled.type == SCALAR or v.allow_ptr_leaks):
             continue
         raise fail(f"invalid read from stack R{regno} off {lo}+{addr - lo} size {size}")
     if uninit_ok:
         for addr in range(lo, hi):
             slot, k = frame.slot(addr)
             if slot.is_spill:
-                slot.types = [MISC] * 8
-                slot.spilled = Reg()
+                slot.forget_spill()
             slot.types[k] = MISC
 
 

@@ -14,9 +14,9 @@ import errno
 import struct
 from dataclasses import dataclass, field
 
-from ..isa.opcodes import (BPF_ABS, BPF_ATOMIC, BPF_CALL, BPF_CLASS, BPF_EXIT, BPF_IND, BPF_JA, BPF_JCOND,
+from ..isa.opcodes import (BPF_ABS, BPF_CALL, BPF_CLASS, BPF_EXIT, BPF_IND, BPF_JA,
                            BPF_JMP, BPF_JMP32, BPF_LD, BPF_LDX, BPF_MEM, BPF_MEMSX, BPF_MODE, BPF_OP,
-                           BPF_PSEUDO_BTF_ID, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_KFUNC_CALL,
+                           BPF_PSEUDO_BTF_ID, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC,
                            BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_IDX, BPF_PSEUDO_MAP_IDX_VALUE,
                            BPF_PSEUDO_MAP_VALUE, BY_CODE)
 from .errors import VerifierError
@@ -49,7 +49,7 @@ class Subprog:
     stack_depth: int = 0
     has_tail_call: bool = False
     has_ld_abs: bool = False
-    callees: set[int] = field(default_factory=set)
+    callees: list[int] = field(default_factory=list)  # subprograms its text calls, dead code included
 
 
 def slots_of(program) -> list[Slot]:
@@ -75,6 +75,16 @@ def jump_target(pc: int, s: Slot) -> int:
     return pc + 1 + (s.imm if s.code == (BPF_JMP32 | BPF_JA) else s.off)
 
 
+def is_pseudo_call(s: Slot) -> bool:
+    """A bpf-to-bpf call."""
+    return s.code == (BPF_JMP | BPF_CALL) and s.src == BPF_PSEUDO_CALL
+
+
+def calls_subprog(s: Slot) -> bool:
+    """A bpf-to-bpf call, or a lddw of a subprogram's address (a callback)."""
+    return is_pseudo_call(s) or (s.code == LDDW and s.src == BPF_PSEUDO_FUNC)
+
+
 def is_jump(s: Slot) -> bool:
     return s.cls in (BPF_JMP, BPF_JMP32) and BPF_OP(s.code) not in (BPF_CALL, BPF_EXIT)
 
@@ -84,9 +94,7 @@ def find_subprogs(slots: list[Slot], capable: bool) -> list[Subprog]:
     starts = {0}
     n = len(slots)
     for pc, s in enumerate(slots):
-        pseudo_call = s.code == (BPF_JMP | BPF_CALL) and s.src == BPF_PSEUDO_CALL
-        pseudo_func = s.code == LDDW and s.src == BPF_PSEUDO_FUNC
-        if pseudo_call or pseudo_func:
+        if calls_subprog(s):
             if not capable:
                 raise VerifierError("loading/calling other bpf or kernel functions are allowed for CAP_BPF and "
                                     "CAP_SYS_ADMIN", pc, errno.EPERM)
@@ -97,9 +105,12 @@ def find_subprogs(slots: list[Slot], capable: bool) -> list[Subprog]:
     subprogs = [Subprog(start) for start in sorted(starts)]
     for i, sp in enumerate(subprogs):
         sp.end = subprogs[i + 1].start if i + 1 < len(subprogs) else n
+    index = {sp.start: i for i, sp in enumerate(subprogs)}
     for sp in subprogs:
         for pc in range(sp.start, sp.end):
             s = slots[pc]
+            if is_pseudo_call(s):
+                sp.callees.append(index[pc + s.imm + 1])
             if s.code == (BPF_JMP | BPF_CALL) and s.src == 0 and s.imm == 12:
                 sp.has_tail_call = True
             if s.cls == BPF_LD and BPF_MODE(s.code) in (BPF_ABS, BPF_IND):
@@ -179,7 +190,7 @@ def check_cfg(slots: list[Slot], capable: bool) -> set[int]:
         if pc not in edges:
             edges[pc] = successors(pc)
             s = slots[pc]
-            if (s.code == (BPF_JMP | BPF_CALL) and s.src == BPF_PSEUDO_CALL) or (s.code == LDDW and s.src == BPF_PSEUDO_FUNC):
+            if calls_subprog(s):
                 edges[pc].append(pc + s.imm + 1)
         pending = edges[pc]
         while pending:

@@ -29,6 +29,11 @@ class Slot:
         new.spilled = self.spilled.copy() if self.spilled.type != NOT_INIT else Reg()
         return new
 
+    def forget_spill(self) -> None:
+        """A plain write over part of a spilled register: its bytes become data."""
+        self.types = [MISC if t == SPILL else t for t in self.types]
+        self.spilled = Reg()
+
     @property
     def is_spill(self) -> bool:
         return self.types[7] == SPILL
@@ -81,26 +86,16 @@ class Frame:
 class State:
     """A whole verifier state: call frames, acquired references, bookkeeping."""
 
-    __slots__ = ("frames", "refs", "parent", "branches", "insn_idx", "speculative", "loop_entry")
+    __slots__ = ("frames", "refs")
 
     def __init__(self) -> None:
         self.frames: list[Frame] = [Frame(0)]
         self.refs: list[tuple[int, int]] = []  # (id, insn that acquired it)
-        self.parent: State | None = None
-        self.branches = 1
-        self.insn_idx = 0
-        self.speculative = False
-        self.loop_entry = None
 
     def copy(self) -> "State":
         new = State.__new__(State)
         new.frames = [f.copy() for f in self.frames]
         new.refs = self.refs[:]
-        new.parent = self.parent
-        new.branches = self.branches
-        new.insn_idx = self.insn_idx
-        new.speculative = self.speculative
-        new.loop_entry = self.loop_entry
         return new
 
     @property
@@ -232,7 +227,7 @@ def stack_safe(old: Frame, cur: Frame, ids: IdMap, exact: bool) -> bool:
 
 
 def states_equal(old: State, cur: State, exact: bool = False) -> bool:
-    if len(old.frames) != len(cur.frames) or old.speculative != cur.speculative and not exact:
+    if len(old.frames) != len(cur.frames):
         return False
     ids = IdMap()
     if len(old.refs) != len(cur.refs):
