@@ -1,0 +1,134 @@
+"""pybpftrace (virtual kernel) next to bpftrace 0.17 (Linux) on the same machine, in the same run.
+
+Run: python3 bench/pybpftrace_vs_bpftrace.py [--runs N] [--events N]
+
+For each case both tools run the same script as a fresh process, N times;
+the figure is the median wall time and the largest peak RSS of those runs.
+
+| case | what it times |
+|---|---|
+| exit | `BEGIN { exit(); }`: start-up, compile (cached for pybpftrace after the first run), attach, exit |
+| hist+printf | a BEGIN loop filling a hist and printing lines, maps printed at exit |
+| first output | from process start to the first printf line on stdout |
+| printf events | N printf records from one BEGIN loop; events per second over the exit case's time |
+
+pybpftrace runs with its object cache warm (one untimed run first), as a
+user's second run of a script does; `--cold` clears the cache before each run.
+bpftrace needs root and the kernel's bpf(); without them its column says why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+# Runs one command and prints its wall time and peak RSS (the only child of this process, so RUSAGE_CHILDREN is its own).
+MEASURE = r"""
+import json, resource, subprocess, sys, time
+start = time.perf_counter()
+proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+first = None
+lines = 0
+for line in proc.stdout:
+    if first is None and line.startswith("out"):
+        first = time.perf_counter() - start
+    lines += line.startswith("out")
+err = proc.stderr.read()
+rc = proc.wait()
+wall = time.perf_counter() - start
+print(json.dumps({"wall": wall, "first": first, "lines": lines, "rc": rc, "err": err[-300:],
+                  "rss_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))
+"""
+
+
+def scripts(events: int) -> dict[str, str]:
+    return {
+        "exit": "BEGIN { exit(); }",
+        "hist+printf": 'BEGIN { $i = 0; while ($i < 200) { @h = hist($i * 37); '
+                       'if ($i % 50 == 0) { printf("out %d\\n", $i); } $i++; } exit(); }',
+        "first output": 'BEGIN { printf("out first\\n"); exit(); }',
+        "printf events": f'BEGIN {{ $i = 0; while ($i < {events}) {{ printf("out %d\\n", $i); $i++; }} exit(); }}',
+    }
+
+
+def measure(argv: list[str], runs: int, before=None) -> dict:
+    samples = []
+    for _ in range(runs):
+        if before:
+            before()
+        out = subprocess.run([sys.executable, "-c", MEASURE, *argv], capture_output=True, text=True, check=True)
+        samples.append(json.loads(out.stdout))
+    failed = [s for s in samples if s["rc"] != 0]
+    if failed:
+        return {"error": f"exit {failed[0]['rc']}: {failed[0]['err'].strip().splitlines()[-1:]}"}
+    firsts = [s["first"] for s in samples if s["first"] is not None]
+    return {"wall": statistics.median(s["wall"] for s in samples),
+            "first": statistics.median(firsts) if firsts else None,
+            "lines": samples[0]["lines"],
+            "rss_mib": max(s["rss_kib"] for s in samples) / 1024}
+
+
+def bpftrace_missing() -> str | None:
+    if shutil.which("bpftrace") is None:
+        return "bpftrace is not installed (apt install bpftrace)"
+    if os.geteuid() != 0:
+        return "bpftrace needs root"
+    return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--events", type=int, default=5000, help="printf records in the events case")
+    parser.add_argument("--cold", action="store_true", help="clear pybpftrace's object cache before every run")
+    args = parser.parse_args()
+
+    cache = tempfile.mkdtemp(prefix="pybpftrace-bench-cache-")
+    os.environ["XDG_CACHE_HOME"] = cache  # pybpftrace keeps its objects under $XDG_CACHE_HOME
+    clear = (lambda: (shutil.rmtree(cache, ignore_errors=True), os.makedirs(cache))) if args.cold else None
+    pybpftrace = [sys.executable, "-m", "pybpf.cli.pybpftrace"]
+    missing = bpftrace_missing()
+
+    results = {}
+    for case, script in scripts(args.events).items():
+        subprocess.run([*pybpftrace, "-e", script], capture_output=True)  # warm the cache (and the OS's)
+        ours = measure([*pybpftrace, "-e", script], args.runs, clear)
+        theirs = {"error": missing} if missing else measure(["bpftrace", "-e", script], args.runs)
+        results[case] = (ours, theirs)
+    shutil.rmtree(cache, ignore_errors=True)
+
+    print(f"pybpftrace {'cold' if args.cold else 'cached'} (virtual kernel) vs bpftrace 0.17 (Linux), "
+          f"median of {args.runs} runs\n")
+    print(f"{'case':<15} {'pybpftrace':>12} {'bpftrace':>12} {'ratio':>7}   {'peak MiB':>9} {'bpftrace':>9} {'ratio':>6}")
+    for case, (ours, theirs) in results.items():
+        if "error" in ours:
+            print(f"{case:<15} pybpftrace failed: {ours['error']}")
+            continue
+        key = "first" if case == "first output" else "wall"
+        if "error" in theirs:
+            print(f"{case:<15} {ours[key] * 1e3:>10.1f}ms {'-':>12} {'-':>7}   {ours['rss_mib']:>9.1f}"
+                  f"   (bpftrace: {theirs['error']})")
+            continue
+        print(f"{case:<15} {ours[key] * 1e3:>10.1f}ms {theirs[key] * 1e3:>10.1f}ms {ours[key] / theirs[key]:>6.2f}x"
+              f"   {ours['rss_mib']:>9.1f} {theirs['rss_mib']:>9.1f} {ours['rss_mib'] / theirs['rss_mib']:>5.2f}x")
+
+    ours, theirs = results["printf events"]
+    base_ours, base_theirs = results["exit"]
+    print()
+    for name, run, base in (("pybpftrace", ours, base_ours), ("bpftrace", theirs, base_theirs)):
+        if "error" in run or "error" in base:
+            continue
+        rate = run["lines"] / max(run["wall"] - base["wall"], 1e-6)
+        print(f"{name:<11} printf events: {run['lines']} of {args.events} lines, {rate:,.0f} events/s "
+              "(wall time over the exit case's)")
+
+
+if __name__ == "__main__":
+    main()
