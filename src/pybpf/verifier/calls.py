@@ -286,6 +286,8 @@ def check_helper_call(v, pc: int, helper_id: int) -> bool:
         mtype = meta.map.map_type
         if (allowed and mtype not in allowed) or (mtype in SPECIAL_MAPS and spec.name not in SPECIAL_MAPS[mtype]):
             raise fail(f"cannot pass map_type {mtype} into func {name}#{helper_id}")
+    if spec.name == "tail_call" and not v.capable:
+        _record_tail_call_map(v, pc, meta.map)
     if spec.name == "get_local_storage" and not regs[2].is_const(0):
         raise fail("get_local_storage() doesn't support non-zero flags", errno.EINVAL)
     if "release" in spec.effects:
@@ -328,6 +330,20 @@ def check_helper_call(v, pc: int, helper_id: int) -> bool:
             r0.ref_obj_id = meta.ref_obj_id
     v.pc = pc + 1
     return False
+
+
+def _record_tail_call_map(v, pc: int, map_info) -> None:
+    """record_func_map(): an unprivileged tail call is bounded by one map's max_entries, so every
+    path must pass the same prog array (the kernel refuses a poisoned one in do_misc_fixups())."""
+    seen = v.tail_call_maps.setdefault(pc, map_info)
+    if seen is not map_info:
+        v.tail_call_maps[pc] = None
+
+
+def check_tail_call_maps(v) -> None:
+    for pc, map_info in sorted(v.tail_call_maps.items()):
+        if map_info is None:
+            raise VerifierError("tail_call abusing map_ptr", pc, errno.EINVAL)
 
 
 def _release(v, meta: CallMeta) -> None:

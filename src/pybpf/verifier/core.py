@@ -15,6 +15,7 @@ import errno
 from dataclasses import dataclass, field
 
 from ..uapi import ProgType
+from .calls import check_tail_call_maps
 from .errors import VerifierError
 from ..isa.opcodes import BPF_PSEUDO_MAP_IDX_VALUE, BPF_PSEUDO_MAP_VALUE
 from ..uapi import MapType
@@ -96,6 +97,8 @@ class Verifier:
         self.prune_points: set[int] = set()
         self.explored: dict[int, list[Checkpoint]] = {}
         self.ctx_insns: dict[int, bool] = {}  # insn -> did its pointer operand point to ctx
+        self.alu_masks: dict[int, tuple[int, int]] = {}  # insn -> its Spectre v1 mask (sanitize.py)
+        self.tail_call_maps: dict[int, object] = {}  # insn -> the prog array every path passes, or None
         self.pending: list[tuple[State, Checkpoint | None, int, int]] = []
         self.cur: State = State()
         self.cur_cp: Checkpoint | None = None
@@ -122,6 +125,7 @@ class Verifier:
         regs[1].set_pointer(CTX)
         self.walk()
         self.check_stack_depth()
+        check_tail_call_maps(self)
 
     def _check_lddw(self, pc: int, s: Slot, second: Slot) -> None:
         info = self.opts.maps.get(pc)

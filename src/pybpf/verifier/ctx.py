@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..uapi import AttachType, ProgType
-from .regs import PACKET, PACKET_END, PACKET_META, SOCK, SOCK_COMMON, TP_BUFFER
+from .regs import BTF_ID, PACKET, PACKET_END, PACKET_META, SOCK, SOCK_COMMON, TP_BUFFER
 
 READ, WRITE = "read", "write"
 
@@ -129,6 +129,16 @@ BPF_SOCK = {"bound_dev_if": (0, 4), "family": (4, 4), "type": (8, 4), "protocol"
             "priority": (20, 4), "src_ip4": (24, 4), "src_ip6": (28, 16), "src_port": (44, 4),
             "dst_port": (48, 2), "pad": (50, 2), "dst_ip4": (52, 4), "dst_ip6": (56, 16), "state": (72, 4),
             "rx_queue_mapping": (76, 4)}
+# struct bpf_sockopt and struct bpf_sock_ops: a u64 field (pointer or counter) is loaded whole or not at all.
+SOCKOPT_SIZE = 40
+SOCKOPT_POINTERS = {0: SOCK, 8: PACKET, 16: PACKET_END}
+SOCKOPT_RETVAL, SOCKOPT_LEVEL, SOCKOPT_OPTNAME, SOCKOPT_OPTLEN = 36, 24, 28, 32
+SOCK_OPS_SIZE = 224
+SOCK_OPS_POINTERS = {184: SOCK + "?", 192: PACKET, 200: PACKET_END}
+SOCK_OPS_U64 = (168, 176, 216)  # bytes_received, bytes_acked, skb_hwtstamp
+SOCK_OPS_WRITABLE = (4, 164)  # reply, sk_txhash
+SOCK_OPS_TCP_FLAGS = 212
+NF_CTX_SIZE = 16  # struct bpf_nf_ctx: state, skb
 PT_REGS_SIZE = 168  # struct pt_regs on x86-64
 PERF_MAX_TRACE_SIZE = 8192
 MAX_BPF_FUNC_ARGS = 12
@@ -166,9 +176,12 @@ def _sock_addr(off, size, kind, attach, capable):
     if name == "sk":
         return (kind == READ and size == 8 and off == 64), SOCK if kind == READ else None
     if name in ("user_ip4", "user_ip6", "msg_src_ip4", "msg_src_ip6", "user_port"):
+        start, length = SOCK_ADDR[name]
+        # bpf_ctx_wide_access_ok(): an aligned u64 wholly inside one of the two IPv6 arrays
+        wide = size == 8 and name in ("user_ip6", "msg_src_ip6") and not off % 8 and off + 8 <= start + length
         if kind == WRITE:
-            return size == 4 or (size == 8 and name in ("user_ip6", "msg_src_ip6") and off % 8 == 0), None
-        return narrow_ok(off, size, 4) or (size == 8 and name in ("user_ip6", "msg_src_ip6") and off % 8 == 0), None
+            return size == 4 or wide, None
+        return narrow_ok(off, size, 4) or wide, None
     if name in ("user_family", "family", "type", "protocol"):
         return kind == READ and size == 4, None
     return False, None
@@ -183,6 +196,47 @@ def _bpf_sock(off, size, kind, attach, capable):
     if name in ("dst_port", "pad"):
         return narrow_ok(off, size, 2) or (name == "dst_port" and size == 4), None
     return name is not None and narrow_ok(off, size, 4), None
+
+
+def _sockopt(off, size, kind, attach, capable):
+    """cg_sockopt_is_valid_access()."""
+    if off < 0 or off >= SOCKOPT_SIZE or off % size:
+        return False, None
+    getsockopt = attach == AttachType.BPF_CGROUP_GETSOCKOPT
+    if kind == WRITE:
+        if off == SOCKOPT_RETVAL:
+            return size == 4 and getsockopt, None
+        if off in (SOCKOPT_LEVEL, SOCKOPT_OPTNAME):
+            return size == 4 and attach == AttachType.BPF_CGROUP_SETSOCKOPT, None
+        return off == SOCKOPT_OPTLEN and size == 4, None
+    field = off & ~7
+    if field in SOCKOPT_POINTERS:
+        return size == 8, SOCKOPT_POINTERS[field]
+    if off == SOCKOPT_RETVAL:
+        return size == 4 and getsockopt, None
+    return size == 4, None
+
+
+def _sock_ops(off, size, kind, attach, capable):
+    """sock_ops_is_valid_access()."""
+    if off < 0 or off >= SOCK_OPS_SIZE or off % size:
+        return False, None
+    if kind == WRITE:
+        return off in SOCK_OPS_WRITABLE and size == 4, None
+    field = off & ~7
+    if field in SOCK_OPS_POINTERS:
+        return size == 8, SOCK_OPS_POINTERS[field]
+    if field in SOCK_OPS_U64:
+        return size == 8, None
+    if off == SOCK_OPS_TCP_FLAGS:
+        return narrow_ok(off, size, 4), None
+    return size == 4, None
+
+
+def _netfilter(off, size, kind, attach, capable):
+    """nf_is_valid_access(): two trusted pointers, nf_hook_state and sk_buff."""
+    ok = 0 <= off < NF_CTX_SIZE and kind == READ and size == 8 and not off % 8
+    return ok, BTF_ID if ok else None
 
 
 def _tracepoint(off, size, kind, attach, capable):
@@ -237,13 +291,13 @@ OTHER_RULES: dict[int, CtxCheck] = {
     ProgType.BPF_PROG_TYPE_LSM: _raw_tp,
     ProgType.BPF_PROG_TYPE_EXT: _raw_tp,
     ProgType.BPF_PROG_TYPE_SYSCALL: _syscall,
-    ProgType.BPF_PROG_TYPE_SOCK_OPS: _generic(220),
+    ProgType.BPF_PROG_TYPE_SOCK_OPS: _sock_ops,
     ProgType.BPF_PROG_TYPE_SK_MSG: _generic(88),
     ProgType.BPF_PROG_TYPE_CGROUP_DEVICE: _generic(12),
     ProgType.BPF_PROG_TYPE_CGROUP_SYSCTL: _generic(8),
-    ProgType.BPF_PROG_TYPE_CGROUP_SOCKOPT: _generic(40),
+    ProgType.BPF_PROG_TYPE_CGROUP_SOCKOPT: _sockopt,
     ProgType.BPF_PROG_TYPE_SK_REUSEPORT: _generic(72),
-    ProgType.BPF_PROG_TYPE_NETFILTER: _generic(16),
+    ProgType.BPF_PROG_TYPE_NETFILTER: _netfilter,
 }
 
 

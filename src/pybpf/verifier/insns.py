@@ -17,7 +17,7 @@ from ..isa.opcodes import (ALU_OPS, BPF_ABS, BPF_ALU, BPF_ALU64, BPF_ATOMIC, BPF
                            BPF_MEMSX, BPF_MODE, BPF_MOV, BPF_NEG, BPF_OP, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC,
                            BPF_PSEUDO_KFUNC_CALL, BPF_PSEUDO_MAP_IDX_VALUE, BPF_PSEUDO_MAP_VALUE, BPF_SIZE,
                            BPF_SRC, BPF_ST, BPF_STX, BPF_X, JMP_OPS, SIZE_BYTES)
-from . import branches, memory, scalar_alu, tnum
+from . import branches, memory, sanitize, scalar_alu, tnum
 from .bounds import S64_MIN
 from .errors import VerifierError
 from .program import LDDW, Slot
@@ -254,6 +254,11 @@ def adjust_reg(v, s: Slot, op: int, bits: int) -> None:
         src.b.set_const(s.imm if bits == 64 else s.imm & 0xFFFFFFFF)
     if dst.type != SCALAR:
         return pointer_alu(v, s, op, bits, ptr=dst, off_reg=src, dst_is_scalar=False)
+    if op in (0x00, 0x10) and not v.capable and BPF_SRC(s.code) == BPF_X:
+        try:
+            sanitize.scalar(v.alu_masks, v.pc)
+        except sanitize.Refused as why:
+            raise sanitize.error(why, op == 0x00, s.dst, s.src, off_is_dst=False)
     scalar_alu.alu(name, dst.b, src.b, bits)
     dst.id = 0
 
@@ -275,6 +280,13 @@ def pointer_alu(v, s: Slot, op: int, bits: int, *, ptr: Reg, off_reg: Reg, dst_i
             raise fail(f"R{s.dst} pointer arithmetic on {ptr.type_str()} prohibited")
     _sane_offset(off_reg, ptr.type_str())
     _sane_offset(ptr, ptr.type_str())
+    window = None
+    masked = op in (0x00, 0x10) and not v.capable and BPF_SRC(s.code) == BPF_X
+    if masked:
+        try:
+            window = sanitize.begin(op == 0x00, ptr, off_reg, ptr_is_dst=not dst_is_scalar)
+        except sanitize.Refused as why:
+            raise sanitize.error(why, op == 0x00, s.dst, s.src, off_is_dst=dst_is_scalar)
     result = ptr.copy()
     pb, ob = ptr.b, off_reg.b
     if op == 0x00:
@@ -311,6 +323,11 @@ def pointer_alu(v, s: Slot, op: int, bits: int, *, ptr: Reg, off_reg: Reg, dst_i
     _sane_offset(result, ptr.type_str())
     if not v.allow_ptr_leaks:
         memory.check_unpriv_ptr_arith(v, s.dst, result)
+    if window is not None:
+        try:
+            sanitize.commit(v.alu_masks, v.pc, window, result)
+        except sanitize.Refused as why:
+            raise sanitize.error(why, op == 0x00, s.dst, s.src, off_is_dst=dst_is_scalar)
     dst.assign(result)
 
 

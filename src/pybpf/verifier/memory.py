@@ -492,5 +492,5 @@ def check_unpriv_ptr_arith(v, regno: int, reg: Reg) -> None:
             raise fail(f"R{regno} stack pointer arithmetic goes out of range, prohibited for !root, off={off}")
     elif reg.type == MAP_VALUE:
         b = reg.b
-        if b.smin + reg.off < 0 or b.umax + reg.off > reg.map.value_size:
+        if b.smin + reg.off < 0 or b.umax + reg.off + 1 > reg.map.value_size:  # a 1-byte access must fit
             raise fail(f"R{regno} pointer arithmetic of map value goes out of range, prohibited for !root")
