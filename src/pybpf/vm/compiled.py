@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import os
 from operator import length_hint
 
 from ..isa.insn import encode
@@ -44,7 +45,8 @@ def translate(slots, entries: tuple[int, ...]):
         src = Source()
         for entry in entries:
             function(src, slots, entry)
-        name = f"<bpf {digest[:16]} {','.join(map(str, entries))}>"
+        # Inside the package's directory, so that stack walks skip it with pybpf's own frames.
+        name = os.path.join(os.path.dirname(__file__), f"<bpf {digest[:16]} {','.join(map(str, entries))}>")
         _CACHE[key] = (compile("\n".join(src.text), name, "exec"), src.lines)
         _LINES[name] = src.lines
     return _CACHE[key]
@@ -180,6 +182,17 @@ class CompiledEngine(Interpreter):
             return self._function(target)(self, r1, r2, r3, r4, r5, depth + 1)
         return self._helper(pc, value, depth, r1, r2, r3, r4, r5)
 
+    def _load(self, addr, size):
+        """A load outside the read cache: (value, start, end, view) of the region that holds it."""
+        region = self.mem.find(addr, size)
+        return _UNPACK[size](region.view, addr - region.start)[0], region.start, region.end, region.view
+
+    def _store(self, addr, size, value):
+        """A store outside the write cache: (start, end, view) of the writable region that holds it."""
+        region = self.mem.find(addr, size, True)
+        _PACK[size](region.view, addr - region.start, value)
+        return region.start, region.end, region.view
+
     def _ld_packet(self, pc, index, imm, size):
         packet = self.packet
         if packet is None:
@@ -216,3 +229,8 @@ class CompiledEngine(Interpreter):
     def _kfunc(self, pc):
         raise VMFault(pc, self.slots[pc], f"kfunc calls (BTF id {self.slots[pc].imm}) need a kernel "
                       "that provides the function")
+
+
+def clear_cache() -> None:
+    """Forget every translation (a benchmark measuring compile time starts from here)."""
+    _CACHE.clear()

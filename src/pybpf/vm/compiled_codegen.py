@@ -94,20 +94,25 @@ def _end(pc, insn, spec):
 
 
 def _ldx(pc, insn, spec):
-    size = spec.width // 8
+    size, d = spec.width // 8, _r(insn.dst)
     if _on_stack(insn.src, insn.off, size):
-        value = f"UNPACK{size}(sv, {STACK_SIZE + insn.off})[0]"
-    else:
-        value = f"load({_addr(insn.src, insn.off)}, {size})"
+        lines = [f"{d} = UNPACK{size}(sv, {STACK_SIZE + insn.off})[0]"]
+    else:  # through the function's one-region read cache (cs, ce, cv), refilled by vm._load
+        lines = [f"a = {_addr(insn.src, insn.off)}",
+                 f"if cs <= a and a + {size} <= ce: {d} = UNPACK{size}(cv, a - cs)[0]",
+                 f"else: {d}, cs, ce, cv = vm._load(a, {size})"]
     if spec.kind == "ldxs":
-        value = _sext(value, spec.width)
-    return [f"{_r(insn.dst)} = {value}"]
+        lines.append(f"{d} = {_sext(d, spec.width)}")
+    return lines
 
 
 def _store(insn, size: int, value: str) -> list[str]:
+    value = f"{value} & {MASK[size * 8]}"
     if _on_stack(insn.dst, insn.off, size):
-        return [f"PACK{size}(sv, {STACK_SIZE + insn.off}, {value} & {MASK[size * 8]})"]
-    return [f"store({_addr(insn.dst, insn.off)}, {size}, {value})"]
+        return [f"PACK{size}(sv, {STACK_SIZE + insn.off}, {value})"]
+    return [f"a = {_addr(insn.dst, insn.off)}",  # the write cache (ws, we, wv) holds writable regions only
+            f"if ws <= a and a + {size} <= we: PACK{size}(wv, a - ws, {value})",
+            f"else: ws, we, wv = vm._store(a, {size}, {value})"]
 
 
 def _st(pc, insn, spec):
@@ -169,21 +174,23 @@ def _jcond(pc, insn, spec):
 
 
 _ARGS = "r1, r2, r3, r4, r5"
+FORGET = "cs = ce = ws = we = 0"  # a call may unmap regions: the access caches start over
 
 
 def _call(pc, insn, spec):
     if spec.op == "local":
         target = pc + 1 + insn.imm
         return [f"if depth >= {7}: TOO_DEEP({pc})", "vm._left = b",
-                f"r0 = F{target}(vm, {_ARGS}, depth + 1)", "b = vm._left", f"pc = {pc + 1}"]
+                f"r0 = F{target}(vm, {_ARGS}, depth + 1)", "b = vm._left", FORGET, f"pc = {pc + 1}"]
     if spec.op == "kfunc":
         return [f"KFUNC({pc})"]
-    return ["vm._left = b", f"r0 = HELPER({pc}, {insn.imm}, depth, {_ARGS})", "b = vm._left", f"pc = {pc + 1}"]
+    return ["vm._left = b", f"r0 = HELPER({pc}, {insn.imm}, depth, {_ARGS})", "b = vm._left", FORGET,
+            f"pc = {pc + 1}"]
 
 
 def _callx(pc, insn, spec):
     return ["vm._left = b", f"r0 = vm._callx({pc}, {_r(insn.dst)}, depth, {_ARGS})", "b = vm._left",
-            f"pc = {pc + 1}"]
+            FORGET, f"pc = {pc + 1}"]
 
 
 def _exit(pc, insn, spec):
@@ -280,7 +287,7 @@ def function(src: Source, slots: list[Insn | None], entry: int) -> None:
     """Append the source of F<entry> to src."""
     graph = blocks(slots, entry)
     src.add(0, f"def F{entry}(vm, r1, r2, r3, r4, r5, depth):")
-    src.add(4, "r0 = r6 = r7 = r8 = r9 = 0")
+    src.add(4, "r0 = r6 = r7 = r8 = r9 = cs = ce = ws = we = 0; cv = wv = None")
     src.add(4, "sv = VIEWS[depth]; r10 = ENDS[depth]; ZERO(STARTS[depth], 0, 512)")
     src.add(4, f"b = vm._left; pc = {entry}")
     src.add(4, "while True:")
