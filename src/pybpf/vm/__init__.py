@@ -26,16 +26,18 @@ class RunResult:
 
 
 def run(insns, memory: bytes = b"", *, max_steps: int = MAX_STEPS, helpers=None, packet: bytes | None = None,
-        resolver: Resolver | None = None, trace: TraceSink | None = None) -> RunResult:
-    """Check and run `insns` on a copy of `memory` with the reference interpreter.
+        resolver: Resolver | None = None, trace: TraceSink | None = None, engine: str = "interp") -> RunResult:
+    """Check and run `insns` on a copy of `memory` with an engine (default: the reference interpreter).
 
     max_steps: instruction limit (a VMFault when reached); helpers: id ->
     HelperSpec (default: the registry); packet: the bytes LD_ABS/LD_IND read;
     resolver: (insn, pc) -> value of each pseudo lddw (map_fd, map_value ...);
-    trace: called with each bpf_trace_printk message (default: dropped).
+    trace: called with each bpf_trace_printk message (default: dropped);
+    engine: a name of `pybpf.vm.engines.ENGINES` ("interp", "compiled", ...).
     Raises ProgramError (refused before running) or VMFault (stopped while running).
     """
-    vm = Interpreter(list(insns), helpers=helpers, max_steps=max_steps, resolver=resolver, trace=trace)
+    from .engines import engine_class
+    vm = engine_class(engine)(list(insns), helpers=helpers, max_steps=max_steps, resolver=resolver, trace=trace)
     region = vm.mem.map("memory", memory) if memory else None
     if packet is not None:
         vm.map_packet(packet)

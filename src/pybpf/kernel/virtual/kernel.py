@@ -31,6 +31,8 @@ from ...maps import BPF_F_RDONLY_PROG, Map, MapAttrs, MapError, PerfEventArrayMa
 from ...maps.fd_array import FdArray, MapInMap, ProgArrayMap
 from ...uapi import MapType, ProgType
 from ...vm import AddressSpace, Interpreter, ProgramError, Region, VMFault
+from ...vm.engines import ENGINES, UnknownEngine, engine_name
+from ...vm.engines import choose as choose_engine
 from ..errors import BpfError
 from . import packet_ctx, probe_ctx
 from .attach import ATTACH_POINTS
@@ -396,7 +398,8 @@ class VirtualKernel:
     # -- programs ----------------------------------------------------------------
     def prog_load(self, prog_type: int, program: list[Insn] | bytes, license: str = "GPL", *,
                   log_level: int = 0, log_size: int = 0, expected_attach_type: int = 0, name: str = "",
-                  fd_array: list[int] | None = None) -> Loaded:
+                  fd_array: list[int] | None = None, engine: str | None = None) -> Loaded:
+        """Load a program; `engine` (or PYBPF_ENGINE) names the engine of `pybpf.vm.engines.ENGINES` to run it."""
         command = "BPF_PROG_LOAD"
         try:
             ProgType(prog_type)
@@ -416,7 +419,11 @@ class VirtualKernel:
         used: list[MapObject] = []
         references = self._resolve_maps(insns, fd_array or [], used)
         try:
-            interp = Interpreter(insns, mem=self.mem, helpers=REGISTRY, entry_regs=0b10000000010,
+            chosen = choose_engine(count, engine)
+        except UnknownEngine as err:
+            raise BpfError(command, errno.EINVAL, str(err)) from None
+        try:
+            interp = ENGINES[chosen](insns, mem=self.mem, helpers=REGISTRY, entry_regs=0b10000000010,
                                  resolver=lambda insn, pc: self._lddw_value(insn, references[pc]))
         except ProgramError as err:
             log = f"{err}\nprocessed 0 insns (limit {BPF_COMPLEXITY_LIMIT_INSNS})\n"
@@ -561,7 +568,7 @@ class VirtualKernel:
             return {"type": obj.prog_type, "id": obj.id, "tag": obj.tag, "name": obj.name,
                     "xlated_prog_len": sum(i.size for i in obj.insns) * 8, "load_time": obj.load_time_ns,
                     "nr_map_ids": len(obj.maps), "map_ids": [m.id for m in obj.maps], "run_cnt": obj.run_cnt,
-                    "run_time_ns": obj.run_time_ns, "engine": "interp"}
+                    "run_time_ns": obj.run_time_ns, "engine": engine_name(obj.interp)}
         if isinstance(obj, LinkObject):
             return {"id": obj.id, "prog_id": obj.prog.id, "target": obj.target}
         raise BpfError("BPF_OBJ_GET_INFO_BY_FD", errno.EBADF, f"fd {fd} is not open")

@@ -1,0 +1,161 @@
+"""Every execution engine vs. the Linux JIT on micro-benchmarks (bpf-benchmark / llvmbpf style).
+
+Run: python3 bench/engines.py [--min-time SECONDS] [--repeat N] [--only NAME]
+
+Each program of bench/engines_programs.py is loaded as XDP into the virtual
+kernel once per engine of `pybpf.vm.engines.ENGINES` (a new engine joins by
+its entry there) and into the Linux kernel, and run by BPF_PROG_TEST_RUN on
+the same packet.  Per program and engine: ns per run (best mean of three
+test_run calls with `repeat` sized to --min-time), ns per executed
+instruction (the engine's step count), the compile time (prog_load with the
+translation cache emptied) and the ratio to the Linux JIT; then geometric
+means over all programs and over the loop programs.  All engines and the
+kernel must return the same r0 (low 32 bits) and the same packet.  The
+kernel columns are skipped, with the reason, where bpf() is not usable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from engines_programs import LOOPS, PACKET, PROGRAMS  # noqa: E402
+
+from pybpf.helpers import helper_id  # noqa: E402
+from pybpf.isa import encode  # noqa: E402
+from pybpf.isa.asm import assemble  # noqa: E402
+from pybpf.kernel.linux import syscall  # noqa: E402
+from pybpf.kernel.virtual import VirtualKernel  # noqa: E402
+from pybpf.uapi import MapType, ProgType  # noqa: E402
+from pybpf.vm import compiled  # noqa: E402
+from pybpf.vm.engines import ENGINES  # noqa: E402
+
+XDP = ProgType.BPF_PROG_TYPE_XDP
+PROLOGUE = f"""
+    r2 = *(u32 *)(r1 + 0)
+    r3 = *(u32 *)(r1 + 4)
+    r4 = r2
+    r4 += {PACKET}
+    if r4 <= r3 goto body
+    r0 = 0
+    exit
+body:
+    r1 = r2
+"""
+
+
+def program(source: str, counts: int):
+    return assemble(PROLOGUE + source.format(counts=counts), helper_id=helper_id)
+
+
+def _best(run, min_time: float) -> tuple[object, float]:
+    """(result, best mean ns per run) with repeat sized so that three calls take about min_time."""
+    result = run(1)
+    start = time.perf_counter()
+    run(1)
+    once = max(time.perf_counter() - start, 1e-7)
+    repeat = max(1, int(min_time / 3 / once))
+    best = min(run(repeat).duration_ns for _ in range(3))
+    return result, float(max(best, 1))
+
+
+def time_engine(name: str, source: str, packet: bytes, min_time: float):
+    """(retval, data_out, ns per run, steps, compile ns) of one program on one engine."""
+    kernel = VirtualKernel(ncpus=1)
+    counts = kernel.map_create(MapType.BPF_MAP_TYPE_ARRAY, 4, 8, 8)
+    insns = program(source, counts)
+    compiled.clear_cache()
+    start = time.perf_counter_ns()
+    fd = kernel.prog_load(XDP, insns, engine=name).fd
+    compile_ns = time.perf_counter_ns() - start
+    result, ns = _best(lambda repeat: kernel.prog_test_run(fd, packet, repeat=repeat), min_time)
+    kernel.prog_test_run(fd, packet)
+    steps = kernel._fds[fd].interp.steps  # the engine of the loaded program: its last run's count
+    return result.retval, result.data_out, ns, steps, compile_ns
+
+
+def time_kernel(source: str, packet: bytes, repeat: int):
+    """(retval, data_out, best mean ns per run over 5 calls, jited) on the Linux kernel."""
+    counts = syscall.map_create(MapType.BPF_MAP_TYPE_ARRAY, 4, 8, 8)
+    try:
+        loaded = syscall.prog_load(XDP, encode(program(source, counts)))
+        try:
+            jited = syscall.prog_info(loaded.fd).jited_prog_len > 0
+            runs = [syscall.prog_test_run(loaded.fd, packet, repeat=repeat) for _ in range(5)]
+            return runs[0].retval, runs[0].data_out, float(max(min(r.duration_ns for r in runs), 1)), jited
+        finally:
+            syscall.close(loaded.fd)
+    finally:
+        syscall.close(counts)
+
+
+def geomean(values: list[float]) -> float:
+    return math.exp(sum(math.log(v) for v in values) / len(values)) if values else float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--min-time", type=float, default=0.6, help="seconds of runs per program and engine")
+    parser.add_argument("--repeat", type=int, default=1000, help="BPF_PROG_TEST_RUN repeat count on Linux")
+    parser.add_argument("--only", help="run only the programs whose name contains this")
+    args = parser.parse_args()
+    available, reason = syscall.kernel_available()
+    names = list(ENGINES)
+    print(f"engines {', '.join(names)} (virtual kernel, XDP test_run) vs. the Linux JIT (BPF_PROG_TEST_RUN)")
+    if not available:
+        print(f"kernel columns skipped: {reason}")
+    header = f"{'program':24} {'engine':9} {'insns':>6} {'ns/run':>11} {'ns/insn':>8} {'compile us':>11} {'/linux':>8}"
+    print(header)
+    print("-" * len(header))
+    per_engine: dict[str, dict[str, tuple[float, float, float]]] = {n: {} for n in names}
+    kernel_ns: dict[str, float] = {}
+    for title, (source, packet) in PROGRAMS.items():
+        if args.only and args.only not in title:
+            continue
+        linux = None
+        if available:
+            try:
+                linux = time_kernel(source, packet, args.repeat)
+            except syscall.KernelError as err:
+                print(f"{title:24} {'linux':9} skipped: {str(err).splitlines()[0]}")
+        reference = None
+        for name in names:
+            retval, data_out, ns, steps, compile_ns = time_engine(name, source, packet, args.min_time)
+            if reference is None:
+                reference = retval, data_out
+            elif (retval, data_out) != reference:
+                raise SystemExit(f"{title}: {name} returns {retval:#x}, the reference {reference[0]:#x}")
+            ratio = ""
+            if linux is not None:
+                if (linux[0], linux[1]) != reference:
+                    raise SystemExit(f"{title}: Linux returns {linux[0]:#x}, pybpf {reference[0]:#x}")
+                ratio = f"{ns / linux[2]:7.0f}x"
+                kernel_ns[title] = linux[2]
+            per_engine[name][title] = ns, ns / steps, compile_ns
+            print(f"{title:24} {name:9} {steps:6d} {ns:11.0f} {ns / steps:8.1f} {compile_ns / 1e3:11.0f} {ratio:>8}")
+        if linux is not None:
+            print(f"{title:24} {'linux':9} {'':6} {linux[2]:11.0f} {linux[2] / steps:8.2f} {'':11} "
+                  f"{'' if linux[3] else '(not JIT-compiled)'}")
+    print()
+    print("geometric means")
+    for name in names:
+        rows = per_engine[name]
+        loops = [t for t in rows if t in LOOPS]
+        line = (f"  {name:9} ns/run {geomean([r[0] for r in rows.values()]):10.0f}  "
+                f"ns/insn (loop programs) {geomean([rows[t][1] for t in loops]):7.1f}  "
+                f"compile us {geomean([r[2] / 1e3 for r in rows.values()]):7.0f}")
+        with_kernel = [t for t in rows if t in kernel_ns]
+        if with_kernel:
+            line += f"  vs linux {geomean([rows[t][0] / kernel_ns[t] for t in with_kernel]):7.0f}x"
+        print(line)
+    if kernel_ns:
+        print(f"  {'linux':9} ns/run {geomean(list(kernel_ns.values())):10.1f}")
+
+
+if __name__ == "__main__":
+    main()
