@@ -119,11 +119,15 @@ class NativeEngine(Interpreter):
         target = offset // 8
         if not 0 <= offset < self.code.size or offset % 8 or target not in self._entries:
             raise VMFault(-1, None, f"callback {address:#x} is not a subprogram of this program", address)
-        depth = self.state[L.DEPTH] + 1
+        caller = self.state[L.DEPTH]
+        depth = caller + 1
         if depth >= MAX_CALL_DEPTH:
             raise VMFault(target, self.slots[target], f"call depth exceeds {MAX_CALL_DEPTH} frames")
         ctypes.memset(self.stacks[depth].start, 0, STACK_SIZE)
-        return self._enter(target, depth, (tuple(args) + (0,) * 5)[:5])
+        try:
+            return self._enter(target, depth, (tuple(args) + (0,) * 5)[:5])
+        finally:
+            self.state[L.DEPTH] = caller  # the helper may call back again
 
     def _enter(self, pc: int, depth: int, args) -> int:
         state = self.state
