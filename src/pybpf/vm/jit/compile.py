@@ -10,13 +10,30 @@ _CACHE: dict[str, tuple[object, int, float]] = {}  # key -> (execution engine, a
 
 
 @lru_cache(maxsize=1)
-def _machine():
+def _target():
     import llvmlite.binding as llvm
 
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
-    target = llvm.Target.from_triple(llvm.get_process_triple())
-    return target.create_target_machine(opt=3, codemodel="jitdefault", jit=True)
+    return llvm.Target.from_triple(llvm.get_process_triple())
+
+
+def _machine():
+    """A new target machine for the host: each execution engine owns (and frees) its own."""
+    return _target().create_target_machine(cpu=_host_cpu(), features=_host_features(), opt=3,
+                                           codemodel="jitdefault", jit=True)
+
+
+@lru_cache(maxsize=1)
+def _host_cpu() -> str:
+    import llvmlite.binding as llvm
+    return llvm.get_host_cpu_name()
+
+
+@lru_cache(maxsize=1)
+def _host_features() -> str:
+    import llvmlite.binding as llvm
+    return llvm.get_host_cpu_features().flatten()
 
 
 def digest(*parts) -> str:

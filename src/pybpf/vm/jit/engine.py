@@ -13,11 +13,12 @@ bounds check and no step limit: only verified programs belong there.
 from __future__ import annotations
 
 import ctypes
+import weakref
 from operator import length_hint
 
 from ..check import subprogram_entries
 from ..fault import VMFault
-from ..interp import MAX_CALL_DEPTH, MAX_STEPS, MAY_GOTO_BUDGET, STACK_SIZE, Interpreter
+from ..interp import MAX_CALL_DEPTH, MAX_STEPS, MAX_TAIL_CALL_CNT, MAY_GOTO_BUDGET, STACK_SIZE, Interpreter, TailCall
 from ..memory import MemoryFault
 from . import layout as L
 from .codegen import CHECK_SYMBOL, HELPER_SYMBOL, Codegen
@@ -28,7 +29,8 @@ _State = ctypes.c_uint64 * L.WORDS
 _PROG = ctypes.CFUNCTYPE(None, ctypes.POINTER(ctypes.c_uint64))
 _HELPER = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, *[ctypes.c_uint64] * 7)
 _CHECK = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64)
-_LIVE: dict[int, "NativeEngine"] = {}  # address of an engine's state -> the engine, for the callbacks
+# address of an engine's state -> the engine, for the callbacks
+_LIVE: "weakref.WeakValueDictionary[int, NativeEngine]" = weakref.WeakValueDictionary()
 
 
 def _helper(state, pc, helper_id, r1, r2, r3, r4, r5):
@@ -89,6 +91,7 @@ class NativeEngine(Interpreter):
             self.slots, lddw, checked, self.code.start).build(), {HELPER_SYMBOL: _HELPER_ADDR, CHECK_SYMBOL: _CHECK_ADDR})
         self._prog = _PROG(self._entry_addr)
         self._entries = subprogram_entries(self.slots)
+        _LIVE[ctypes.addressof(self.state)] = self
 
     def hold(self, err: BaseException) -> int:
         """Keep a callback's exception for `_enter` to raise once the native frames are gone."""
@@ -107,6 +110,24 @@ class NativeEngine(Interpreter):
         return int.from_bytes(packet.read(offset, size), "big")
 
     # -- running ---------------------------------------------------------------
+    def run(self, r1: int = 0, r2: int = 0, r3: int = 0, r4: int = 0, r5: int = 0) -> int:
+        """Interpreter.run; unchecked, the lean path: no step count (`steps` stays 0)."""
+        if self.checked:
+            return super().run(r1, r2, r3, r4, r5)
+        state, self.tail_calls, self.steps, self._held = self.state, 0, 0, None
+        ctypes.memset(self.stacks[0].start, 0, STACK_SIZE)
+        state[L.STATUS] = state[L.ENTRY] = state[L.BASE] = state[L.DEPTH] = 0
+        state[L.MAY_GOTO] = MAY_GOTO_BUDGET
+        state[L.ARGS:L.ARGS + 5] = [r1 & M64, r2 & M64, r3 & M64, r4 & M64, r5 & M64]
+        self._prog(state)
+        if not state[L.STATUS]:
+            return state[L.R0]
+        status, state[L.STATUS] = state[L.STATUS], 0
+        try:
+            self._raise(status)
+        except TailCall as call:
+            return _tail_calls(call, r1)
+
     def _run(self, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
         ctypes.memset(self.stacks[0].start, 0, STACK_SIZE)
         self.frames = []
@@ -140,13 +161,10 @@ class NativeEngine(Interpreter):
             self._held = None
         state[L.ENTRY], state[L.BASE], state[L.DEPTH] = pc, depth, depth
         state[L.ARGS:L.ARGS + 5] = [a & M64 for a in args]
-        key = ctypes.addressof(state)
-        _LIVE[key] = self
         try:
             self._prog(state)
         finally:
             if outer:
-                _LIVE.pop(key, None)
                 done = self.max_steps - length_hint(self._ticks) + min(state[L.STEPS], state[L.LIMIT])
                 self._ticks.__setstate__(done)
         status = state[L.STATUS]
@@ -167,6 +185,19 @@ class NativeEngine(Interpreter):
                   L.FAULT_CALLX: "callx target is not a subprogram of this program",
                   L.FAULT_ENTRY: "the entry is not a subprogram of this program"}[status]
         raise VMFault(pc, insn, reason)
+
+
+def _tail_calls(call: TailCall, ctx: int) -> int:
+    """Go on as Interpreter.run does after the first program's bpf_tail_call."""
+    ticks = iter(range(call.target.max_steps))
+    for tail_calls in range(1, MAX_TAIL_CALL_CNT + 1):
+        interp = call.target
+        interp.tail_calls, interp._ticks = tail_calls, ticks
+        try:
+            return interp._run(ctx, 0, 0, 0, 0)
+        except TailCall as again:
+            call = again
+    raise AssertionError("bpf_tail_call refuses the 34th call")  # pragma: no cover
 
 
 def _uses_code_address(slots) -> bool:
