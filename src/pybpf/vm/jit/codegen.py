@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from llvmlite import ir
 
+from ...helpers import helper_id
 from ...isa.semantics import MASK
 from ..check import subprogram_entries
 from . import layout as L
@@ -24,6 +25,7 @@ ICMP = {"jeq": ("u", "=="), "jne": ("u", "!="), "jgt": ("u", ">"), "jge": ("u", 
         "jle": ("u", "<="), "jsgt": ("s", ">"), "jsge": ("s", ">="), "jslt": ("s", "<"), "jsle": ("s", "<=")}
 RMW = {"add": "add", "or": "or", "and": "and", "xor": "xor", "xchg": "xchg"}
 FRAMES = 8
+MAP_LOOKUP_ELEM = helper_id("map_lookup_elem")
 # The two callbacks into Python, bound to these names with llvm.add_symbol by the engine.
 HELPER_SYMBOL, CHECK_SYMBOL = "pybpf_jit_helper", "pybpf_jit_check"
 
@@ -50,8 +52,10 @@ def leaders(slots, entries) -> set[int]:
 class Codegen:
     """Builds the module of one program.  lddw: pc -> value (resolved by the engine)."""
 
-    def __init__(self, slots, lddw: dict[int, int], checked: bool, code_start: int):
+    def __init__(self, slots, lddw: dict[int, int], checked: bool, code_start: int,
+                 arrays: dict[int, tuple[int, int, int]] | None = None):
         self.slots, self.lddw, self.checked = slots, lddw, checked
+        self.arrays = arrays or {}  # map handle -> (element 0, element size, max_entries): inline lookups
         self.code_start = code_start
         self.module = ir.Module(name="bpf")
         fn_type = ir.FunctionType(i64, [i64.as_pointer()] + [i64] * 7)
@@ -302,9 +306,26 @@ class Codegen:
         if spec.op == "local":
             self.local_call(pc, self.blocks[pc + 1 + insn.imm])
             return
+        if insn.imm == MAP_LOOKUP_ELEM and self.arrays:
+            self.inline_array_lookup(pc)
         args = [self.reg(r) for r in range(1, 6)]
         self.set(0, self.call_helper(pc, _const(insn.imm), args))
         self.b.branch(self.blocks[pc + 1])
+
+    def inline_array_lookup(self, pc) -> None:
+        """bpf_map_lookup_elem on a known array map: &values[key] (or NULL past the end), no helper call."""
+        b = self.b
+        generic = self.fn.append_basic_block()
+        switch = b.switch(self.reg(1), generic)
+        for handle, (base, elem, entries) in sorted(self.arrays.items()):
+            case = self.fn.append_basic_block()
+            switch.add_case(_const(handle), case)
+            b.position_at_end(case)
+            index = b.zext(b.load(self.address(pc, 2, 0, 4, 0), align=1), i64)
+            inside = b.icmp_unsigned("<", index, _const(entries))
+            self.set(0, b.select(inside, b.add(_const(base), b.mul(index, _const(elem))), _const(0)))
+            b.branch(self.blocks[pc + 1])
+        b.position_at_end(generic)
 
     def k_callx(self, pc, insn, spec):
         b = self.b

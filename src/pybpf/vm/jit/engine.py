@@ -16,6 +16,8 @@ import ctypes
 import weakref
 from operator import length_hint
 
+from ...errors import PybpfError
+from ...maps.array import ArrayMap
 from ..check import subprogram_entries
 from ..fault import VMFault
 from ..interp import MAX_CALL_DEPTH, MAX_STEPS, MAX_TAIL_CALL_CNT, MAY_GOTO_BUDGET, STACK_SIZE, Interpreter, TailCall
@@ -79,19 +81,32 @@ class NativeEngine(Interpreter):
         self.state = _State()
         self.state[L.STACKS:L.STACKS + MAX_CALL_DEPTH] = [frame.end for frame in self.stacks]
         self._held: BaseException | None = None
-        lddw = {}
+        self._lddw = {}
         for pc, insn in enumerate(self.slots):
             if insn is not None and insn.spec.kind == "lddw":
                 regs = [0] * 11
                 self.compiled[pc](regs)
-                lddw[pc] = regs[insn.dst]
-        code = self.code.read()
-        key = digest(code, sorted(lddw.items()), checked, self.code.start if _uses_code_address(self.slots) else 0)
-        self._entry_addr, self.compile_seconds = compiled(key, lambda: Codegen(
-            self.slots, lddw, checked, self.code.start).build(), {HELPER_SYMBOL: _HELPER_ADDR, CHECK_SYMBOL: _CHECK_ADDR})
-        self._prog = _PROG(self._entry_addr)
+                self._lddw[pc] = regs[insn.dst]
+        self._prog = None
+        self._entry_addr, self.compile_seconds = 0, 0.0
         self._entries = subprogram_entries(self.slots)
         _LIVE[ctypes.addressof(self.state)] = self
+
+    def compile(self) -> None:
+        """Compile (or find in the cache) the native code; done before the first run, once kernel is set.
+
+        Array maps the program names with lddw are looked up inline (their values sit at
+        stable addresses), so it waits until the virtual kernel has set `kernel`.
+        """
+        arrays = _inline_arrays(self.kernel, self.slots, self._lddw)
+        code = self.code.read()
+        callx = any(i is not None and i.spec.kind == "callx" for i in self.slots)
+        key = digest(code, sorted(self._lddw.items()), self.checked, self.code.start if callx else 0,
+                     sorted(arrays.items()))
+        self._entry_addr, self.compile_seconds = compiled(key, lambda: Codegen(
+            self.slots, self._lddw, self.checked, self.code.start, arrays).build(),
+            {HELPER_SYMBOL: _HELPER_ADDR, CHECK_SYMBOL: _CHECK_ADDR})
+        self._prog = _PROG(self._entry_addr)
 
     def hold(self, err: BaseException) -> int:
         """Keep a callback's exception for `_enter` to raise once the native frames are gone."""
@@ -112,6 +127,8 @@ class NativeEngine(Interpreter):
     # -- running ---------------------------------------------------------------
     def run(self, r1: int = 0, r2: int = 0, r3: int = 0, r4: int = 0, r5: int = 0) -> int:
         """Interpreter.run; unchecked, the lean path: no step count (`steps` stays 0)."""
+        if self._prog is None:
+            self.compile()
         if self.checked:
             return super().run(r1, r2, r3, r4, r5)
         state, self.tail_calls, self.steps, self._held = self.state, 0, 0, None
@@ -151,6 +168,8 @@ class NativeEngine(Interpreter):
             self.state[L.DEPTH] = caller  # the helper may call back again
 
     def _enter(self, pc: int, depth: int, args) -> int:
+        if self._prog is None:
+            self.compile()
         state = self.state
         outer = depth == 0
         if outer:
@@ -200,8 +219,19 @@ def _tail_calls(call: TailCall, ctx: int) -> int:
     raise AssertionError("bpf_tail_call refuses the 34th call")  # pragma: no cover
 
 
-def _uses_code_address(slots) -> bool:
-    return any(i is not None and i.spec.kind == "callx" for i in slots)
+def _inline_arrays(kernel, slots, lddw: dict[int, int]) -> dict[int, tuple[int, int, int]]:
+    """Map handle -> (address of element 0, element size, max_entries) of each plain array map the program names."""
+    out = {}
+    for pc, value in lddw.items():
+        if slots[pc].spec.op not in ("map_fd", "map_idx"):
+            continue
+        try:
+            bpf_map = kernel.map_at(value)
+        except (AttributeError, PybpfError):  # no kernel (NeedsKernel), or not a map
+            continue
+        if type(bpf_map) is ArrayMap and not bpf_map.percpu:
+            out[value] = (bpf_map.value_address(bytes(4)), bpf_map.elem_size, bpf_map.max_entries)
+    return out
 
 
 def run(insns, memory: bytes = b"", *, max_steps: int = MAX_STEPS, helpers=None, packet: bytes | None = None,
