@@ -1,0 +1,67 @@
+"""LLVM IR -> host machine code through llvmlite's MCJIT, once per program (cached by digest)."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from functools import lru_cache
+
+_CACHE: dict[str, tuple[object, int, float]] = {}  # key -> (execution engine, address of prog, compile seconds)
+
+
+@lru_cache(maxsize=1)
+def _target():
+    import llvmlite.binding as llvm
+
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    return llvm.Target.from_triple(llvm.get_process_triple())
+
+
+def _machine():
+    """A new target machine for the host: each execution engine owns (and frees) its own."""
+    return _target().create_target_machine(cpu=_host_cpu(), features=_host_features(), opt=3,
+                                           codemodel="jitdefault", jit=True)
+
+
+@lru_cache(maxsize=1)
+def _host_cpu() -> str:
+    import llvmlite.binding as llvm
+    return llvm.get_host_cpu_name()
+
+
+@lru_cache(maxsize=1)
+def _host_features() -> str:
+    import llvmlite.binding as llvm
+    return llvm.get_host_cpu_features().flatten()
+
+
+def digest(*parts) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(repr(part).encode() if not isinstance(part, bytes) else part)
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def compiled(key: str, build, symbols: dict[str, int]) -> tuple[int, float]:
+    """The address of `prog` for `key`, compiling `build()` (an llvmlite ir.Module) the first time.
+
+    symbols: name -> address of the external functions the module calls.
+    """
+    hit = _CACHE.get(key)
+    if hit is None:
+        import llvmlite.binding as llvm
+
+        started = time.perf_counter()
+        machine = _machine()
+        for name, address in symbols.items():
+            llvm.add_symbol(name, address)
+        module = llvm.parse_assembly(str(build()))
+        module.verify()
+        builder = llvm.create_pass_builder(machine, llvm.PipelineTuningOptions(speed_level=2))
+        builder.getModulePassManager().run(module, builder)
+        engine = llvm.create_mcjit_compiler(module, machine)
+        engine.finalize_object()
+        hit = _CACHE[key] = (engine, engine.get_function_address("prog"), time.perf_counter() - started)
+    return hit[1], hit[2]

@@ -1,0 +1,248 @@
+"""NativeEngine: an Interpreter whose program runs as host machine code (codegen + compile).
+
+The engine keeps the Interpreter's constructor, attributes and helpers
+(`call_helper`, `map_packet`, `mem`, `stacks`, `kernel` ...); only running
+differs.  The native code reads and writes the VM's regions directly
+(pointers are real addresses), calls Python for helpers and LD_ABS/LD_IND
+through one ctypes callback, and in checked mode for every memory access
+(the AddressSpace decides, as for the interpreter) and counts instructions
+per basic block against max_steps.  Without checked mode there is no
+bounds check and no step limit: only verified programs belong there.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import weakref
+from operator import length_hint
+
+from ...errors import PybpfError
+from ...maps.array import ArrayMap
+from ..check import subprogram_entries
+from ..fault import VMFault
+from ..interp import MAX_CALL_DEPTH, MAX_STEPS, MAX_TAIL_CALL_CNT, MAY_GOTO_BUDGET, STACK_SIZE, Interpreter, TailCall
+from ..memory import MemoryFault
+from . import layout as L
+from .codegen import CHECK_SYMBOL, HELPER_SYMBOL, Codegen
+from .compile import compiled, digest
+
+M64 = (1 << 64) - 1
+_State = ctypes.c_uint64 * L.WORDS
+_PROG = ctypes.CFUNCTYPE(None, ctypes.POINTER(ctypes.c_uint64))
+_HELPER = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, *[ctypes.c_uint64] * 7)
+_CHECK = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64)
+# address of an engine's state -> the engine, for the callbacks
+_LIVE: "weakref.WeakValueDictionary[int, NativeEngine]" = weakref.WeakValueDictionary()
+
+
+def _helper(state, pc, helper_id, r1, r2, r3, r4, r5):
+    engine = _LIVE[state]
+    try:
+        if helper_id == L.HELPER_PACKET:
+            return engine.load_packet(pc, r1, r2)
+        regs = [0, r1, r2, r3, r4, r5, 0, 0, 0, 0, 0]
+        engine.call_helper(pc, helper_id, regs)
+        return regs[0]
+    except BaseException as err:  # noqa: BLE001 - carried across the native frames, raised by _enter
+        return engine.hold(err)
+
+
+def _check(state, pc, addr, flags):
+    engine = _LIVE[state]
+    size = flags & 0xFF
+    try:
+        engine.mem.find(addr, size, bool(flags & L.WRITE))
+        if flags & L.ATOMIC and addr % size:
+            raise VMFault(pc, engine.slots[pc], f"misaligned {size}-byte atomic access at {addr:#x}", addr)
+        return 0
+    except MemoryFault as fault:
+        engine.hold(VMFault(pc, engine.slots[pc], str(fault), fault.addr))
+        return 1
+    except BaseException as err:  # noqa: BLE001
+        engine.hold(err)
+        return 1
+
+
+_HELPER_CB, _CHECK_CB = _HELPER(_helper), _CHECK(_check)
+_HELPER_ADDR = ctypes.cast(_HELPER_CB, ctypes.c_void_p).value
+_CHECK_ADDR = ctypes.cast(_CHECK_CB, ctypes.c_void_p).value
+
+
+class NativeEngine(Interpreter):
+    """Runs one program as native code.  checked: bounds-check every access and count steps.
+
+    Same constructor as Interpreter plus `checked`; `compile_seconds` is the
+    time the first compilation of this program took (cached afterwards).
+    """
+
+    def __init__(self, insns, *, checked: bool = False, **options):
+        super().__init__(insns, **options)
+        self.checked = checked
+        self.state = _State()
+        self.state[L.STACKS:L.STACKS + MAX_CALL_DEPTH] = [frame.end for frame in self.stacks]
+        self._held: BaseException | None = None
+        self._lddw = {}
+        for pc, insn in enumerate(self.slots):
+            if insn is not None and insn.spec.kind == "lddw":
+                regs = [0] * 11
+                self.compiled[pc](regs)
+                self._lddw[pc] = regs[insn.dst]
+        self._prog = None
+        self._entry_addr, self.compile_seconds = 0, 0.0
+        self._entries = subprogram_entries(self.slots)
+        _LIVE[ctypes.addressof(self.state)] = self
+
+    def compile(self) -> None:
+        """Compile (or find in the cache) the native code; done before the first run, once kernel is set.
+
+        Array maps the program names with lddw are looked up inline (their values sit at
+        stable addresses), so it waits until the virtual kernel has set `kernel`.
+        """
+        arrays = _inline_arrays(self.kernel, self.slots, self._lddw)
+        code = self.code.read()
+        callx = any(i is not None and i.spec.kind == "callx" for i in self.slots)
+        key = digest(code, sorted(self._lddw.items()), self.checked, self.code.start if callx else 0,
+                     sorted(arrays.items()))
+        self._entry_addr, self.compile_seconds = compiled(key, lambda: Codegen(
+            self.slots, self._lddw, self.checked, self.code.start, arrays).build(),
+            {HELPER_SYMBOL: _HELPER_ADDR, CHECK_SYMBOL: _CHECK_ADDR})
+        self._prog = _PROG(self._entry_addr)
+
+    def hold(self, err: BaseException) -> int:
+        """Keep a callback's exception for `_enter` to raise once the native frames are gone."""
+        if self._held is None:
+            self._held = err
+        self.state[L.STATUS] = L.FAULT_PYTHON
+        return 0
+
+    def load_packet(self, pc: int, offset: int, size: int) -> int:
+        packet = self.packet
+        if packet is None:
+            raise VMFault(pc, self.slots[pc], "LD_ABS/LD_IND without a packet (socket filter programs only)")
+        if offset + size > packet.size:  # Linux: `r0 = 0; exit` (bpf_gen_ld_abs)
+            self.state[L.PACKET_MISS] = 1
+            return 0
+        return int.from_bytes(packet.read(offset, size), "big")
+
+    # -- running ---------------------------------------------------------------
+    def run(self, r1: int = 0, r2: int = 0, r3: int = 0, r4: int = 0, r5: int = 0) -> int:
+        """Interpreter.run; unchecked, the lean path: no step count (`steps` stays 0)."""
+        if self._prog is None:
+            self.compile()
+        if self.checked:
+            return super().run(r1, r2, r3, r4, r5)
+        state, self.tail_calls, self.steps, self._held = self.state, 0, 0, None
+        ctypes.memset(self.stacks[0].start, 0, STACK_SIZE)
+        state[L.STATUS] = state[L.ENTRY] = state[L.BASE] = state[L.DEPTH] = 0
+        state[L.MAY_GOTO] = MAY_GOTO_BUDGET
+        state[L.ARGS:L.ARGS + 5] = [r1 & M64, r2 & M64, r3 & M64, r4 & M64, r5 & M64]
+        self._prog(state)
+        if not state[L.STATUS]:
+            return state[L.R0]
+        status, state[L.STATUS] = state[L.STATUS], 0
+        try:
+            self._raise(status)
+        except TailCall as call:
+            return _tail_calls(call, r1)
+
+    def _run(self, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
+        ctypes.memset(self.stacks[0].start, 0, STACK_SIZE)
+        self.frames = []
+        self.state[L.MAY_GOTO] = MAY_GOTO_BUDGET
+        return self._enter(0, 0, (r1, r2, r3, r4, r5))
+
+    def call(self, address: int, *args: int) -> int:
+        """Call the subprogram at a code address (bpf_loop, for_each_map_elem ...) one frame deeper."""
+        offset = address - self.code.start
+        target = offset // 8
+        if not 0 <= offset < self.code.size or offset % 8 or target not in self._entries:
+            raise VMFault(-1, None, f"callback {address:#x} is not a subprogram of this program", address)
+        caller = self.state[L.DEPTH]
+        depth = caller + 1
+        if depth >= MAX_CALL_DEPTH:
+            raise VMFault(target, self.slots[target], f"call depth exceeds {MAX_CALL_DEPTH} frames")
+        ctypes.memset(self.stacks[depth].start, 0, STACK_SIZE)
+        try:
+            return self._enter(target, depth, (tuple(args) + (0,) * 5)[:5])
+        finally:
+            self.state[L.DEPTH] = caller  # the helper may call back again
+
+    def _enter(self, pc: int, depth: int, args) -> int:
+        if self._prog is None:
+            self.compile()
+        state = self.state
+        outer = depth == 0
+        if outer:
+            ticks = self._ticks
+            state[L.STEPS] = 0
+            state[L.LIMIT] = length_hint(ticks)
+            state[L.STATUS] = 0
+            self._held = None
+        state[L.ENTRY], state[L.BASE], state[L.DEPTH] = pc, depth, depth
+        state[L.ARGS:L.ARGS + 5] = [a & M64 for a in args]
+        try:
+            self._prog(state)
+        finally:
+            if outer:
+                done = self.max_steps - length_hint(self._ticks) + min(state[L.STEPS], state[L.LIMIT])
+                self._ticks.__setstate__(done)
+        status = state[L.STATUS]
+        if status:
+            if outer:
+                state[L.STATUS] = 0
+            self._raise(status)
+        return state[L.R0]
+
+    def _raise(self, status: int):
+        if status == L.FAULT_PYTHON:
+            err, self._held = self._held, None
+            raise err
+        pc = ctypes.c_int64(self.state[L.FAULT_PC]).value
+        insn = self.slots[pc] if pc >= 0 else None
+        reason = {L.FAULT_DEPTH: f"call depth exceeds {MAX_CALL_DEPTH} frames",
+                  L.FAULT_STEPS: f"instruction limit of {self.max_steps} reached",
+                  L.FAULT_CALLX: "callx target is not a subprogram of this program",
+                  L.FAULT_ENTRY: "the entry is not a subprogram of this program"}[status]
+        raise VMFault(pc, insn, reason)
+
+
+def _tail_calls(call: TailCall, ctx: int) -> int:
+    """Go on as Interpreter.run does after the first program's bpf_tail_call."""
+    ticks = iter(range(call.target.max_steps))
+    for tail_calls in range(1, MAX_TAIL_CALL_CNT + 1):
+        interp = call.target
+        interp.tail_calls, interp._ticks = tail_calls, ticks
+        try:
+            return interp._run(ctx, 0, 0, 0, 0)
+        except TailCall as again:
+            call = again
+    raise AssertionError("bpf_tail_call refuses the 34th call")  # pragma: no cover
+
+
+def _inline_arrays(kernel, slots, lddw: dict[int, int]) -> dict[int, tuple[int, int, int]]:
+    """Map handle -> (address of element 0, element size, max_entries) of each plain array map the program names."""
+    out = {}
+    for pc, value in lddw.items():
+        if slots[pc].spec.op not in ("map_fd", "map_idx"):
+            continue
+        try:
+            bpf_map = kernel.map_at(value)
+        except (AttributeError, PybpfError):  # no kernel (NeedsKernel), or not a map
+            continue
+        if type(bpf_map) is ArrayMap and not bpf_map.percpu:
+            out[value] = (bpf_map.value_address(bytes(4)), bpf_map.elem_size, bpf_map.max_entries)
+    return out
+
+
+def run(insns, memory: bytes = b"", *, max_steps: int = MAX_STEPS, helpers=None, packet: bytes | None = None,
+        resolver=None, trace=None, checked: bool = True):
+    """`pybpf.vm.run` on the native engine (checked by default: bare programs are unverified)."""
+    from .. import RunResult
+
+    vm = NativeEngine(list(insns), helpers=helpers, max_steps=max_steps, resolver=resolver, trace=trace,
+                      checked=checked)
+    region = vm.mem.map("memory", memory) if memory else None
+    if packet is not None:
+        vm.map_packet(packet)
+    r0 = vm.run(region.start if region else 0, len(memory))
+    return RunResult(r0, region.read() if region else b"", vm.steps)
