@@ -60,4 +60,8 @@ def translate(command: str, what: str = ""):
     try:
         yield
     except KernelError as err:
-        raise BpfError(command, err.errno, advice(command, err.errno, what), log=err.log) from None
+        hint = advice(command, err.errno, what)
+        if "unknown#195896080" in err.log:  # core.POISON reached
+            hint = ("a CO-RE relocation found no match in this kernel's BTF, and the program reaches it "
+                    "(`pybpf objdump` lists the program's core relocations)")
+        raise BpfError(command, err.errno, hint, log=err.log) from None

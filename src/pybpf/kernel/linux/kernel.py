@@ -212,6 +212,14 @@ class LinuxKernel:
         with translate("BPF_BTF_LOAD"):
             return syscall.btf_load(data)
 
+    def core_relocate(self, obj, prog) -> list[Insn]:
+        """prog's instructions with its CO-RE relocations applied against /sys/kernel/btf/vmlinux."""
+        from .btf_vmlinux import vmlinux_btf
+        from .core import relocate
+        if obj.btf is None:
+            raise BpfError("CO-RE", errno.EINVAL, f"{prog.name}: CO-RE relocations but the object has no .BTF")
+        return relocate(prog, obj.btf, vmlinux_btf())
+
     # -- programs -----------------------------------------------------------------------
     def prog_load(self, prog_type: int, program, license: str = "GPL", *, log_level: int = 0, log_size: int = 0,
                   expected_attach_type: int = 0, name: str = "", fd_array: list[int] | None = None,
@@ -232,6 +240,8 @@ class LinuxKernel:
 
     def prog_test_run(self, fd: int, data: bytes = b"", *, ctx: bytes = b"", repeat: int = 1) -> TestRun:
         with translate("BPF_PROG_TEST_RUN"):
+            if syscall.prog_info(fd).type == ProgType.BPF_PROG_TYPE_SYSCALL:
+                repeat = 0  # syscall programs run once and refuse a repeat count
             run = syscall.prog_test_run(fd, data, ctx=ctx, repeat=repeat, data_out_size=len(data) + 256 if data else 0,
                                         ctx_out_size=len(ctx))
         return TestRun(run.retval, run.duration_ns, run.data_out, run.ctx_out)
