@@ -124,3 +124,62 @@ def verify_object(path: str | Path | bytes, **options) -> dict[str, object]:
         opts.setdefault("expected_attach_type", prog.expected_attach_type)
         results[prog.name] = verifier.verify(insns, prog.prog_type or 1, maps=maps, **opts)
     return results
+
+
+# -- the running kernel, as bpftool shows it (pybpf prog / map / btf) ------------------------------
+
+def _linux_objects(kind: str, object_id: int | None):
+    """(fd, id) of every live `kind` object of the running kernel, or of the one with `object_id`."""
+    from .kernel.linux import syscall
+    ids = [object_id] if object_id is not None else []
+    if object_id is None:
+        next_id = syscall.get_next_id(kind, 0)
+        while next_id is not None:
+            ids.append(next_id)
+            next_id = syscall.get_next_id(kind, next_id)
+    for i in ids:
+        try:
+            fd = syscall.get_fd_by_id(kind, i)
+        except syscall.KernelError as err:
+            if object_id is None and err.errno == 2:  # gone since listed
+                continue
+            from .kernel.linux.errno_hints import advice
+            from .kernel.errors import BpfError
+            raise BpfError(f"BPF_{kind.upper()}_GET_FD_BY_ID", err.errno, advice(
+                f"BPF_{kind.upper()}_GET_FD_BY_ID", err.errno, f"{kind} id {i}")) from None
+        try:
+            yield fd
+        finally:
+            import os
+            os.close(fd)
+
+
+def prog_show(prog_id: int | None = None) -> str:
+    """`bpftool prog show [id ID]`: every loaded program (or one), in bpftool's text."""
+    from .kernel.linux import inspect
+    return "".join("\n".join(inspect.prog_show(fd)) + "\n" for fd in _linux_objects("prog", prog_id))
+
+
+def prog_dump_xlated(prog_id: int) -> str:
+    """`bpftool prog dump xlated id ID`: the program as the kernel's verifier rewrote it."""
+    from .kernel.linux import inspect
+    return "".join("\n".join(inspect.prog_dump_xlated(fd)) + "\n" for fd in _linux_objects("prog", prog_id))
+
+
+def map_show(map_id: int | None = None) -> str:
+    """`bpftool map show [id ID]`."""
+    from .kernel.linux import inspect
+    return "".join("\n".join(inspect.map_show(fd)) + "\n" for fd in _linux_objects("map", map_id))
+
+
+def map_dump(map_id: int) -> str:
+    """`bpftool map dump id ID`: every key and value, in hex."""
+    from .kernel.linux import LinuxKernel, inspect
+    kernel = LinuxKernel()
+    return "".join("\n".join(inspect.map_dump(kernel, fd)) + "\n" for fd in _linux_objects("map", map_id))
+
+
+def btf_dump(source: str | int) -> str:
+    """`bpftool btf dump file PATH` (or `id ID` for an int): every type in bpftool's raw format."""
+    from .kernel.linux import inspect
+    return "\n".join(inspect.btf_dump(source)) + "\n"

@@ -1,18 +1,16 @@
 """The programs pybpftrace generates pass the Linux kernel's verifier unchanged.
 
 Every script of the comparison corpus, the demo and the probe tests is
-compiled, its maps created on the running kernel, and each program loaded
-with BPF_PROG_LOAD (map references resolved to the new maps' fds, as the
-loader does).  A refusal prints the verifier's last lines.
+compiled and loaded on the running kernel by the one object loader
+(load_object with LinuxKernel).  A refusal prints the verifier's last lines.
 """
 
 import pytest
 
 from pybpf import elf
 from pybpf.cli.demo import SCRIPT as DEMO
-from pybpf.isa import encode
-from pybpf.isa.insn import Insn
-from pybpf.isa.opcodes import BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_IDX
+from pybpf.kernel.errors import BpfError
+from pybpf.kernel.loader import load_object
 from pybpf.trace.compiler import compile_script
 from support.bt_scripts import SCRIPTS
 from support.kernel import needs_kernel
@@ -37,18 +35,12 @@ CASES = {**{name: script for name, (script, _) in SCRIPTS.items()}, **MORE}
 @pytest.mark.kernel
 @pytest.mark.parametrize("name", CASES)
 def test_linux_accepts_the_generated_programs(name):
-    from pybpf.kernel.linux import syscall
+    from pybpf.kernel.linux import LinuxKernel
 
-    obj = elf.load(compile_script(CASES[name], cache=False).elf)
-    fds = [syscall.map_create(m.type, m.key_size, m.value_size, m.max_entries, m.flags) for m in obj.maps]
+    kernel = LinuxKernel()
     try:
-        for prog in obj.programs:
-            insns = [Insn(i.code, i.dst, BPF_PSEUDO_MAP_FD, i.off, fds[i.imm], i.imm2)
-                     if i.code == 0x18 and i.src == BPF_PSEUDO_MAP_IDX else i for i in prog.insns]
-            try:
-                syscall.close(syscall.prog_load(prog.prog_type, encode(insns)).fd)
-            except syscall.KernelError as err:
-                pytest.fail(f"{prog.name}: {err}\n" + "\n".join(err.log.splitlines()[-8:]))
-    finally:
-        for fd in fds:
-            syscall.close(fd)
+        loaded = load_object(kernel, elf.load(compile_script(CASES[name], cache=False).elf))
+    except BpfError as err:
+        pytest.fail(f"{err.args[0]}\n" + "\n".join(err.log.splitlines()[-8:]))
+    for fd in loaded.fds():
+        kernel.close(fd)

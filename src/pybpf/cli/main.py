@@ -20,6 +20,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "objdump": ("pybpf.cli.objdump", "describe a BPF ELF object: sections, maps, programs, code"),
     "run": ("pybpf.cli.run", "run a program on a memory buffer and print r0"),
     "verify": ("pybpf.cli.verify", "check a program or object with the verifier, as a kernel load would"),
+    "prog": ("pybpf.cli.prog", "list, show and dump the running kernel's programs, as bpftool does"),
+    "map": ("pybpf.cli.map", "list, show and dump the running kernel's maps, as bpftool does"),
+    "btf": ("pybpf.cli.btf", "dump BTF (a file or a loaded BTF id), as bpftool does"),
 }
 
 

@@ -76,8 +76,10 @@ def load_object(kernel, obj: BpfObject) -> LoadedObject:
         for m in obj.maps:
             loaded.map_fds[m.name] = _create_map(kernel, m, loaded.map_fds)
         fd_array = [loaded.map_fds[m.name] for m in obj.maps]
+        core_relocate = getattr(kernel, "core_relocate", None)  # a kernel with its own BTF applies CO-RE
         for prog in obj.programs:
-            result = kernel.prog_load(prog.prog_type, prog.insns, obj.license or "GPL", name=prog.name,
+            insns = core_relocate(obj, prog) if core_relocate and prog.core_relos else prog.insns
+            result = kernel.prog_load(prog.prog_type, insns, obj.license or "GPL", name=prog.name,
                                       expected_attach_type=prog.expected_attach_type, fd_array=fd_array)
             loaded.prog_fds[prog.name] = result.fd
     except Exception:

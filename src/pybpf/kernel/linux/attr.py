@@ -86,4 +86,49 @@ class BpfMapInfo(ctypes.Structure):
                 ("map_extra", u64)]
 
 
+class BatchAttr(ctypes.Structure):
+    """BPF_MAP_*_BATCH."""
+
+    _fields_ = [("in_batch", u64), ("out_batch", u64), ("keys", u64), ("values", u64), ("count", u32),
+                ("map_fd", u32), ("elem_flags", u64), ("flags", u64)]
+
+
+class ObjPinAttr(ctypes.Structure):
+    """BPF_OBJ_PIN, BPF_OBJ_GET."""
+
+    _fields_ = [("pathname", u64), ("bpf_fd", u32), ("file_flags", u32), ("path_fd", ctypes.c_int32)]
+
+
+class GetIdAttr(ctypes.Structure):
+    """BPF_*_GET_NEXT_ID (`start_id`, `next_id`) and BPF_*_GET_FD_BY_ID (`start_id` is the id)."""
+
+    _fields_ = [("start_id", u32), ("next_id", u32), ("open_flags", u32)]
+
+
+class FdAttr(ctypes.Structure):
+    """BPF_MAP_FREEZE (`fd` is map_fd), BPF_LINK_DETACH (`fd` is link_fd)."""
+
+    _fields_ = [("fd", u32)]
+
+
+class BtfLoadAttr(ctypes.Structure):
+    """BPF_BTF_LOAD."""
+
+    _fields_ = [("btf", u64), ("btf_log_buf", u64), ("btf_size", u32), ("btf_log_size", u32),
+                ("btf_log_level", u32), ("btf_log_true_size", u32)]
+
+
+class BpfLinkInfo(ctypes.Structure):
+    """struct bpf_link_info, its common head (the per-type union left as bytes)."""
+
+    _fields_ = [("type", u32), ("id", u32), ("prog_id", u32), ("_pad", u32), ("_union", ctypes.c_uint8 * 64)]
+
+
+class BpfBtfInfo(ctypes.Structure):
+    """struct bpf_btf_info."""
+
+    _fields_ = [("btf", u64), ("btf_size", u32), ("id", u32), ("name", u64), ("name_len", u32),
+                ("kernel_btf", u32)]
+
+
 assert ctypes.sizeof(BpfProgInfo) == 232 and ctypes.sizeof(TestRunAttr) == 80

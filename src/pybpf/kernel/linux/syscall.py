@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 from ...errors import PybpfError
 from ...uapi import BpfCmd, ProgType
-from .attr import (BpfMapInfo, BpfProgInfo, InfoByFdAttr, MapCreateAttr, MapElemAttr, ProgLoadAttr,
-                   TestRunAttr)
+from .attr import (BatchAttr, BpfMapInfo, BpfProgInfo, BtfLoadAttr, FdAttr, GetIdAttr, InfoByFdAttr,
+                   MapCreateAttr, MapElemAttr, ObjPinAttr, ProgLoadAttr, TestRunAttr)
 
 # bpf(2)'s number per machine (arch/*/include/uapi/asm/unistd*.h; the asm-generic table for arm64, riscv).
 _SYS_BPF = {"x86_64": 321, "aarch64": 280, "arm64": 280, "riscv64": 280, "ppc64le": 361,
@@ -160,6 +160,79 @@ def map_get_next_key(fd: int, key: bytes | None, key_size: int) -> bytes | None:
     return out.raw
 
 
+def map_freeze(fd: int) -> None:
+    bpf(BpfCmd.BPF_MAP_FREEZE, FdAttr(fd=fd))
+
+
+def map_batch(cmd: BpfCmd, fd: int, token: bytes | None, keys: bytes, values: bytes, count: int,
+              token_size: int = 0, elem_flags: int = 0) -> tuple[int, bytes | None, bytes, bytes]:
+    """One BPF_MAP_*_BATCH: (count done, next token or None at the end, keys, values buffers)."""
+    kbuf, vbuf = ctypes.create_string_buffer(keys, len(keys)), ctypes.create_string_buffer(values, len(values))
+    tin = ctypes.create_string_buffer(token, len(token)) if token is not None else None
+    tout = ctypes.create_string_buffer(max(token_size, 8)) if token_size else None
+    attr = BatchAttr(in_batch=_addr(tin), out_batch=_addr(tout), keys=_addr(kbuf), values=_addr(vbuf),
+                     count=count, map_fd=fd, elem_flags=elem_flags)
+    try:
+        bpf(cmd, attr)
+    except KernelError as err:
+        if err.errno != errno.ENOENT or tout is None:
+            raise
+        return attr.count, None, kbuf.raw, vbuf.raw
+    return attr.count, tout.raw[:token_size] if tout else None, kbuf.raw, vbuf.raw
+
+
+# -- objects --------------------------------------------------------------------
+
+def obj_pin(fd: int, path: str) -> None:
+    name = ctypes.create_string_buffer(path.encode())
+    bpf(BpfCmd.BPF_OBJ_PIN, ObjPinAttr(pathname=_addr(name), bpf_fd=fd))
+
+
+def obj_get(path: str) -> int:
+    name = ctypes.create_string_buffer(path.encode())
+    return bpf(BpfCmd.BPF_OBJ_GET, ObjPinAttr(pathname=_addr(name)))
+
+
+_NEXT_ID = {"prog": BpfCmd.BPF_PROG_GET_NEXT_ID, "map": BpfCmd.BPF_MAP_GET_NEXT_ID,
+            "link": BpfCmd.BPF_LINK_GET_NEXT_ID, "btf": BpfCmd.BPF_BTF_GET_NEXT_ID}
+_FD_BY_ID = {"prog": BpfCmd.BPF_PROG_GET_FD_BY_ID, "map": BpfCmd.BPF_MAP_GET_FD_BY_ID,
+             "link": BpfCmd.BPF_LINK_GET_FD_BY_ID, "btf": BpfCmd.BPF_BTF_GET_FD_BY_ID}
+
+
+def get_next_id(kind: str, start: int = 0) -> int | None:
+    """The next id after `start` of a "prog", "map", "link" or "btf", or None after the last."""
+    attr = GetIdAttr(start_id=start)
+    try:
+        bpf(_NEXT_ID[kind], attr)
+    except KernelError as err:
+        if err.errno == errno.ENOENT:
+            return None
+        raise
+    return attr.next_id
+
+
+def get_fd_by_id(kind: str, object_id: int) -> int:
+    return bpf(_FD_BY_ID[kind], GetIdAttr(start_id=object_id))
+
+
+def link_detach(fd: int) -> None:
+    bpf(BpfCmd.BPF_LINK_DETACH, FdAttr(fd=fd))
+
+
+def btf_load(data: bytes, log_size: int = 1 << 16) -> int:
+    """BPF_BTF_LOAD of raw BTF (header, types, strings); a refusal carries the kernel's BTF log."""
+    buf, log = ctypes.create_string_buffer(data, len(data)), ctypes.create_string_buffer(log_size)
+    try:
+        return bpf(BpfCmd.BPF_BTF_LOAD, BtfLoadAttr(btf=_addr(buf), btf_size=len(data)))
+    except KernelError as err:
+        try:
+            os.close(bpf(BpfCmd.BPF_BTF_LOAD, BtfLoadAttr(btf=_addr(buf), btf_size=len(data), btf_log_buf=_addr(log),
+                                                          btf_log_size=log_size, btf_log_level=1)))
+        except KernelError:
+            err.log = log.value.decode(errors="replace")
+        raise err from None
+
+
 # -- programs ---------------------------------------------------------------
 
 # Errnos of a load refused before the verifier ran: no log to fetch.
@@ -174,7 +247,8 @@ class Loaded:
 
 def prog_load(prog_type: int, code: bytes, *, license: str = "GPL", log_level: int = 0,
               log_size: int = 1 << 20, prog_flags: int = 0, expected_attach_type: int = 0,
-              name: str = "") -> Loaded:
+              name: str = "", fd_array: list[int] | None = None, btf_fd: int = 0,
+              func_info: bytes = b"", line_info: bytes = b"", kern_version: int = 0) -> Loaded:
     """BPF_PROG_LOAD of encoded instructions.
 
     A refused program raises KernelError whose `log` is the verifier's log:
@@ -183,13 +257,19 @@ def prog_load(prog_type: int, code: bytes, *, license: str = "GPL", log_level: i
     """
     insns, lic = ctypes.create_string_buffer(code, len(code)), ctypes.create_string_buffer(license.encode())
     log = ctypes.create_string_buffer(log_size) if log_size else None
+    fds = (ctypes.c_int32 * len(fd_array))(*fd_array) if fd_array else None
+    finfo, linfo = _buffer(func_info), _buffer(line_info)
 
     def attempt(level: int) -> int:
         with_log = level and log is not None
         attr = ProgLoadAttr(prog_type=prog_type, insn_cnt=len(code) // 8, insns=_addr(insns), license=_addr(lic),
                             log_level=level if with_log else 0, log_size=log_size if with_log else 0,
                             log_buf=_addr(log) if with_log else 0, prog_flags=prog_flags,
-                            expected_attach_type=expected_attach_type, prog_name=name.encode()[:15])
+                            expected_attach_type=expected_attach_type, prog_name=name.encode()[:15],
+                            fd_array=_addr(fds), kern_version=kern_version, prog_btf_fd=btf_fd,
+                            func_info_rec_size=8 if finfo else 0, func_info=_addr(finfo),
+                            func_info_cnt=len(func_info) // 8, line_info_rec_size=16 if linfo else 0,
+                            line_info=_addr(linfo), line_info_cnt=len(line_info) // 16)
         return bpf(BpfCmd.BPF_PROG_LOAD, attr)
 
     try:

@@ -1,0 +1,43 @@
+"""The running kernel's own types: /sys/kernel/btf/vmlinux read through pybpf.elf's BTF reader.
+
+Parsing vmlinux BTF (100k+ types) takes seconds in Python, so it is read
+once a process and indexed by name for CO-RE candidate lookup.
+"""
+
+from __future__ import annotations
+
+import errno
+import functools
+
+from ...elf.btf import Btf
+from ..errors import BpfError
+
+VMLINUX = "/sys/kernel/btf/vmlinux"
+
+
+class KernelBtf:
+    """A parsed BTF blob with a name index: `candidates(kind, name)` are the type ids CO-RE may match."""
+
+    def __init__(self, btf: Btf):
+        self.btf = btf
+        self.by_name: dict[str, list[int]] = {}
+        for t in btf.iter_types():
+            if t.name:
+                self.by_name.setdefault(t.name, []).append(t.id)
+
+    def candidates(self, kind: str, name: str) -> list[int]:
+        kinds = {"ENUM", "ENUM64"} if kind in ("ENUM", "ENUM64") else {kind}
+        return [i for i in self.by_name.get(name, []) if self.btf[i].kind in kinds]
+
+
+@functools.cache
+def vmlinux_btf(path: str = VMLINUX) -> KernelBtf:
+    """The kernel's BTF (CONFIG_DEBUG_INFO_BTF); BpfError saying so when the file is missing."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as err:
+        raise BpfError("CO-RE", err.errno or errno.ENOENT,
+                       f"{path}: {err.strerror}: CO-RE relocations need the kernel's BTF "
+                       "(a kernel built with CONFIG_DEBUG_INFO_BTF=y)") from None
+    return KernelBtf(Btf.parse(data))

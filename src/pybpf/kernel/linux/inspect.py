@@ -1,0 +1,185 @@
+"""What bpftool shows of the running kernel's programs, maps and BTF, in bpftool's plain text.
+
+The layouts follow tools/bpf/bpftool (prog.c print_prog_plain, map.c
+show_map_close_plain and print_entry_plain, main.c fprint_hex, btf.c
+dump_btf_type); memlock and frozen come from /proc/self/fdinfo as bpftool
+reads them.  Helper calls in xlated code are named from /proc/kallsyms
+(`__bpf_call_base + imm`), map references print as `map[id:N]`.
+"""
+
+from __future__ import annotations
+
+import errno
+import functools
+import os
+import time
+
+from ...elf.btf import Btf
+from ...elf.btf_dump import dump_raw
+from ...isa.disasm import format_insn
+from ...isa.insn import decode, pcs
+from ...uapi import MapType, ProgType
+from ..errors import BpfError
+from .kernel import PERCPU_TYPES, LinuxKernel, object_info
+
+
+def type_name(enum, value: int, prefix: str) -> str:
+    """libbpf's string for a prog or map type: `tracepoint`, `perf_event_array`."""
+    try:
+        return enum(value).name.removeprefix(prefix).removesuffix("_DEPRECATED").lower()
+    except ValueError:
+        return f"type {value}"
+
+
+def fdinfo(fd: int) -> dict[str, str]:
+    out = {}
+    with open(f"/proc/self/fdinfo/{fd}") as f:
+        for line in f:
+            name, _, value = line.partition(":")
+            out[name.strip()] = value.strip()
+    return out
+
+
+def boot_time(ns: int) -> str:
+    """A load_time (ns since boot) as wall-clock time, as bpftool's print_boot_time."""
+    wall = time.time() - time.clock_gettime(time.CLOCK_BOOTTIME) + ns / 1e9
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(wall))
+
+
+def prog_show(fd: int) -> list[str]:
+    info = object_info(fd)
+    head = f"{info['id']}: {type_name(ProgType, info['type'], 'BPF_PROG_TYPE_')}  "
+    head += f"name {info['name']}  " if info["name"] else ""
+    head += f"tag {info['tag']}" + ("  gpl" if info["gpl_compatible"] else "")
+    if info["run_time_ns"]:
+        head += f" run_time_ns {info['run_time_ns']} run_cnt {info['run_cnt']}"
+    lines = [head]
+    if info["load_time"]:
+        lines.append(f"\tloaded_at {boot_time(info['load_time'])}  uid {info['created_by_uid']}")
+    third = f"\txlated {info['xlated_prog_len']}B"
+    third += f"  jited {info['jited_prog_len']}B" if info["jited_prog_len"] else "  not jited"
+    memlock = fdinfo(fd).get("memlock")
+    third += f"  memlock {memlock}B" if memlock else ""
+    if info["map_ids"]:
+        third += "  map_ids " + ",".join(str(i) for i in info["map_ids"])
+    if info["btf_id"]:
+        third += f"\n\tbtf_id {info['btf_id']}"
+    return lines + [third]
+
+
+def map_show(fd: int) -> list[str]:
+    info, extra = object_info(fd), fdinfo(fd)
+    head = f"{info['id']}: {type_name(MapType, info['type'], 'BPF_MAP_TYPE_')}  "
+    head += f"name {info['name']}  " if info["name"] else ""
+    lines = [head + f"flags {info['map_flags']:#x}"]
+    second = f"\tkey {info['key_size']}B  value {info['value_size']}B  max_entries {info['max_entries']}"
+    second += f"  memlock {extra['memlock']}B" if extra.get("memlock") else ""
+    lines.append(second)
+    frozen = int(extra.get("frozen", "0"))
+    if info["btf_id"] or frozen:
+        lines.append("\t" + "  ".join(([f"btf_id {info['btf_id']}"] if info["btf_id"] else [])
+                                      + (["frozen"] if frozen else [])))
+    return lines
+
+
+def hex_bytes(data: bytes) -> str:
+    """bpftool's fprint_hex: bytes by spaces, two spaces every 8, a new line every 16."""
+    out = []
+    for i, byte in enumerate(data):
+        sep = "" if not i else "\n" if not i % 16 else "  " if not i % 8 else " "
+        out.append(f"{sep}{byte:02x}")
+    return "".join(out)
+
+
+def map_dump(kernel: LinuxKernel, fd: int) -> list[str]:
+    info = object_info(fd)
+    key_size, value_size = info["key_size"], info["value_size"]
+    percpu = info["type"] in PERCPU_TYPES
+    break_names = key_size > 16 or value_size > 16 or percpu
+    single_line = key_size + value_size <= 24 and not break_names
+    lines, count, key = [], 0, None
+    while True:
+        try:
+            key = kernel.map_get_next_key(fd, key)
+        except BpfError as err:
+            if err.errno not in (errno.ENOTSUP, 524):  # ring buffers and the like have no keys to walk
+                raise
+            key = None
+        if key is None:
+            break
+        try:
+            value = kernel.map_lookup(fd, key)
+        except BpfError as err:
+            if err.errno == errno.ENOENT:
+                continue
+            lines += ["key:", hex_bytes(key), "value:", os.strerror(err.errno)]
+            continue
+        count += 1
+        if percpu:
+            step = (value_size + 7) // 8 * 8
+            lines += ["key:", hex_bytes(key)]
+            for cpu in range(len(value) // step):
+                lines.append(f"value (CPU {cpu:02d}):{chr(10) if value_size > 16 else ' '}"
+                             f"{hex_bytes(value[cpu * step:cpu * step + value_size])}")
+        elif single_line:
+            lines.append(f"key: {hex_bytes(key)}  value: {hex_bytes(value)}")
+        else:
+            sep = "\n" if break_names else " "
+            lines.append(f"key:{sep}{hex_bytes(key)}\nvalue:{sep}{hex_bytes(value)}")
+    lines.append(f"Found {count} element{'s' if count != 1 else ''}")
+    return "\n".join(lines).split("\n")
+
+
+@functools.cache
+def _kallsyms() -> tuple[int, dict[int, str]]:
+    base, names = 0, {}
+    try:
+        with open("/proc/kallsyms") as f:
+            for line in f:
+                address, kind, name = line.split()[:3]
+                if kind in "tTwW":
+                    names.setdefault(int(address, 16), name)
+                if name == "__bpf_call_base":
+                    base = int(address, 16)
+    except OSError:
+        pass
+    return base, names
+
+
+def _helper_name(imm: int) -> str | None:
+    base, names = _kallsyms()
+    return names.get(base + imm) if base else None
+
+
+def prog_dump_xlated(fd: int) -> list[str]:
+    """The program as the verifier left it, one `%4d: (%02x) text` line an instruction."""
+    info = object_info(fd, xlated=True)
+    insns = decode(info["xlated"])
+    return [f"{pc:4d}: ({insn.code:02x}) {format_insn(insn, 'kernel', _helper_name)}"
+            for pc, insn in zip(pcs(insns), insns)]
+
+
+def btf_dump(source: str | int) -> list[str]:
+    """`bpftool btf dump file PATH` or `... id ID`: every type, raw format."""
+    if isinstance(source, int):
+        from . import syscall
+        fd = syscall.get_fd_by_id("btf", source)
+        try:
+            size = object_info(fd)["btf_size"]
+            import ctypes
+            from .attr import BpfBtfInfo
+            buf = ctypes.create_string_buffer(size)
+            syscall.obj_get_info(fd, BpfBtfInfo(btf=ctypes.addressof(buf), btf_size=size))
+            data = buf.raw
+        finally:
+            os.close(fd)
+    else:
+        with open(source, "rb") as f:
+            data = f.read()
+    if data[:4] == b"\x7fELF":  # an object file: its .BTF section
+        from ... import elf
+        btf = elf.load(data).btf
+        if btf is None:
+            raise BpfError("btf dump", errno.ENOENT, f"{source} has no .BTF section")
+        return dump_raw(btf)
+    return dump_raw(Btf.parse(data))

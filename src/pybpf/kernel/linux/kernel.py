@@ -1,0 +1,394 @@
+"""The running Linux kernel behind the Kernel protocol, through bpf(2) and nothing else.
+
+Every protocol method is one or a few `syscall` wrappers; what this module
+adds is what the protocol promises beyond the raw syscall: values sized for
+per-CPU maps, batch operations as lists of pairs, info as dicts with the
+kernel's field names (as the virtual kernel gives them), the protocol's
+log-buffer rules, and errors as `BpfError` with advice (`errno_hints`).
+Attach points live in `linux.attach` (imported when first used).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import functools
+import os
+from dataclasses import dataclass
+
+from ...isa.insn import Insn, encode
+from ...uapi import MapType, ProgType
+from ..errors import BpfError
+from . import syscall
+from .attr import BpfBtfInfo, BpfLinkInfo, BpfMapInfo, BpfProgInfo
+from .errno_hints import translate
+
+PERCPU_TYPES = {MapType.BPF_MAP_TYPE_PERCPU_HASH, MapType.BPF_MAP_TYPE_PERCPU_ARRAY,
+                MapType.BPF_MAP_TYPE_LRU_PERCPU_HASH, MapType.BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE}
+BPF_F_SLEEPABLE = 1 << 4
+BPF_LOG_MIN_SIZE = 128  # the kernel refuses a log buffer smaller than this
+
+
+def possible_cpus() -> int:
+    """How many CPUs the kernel may ever bring up (/sys/devices/system/cpu/possible, as libbpf reads it)."""
+    try:
+        text = open("/sys/devices/system/cpu/possible").read().strip()
+    except OSError:
+        return os.cpu_count() or 1
+    count = 0
+    for part in text.split(","):
+        low, _, high = part.partition("-")
+        count += int(high or low) - int(low) + 1
+    return count
+
+
+@dataclass(frozen=True)
+class Loaded:
+    fd: int
+    log: str
+
+
+@dataclass(frozen=True)
+class TestRun:
+    __test__ = False
+    retval: int
+    duration_ns: int
+    data_out: bytes
+    ctx_out: bytes
+
+
+class LinuxMap:
+    """A map of the running kernel seen as a Python mapping of bytes to bytes (what `kernel.map(fd)` gives)."""
+
+    def __init__(self, kernel: "LinuxKernel", fd: int):
+        self.kernel, self.fd = kernel, fd
+        info = kernel.info(fd)
+        self.map_type, self.key_size, self.value_size = info["type"], info["key_size"], info["value_size"]
+        self.max_entries, self.flags, self.name = info["max_entries"], info["map_flags"], info["name"]
+
+    def __getitem__(self, key: bytes) -> bytes:
+        try:
+            return self.kernel.map_lookup(self.fd, key)
+        except BpfError as err:
+            if err.errno == errno.ENOENT:
+                raise KeyError(key) from None
+            raise
+
+    def get(self, key: bytes, default=None):
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        self.kernel.map_update(self.fd, key, value)
+
+    def __delitem__(self, key: bytes) -> None:
+        self.kernel.map_delete(self.fd, key)
+
+    def __contains__(self, key: bytes) -> bool:
+        return self.get(key) is not None
+
+    def keys(self) -> list[bytes]:
+        out, key = [], None
+        while (key := self.kernel.map_get_next_key(self.fd, key)) is not None:
+            out.append(key)
+        return out
+
+    def __iter__(self):
+        return iter(self.keys())
+
+    def __len__(self) -> int:
+        return len(self.keys())
+
+    def items(self) -> list[tuple[bytes, bytes]]:
+        pairs = []
+        for key in self.keys():
+            value = self.get(key)
+            if value is not None:  # deleted between the two calls
+                pairs.append((key, value))
+        return pairs
+
+    def values(self) -> list[bytes]:
+        return [value for _, value in self.items()]
+
+    def consume(self, on_record) -> int:
+        """A ring buffer's records, each passed to on_record(bytes) (through linux.ringbuf)."""
+        try:
+            from .ringbuf import consume
+        except ImportError:
+            raise BpfError("ringbuf", errno.ENOTSUP, "reading ring buffers on Linux needs "
+                           "pybpf.kernel.linux.ringbuf, which this installation lacks") from None
+        return consume(self, on_record)
+
+
+class LinuxKernel:
+    """The Kernel protocol on the running kernel (needs CAP_BPF, or root)."""
+
+    def __init__(self):
+        self.ncpus = possible_cpus()
+        self._value_sizes: dict[int, tuple[int, int]] = {}  # fd -> (key size, value size as user space sees it)
+        self._links: dict[int, object] = {}  # link fd -> the attachment linux.attach returned
+        self._oneshots: dict[str, list[int]] = {}  # "BEGIN" -> prog fds to run with BPF_PROG_TEST_RUN
+
+    # -- maps -----------------------------------------------------------------
+    def map_create(self, map_type: int, key_size: int, value_size: int, max_entries: int, flags: int = 0, *,
+                   name: str = "", map_extra: int = 0, inner_map_fd: int = 0) -> int:
+        with translate("BPF_MAP_CREATE", what=f"map type {map_type}"):
+            return syscall.map_create(map_type, key_size, value_size, max_entries, flags, name=name,
+                                      inner_map_fd=inner_map_fd, map_extra=map_extra)
+
+    def _sizes(self, fd: int) -> tuple[int, int]:
+        """(key size, value size) of map fd; per-CPU values are one 8-byte-aligned slot a possible CPU."""
+        sizes = self._value_sizes.get(fd)
+        if sizes is None:
+            with translate("BPF_OBJ_GET_INFO_BY_FD"):
+                info = syscall.map_info(fd)
+            value_size = info.value_size
+            if info.type in PERCPU_TYPES:
+                value_size = (value_size + 7) // 8 * 8 * self.ncpus
+            sizes = self._value_sizes[fd] = (info.key_size, value_size)
+        return sizes
+
+    def map_lookup(self, fd: int, key: bytes | None, value: bytes = b"") -> bytes:
+        with translate("BPF_MAP_LOOKUP_ELEM"):
+            return syscall.map_lookup(fd, key, self._sizes(fd)[1], value)
+
+    def map_update(self, fd: int, key: bytes | None, value: bytes, flags: int = 0) -> None:
+        with translate("BPF_MAP_UPDATE_ELEM"):
+            syscall.map_update(fd, key, value, flags)
+
+    def map_delete(self, fd: int, key: bytes | None) -> None:
+        with translate("BPF_MAP_DELETE_ELEM"):
+            syscall.map_delete(fd, key)
+
+    def map_get_next_key(self, fd: int, key: bytes | None) -> bytes | None:
+        with translate("BPF_MAP_GET_NEXT_KEY"):
+            return syscall.map_get_next_key(fd, key, self._sizes(fd)[0])
+
+    def map_lookup_and_delete(self, fd: int, key: bytes | None) -> bytes:
+        with translate("BPF_MAP_LOOKUP_AND_DELETE_ELEM"):
+            return syscall.map_lookup_and_delete(fd, key, self._sizes(fd)[1])
+
+    def map_lookup_batch(self, fd: int, token: bytes | None, count: int, *, delete: bool = False):
+        """BPF_MAP_LOOKUP_BATCH (or LOOKUP_AND_DELETE_BATCH): ([(key, value)...], next token or None)."""
+        cmd = syscall.BpfCmd.BPF_MAP_LOOKUP_AND_DELETE_BATCH if delete else syscall.BpfCmd.BPF_MAP_LOOKUP_BATCH
+        key_size, value_size = self._sizes(fd)
+        with translate(cmd.name):
+            done, nxt, keys, values = syscall.map_batch(cmd, fd, token, bytes(key_size * count),
+                                                        bytes(value_size * count), count,
+                                                        token_size=max(key_size, 4))
+        pairs = [(keys[i * key_size:(i + 1) * key_size], values[i * value_size:(i + 1) * value_size])
+                 for i in range(done)]
+        return pairs, nxt
+
+    def map_update_batch(self, fd: int, pairs, flags: int = 0) -> int:
+        pairs = list(pairs)
+        if not pairs:
+            return 0
+        with translate("BPF_MAP_UPDATE_BATCH"):
+            return syscall.map_batch(syscall.BpfCmd.BPF_MAP_UPDATE_BATCH, fd, None, b"".join(k for k, _ in pairs),
+                                     b"".join(v for _, v in pairs), len(pairs), elem_flags=flags)[0]
+
+    def map_delete_batch(self, fd: int, keys) -> int:
+        keys = list(keys)
+        if not keys:
+            return 0
+        with translate("BPF_MAP_DELETE_BATCH"):
+            return syscall.map_batch(syscall.BpfCmd.BPF_MAP_DELETE_BATCH, fd, None, b"".join(keys), b"",
+                                     len(keys))[0]
+
+    def map_freeze(self, fd: int) -> None:
+        with translate("BPF_MAP_FREEZE"):
+            syscall.map_freeze(fd)
+
+    def map(self, fd: int) -> LinuxMap:
+        """The Python view of a map, as the virtual kernel's `map(fd)`: a mapping of bytes to bytes."""
+        return LinuxMap(self, fd)
+
+    # -- BTF ------------------------------------------------------------------------
+    def btf_load(self, data: bytes) -> int:
+        """BPF_BTF_LOAD of raw BTF; its fd."""
+        with translate("BPF_BTF_LOAD"):
+            return syscall.btf_load(data)
+
+    def core_relocate(self, obj, prog) -> list[Insn]:
+        """prog's instructions with its CO-RE relocations applied against /sys/kernel/btf/vmlinux."""
+        from .btf_vmlinux import vmlinux_btf
+        from .core import relocate
+        if obj.btf is None:
+            raise BpfError("CO-RE", errno.EINVAL, f"{prog.name}: CO-RE relocations but the object has no .BTF")
+        return relocate(prog, obj.btf, vmlinux_btf())
+
+    # -- programs -----------------------------------------------------------------------
+    def prog_load(self, prog_type: int, program, license: str = "GPL", *, log_level: int = 0, log_size: int = 0,
+                  expected_attach_type: int = 0, name: str = "", fd_array: list[int] | None = None,
+                  **extra) -> Loaded:
+        """BPF_PROG_LOAD; a refusal carries the verifier's log even when no log was asked for."""
+        if (log_level and log_size < BPF_LOG_MIN_SIZE) or (not log_level and log_size) or log_level > 7:
+            raise BpfError("BPF_PROG_LOAD", errno.EINVAL,
+                           "log_level and log_size do not agree (a log needs >= 128 bytes)")
+        if prog_type == ProgType.BPF_PROG_TYPE_SYSCALL:  # "Syscall programs can only be sleepable"
+            extra["prog_flags"] = extra.get("prog_flags", 0) | BPF_F_SLEEPABLE
+        code = program if isinstance(program, (bytes, bytearray)) else encode(list(program))
+        with translate("BPF_PROG_LOAD", what=f"program type {prog_type}"):
+            loaded = syscall.prog_load(prog_type, bytes(code), license=license, log_level=log_level,
+                                       log_size=log_size if log_level else 1 << 20,
+                                       expected_attach_type=expected_attach_type, name=name,
+                                       fd_array=fd_array, **extra)
+        return Loaded(loaded.fd, loaded.log)
+
+    def prog_test_run(self, fd: int, data: bytes = b"", *, ctx: bytes = b"", repeat: int = 1) -> TestRun:
+        with translate("BPF_PROG_TEST_RUN"):
+            if syscall.prog_info(fd).type == ProgType.BPF_PROG_TYPE_SYSCALL:
+                repeat = 0  # syscall programs run once and refuse a repeat count
+            run = syscall.prog_test_run(fd, data, ctx=ctx, repeat=repeat, data_out_size=len(data) + 256 if data else 0,
+                                        ctx_out_size=len(ctx))
+        return TestRun(run.retval, run.duration_ns, run.data_out, run.ctx_out)
+
+    # -- objects ---------------------------------------------------------------------------
+    def obj_pin(self, fd: int, path: str) -> None:
+        with translate("BPF_OBJ_PIN", what=path):
+            syscall.obj_pin(fd, path)
+
+    def obj_get(self, path: str) -> int:
+        with translate("BPF_OBJ_GET", what=path):
+            return syscall.obj_get(path)
+
+    def unpin(self, path: str) -> None:
+        try:
+            os.unlink(path)
+        except OSError as err:
+            raise BpfError("unlink", err.errno, f"{path}: {err.strerror}") from None
+
+    def get_next_id(self, kind: str, start: int = 0) -> int | None:
+        with translate(f"BPF_{kind.upper()}_GET_NEXT_ID"):
+            return syscall.get_next_id(kind, start)
+
+    def get_fd_by_id(self, kind: str, object_id: int) -> int:
+        with translate(f"BPF_{kind.upper()}_GET_FD_BY_ID", what=f"{kind} id {object_id}"):
+            return syscall.get_fd_by_id(kind, object_id)
+
+    def info(self, fd: int) -> dict:
+        """BPF_OBJ_GET_INFO_BY_FD, as a dict with the kernel's field names (what kind of object, found out)."""
+        return object_info(fd)
+
+    def close(self, fd: int) -> None:
+        attachment = self._links.pop(fd, None)
+        for fds in self._oneshots.values():
+            if fd in fds:
+                fds.remove(fd)
+        if attachment is not None:
+            attachment.close()
+            return
+        self._value_sizes.pop(fd, None)
+        try:
+            os.close(fd)
+        except OSError as err:
+            raise BpfError("close", err.errno, f"fd {fd}") from None
+
+    # -- attach points -------------------------------------------------------------------------
+    def link_create(self, prog_fd: int, target: str, **options) -> int:
+        """Attach a program: "oneshot:BEGIN"/"oneshot:END" here (run by trigger), the rest by linux.attach."""
+        if target.startswith("oneshot:"):
+            fd = os.dup(prog_fd)  # a handle the caller closes like a link
+            self._oneshots.setdefault(target.split(":", 1)[1], []).append(fd)
+            return fd
+        try:
+            from .attach import attach
+        except ImportError:
+            raise BpfError("BPF_LINK_CREATE", errno.ENOTSUP, f"attaching to {target!r} on Linux needs "
+                           "pybpf.kernel.linux.attach, which this installation lacks") from None
+        attachment = attach(self, prog_fd, target, **options)
+        fd = attachment.fd if isinstance(getattr(attachment, "fd", None), int) else os.open("/dev/null", os.O_RDONLY)
+        self._links[fd] = attachment
+        return fd
+
+    def link_detach(self, fd: int) -> None:
+        attachment = self._links.get(fd)
+        if attachment is not None and hasattr(attachment, "detach"):
+            attachment.detach()
+            return
+        with translate("BPF_LINK_DETACH"):
+            syscall.link_detach(fd)
+
+    def trigger(self, name: str) -> int:
+        """Run every program attached to `oneshot:NAME` (BEGIN, END) once, with BPF_PROG_TEST_RUN."""
+        fds = list(self._oneshots.get(name, []))
+        for fd in fds:
+            with translate("BPF_PROG_TEST_RUN", what=f"the {name} program"):
+                syscall.prog_test_run(fd, b"", repeat=0, data_out_size=0)  # syscall progs refuse a repeat
+        return len(fds)
+
+
+# -- info ------------------------------------------------------------------------------------------
+
+def _fields(info: ctypes.Structure) -> dict:
+    out = {}
+    for name, _ in info._fields_:
+        if name.startswith("_"):
+            continue
+        value = getattr(info, name)
+        out[name] = value.decode(errors="replace") if isinstance(value, bytes) else value
+    return out
+
+
+def _kind(fd: int) -> str:
+    """What bpffs-anon-inode object fd is: "prog", "map", "link" or "btf" (from /proc/self/fdinfo)."""
+    try:
+        target = os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        raise BpfError("BPF_OBJ_GET_INFO_BY_FD", errno.EBADF, f"fd {fd} is not open") from None
+    for kind in ("prog", "map", "link", "btf"):
+        if target in (f"anon_inode:bpf-{kind}", f"anon_inode:bpf_{kind}", f"anon_inode:{kind}"):
+            return kind
+    raise BpfError("BPF_OBJ_GET_INFO_BY_FD", errno.EINVAL, f"fd {fd} is {target}, not a BPF object")
+
+
+def object_info(fd: int, *, xlated: bool = False) -> dict:
+    """The kernel's info for a prog, map, link or BTF fd, as a dict (xlated=True adds the rewritten insns)."""
+    kind = _kind(fd)
+    with translate("BPF_OBJ_GET_INFO_BY_FD"):
+        if kind == "map":
+            info = BpfMapInfo()
+            syscall.obj_get_info(fd, info)
+            return _fields(info)
+        if kind == "link":
+            info = BpfLinkInfo()
+            syscall.obj_get_info(fd, info)
+            return _fields(info)
+        if kind == "btf":
+            info = BpfBtfInfo()
+            syscall.obj_get_info(fd, info)
+            name = ctypes.create_string_buffer(256)
+            again = BpfBtfInfo(name=ctypes.addressof(name), name_len=256)
+            syscall.obj_get_info(fd, again)
+            return {**_fields(info), "name": name.value.decode(errors="replace")}
+        return _prog_info(fd, xlated)
+
+
+def _prog_info(fd: int, xlated: bool) -> dict:
+    info = BpfProgInfo()
+    syscall.obj_get_info(fd, info)
+    ids = (ctypes.c_uint32 * max(info.nr_map_ids, 1))()
+    code = ctypes.create_string_buffer(max(info.xlated_prog_len, 1)) if xlated else None
+    again = BpfProgInfo(nr_map_ids=info.nr_map_ids, map_ids=ctypes.addressof(ids),
+                        xlated_prog_len=info.xlated_prog_len if xlated else 0,
+                        xlated_prog_insns=ctypes.addressof(code) if xlated else 0)
+    syscall.obj_get_info(fd, again)
+    out = _fields(info)
+    out.update(tag=bytes(info.tag).hex(), map_ids=list(ids)[:info.nr_map_ids])
+    for pointer in ("jited_prog_insns", "xlated_prog_insns", "jited_ksyms", "jited_func_lens", "func_info",
+                    "line_info", "jited_line_info", "prog_tags"):
+        out.pop(pointer, None)
+    if xlated:
+        out["xlated"] = code.raw[:info.xlated_prog_len]
+    return out
+
+
+@functools.cache
+def available() -> tuple[bool, str]:
+    return syscall.kernel_available()
+
+
+__all__ = ["LinuxKernel", "LinuxMap", "object_info", "possible_cpus", "Insn"]
