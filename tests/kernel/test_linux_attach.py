@@ -182,3 +182,13 @@ def test_software_event_counts_page_faults(counts):
         assert read_counter(counts) >= 64
     finally:
         syscall.close(prog)
+
+
+@pytest.mark.parametrize("target", ["profile:hz:10", "raw_tracepoint:sys_enter"])
+def test_a_program_of_the_wrong_type_is_named_in_the_error(counts, target):
+    prog = counting_prog(TRACEPOINT, counts)
+    try:
+        with pytest.raises(AttachError, match="programs; is the program of that type"):
+            attach(None, prog, target)
+    finally:
+        syscall.close(prog)

@@ -129,10 +129,32 @@ def _bind_perf(link: Link, prog_fd: int, event_fd: int, cookie: int = 0) -> None
         perf.set_bpf(event_fd, prog_fd)
 
 
+# The program type each kind of target runs, for the message when the kernel refuses another.
+PROG_TYPE_FOR = {"tracepoint": "BPF_PROG_TYPE_TRACEPOINT", "uprobe": "BPF_PROG_TYPE_KPROBE",
+                 "uretprobe": "BPF_PROG_TYPE_KPROBE", "usdt": "BPF_PROG_TYPE_KPROBE",
+                 "kprobe": "BPF_PROG_TYPE_KPROBE", "kretprobe": "BPF_PROG_TYPE_KPROBE",
+                 "software": "BPF_PROG_TYPE_PERF_EVENT", "hardware": "BPF_PROG_TYPE_PERF_EVENT",
+                 "profile": "BPF_PROG_TYPE_PERF_EVENT", "interval": "BPF_PROG_TYPE_PERF_EVENT",
+                 "raw_tracepoint": "BPF_PROG_TYPE_RAW_TRACEPOINT"}
+
+
+def _wrong_type(link: Link, err: OSError) -> AttachError:
+    kind = link.target.split(":")[0]
+    need = PROG_TYPE_FOR.get(kind, "another program type")
+    return AttachError(f"{link.target}: the kernel refused the program ({errno.errorcode.get(err.errno)}): "
+                       f"{kind} targets run {need} programs; is the program of that type?")
+
+
 def _attach_events(link: Link, prog_fd: int, attrs_cpus, cookie: int = 0) -> Link:
     try:
         for attr, pid, cpu in attrs_cpus:
-            _bind_perf(link, prog_fd, perf.perf_event_open(attr, pid, cpu, what=f"attach {link.target}"), cookie)
+            event_fd = perf.perf_event_open(attr, pid, cpu, what=f"attach {link.target}")
+            try:
+                _bind_perf(link, prog_fd, event_fd, cookie)
+            except (perf.PerfError, KernelError) as err:
+                if err.errno == errno.EINVAL:
+                    raise _wrong_type(link, err) from None
+                raise
     except BaseException:
         link.close()
         raise
@@ -160,6 +182,8 @@ def _raw_tracepoint(link, prog_fd, args, options):
     except KernelError as err:
         if err.errno == errno.ENOENT:
             raise AttachError(f"{link.target}: no raw tracepoint {args[0]!r} in this kernel") from None
+        if err.errno == errno.EINVAL:
+            raise _wrong_type(link, err) from None
         raise
     return link
 
