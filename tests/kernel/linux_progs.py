@@ -60,10 +60,11 @@ def counting_prog(prog_type: int, map_fd: int, *, pid: int | None = -1, name: st
         exit""", name)
 
 
-def build_probed(tmp: str, *, sdt: bool) -> str:
-    """tests/data/linux/probed.c built with gcc into tmp (with sys/sdt.h's USDT probe when sdt)."""
+def build_probed(tmp: str, *, sdt: str = "") -> str:
+    """tests/data/linux/probed.c built with gcc into tmp; its USDT probe from sys/sdt.h (sdt="sdt.h"),
+    from its own inline assembly (sdt="asm", x86-64), or none."""
     out = os.path.join(tmp, "probed")
-    flags = ["-DHAVE_SDT"] if sdt else []
+    flags = {"": [], "sdt.h": ["-DHAVE_SDT"], "asm": ["-DHAVE_ASM_SDT"]}[sdt]
     subprocess.run(["gcc", "-O2", *flags, "-o", out, os.path.join(DATA, "probed.c")], check=True)
     return out
 
