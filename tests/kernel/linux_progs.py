@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import platform
 import shutil
+import threading
 import subprocess
 import tempfile
 
@@ -44,16 +46,35 @@ def _bump(map_fd: int, index: int, label: str) -> str:
 
 
 def pid_filter(label: str, pid: int | None = None) -> str:
-    """Jump to label unless the current tgid is pid (ours by default)."""
+    """Jump to label unless the current tgid is pid; by default unless the current thread is ours
+    (other threads of the test process make syscalls too)."""
+    if pid is None:
+        return f"""
+        call bpf_get_current_pid_tgid
+        r0 <<= 32
+        r0 >>= 32
+        if r0 != {threading.get_native_id()} goto {label}"""
     return f"""
         call bpf_get_current_pid_tgid
         r0 >>= 32
-        if r0 != {os.getpid() if pid is None else pid} goto {label}"""
+        if r0 != {pid} goto {label}"""
 
 
-def counting_prog(prog_type: int, map_fd: int, *, pid: int | None = -1, name: str = "pybpf_count") -> int:
-    """A program adding 1 to counter 0 on every run (only for process pid unless pid is -1)."""
+# getppid(2)'s number, for raw tracepoints that see every syscall.
+NR_GETPPID = {"x86_64": 110, "aarch64": 173}.get(platform.machine())
+
+
+def counting_prog(prog_type: int, map_fd: int, *, pid: int | None = -1, name: str = "pybpf_count",
+                  syscall_nr: int | None = None) -> int:
+    """A program adding 1 to counter 0 on every run (only for process pid unless pid is -1, only for our
+    thread with pid None; only for syscall number syscall_nr on a raw sys_enter tracepoint)."""
     filt = "" if pid == -1 else pid_filter("out", pid)
+    if syscall_nr is not None:
+        filt = f"""
+        r6 = r1
+        {filt}
+        r1 = *(u64 *)(r6 + 8)
+        if r1 != {syscall_nr} goto out"""
     return load(prog_type, f"""{filt}
         {_bump(map_fd, 0, "out")}
         r0 = 0
