@@ -74,6 +74,7 @@ FAULTING = {
     "recursion too deep": "call f\nr0 = 0\nexit\nf:\ncall f\nexit",
     "unknown helper": "call 999999\nexit",
     "endless loop": "r0 = 0\nl:\nr0 += 1\ngoto l",
+    "endless self-loop": "r0 = 0\nl:\nr0 += 1\nr2 = *(u64 *)(r1 + 0)\nif r0 != 0 goto l\nexit",
 }
 
 

@@ -63,6 +63,7 @@ class CompiledEngine(Interpreter):
         self._globals = self._bind()
         self._left = 0
         self._depth = 0
+        self._ticks_seen, self._ticks_total = None, 0
         self._link(tuple(sorted(subprogram_entries(self.slots))))
 
     def _bind(self) -> dict:
@@ -100,10 +101,16 @@ class CompiledEngine(Interpreter):
         return self._functions[pc]
 
     # -- running ---------------------------------------------------------
+    def _total(self, ticks) -> int:
+        """The length of the run's tick range (one run, tail calls included, shares one iterator)."""
+        if ticks is not self._ticks_seen:
+            self._ticks_seen, self._ticks_total = ticks, ticks.__reduce__()[1][0].stop
+        return self._ticks_total
+
     def _execute(self, pc: int, regs: list[int]) -> None:
         """Run the activation starting at pc with regs (r1-r5, r10 at depth `_depth`); r0 into regs[0]."""
         ticks = self._ticks
-        total = ticks.__reduce__()[1][0].stop
+        total = self._total(ticks)
         self._left = length_hint(ticks)
         try:
             regs[0] = self._function(pc)(self, regs[1], regs[2], regs[3], regs[4], regs[5], self._depth)
@@ -164,7 +171,7 @@ class CompiledEngine(Interpreter):
     # -- what the generated code calls -----------------------------------
     def _helper(self, pc, helper_id, depth, r1, r2, r3, r4, r5):
         ticks = self._ticks
-        ticks.__setstate__(ticks.__reduce__()[1][0].stop - self._left)
+        ticks.__setstate__(self._total(ticks) - self._left)
         self._depth = depth
         regs = [0, r1, r2, r3, r4, r5]
         self.call_helper(pc, helper_id, regs)
@@ -205,7 +212,7 @@ class CompiledEngine(Interpreter):
     def _limit(self, pc, left, regs, depth):
         """Finish a block the budget cannot pay for with the reference closures, then fault as it does."""
         ticks = self._ticks
-        total = ticks.__reduce__()[1][0].stop
+        total = self._total(ticks)
         code = self.compiled
         try:
             for _ in range(left):

@@ -166,11 +166,15 @@ def _ja(pc, insn, spec):
     return [f"pc = {pc + 1 + (insn.imm if spec.op == 'gotol' else insn.off)}"]
 
 
-def _jcond(pc, insn, spec):
+def condition(insn: Insn) -> str:
+    spec = insn.spec
     w = spec.width
     a, b = _operands(insn, spec, w)
-    cond = JMP_EXPR[spec.op].format(a=a, b=b, t=1 << (w - 1))
-    return [f"pc = {pc + 1 + insn.off} if {cond} else {pc + 1}"]
+    return JMP_EXPR[spec.op].format(a=a, b=b, t=1 << (w - 1))
+
+
+def _jcond(pc, insn, spec):
+    return [f"pc = {pc + 1 + insn.off} if {condition(insn)} else {pc + 1}"]
 
 
 _ARGS = "r1, r2, r3, r4, r5"
@@ -296,6 +300,9 @@ def function(src: Source, slots: list[Insn | None], entry: int) -> None:
         pcs = graph[leader]
         run = [pc for pc in pcs if pc >= 0]
         n = len(run)
+        last = slots[run[-1]]
+        if last.spec.kind == "jcond" and run[-1] + 1 + last.off == leader:
+            return self_loop(leader, run, indent)
         src.add(indent, f"b -= {n}")
         src.add(indent, "if b < 0:")
         src.add(indent + 4, f"vm._limit({leader}, b + {n}, [r0, r1, r2, r3, r4, r5, r6, r7, r8, r9, r10], depth)")
@@ -305,6 +312,22 @@ def function(src: Source, slots: list[Insn | None], entry: int) -> None:
                 src.add(indent, line, (pc, n - k - 1))
         if pcs[-1] < 0:
             src.add(indent, f"pc = {-pcs[-1]}")
+
+    def self_loop(leader: int, run: list[int], indent: int) -> None:
+        """A block that branches back to itself loops in place, without going through the dispatch."""
+        n = len(run)
+        src.add(indent, "while True:")
+        indent += 4
+        src.add(indent, f"b -= {n}")
+        src.add(indent, "if b < 0:")
+        src.add(indent + 4, f"vm._limit({leader}, b + {n}, [r0, r1, r2, r3, r4, r5, r6, r7, r8, r9, r10], depth)")
+        for k, pc in enumerate(run[:-1]):
+            insn = slots[pc]
+            for line in EMITTERS[insn.spec.kind](pc, insn, insn.spec):
+                src.add(indent, line, (pc, n - k - 1))
+        src.add(indent, f"if not ({condition(slots[run[-1]])}):", (run[-1], 0))
+        src.add(indent + 4, f"pc = {run[-1] + 1}", (run[-1], 0))
+        src.add(indent + 4, "break")
 
     leaders = sorted(graph)
     if len(leaders) == 1:
