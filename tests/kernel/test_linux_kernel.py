@@ -137,6 +137,9 @@ def test_bad_map_flags_say_what_is_wrong(kernel):
 def test_pin_and_get(kernel, hash_fd):
     if not os.path.isdir("/sys/fs/bpf"):
         pytest.skip("no bpffs at /sys/fs/bpf")
+    if os.geteuid() == 0 and not os.path.ismount("/sys/fs/bpf"):
+        import subprocess
+        subprocess.run(["mount", "-t", "bpf", "bpf", "/sys/fs/bpf"], capture_output=True)
     path = f"/sys/fs/bpf/pybpf_test_{os.getpid()}"
     try:
         kernel.obj_pin(hash_fd, path)
