@@ -137,6 +137,9 @@ def test_bad_map_flags_say_what_is_wrong(kernel):
 def test_pin_and_get(kernel, hash_fd):
     if not os.path.isdir("/sys/fs/bpf"):
         pytest.skip("no bpffs at /sys/fs/bpf")
+    if os.geteuid() == 0 and not os.path.ismount("/sys/fs/bpf"):
+        import subprocess
+        subprocess.run(["mount", "-t", "bpf", "bpf", "/sys/fs/bpf"], capture_output=True)
     path = f"/sys/fs/bpf/pybpf_test_{os.getpid()}"
     try:
         kernel.obj_pin(hash_fd, path)
@@ -185,3 +188,25 @@ def test_begin_runs_through_test_run(kernel):
     finally:
         kernel.close(prog)
         kernel.close(array)
+
+
+def test_a_pybpftrace_begin_probe_runs_on_linux(kernel):
+    """bpftrace's BEGIN is a uprobe program; trigger runs its raw-tracepoint twin with BPF_PROG_TEST_RUN."""
+    from pybpf import elf
+    from pybpf.kernel.loader import load_object
+    from pybpf.trace.compiler import compile_script
+
+    compiled = compile_script("BEGIN { @a = 5; @b[3] = count(); }", cache=False)
+    loaded = load_object(kernel, elf.load(compiled.elf))
+    try:
+        links = [kernel.link_create(loaded.prog_fds[name], "oneshot:BEGIN") for name, _ in compiled.programs]
+        assert kernel.trigger("BEGIN") == 1
+        values = {name: kernel.map(fd).items() for name, fd in loaded.map_fds.items()
+                  if kernel.info(fd)["type"] in (MapType.BPF_MAP_TYPE_HASH, MapType.BPF_MAP_TYPE_ARRAY)}
+        found = [v for items in values.values() for _, v in items]
+        assert (5).to_bytes(8, "little") in found and (1).to_bytes(8, "little") in found
+        for link in links:
+            kernel.close(link)
+    finally:
+        for fd in loaded.fds():
+            kernel.close(fd)

@@ -129,7 +129,8 @@ class LinuxKernel:
         self.ncpus = possible_cpus()
         self._value_sizes: dict[int, tuple[int, int]] = {}  # fd -> (key size, value size as user space sees it)
         self._links: dict[int, object] = {}  # link fd -> the attachment linux.attach returned
-        self._oneshots: dict[str, list[int]] = {}  # "BEGIN" -> prog fds to run with BPF_PROG_TEST_RUN
+        self._oneshots: dict[str, list[int]] = {}
+        self._sources: dict[int, tuple] = {}  # prog fd -> (code, license, fd_array, name)  # "BEGIN" -> prog fds to run with BPF_PROG_TEST_RUN
 
     # -- maps -----------------------------------------------------------------
     def map_create(self, map_type: int, key_size: int, value_size: int, max_entries: int, flags: int = 0, *,
@@ -236,6 +237,7 @@ class LinuxKernel:
                                        log_size=log_size if log_level else 1 << 20,
                                        expected_attach_type=expected_attach_type, name=name,
                                        fd_array=fd_array, **extra)
+        self._sources[loaded.fd] = (bytes(code), license, list(fd_array or []), name)  # for oneshot twins
         return Loaded(loaded.fd, loaded.log)
 
     def prog_test_run(self, fd: int, data: bytes = b"", *, ctx: bytes = b"", repeat: int = 1) -> TestRun:
@@ -282,6 +284,7 @@ class LinuxKernel:
             attachment.close()
             return
         self._value_sizes.pop(fd, None)
+        self._sources.pop(fd, None)
         try:
             os.close(fd)
         except OSError as err:
@@ -291,7 +294,7 @@ class LinuxKernel:
     def link_create(self, prog_fd: int, target: str, **options) -> int:
         """Attach a program: "oneshot:BEGIN"/"oneshot:END" here (run by trigger), the rest by linux.attach."""
         if target.startswith("oneshot:"):
-            fd = os.dup(prog_fd)  # a handle the caller closes like a link
+            fd = self._oneshot_twin(prog_fd)  # a handle the caller closes like a link
             self._oneshots.setdefault(target.split(":", 1)[1], []).append(fd)
             return fd
         try:
@@ -303,6 +306,22 @@ class LinuxKernel:
         fd = attachment.fd if isinstance(getattr(attachment, "fd", None), int) else os.open("/dev/null", os.O_RDONLY)
         self._links[fd] = attachment
         return fd
+
+    def _oneshot_twin(self, prog_fd: int) -> int:
+        """A program fd BPF_PROG_TEST_RUN can run for BEGIN/END: the program itself if its type runs there,
+        else the same code loaded again as a raw tracepoint program (bpftrace's BEGIN is a uprobe)."""
+        with translate("BPF_OBJ_GET_INFO_BY_FD"):
+            prog_type = syscall.prog_info(prog_fd).type
+        if prog_type in (ProgType.BPF_PROG_TYPE_SYSCALL, ProgType.BPF_PROG_TYPE_RAW_TRACEPOINT):
+            return os.dup(prog_fd)
+        source = self._sources.get(prog_fd)
+        if source is None:
+            raise BpfError("BPF_PROG_TEST_RUN", errno.EINVAL, f"program fd {prog_fd} was not loaded through this "
+                           "kernel object, and its type cannot run with BPF_PROG_TEST_RUN")
+        code, license, fd_array, name = source
+        with translate("BPF_PROG_LOAD", what="a oneshot (BEGIN/END) program as a raw tracepoint"):
+            return syscall.prog_load(ProgType.BPF_PROG_TYPE_RAW_TRACEPOINT, code, license=license, name=name,
+                                     fd_array=fd_array).fd
 
     def link_detach(self, fd: int) -> None:
         attachment = self._links.get(fd)
