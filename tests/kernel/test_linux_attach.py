@@ -197,3 +197,19 @@ def test_a_program_of_the_wrong_type_is_named_in_the_error(counts, target):
             attach(None, prog, target)
     finally:
         syscall.close(prog)
+
+
+@needs_gcc
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="the test program's own stapsdt note is x86-64")
+def test_closing_a_usdt_link_lowers_the_semaphore_again(tmp_path, counts):
+    binary = build_probed(str(tmp_path), sdt="asm")
+    prog = counting_prog(KPROBE, counts)
+    child = subprocess.Popen([binary, "50"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        attach(None, prog, f"usdt:{binary}:pybpf:tick", pid=child.pid).close()
+        out, _ = child.communicate("go\n", timeout=30)
+        assert out.split()[1] == "0" and read_counter(counts) == 0
+    finally:
+        child.kill()
+        child.wait()
+        syscall.close(prog)

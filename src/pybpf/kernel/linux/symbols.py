@@ -77,7 +77,6 @@ class ProcessSymbols:
 
     def lookup(self, addr: int):
         """(name, offset, path) of a user address, or None."""
-        from .uprobe import vaddr_to_offset  # noqa: F401  (same segment arithmetic, reversed)
         for start, end, offset, path in self.maps:
             if start <= addr < end:
                 file_off = addr - start + offset
