@@ -107,6 +107,8 @@ def _size(zero_ok):
         if b.umax >= BPF_MAX_VAR_SIZ:
             raise fail(f"R{regno} unbounded memory access, use 'var &= const' or 'if (var < const)'")
         if meta.mem_regno == -2:
+            if b.umax:  # check_helper_mem_access(): only a zero-byte access may use NULL
+                raise fail(f"R{regno - 1} type=scalar expected=fp")
             return
         if meta.mem_regno < 0:
             raise fail(f"R{regno} size argument without a memory argument before it", errno.EINVAL)
@@ -489,7 +491,8 @@ def return_range(prog_type: int, attach: int) -> tuple[int, int] | None:
     return None
 
 
-def check_ld_abs(v, pc: int, s) -> None:
+def check_ld_abs(v, pc: int, s) -> bool | None:
+    """check_ld_abs(); in a subprogram also its hidden exit: None, or check_exit()'s verdict."""
     from .insns import read_reg
     P = ProgType
     if v.opts.prog_type not in (P.BPF_PROG_TYPE_SOCKET_FILTER, P.BPF_PROG_TYPE_SCHED_CLS,
@@ -511,3 +514,9 @@ def check_ld_abs(v, pc: int, s) -> None:
         regs[i].set_not_init()
     regs[0].set_unknown()
     regs[0].b.truncate(4)
+    if len(v.cur.frames) > 1:
+        # bpf_gen_ld_abs() leaves the subprogram with r0 = 0 when the load fails; walk that exit too.
+        v.push(v.cur.copy(), pc + 1, pc)
+        regs[0].b.set_const(0)
+        return check_exit(v, pc)
+    return None

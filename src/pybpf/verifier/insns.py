@@ -101,7 +101,9 @@ def step(v, pc: int, s: Slot) -> bool:
         mode = BPF_MODE(s.code)
         if mode in (BPF_ABS, BPF_IND):
             from .calls import check_ld_abs
-            check_ld_abs(v, pc, s)
+            exited = check_ld_abs(v, pc, s)
+            if exited is not None:
+                return exited
         else:
             check_ld_imm(v, pc, s)
             v.pc = pc + 2

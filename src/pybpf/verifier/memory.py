@@ -440,7 +440,8 @@ def check_helper_mem(v, regno: int, size: int, kind: str, zero_ok: bool, uninit_
             raise fail(f"R{regno} cannot write into {reg.type_str()}")
         check_region(v, regno, reg, reg.off, size, reg.mem_size, zero_ok)
     elif t == STACK:
-        if size == 0 and zero_ok:
+        if size == 0 and zero_ok:  # nothing is read, but the offsets must still lie inside the stack
+            stack_bounds(v, regno, reg, reg.off, 0, HELPER)
             return
         _check_stack_range(v, regno, reg, size, uninit_ok)
     elif t == CTX and kind != WRITE:
