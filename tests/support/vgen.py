@@ -92,7 +92,8 @@ def _lookup(rng: random.Random, kind: str, null_check: bool = True) -> list[str]
     """Key on the stack, bpf_map_lookup_elem, r0 NULL-checked (jumping to `out`) unless told not to."""
     key_size = MAPS[kind][1]
     key = rng.choice((0, 1, 3, 7)) if _chance(rng, 0.8) else rng.randrange(1 << 16)
-    lines = [f"r1 = {key}", f"*(u{key_size * 8} *)(r10 - 8) = r1", f"r1 = {MAP_MARK:#x} ll", "r2 = r10", "r2 += -8", "call 1"]
+    lines = [f"r1 = {key}", f"*(u{key_size * 8} *)(r10 - 8) = r1",
+             f"r1 = {MAP_MARK:#x} ll", "r2 = r10", "r2 += -8", "call 1"]
     if null_check:
         lines.append("if r0 == 0 goto out")
     return lines
