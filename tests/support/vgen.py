@@ -92,10 +92,8 @@ def _lookup(rng: random.Random, kind: str, null_check: bool = True) -> list[str]
     """Key on the stack, bpf_map_lookup_elem, r0 NULL-checked (jumping to `out`) unless told not to."""
     key_size = MAPS[kind][1]
     key = rng.choice((0, 1, 3, 7)) if _chance(rng, 0.8) else rng.randrange(1 << 16)
-    lines = [f"r1 = {key}", f"*(u{key_size * 8} *)(r10 - 8) = r1" if key_size == 8 else f"*(u32 *)(r10 - 8) = r1"]
-    if key_size == 8:
-        lines[1] = "*(u64 *)(r10 - 8) = r1"
-    lines += [f"r1 = {MAP_MARK:#x} ll", "r2 = r10", "r2 += -8", "call 1"]
+    lines = [f"r1 = {key}", f"*(u{key_size * 8} *)(r10 - 8) = r1",
+             f"r1 = {MAP_MARK:#x} ll", "r2 = r10", "r2 += -8", "call 1"]
     if null_check:
         lines.append("if r0 == 0 goto out")
     return lines
@@ -130,14 +128,14 @@ def t_map(rng):
     return rng.choice((SOCKET, XDP, TC)), kind, lines + ["out:", "r0 = 0", "exit"]
 
 
-def _bound(rng: random.Random, reg: str, limit_hi: int) -> tuple[list[str], bool]:
+def _bound(rng: random.Random, reg: str, limit_hi: int) -> list[str]:
     """A conditional jump that (maybe) bounds `reg` to [0, limit_hi) on the fall-through path."""
     w = "w" if _chance(rng, 0.3) else "r"
     op = rng.choice(JUMPS)
     limit = rng.choice((limit_hi, limit_hi - 1, limit_hi + 1, limit_hi // 2, -1, 0x7FFFFFFF))
     if _chance(rng, 0.3):
-        return [f"r3 = {limit}", f"if {w}{reg[1:]} {op} {w}3 goto out"], False
-    return [f"if {w}{reg[1:]} {op} {limit} goto out"], False
+        return [f"r3 = {limit}", f"if {w}{reg[1:]} {op} {w}3 goto out"]
+    return [f"if {w}{reg[1:]} {op} {limit} goto out"]
 
 
 def t_bounds(rng):
@@ -149,10 +147,9 @@ def t_bounds(rng):
     if _chance(rng, 0.3):
         lines += [f"r7 &= {rng.choice((7, 15, 31, 63, 0xFF))}"]
     for _ in range(rng.choice((1, 1, 2))):
-        jumps, _ = _bound(rng, "r7", vsize - size + 1)
-        lines += jumps
+        lines += _bound(rng, "r7", vsize - size + 1)
     if _chance(rng, 0.2):
-        lines.append(f"if r7 s< 0 goto out")
+        lines.append("if r7 s< 0 goto out")
     lines += ["r6 += r7", f"r0 = *({SIZES[size]} *)(r6 + 0)", "exit"]
     return rng.choice((SOCKET, XDP)), kind, lines + ["out:", "r0 = 0", "exit"]
 
@@ -196,14 +193,11 @@ def t_helper(rng):
         lines = ["r1 = 1", "*(u64 *)(r10 - 8) = r1"]
         init = rng.choice((vsize, vsize - 8, 0)) if _chance(rng, 0.9) else vsize
         lines += ["r1 = 0"] + [f"*(u64 *)(r10 {vstart + i}) = r1" for i in range(0, init, 8)]
-        if MAPS[kind][1] == 4:
-            pass
         lines += [f"r1 = {MAP_MARK:#x} ll", "r2 = r10", "r2 += -8", "r3 = r10", f"r3 += {vstart}",
                   f"r4 = {rng.choice((0, 0, 1, 2, 4))}", "call 2", "r0 = 0", "exit"]
         return rng.choice((SOCKET, XDP)), kind, lines
     buf = rng.choice((-16, -32, -64))
     setup = ["r6 = r1"]
-    size_lines: list[str]
     how = rng.choice(("const", "bounded", "unbounded", "zero"))
     if how == "const":
         size_lines = [f"r4 = {rng.choice((-buf, -buf + 1, 8, 1))}"]
@@ -220,13 +214,8 @@ def t_helper(rng):
         call = [f"r1 = r6", f"r2 = {rng.choice((0, 14))}", "r3 = r10", f"r3 += {buf}", "call 26"]
     else:
         prog_type = KPROBE
-        call = [f"r1 = r10", f"r1 += {buf}", "r2 = r4", "r3 = 0", "call 113"]
-    size = [s.replace("r4", "r4") for s in size_lines]
-    body = setup + size + (["r2 = r4"] if helper == "probe_read" else [])
-    if helper == "load_bytes":
-        body = setup + size + call[:4] + [call[4]]
-    else:
-        body = setup + size + ["r1 = r10", f"r1 += {buf}", "r2 = r4", "r3 = 0", "call 113"]
+        call = ["r1 = r10", f"r1 += {buf}", "r2 = r4", "r3 = 0", "call 113"]
+    body = setup + size_lines + call
     return prog_type, None, body + ["r0 = 0", "exit", "out:", "r0 = 0", "exit"]
 
 
