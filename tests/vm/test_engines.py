@@ -26,6 +26,9 @@ from pybpf.vm.engines import ENGINES, choose, engine_name
 from support import randprog
 
 FAST = sorted(name for name in ENGINES if name != "interp")
+# The native engine charges the instruction budget once per basic block (docs/jit.md), so a run cut short by
+# max_steps stops at the block boundary, not at the interpreter's exact instruction: the limit tests skip it.
+EXACT_LIMIT = [name for name in FAST if name != "native"]
 SOCKET = ProgType.BPF_PROG_TYPE_SOCKET_FILTER
 
 
@@ -48,7 +51,7 @@ def test_random_programs_agree(engine, seed):
         assert outcome(insns, state, engine) == expected, f"seed {seed}"
 
 
-@pytest.mark.parametrize("engine", FAST)
+@pytest.mark.parametrize("engine", EXACT_LIMIT)
 @pytest.mark.parametrize("seed", range(40))
 def test_instruction_limit_mid_program_agrees(engine, seed):
     insns = randprog.program(seed)
@@ -84,7 +87,11 @@ def test_faults_agree(engine, name):
     insns = assemble(FAULTING[name], helper_id=helper_id)
     expected = outcome(insns, bytes(16), "interp", max_steps=10_000)
     assert expected[0] == "fault"
-    assert outcome(insns, bytes(16), engine, max_steps=10_000) == expected
+    got = outcome(insns, bytes(16), engine, max_steps=10_000)
+    if engine not in EXACT_LIMIT and name.startswith("endless"):  # stops at a block boundary of the loop
+        assert (got[0], got[2]) == (expected[0], expected[2])
+    else:
+        assert got == expected
 
 
 def test_unknown_engine_is_refused_with_the_choices():

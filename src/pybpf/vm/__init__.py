@@ -37,7 +37,9 @@ def run(insns, memory: bytes = b"", *, max_steps: int = MAX_STEPS, helpers=None,
     Raises ProgramError (refused before running) or VMFault (stopped while running).
     """
     from .engines import engine_class
-    vm = engine_class(engine)(list(insns), helpers=helpers, max_steps=max_steps, resolver=resolver, trace=trace)
+    options = {"checked": True} if engine == "native" else {}  # unverified bytecode: keep the bounds checks
+    vm = engine_class(engine)(list(insns), helpers=helpers, max_steps=max_steps, resolver=resolver, trace=trace,
+                              **options)
     region = vm.mem.map("memory", memory) if memory else None
     if packet is not None:
         vm.map_packet(packet)

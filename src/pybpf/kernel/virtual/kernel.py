@@ -423,8 +423,10 @@ class VirtualKernel:
         except UnknownEngine as err:
             raise BpfError(command, errno.EINVAL, str(err)) from None
         try:
+            # prog_load does not run the verifier yet: the native engine keeps its bounds checks here.
+            options = {"checked": True} if chosen == "native" else {}
             interp = ENGINES[chosen](insns, mem=self.mem, helpers=REGISTRY, entry_regs=0b10000000010,
-                                 resolver=lambda insn, pc: self._lddw_value(insn, references[pc]))
+                                     resolver=lambda insn, pc: self._lddw_value(insn, references[pc]), **options)
         except ProgramError as err:
             log = f"{err}\nprocessed 0 insns (limit {BPF_COMPLEXITY_LIMIT_INSNS})\n"
             self._check_log(command, log, log_level, log_size)
