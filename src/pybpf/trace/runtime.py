@@ -27,6 +27,7 @@ from .output import format_map
 from .output import json as json_output
 from .output.text import value_text
 from .probes import PROVIDERS
+from .source import Diagnostic
 from .types import Type, slot_size
 
 ACTION_NAMES = {number: name for name, number in ACTIONS.items()}
@@ -190,7 +191,13 @@ class Session:
             for t in output.types:
                 values.append(decode(data[offset:], t))
                 offset += slot_size(t)
-            OUTPUTS[output.kind](self, output.fmt, values)
+            if output.span is not None:
+                self.out.flush()
+                level = "WARNING" if output.kind == "warnf" else "ERROR"
+                message = render(output.fmt, values).rstrip("\n")
+                print(Diagnostic(output.span, message, level).render(self.compiled.source), file=self.err)
+            else:
+                OUTPUTS[output.kind](self, output.fmt, values)
         elif ACTION_NAMES.get(action) == "div_zero":
             self.out.flush()
             print("WARNING: Divide or modulo by 0 detected. This can lead to unexpected results. "
