@@ -35,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--emit-llvm", metavar="FILE", help="write the LLVM IR to FILE and stop")
     parser.add_argument("--emit-elf", metavar="FILE", help="write the BPF ELF object to FILE and stop")
     parser.add_argument("--unsafe", action="store_true", help="allow unsafe functions (system)")
-    parser.add_argument("-f", dest="format", default="text", choices=["text"], help="output format")
+    parser.add_argument("-f", dest="format", default="text", metavar="FORMAT",
+                        help="output format: text, or json (one JSON object a line)")
     parser.add_argument("--kernel", default="virtual", choices=["virtual", "linux", "auto"],
                         help="which kernel runs the programs (default: virtual)")
     parser.add_argument("--timeout", type=float, metavar="SECONDS", help="stop after SECONDS, as with Ctrl-C")
@@ -86,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.kernel == "linux":
             raise PybpfError("--kernel linux: the Linux backend is not available yet; use --kernel virtual")
+        if args.format not in ("text", "json"):
+            raise PybpfError(f'Invalid output format "{args.format}"\nValid formats: json,text')
         text, name, params = _script(args, parser)
         from ..trace.compiler import compile_script
         dumping = args.dump or args.emit_llvm or args.emit_elf
@@ -130,7 +133,7 @@ def _run(args, compiled) -> int:
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
     err = open(os.devnull, "w") if args.q else sys.stderr
     try:
-        session = Session(compiled, out=out, err=err)
+        session = Session(compiled, out=out, err=err, output_format=args.format)
         done = threading.Event()
         worker = _command_thread(args.command, done) if args.command else None
         session.start()

@@ -198,6 +198,7 @@ class Printf(Function):
     name = "printf"
     args = (1, 99)
     statement_only = True
+    level = None  # printf writes to the output; warnf/errorf report a diagnostic
 
     def result(self, analyser, call):
         fmt = call.args[0] if call.args else None
@@ -209,11 +210,28 @@ class Printf(Function):
         error = check_format(fmt.value, [a.type for a in call.args[1:]])
         if error:
             analyser.diagnostics.error(call.span, f"{self.name}: {error}")
-        call.output = analyser.resources.add_output(self.name, fmt.value, [a.type for a in call.args[1:]])
+        call.output = analyser.resources.add_output(self.name, fmt.value, [a.type for a in call.args[1:]],
+                                                    call.span if self.level else None)
         return NONE
 
     def emit(self, gen, call):
         gen.record(call.output, call.args[1:])
+
+
+@function
+class Warnf(Printf):
+    """warnf(fmt, ...): printf's message as a warning at the call's place (`stdin:1:9-20: WARNING: ...`)."""
+
+    name = "warnf"
+    level = "WARNING"
+
+
+@function
+class Errorf(Printf):
+    """errorf(fmt, ...): printf's message as an error at the call's place; tracing goes on."""
+
+    name = "errorf"
+    level = "ERROR"
 
 
 @function

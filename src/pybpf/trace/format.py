@@ -2,8 +2,10 @@
 
 Conversions are C's (`%d %i %u %x %X %o %c %s %p %%`, flags `-+ #0`,
 width, precision, length modifiers `hh h l ll z j t`), with current
-bpftrace's semantics: integers are 64-bit whatever the length modifier
-says, `%d` prints them signed and `%u`/`%x`/`%o` unsigned.
+bpftrace's semantics: the value is cast to the C type the conversion and
+its length modifier name (`%hhx` 8 bits, `%hx` 16, `%x` and `%d` 32,
+`%lx`, `%llx`, `%jx`... 64), `%d` printing it signed and `%u`/`%x`/`%o`
+unsigned.
 """
 
 from __future__ import annotations
@@ -43,9 +45,12 @@ def check_format(fmt: str, types: list[Type]) -> str | None:
     return None
 
 
-def _signed(value: int) -> int:
-    value &= M64
-    return value - (1 << 64) if value >> 63 else value
+LENGTH_BITS = {"hh": 8, "h": 16, None: 32}  # l, ll, j, z, t: 64
+
+
+def _signed(value: int, bits: int = 64) -> int:
+    value &= (1 << bits) - 1
+    return value - (1 << bits) if value >> (bits - 1) else value
 
 
 def render(fmt: str, values: list) -> str:
@@ -61,10 +66,11 @@ def render(fmt: str, values: list) -> str:
         value = next(args)
         spec = "%" + m.group("flags") + (m.group("width") or "") + (
             "." + m.group("precision") if m.group("precision") is not None else "")
+        bits = LENGTH_BITS.get(m.group("length"), 64)
         if conv in "di":
-            out.append((spec + "d") % _signed(value))
+            out.append((spec + "d") % _signed(value, bits))
         elif conv in "uxXo":
-            out.append((spec + conv.replace("u", "d")) % (value & M64))
+            out.append((spec + conv.replace("u", "d")) % (value & ((1 << bits) - 1)))
         elif conv == "p":
             out.append((spec + "s") % f"0x{value & M64:x}")
         elif conv == "c":

@@ -24,30 +24,35 @@ from .codegen import RINGBUF_MAP, START_MAP, MapLayout
 from .compiler import Compiled
 from .format import render
 from .output import format_map
+from .output import json as json_output
 from .output.text import value_text
 from .probes import PROVIDERS
+from .source import Diagnostic
 from .types import Type, slot_size
 
 ACTION_NAMES = {number: name for name, number in ACTIONS.items()}
 
 
 def _printf(session, fmt: str, values: list) -> None:
-    session.out.write(render(fmt, values))
+    session.emit("printf", render(fmt, values))
 
 
 def _print_value(session, fmt: str, values: list) -> None:
-    session.out.write(value_text(values[0]) + "\n")
+    if session.json:
+        session.out.write(json_output.value_record(values[0]) + "\n")
+    else:
+        session.out.write(value_text(values[0]) + "\n")
 
 
 def _time(session, fmt: str, values: list) -> None:
-    session.out.write(time.strftime(fmt))
+    session.emit("time", time.strftime(fmt))
 
 
 def _cat(session, fmt: str, values: list) -> None:
     path = render(fmt, values)
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:
-            session.out.write(handle.read())
+            session.emit("cat", handle.read())
     except OSError as err:
         print(f"ERROR: failed to open file '{path}': {err.strerror}", file=session.err)
 
@@ -56,7 +61,7 @@ def _system(session, fmt: str, values: list) -> None:
     import subprocess
     session.out.flush()
     done = subprocess.run(render(fmt, values), shell=True, capture_output=True, text=True)
-    session.out.write(done.stdout)
+    session.emit("syscall", done.stdout)
 
 
 # What user space does with each kind of output record (semantic.Output.kind).
@@ -106,7 +111,7 @@ def decode(data: bytes, t: Type):
 class Session:
     """One run of a compiled script on a kernel (the virtual kernel unless given)."""
 
-    def __init__(self, compiled: Compiled, kernel=None, out=None, err=None):
+    def __init__(self, compiled: Compiled, kernel=None, out=None, err=None, output_format: str = "text"):
         from ..kernel.virtual import VirtualKernel
         self.compiled, self.resources = compiled, compiled.resources
         self.kernel = kernel or VirtualKernel()
@@ -115,6 +120,7 @@ class Session:
         self.loaded = None
         self.exiting = threading.Event()
         self.exit_code = 0
+        self.json = output_format == "json"  # -f json: NDJSON records (output/json.py)
         self.by_index = {info.index: info for info in self.resources.maps.values()}
         FORMATS[:] = self.resources.outputs
 
@@ -131,7 +137,9 @@ class Session:
                 self.links.append(self.kernel.link_create(self.loaded.prog_fds[name], attach.target,
                                                           **attach.options))
             count = len(self.links)
-            print(f"Attached {count} probe{'s' if count != 1 else ''}", file=self.err)
+            attached = json_output.attached_record(count) if self.json else \
+                f"Attached {count} probe{'s' if count != 1 else ''}"
+            print(attached, file=self.err)
             self.kernel.trigger("BEGIN")
             self.poll()
         except BaseException:
@@ -143,7 +151,8 @@ class Session:
         try:
             self.kernel.trigger("END")
             self.poll()
-            self.out.write("\n\n")
+            if not self.json:
+                self.out.write("\n\n")
             self.print_maps()
         finally:
             self.close()
@@ -182,7 +191,13 @@ class Session:
             for t in output.types:
                 values.append(decode(data[offset:], t))
                 offset += slot_size(t)
-            OUTPUTS[output.kind](self, output.fmt, values)
+            if output.span is not None:
+                self.out.flush()
+                level = "WARNING" if output.kind == "warnf" else "ERROR"
+                message = render(output.fmt, values).rstrip("\n")
+                print(Diagnostic(output.span, message, level).render(self.compiled.source), file=self.err)
+            else:
+                OUTPUTS[output.kind](self, output.fmt, values)
         elif ACTION_NAMES.get(action) == "div_zero":
             self.out.flush()
             print("WARNING: Divide or modulo by 0 detected. This can lead to unexpected results. "
@@ -197,7 +212,8 @@ class Session:
                 print("WARNING: Map full; can't update element.", file=self.err)
             elif ACTION_NAMES[action] == "print":
                 self.print_map(info)
-                self.out.write("\n")
+                if not self.json:
+                    self.out.write("\n")
             else:
                 self.clear_map(info, zero=ACTION_NAMES[action] == "zero")
 
@@ -226,7 +242,16 @@ class Session:
                 rows[keys] = decode(value, info.value)
         return list(rows.items())
 
+    def emit(self, kind: str, text: str) -> None:
+        """Text that a printf, time, cat or system record produced, in the output format."""
+        self.out.write(json_output.message_record(kind, text) + "\n" if self.json else text)
+
     def print_map(self, info) -> None:
+        if self.json:
+            line = json_output.map_record(info.name, info.value, self.entries(info), keyed=bool(info.keys))
+            if line is not None:
+                self.out.write(line + "\n")
+            return
         lines = format_map(info.name, info.value, self.entries(info))
         if lines:
             self.out.write("\n".join(lines) + "\n")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from . import ast
 from .builtins import FUNCTIONS, VARIABLES
 from .probes import PROVIDERS
-from .source import Diagnostics, Source
+from .source import Diagnostics, Source, Span
 from .types import BOOL, CAST_TYPES, INT64, NONE, UINT64, Type, integer, kind_name, string, tuple_of
 
 
@@ -40,6 +40,7 @@ class Output:
     kind: str
     fmt: str
     types: tuple[Type, ...]
+    span: Span | None = None  # warnf/errorf: where the message says it comes from
 
 
 @dataclass
@@ -51,8 +52,8 @@ class Resources:
     needs_elapsed: bool = False
     warnings: list = field(default_factory=list)  # source.Diagnostic
 
-    def add_output(self, kind: str, fmt: str, types) -> int:
-        self.outputs.append(Output(kind, fmt, tuple(types)))
+    def add_output(self, kind: str, fmt: str, types, span: Span | None = None) -> int:
+        self.outputs.append(Output(kind, fmt, tuple(types), span))
         return len(self.outputs) - 1
 
 
