@@ -6,6 +6,7 @@ import ctypes
 import os
 import platform
 import subprocess
+import sys
 import time
 
 import pytest
@@ -164,8 +165,18 @@ def _rate(target: str, seconds: float) -> float:
 
 def test_profile_fires_at_about_its_rate_on_every_cpu():
     from pybpf.kernel.linux.perf import online_cpus
-    rate = _rate("profile:hz:200", 1.0)
-    expected = 200 * len(online_cpus())
+    cpus = online_cpus()
+    # cpu-clock samples only a CPU that is running: keep every CPU busy for the window (an idle one stays silent).
+    burn = "import time\nend = time.monotonic() + 2.5\nwhile time.monotonic() < end: pass"
+    burners = [subprocess.Popen([sys.executable, "-c", burn]) for _ in cpus]
+    try:
+        time.sleep(0.3)
+        rate = _rate("profile:hz:200", 1.0)
+    finally:
+        for proc in burners:
+            proc.kill()
+            proc.wait()
+    expected = 200 * len(cpus)
     assert 0.5 * expected < rate < 1.5 * expected, rate
 
 
