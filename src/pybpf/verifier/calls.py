@@ -422,7 +422,11 @@ def check_exit(v, pc: int) -> bool:
     frame = state.frame
     if len(state.frames) > 1:
         r0 = state.regs[0]
-        if r0.type == NOT_INIT:
+        # Linux's prepare_func_exit: any stack pointer is refused (the caller's too, conservatively); an unset R0
+        # goes back unset, and the caller fails only if it reads it.
+        if r0.type == STACK:
+            raise fail("cannot return stack pointer to the caller")
+        if frame.callback and r0.type == NOT_INIT:
             raise fail("R0 !read_ok")
         if frame.callback:
             if r0.type != SCALAR:
@@ -432,8 +436,6 @@ def check_exit(v, pc: int) -> bool:
                 raise fail(f"At callback return the register R0 has {_range_text(r0)} should have been in "
                            f"[{lo}, {hi}]")
             return True
-        if r0.type == STACK and r0.frameno == frame.frameno:
-            raise fail("cannot return stack pointer to the caller")
         state.frames.pop()
         caller = state.frame
         caller.regs[0].assign(r0)

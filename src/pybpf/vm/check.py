@@ -5,7 +5,8 @@ own precondition: every instruction is a valid encoding, jumps and calls
 land inside the program and not in the middle of a lddw, no path falls off
 the end, r10 is never written, and no register is read before it is written
 on every path to the read (a forward must-be-initialised dataflow per
-subprogram, like the kernel's `R0 !read_ok`).  Errors name the pc.
+subprogram, like the kernel's `R0 !read_ok`; a subprogram's exit need not
+have set R0, as on Linux).  Errors name the pc.
 """
 
 from __future__ import annotations
@@ -117,12 +118,15 @@ def check_program(insns: list[Insn], *, entry_regs: int = 0b10000000110,
                 raise ProgramError(pc, f"jump out of range to {target} (program has {n} slots)")
             if slots[target] is None:
                 raise ProgramError(pc, f"jump into the middle of lddw at {target - 1}")
+    callbacks = {pc + 1 + insn.imm for pc, insn in enumerate(slots)
+                 if insn is not None and insn.spec.kind == "lddw" and insn.spec.op == "func"}
     for entry in sorted(subprogram_entries(slots)):
-        _check_init(slots, entry, entry_regs if entry == 0 else (CALLER_SAVED | R10), helper_args)
+        _check_init(slots, entry, entry_regs if entry == 0 else (CALLER_SAVED | R10), helper_args,
+                    returns_r0=entry == 0 or entry in callbacks)
     return slots
 
 
-def _check_init(slots, entry: int, regs: int, helper_args) -> None:
+def _check_init(slots, entry: int, regs: int, helper_args, returns_r0: bool = True) -> None:
     defined: dict[int, int] = {entry: regs}
     work = [entry]
     while work:
@@ -131,6 +135,8 @@ def _check_init(slots, entry: int, regs: int, helper_args) -> None:
         insn = slots[pc]
         spec = insn.spec
         reads, writes = reads_writes(insn, spec, helper_args)
+        if not returns_r0 and spec.kind == "exit":
+            reads &= ~R0  # a called subprogram may return with R0 unset, as on Linux (its caller may not read it)
         missing = reads & ~state
         if missing:
             reg = (missing & -missing).bit_length() - 1
