@@ -19,3 +19,31 @@ def store_first_value(map_fd: int, value: int):
     out:
         r0 = 0
         exit""", helper_id=helper_id)
+
+
+def bpf_loop_sum(iterations: int, stop_after: int) -> str:
+    """Assembly: bpf_loop sums the indexes into a stack slot, the callback stops after index `stop_after`;
+    r0 = (bpf_loop's count << 16) | the sum."""
+    return f"""
+        r1 = 0
+        *(u64 *)(r10 - 8) = r1
+        r1 = {iterations}
+        r2 = func(callback) ll
+        r3 = r10
+        r3 += -8
+        r4 = 0
+        call bpf_loop
+        r1 = *(u64 *)(r10 - 8)
+        r0 <<= 16
+        r0 |= r1
+        exit
+    callback:
+        r3 = *(u64 *)(r2 + 0)
+        r3 += r1
+        *(u64 *)(r2 + 0) = r3
+        r0 = 0
+        if r1 != {stop_after} goto next
+        r0 = 1
+    next:
+        exit
+    """

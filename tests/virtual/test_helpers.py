@@ -8,6 +8,8 @@ from pybpf.isa.asm import assemble
 from pybpf.kernel.virtual import VirtualKernel
 from pybpf.uapi import MapType, ProgType
 
+from support.programs import bpf_loop_sum
+
 SOCKET = ProgType.BPF_PROG_TYPE_SOCKET_FILTER
 
 
@@ -70,29 +72,7 @@ def test_tail_calls_stop_after_33(kernel):
 
 
 def test_bpf_loop_calls_back_until_told_to_stop(kernel):
-    fd = load(kernel, """
-        r1 = 0
-        *(u64 *)(r10 - 8) = r1
-        r1 = 100
-        r2 = func(callback) ll
-        r3 = r10
-        r3 += -8
-        r4 = 0
-        call bpf_loop
-        r1 = *(u64 *)(r10 - 8)
-        r0 <<= 16
-        r0 |= r1
-        exit
-    callback:
-        r3 = *(u64 *)(r2 + 0)
-        r3 += r1
-        *(u64 *)(r2 + 0) = r3
-        r0 = 0
-        if r1 != 9 goto next
-        r0 = 1
-    next:
-        exit
-    """)
+    fd = load(kernel, bpf_loop_sum(100, 9))
     # iterations 0..9 run, the callback asks to stop at i == 9: 10 iterations, sum 45
     assert run(kernel, fd) == (10 << 16) | 45
 

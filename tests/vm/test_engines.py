@@ -24,6 +24,7 @@ from pybpf.kernel.errors import BpfError
 from pybpf.uapi import MapType, ProgType
 from pybpf.vm.engines import ENGINES, choose, engine_name
 from support import randprog
+from support.programs import bpf_loop_sum
 
 FAST = sorted(name for name in ENGINES if name != "interp")
 # The native engine charges the instruction budget once per basic block (docs/jit.md), so a run cut short by
@@ -127,29 +128,7 @@ next:
     r0 = r6
     exit
 """
-LOOP = """
-    r1 = 0
-    *(u64 *)(r10 - 8) = r1
-    r1 = 50
-    r2 = func(callback) ll
-    r3 = r10
-    r3 += -8
-    r4 = 0
-    call bpf_loop
-    r1 = *(u64 *)(r10 - 8)
-    r0 <<= 16
-    r0 |= r1
-    exit
-callback:
-    r3 = *(u64 *)(r2 + 0)
-    r3 += r1
-    *(u64 *)(r2 + 0) = r3
-    r0 = 0
-    if r1 != 30 goto next
-    r0 = 1
-next:
-    exit
-"""
+LOOP = bpf_loop_sum(50, 30)
 TAIL = """
     r6 = r1
     r1 = 0

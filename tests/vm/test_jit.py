@@ -18,6 +18,7 @@ from pybpf.kernel.virtual import VirtualKernel
 from pybpf.kernel.virtual.kernel import ProgObject
 from pybpf.uapi import MapType, ProgType
 from support import randprog
+from support.programs import bpf_loop_sum
 from support.conformance_data import BadTestFile, parse
 from support.paths import CORPUS
 
@@ -158,29 +159,7 @@ PROGRAMS = {
     out:
         exit
     """),
-    "bpf_loop": ("""
-        r1 = 0
-        *(u64 *)(r10 - 8) = r1
-        r1 = 100
-        r2 = func(callback) ll
-        r3 = r10
-        r3 += -8
-        r4 = 0
-        call bpf_loop
-        r1 = *(u64 *)(r10 - 8)
-        r0 <<= 16
-        r0 |= r1
-        exit
-    callback:
-        r3 = *(u64 *)(r2 + 0)
-        r3 += r1
-        *(u64 *)(r2 + 0) = r3
-        r0 = 0
-        if r1 != 9 goto next
-        r0 = 1
-    next:
-        exit
-    """),
+    "bpf_loop": bpf_loop_sum(100, 9),
     "for_each_map_elem": ("""
         r1 = 0
         *(u64 *)(r10 - 8) = r1
