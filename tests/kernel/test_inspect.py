@@ -55,7 +55,8 @@ def test_map_show_and_dump(live, capsys):
         assert pybpf(capsys, "map", "show", "id", map_id) == bpftool("map", "show", "id", map_id), name
         if name != "perf_out":  # bpftool prints errno 524 of each perf slot in its own words
             assert pybpf(capsys, "map", "dump", "id", map_id) == bpftool("map", "dump", "id", map_id), name
-    assert "Found 5 elements" in pybpf(capsys, "map", "dump", "id", str(live["counts"]))
+    counts = pybpf(capsys, "map", "dump", "id", str(live["counts"]))  # through the map's BTF, as bpftool
+    assert counts.startswith("[{") and '"key": 4,\n        "value": 4000\n' in counts
 
 
 def test_lists_contain_our_objects(live, capsys):
@@ -76,3 +77,23 @@ def test_a_missing_id_is_one_clear_line(capsys):
     assert main(["prog", "show", "id", "4000000000"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("pybpf prog: error: BPF_PROG_GET_FD_BY_ID: ENOENT") and "no prog id" in err
+
+
+def test_xlated_with_btf_shows_signatures_source_lines_and_subprograms(capsys):
+    """progs.o (clang -g) is loaded with its BTF, func_info and line_info: the xlated dump carries each
+    function's signature and `; source line` comments, and names sub-program calls, as bpftool's."""
+    from pybpf.kernel.linux import LinuxKernel
+
+    kernel = LinuxKernel()
+    loaded = load_object(kernel, elf.load(DATA / "progs.o"))
+    try:
+        for name in ("count_bytes", "second_socket", "xdp_pass"):
+            prog = str(kernel.info(loaded.prog_fds[name])["id"])
+            ours = pybpf(capsys, "prog", "dump", "xlated", "id", prog)
+            assert ours == bpftool("prog", "dump", "xlated", "id", prog), name
+            assert "\n; " in ours and f" {name}(struct " in ours.splitlines()[0]
+        second = pybpf(capsys, "prog", "dump", "xlated", "id", str(kernel.info(loaded.prog_fds["second_socket"])["id"]))
+        assert "int global_helper(int x):" in second and "_global_helper\n" in second
+    finally:
+        for fd in loaded.fds():
+            kernel.close(fd)

@@ -57,6 +57,8 @@ class BtfType:
     int_encoding: int = 0  # 1 signed, 2 char, 4 bool
     array: tuple[int, int, int] = (0, 0, 0)  # element type, index type, nelems
     linkage: int = 0  # VAR and FUNC: 0 static, 1 global, 2 extern; DECL_TAG: component_idx
+    name_off: int = 0  # the name's offset in the string section
+    position: int = 0  # bytes into the type section where the type starts (for rewriting it in place)
 
     @property
     def type(self) -> int:
@@ -80,11 +82,14 @@ class BtfType:
 class Btf:
     """The types and strings of one BTF blob."""
 
-    def __init__(self, types: list[BtfType], strings: bytes, version: int = 1, flags: int = 0):
+    def __init__(self, types: list[BtfType], strings: bytes, version: int = 1, flags: int = 0,
+                 type_data: bytes = b""):
         self.types = types  # index = type id; types[0] is void
         self.strings = strings
         self.version = version
         self.flags = flags
+        self.type_data = type_data  # the type section's raw bytes, as the object has it
+        self._type_start = 0
 
     @classmethod
     def parse(cls, data: bytes) -> "Btf":
@@ -104,8 +109,10 @@ class Btf:
         if type_off % 4 or type_len % 4:
             raise ElfError(f".BTF: type section at {type_off}+{type_len} is not 4-byte aligned")
         strings = data[base + str_off: base + str_off + str_len]
-        btf = cls([BtfType(0, "VOID", "void", 0, 0, False)], strings, version, flags)
+        btf = cls([BtfType(0, "VOID", "void", 0, 0, False)], strings, version, flags,
+                  data[base + type_off: base + type_off + type_len])
         pos, end = base + type_off, base + type_off + type_len
+        btf._type_start = pos
         while pos < end:
             pos = btf._parse_type(data, pos, end)
         btf._check_references()
@@ -129,7 +136,8 @@ class Btf:
         nxt = body + fixed + per_item * vlen
         if nxt > end:
             raise ElfError(f".BTF: type {len(self.types)} at offset {pos} runs past the type section")
-        t = BtfType(len(self.types), KINDS[kind_no], self.string(name_off), size_or_type, vlen, kind_flag)
+        t = BtfType(len(self.types), KINDS[kind_no], self.string(name_off), size_or_type, vlen, kind_flag,
+                    name_off=name_off, position=pos - self._type_start)
         if t.kind == "INT":
             (encoding,) = struct.unpack_from("<I", data, body)
             t.int_bits, t.int_offset, t.int_encoding = encoding & 0xFF, (encoding >> 16) & 0xFF, (encoding >> 24) & 0xF

@@ -32,6 +32,8 @@ class LineInfo:
     line: str  # the source text of the line
     line_num: int
     column: int
+    file_name_off: int = 0  # the two strings' offsets in .BTF, as BPF_PROG_LOAD's line_info takes them
+    line_off: int = 0
 
 
 # enum bpf_core_relo_kind (include/uapi/linux/bpf.h), in the kernel's spelling.
@@ -123,7 +125,8 @@ def parse_btf_ext(data: bytes, btf: Btf) -> BtfExt:
     for sec, rec in _records(data, hdr_len + li_off, li_len, 16, "line_info"):
         insn_off, file_off, line_off, line_col = struct.unpack_from("<IIII", rec)
         out.line_info.setdefault(btf.string(sec), []).append(
-            LineInfo(insn_off, btf.string(file_off), btf.string(line_off), line_col >> 10, line_col & 0x3FF))
+            LineInfo(insn_off, btf.string(file_off), btf.string(line_off), line_col >> 10, line_col & 0x3FF,
+                     file_off, line_off))
     for sec, rec in _records(data, hdr_len + cr_off, cr_len, 16, "core_relo"):
         insn_off, type_id, access_off, kind = struct.unpack_from("<IIII", rec)
         out.core_relos.setdefault(btf.string(sec), []).append(

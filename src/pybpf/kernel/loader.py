@@ -1,22 +1,32 @@
-"""Loading a BPF ELF object into a kernel: its maps, then its programs.
+"""Loading a BPF ELF object into a kernel: its BTF, its maps, then its programs.
 
 The same code serves every Kernel implementation: maps are created in the
 object's order (global data maps filled with their initial bytes), and each
 program is loaded with an fd_array that turns the loader's
 BPF_PSEUDO_MAP_IDX references into those maps.  Nothing is left behind when
 a step fails: every fd made so far is closed before the error propagates.
+
+A kernel that takes BTF (it has `btf_load`: Linux) first gets the object's
+.BTF, fixed up as libbpf does (`elf.btf_fixup`); maps are then created with
+their key and value types, and programs loaded with their func_info and
+line_info (one record per sub-program, in the linked program's numbering),
+so that Linux verifies global functions against their BTF signatures and
+`bpftool prog dump xlated` shows the source lines.
 """
 
 from __future__ import annotations
 
+import errno
 import os
-import platform
-import re
+import struct
 from dataclasses import dataclass, field
 
-from ..elf import BpfObject
+from ..elf import BpfObject, ElfError
+from ..elf.btf_fixup import kernel_btf
 from ..elf.maps import MapDef
 from ..uapi import MapType
+from .errors import BpfError
+from .kconfig import kconfig_value
 
 
 @dataclass
@@ -29,37 +39,54 @@ class LoadedObject:
         return list(self.prog_fds.values()) + list(self.map_fds.values())
 
 
-def kernel_version() -> int:
-    """KERNEL_VERSION(a, b, c) of the running system, as LINUX_KERNEL_VERSION reads (0 if unknown)."""
-    numbers = re.findall(r"\d+", platform.release())[:3]
-    a, b, c = (int(n) for n in numbers + ["0"] * (3 - len(numbers)))
-    return (a << 16) + (b << 8) + min(c, 255)
+# Map types the kernel takes no key/value BTF for (libbpf's bpf_object__create_map clears it for them).
+NO_BTF_TYPES = {MapType.BPF_MAP_TYPE_PERF_EVENT_ARRAY, MapType.BPF_MAP_TYPE_CGROUP_ARRAY,
+                MapType.BPF_MAP_TYPE_STACK_TRACE, MapType.BPF_MAP_TYPE_ARRAY_OF_MAPS,
+                MapType.BPF_MAP_TYPE_HASH_OF_MAPS, MapType.BPF_MAP_TYPE_DEVMAP, MapType.BPF_MAP_TYPE_DEVMAP_HASH,
+                MapType.BPF_MAP_TYPE_CPUMAP, MapType.BPF_MAP_TYPE_XSKMAP, MapType.BPF_MAP_TYPE_SOCKMAP,
+                MapType.BPF_MAP_TYPE_SOCKHASH, MapType.BPF_MAP_TYPE_QUEUE, MapType.BPF_MAP_TYPE_STACK,
+                MapType.BPF_MAP_TYPE_RINGBUF}
 
 
-def _initial_data(m: MapDef) -> bytes | None:
+def _initial_data(m: MapDef, path: str) -> bytes | None:
     if not m.externs:
         return m.data
     data = bytearray(m.data or bytes(m.value_size))
     for name, (offset, size) in m.externs.items():
-        value = kernel_version() if name == "LINUX_KERNEL_VERSION" else 0  # unknown CONFIG_*: 0, as libbpf's weak
-        data[offset:offset + size] = value.to_bytes(size, "little")
+        data[offset:offset + size] = kconfig_value(name, size, path)
     return bytes(data)
 
 
-def _create_map(kernel, m: MapDef, inner_fds: dict[str, int]) -> int:
+def _btf_of(m: MapDef, btf_fd: int | None) -> dict:
+    """map_create's BTF arguments for m, when the kernel took the object's BTF and m has types."""
+    if btf_fd is None or m.type in NO_BTF_TYPES or not m.btf_value_type_id:
+        return {}
+    return {"btf_fd": btf_fd, "btf_key_type_id": m.btf_key_type_id, "btf_value_type_id": m.btf_value_type_id}
+
+
+def _map_create(kernel, m: MapDef, max_entries: int, btf: dict, **extra) -> int:
+    if btf:
+        try:
+            return kernel.map_create(m.type, m.key_size, m.value_size, max_entries, m.flags, name=m.name,
+                                     **btf, **extra)
+        except BpfError:
+            pass  # as libbpf: the map without its BTF, which only the kernel's map dumps miss
+    return kernel.map_create(m.type, m.key_size, m.value_size, max_entries, m.flags, name=m.name, **extra)
+
+
+def _create_map(kernel, m: MapDef, inner_fds: dict[str, int], btf_fd: int | None, path: str) -> int:
     max_entries = m.max_entries
     if m.type == MapType.BPF_MAP_TYPE_PERF_EVENT_ARRAY and max_entries == 0:
         max_entries = getattr(kernel, "ncpus", os.cpu_count() or 1)  # libbpf: one slot a possible CPU
     if m.inner is not None:  # a map-in-map: its inner maps' template, made and dropped as libbpf does
-        template = _create_map(kernel, m.inner, {})
+        template = _create_map(kernel, m.inner, {}, btf_fd, path)
         try:
-            fd = kernel.map_create(m.type, m.key_size, m.value_size, max_entries, m.flags, name=m.name,
-                                   inner_map_fd=template)
+            fd = _map_create(kernel, m, max_entries, {}, inner_map_fd=template)
         finally:
             kernel.close(template)
     else:
-        fd = kernel.map_create(m.type, m.key_size, m.value_size, max_entries, m.flags, name=m.name)
-    data = _initial_data(m)
+        fd = _map_create(kernel, m, max_entries, _btf_of(m, btf_fd))
+    data = _initial_data(m, path)
     if data is not None:
         kernel.map_update(fd, bytes(4), data)
     if m.section.startswith((".rodata", ".kconfig")):
@@ -69,21 +96,64 @@ def _create_map(kernel, m: MapDef, inner_fds: dict[str, int]) -> int:
     return fd
 
 
+def _func_info(prog) -> bytes:
+    """struct bpf_func_info records (insn_off in instructions, BTF FUNC id), one a sub-program."""
+    return b"".join(struct.pack("<II", pc, type_id) for pc, type_id in prog.func_info)
+
+
+def _line_info(prog) -> bytes:
+    """struct bpf_line_info records: insn_off, the file's and the line's string offsets, line << 10 | column."""
+    return b"".join(struct.pack("<IIII", pc, li.file_name_off, li.line_off, li.line_num << 10 | li.column)
+                    for pc, li in prog.line_info)
+
+
+def _load_btf(kernel, obj: BpfObject) -> int | None:
+    """The object's BTF loaded into a kernel that takes BTF, its fd (None: no BTF, or the kernel takes none)."""
+    if obj.btf is None or not hasattr(kernel, "btf_load"):
+        return None
+    try:
+        raw = kernel_btf(obj)
+    except ElfError as err:
+        raise BpfError("BPF_BTF_LOAD", errno.EINVAL, str(err)) from None
+    try:
+        return kernel.btf_load(raw)
+    except BpfError as err:
+        raise BpfError("BPF_BTF_LOAD", err.errno, f"{obj.path}: the kernel refused the object's .BTF "
+                       "(see its log)", log=err.log) from None
+
+
+def _program_btf(prog, btf_fd: int | None) -> dict:
+    if btf_fd is None or not prog.func_info:
+        return {}
+    return {"btf_fd": btf_fd, "func_info": _func_info(prog), "line_info": _line_info(prog)}
+
+
 def load_object(kernel, obj: BpfObject) -> LoadedObject:
     """Create the object's maps and load its programs into `kernel`; close everything on failure."""
     loaded = LoadedObject(obj)
+    btf_fd = None
     try:
+        btf_fd = _load_btf(kernel, obj)
         for m in obj.maps:
-            loaded.map_fds[m.name] = _create_map(kernel, m, loaded.map_fds)
+            loaded.map_fds[m.name] = _create_map(kernel, m, loaded.map_fds, btf_fd, obj.path)
         fd_array = [loaded.map_fds[m.name] for m in obj.maps]
         core_relocate = getattr(kernel, "core_relocate", None)  # a kernel with its own BTF applies CO-RE
         for prog in obj.programs:
-            insns = core_relocate(obj, prog) if core_relocate and prog.core_relos else prog.insns
-            result = kernel.prog_load(prog.prog_type, insns, obj.license or "GPL", name=prog.name,
-                                      expected_attach_type=prog.expected_attach_type, fd_array=fd_array)
+            try:
+                insns = core_relocate(obj, prog) if core_relocate and prog.core_relos else prog.insns
+                result = kernel.prog_load(prog.prog_type, insns, obj.license or "GPL", name=prog.name,
+                                          expected_attach_type=prog.expected_attach_type, fd_array=fd_array,
+                                          **_program_btf(prog, btf_fd))
+            except BpfError as err:
+                reason = err.args[0].split(": ", 2)[2:]  # "COMMAND: ENAME (text): reason"
+                raise BpfError(err.command, err.errno, f"program '{prog.name}' ({prog.section})"
+                               + (f": {reason[0]}" if reason else ""), log=err.log) from None
             loaded.prog_fds[prog.name] = result.fd
     except Exception:
         for fd in loaded.fds():
             kernel.close(fd)
         raise
+    finally:
+        if btf_fd is not None:
+            kernel.close(btf_fd)  # the maps and programs hold the BTF from now on
     return loaded

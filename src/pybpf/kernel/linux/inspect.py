@@ -20,6 +20,7 @@ from ...isa.disasm import format_insn
 from ...isa.insn import decode, pcs
 from ...uapi import MapType, ProgType
 from ..errors import BpfError
+from .errno_hints import translate as translate_errors
 from .kernel import PERCPU_TYPES, LinuxKernel, object_info
 
 
@@ -91,13 +92,9 @@ def hex_bytes(data: bytes) -> str:
     return "".join(out)
 
 
-def map_dump(kernel: LinuxKernel, fd: int) -> list[str]:
-    info = object_info(fd)
-    key_size, value_size = info["key_size"], info["value_size"]
-    percpu = info["type"] in PERCPU_TYPES
-    break_names = key_size > 16 or value_size > 16 or percpu
-    single_line = key_size + value_size <= 24 and not break_names
-    lines, count, key = [], 0, None
+def _entries(kernel: LinuxKernel, fd: int) -> list[tuple[bytes, bytes | int]]:
+    """Every (key, value), or (key, errno) where the lookup failed, in the kernel's key order."""
+    out, key = [], None
     while True:
         try:
             key = kernel.map_get_next_key(fd, key)
@@ -106,13 +103,28 @@ def map_dump(kernel: LinuxKernel, fd: int) -> list[str]:
                 raise
             key = None
         if key is None:
-            break
+            return out
         try:
-            value = kernel.map_lookup(fd, key)
+            out.append((key, kernel.map_lookup(fd, key)))
         except BpfError as err:
-            if err.errno == errno.ENOENT:
-                continue
-            lines += ["key:", hex_bytes(key), "value:", os.strerror(err.errno)]
+            if err.errno != errno.ENOENT:
+                out.append((key, err.errno))
+
+
+def map_dump(kernel: LinuxKernel, fd: int) -> list[str]:
+    """bpftool's `map dump`: through the map's BTF when it has some, else as hex bytes."""
+    info = object_info(fd)
+    entries = _entries(kernel, fd)
+    if info["btf_id"] and info["btf_value_type_id"] and all(isinstance(v, bytes) for _, v in entries):
+        return _btf_dump_entries(info, entries)
+    key_size, value_size = info["key_size"], info["value_size"]
+    percpu = info["type"] in PERCPU_TYPES
+    break_names = key_size > 16 or value_size > 16 or percpu
+    single_line = key_size + value_size <= 24 and not break_names
+    lines, count = [], 0
+    for key, value in entries:
+        if isinstance(value, int):
+            lines += ["key:", hex_bytes(key), "value:", os.strerror(value)]
             continue
         count += 1
         if percpu:
@@ -128,6 +140,17 @@ def map_dump(kernel: LinuxKernel, fd: int) -> list[str]:
             lines.append(f"key:{sep}{hex_bytes(key)}\nvalue:{sep}{hex_bytes(value)}")
     lines.append(f"Found {count} element{'s' if count != 1 else ''}")
     return "\n".join(lines).split("\n")
+
+
+def _btf_dump_entries(info: dict, entries) -> list[str]:
+    from .btf_dumper import dump_entries
+    btf = Btf.parse(btf_data(info["btf_id"]))
+    per_cpu = None
+    if info["type"] in PERCPU_TYPES:
+        step = (info["value_size"] + 7) // 8 * 8
+        entries = [(k, [v[i:i + info["value_size"]] for i in range(0, len(v), step)]) for k, v in entries]
+        per_cpu = True
+    return dump_entries(btf, info["btf_key_type_id"], info["btf_value_type_id"], entries, per_cpu).splitlines()
 
 
 @functools.cache
@@ -151,28 +174,123 @@ def _helper_name(imm: int) -> str | None:
     return names.get(base + imm) if base else None
 
 
+def _type_only(btf: Btf, type_id: int) -> str:
+    """bpftool's btf_dumper_type_only: `int `, `struct __sk_buff * `, `const char * ` (a trailing space)."""
+    if type_id == 0:
+        return "void "
+    t = btf[type_id]
+    if t.kind in ("INT", "TYPEDEF", "FLOAT"):
+        return f"{t.name} "
+    if t.kind in ("STRUCT", "UNION"):
+        return f"{t.kind.lower()} {t.name} "
+    if t.kind in ("ENUM", "ENUM64"):
+        return f"enum {t.name} "
+    if t.kind == "FWD":
+        return f"{'union' if t.kind_flag else 'struct'} {t.name} "
+    if t.kind == "PTR":
+        return _type_only(btf, t.type) + "* "
+    if t.kind == "ARRAY":
+        return _type_only(btf, t.array[0]) + f"[{t.array[2]}]"
+    if t.kind in ("VOLATILE", "CONST", "RESTRICT"):
+        return f"{t.kind.lower()} " + _type_only(btf, t.type)
+    if t.kind == "TYPE_TAG":
+        return _type_only(btf, t.type)
+    if t.kind in ("FUNC", "FUNC_PROTO"):
+        return _signature(btf, t)
+    return ""
+
+
+def _signature(btf: Btf, t) -> str:
+    """bpftool's btf_dump_func: `int count_bytes(struct __sk_buff * skb)`."""
+    func, proto = (t, btf[t.type]) if t.kind == "FUNC" else (None, t)
+    text = _type_only(btf, proto.type) + (f"{func.name}(" if func else "(")
+    for i, arg in enumerate(proto.members):
+        text += ", " if i else ""
+        if not arg.type:
+            text += "..."
+            continue
+        text += _type_only(btf, arg.type)
+        if arg.name:
+            text += arg.name
+        elif text.endswith(" "):
+            text = text[:-1]
+    return text + ")"
+
+
+def _source_lines(linfo: list[tuple[int, int]], btf: Btf):
+    """pc -> the `; line` bpftool prints before it: its bpf_prog_linfo__lfind walk, one record a pc,
+    the last at or before the pc from a cursor that moves one record on each print."""
+    skip = 0
+
+    def line_at(pc: int) -> str | None:
+        nonlocal skip
+        if skip >= len(linfo) or pc < linfo[skip][0]:
+            return None
+        found = skip
+        while found + 1 < len(linfo) and linfo[found + 1][0] <= pc:
+            found += 1
+        skip += 1
+        return "; " + btf.string(linfo[found][1]).lstrip()
+    return line_at
+
+
+def _call_name(info: dict, btf: Btf | None):
+    """`pc+44#bpf_prog_<tag>_mix` for a bpf-to-bpf call of the xlated code (off: the pc offset, imm: the
+    sub-program), named as the kernel names the jited sub-program in kallsyms."""
+    def name(insn) -> str:
+        text = f"call pc{insn.off:+d}"
+        index = insn.imm
+        if info["nr_jited_ksyms"] and 0 <= index < len(info["prog_tags"]):
+            func = btf[info["func_info"][index][1]].name if btf is not None and index < len(info["func_info"]) \
+                else info["name"]
+            text += f"#bpf_prog_{info['prog_tags'][index]}_{func}"
+        return text
+    return name
+
+
 def prog_dump_xlated(fd: int) -> list[str]:
-    """The program as the verifier left it, one `%4d: (%02x) text` line an instruction."""
+    """The program as the verifier left it, one `%4d: (%02x) text` line an instruction; with BTF, each
+    function's signature and the source line before its instructions, as bpftool prints them."""
     info = object_info(fd, xlated=True)
-    insns = decode(info["xlated"])
-    return [f"{pc:4d}: ({insn.code:02x}) {format_insn(insn, 'kernel', _helper_name)}"
-            for pc, insn in zip(pcs(insns), insns)]
+    insns = decode(info["xlated"], strict=False)  # the kernel reuses a local call's off for its pc offset
+    btf = Btf.parse(btf_data(info["btf_id"])) if info["btf_id"] else None
+    funcs = {pc: type_id for pc, type_id in info["func_info"]} if btf is not None else {}
+    line_at = _source_lines(info["line_info"], btf) if btf is not None else (lambda pc: None)
+    call = _call_name(info, btf)
+    lines = []
+    for pc, insn in zip(pcs(insns), insns):
+        if pc in funcs:
+            lines.append(_type_only(btf, funcs[pc]) + ":")
+        source = line_at(pc)
+        if source is not None:
+            lines.append(source)
+        text = call(insn) if insn.code == 0x85 and insn.src == 1 else format_insn(insn, "kernel", _helper_name)
+        lines.append(f"{pc:4d}: ({insn.code:02x}) {text}")
+    return lines
+
+
+def btf_data(btf_id: int) -> bytes:
+    """The raw BTF the kernel holds as id btf_id."""
+    import ctypes
+
+    from . import syscall
+    from .attr import BpfBtfInfo
+    with translate_errors("BPF_BTF_GET_FD_BY_ID"):
+        fd = syscall.get_fd_by_id("btf", btf_id)
+    try:
+        size = object_info(fd)["btf_size"]
+        buf = ctypes.create_string_buffer(size)
+        with translate_errors("BPF_OBJ_GET_INFO_BY_FD"):
+            syscall.obj_get_info(fd, BpfBtfInfo(btf=ctypes.addressof(buf), btf_size=size))
+        return buf.raw
+    finally:
+        os.close(fd)
 
 
 def btf_dump(source: str | int) -> list[str]:
     """`bpftool btf dump file PATH` or `... id ID`: every type, raw format."""
     if isinstance(source, int):
-        from . import syscall
-        fd = syscall.get_fd_by_id("btf", source)
-        try:
-            size = object_info(fd)["btf_size"]
-            import ctypes
-            from .attr import BpfBtfInfo
-            buf = ctypes.create_string_buffer(size)
-            syscall.obj_get_info(fd, BpfBtfInfo(btf=ctypes.addressof(buf), btf_size=size))
-            data = buf.raw
-        finally:
-            os.close(fd)
+        data = btf_data(source)
     else:
         with open(source, "rb") as f:
             data = f.read()

@@ -134,10 +134,13 @@ class LinuxKernel:
 
     # -- maps -----------------------------------------------------------------
     def map_create(self, map_type: int, key_size: int, value_size: int, max_entries: int, flags: int = 0, *,
-                   name: str = "", map_extra: int = 0, inner_map_fd: int = 0) -> int:
+                   name: str = "", map_extra: int = 0, inner_map_fd: int = 0, btf_fd: int = 0,
+                   btf_key_type_id: int = 0, btf_value_type_id: int = 0) -> int:
+        """BPF_MAP_CREATE; the BTF arguments (beyond the protocol) give the kernel the key and value types."""
         with translate("BPF_MAP_CREATE", what=f"map type {map_type}"):
             return syscall.map_create(map_type, key_size, value_size, max_entries, flags, name=name,
-                                      inner_map_fd=inner_map_fd, map_extra=map_extra)
+                                      inner_map_fd=inner_map_fd, map_extra=map_extra, btf_fd=btf_fd,
+                                      btf_key_type_id=btf_key_type_id, btf_value_type_id=btf_value_type_id)
 
     def _sizes(self, fd: int) -> tuple[int, int]:
         """(key size, value size) of map fd; per-CPU values are one 8-byte-aligned slot a possible CPU."""
@@ -386,22 +389,45 @@ def object_info(fd: int, *, xlated: bool = False) -> dict:
         return _prog_info(fd, xlated)
 
 
+def _array(count: int, ctype=ctypes.c_uint32):
+    return (ctype * max(count, 1))()
+
+
 def _prog_info(fd: int, xlated: bool) -> dict:
+    """A program's info; with xlated=True also its rewritten code, func_info and line_info (as (pc, type id)
+    and (pc, line string offset) pairs), its sub-programs' tags and jited instruction lengths."""
     info = BpfProgInfo()
     syscall.obj_get_info(fd, info)
-    ids = (ctypes.c_uint32 * max(info.nr_map_ids, 1))()
-    code = ctypes.create_string_buffer(max(info.xlated_prog_len, 1)) if xlated else None
-    again = BpfProgInfo(nr_map_ids=info.nr_map_ids, map_ids=ctypes.addressof(ids),
-                        xlated_prog_len=info.xlated_prog_len if xlated else 0,
-                        xlated_prog_insns=ctypes.addressof(code) if xlated else 0)
-    syscall.obj_get_info(fd, again)
+    ids = _array(info.nr_map_ids)
     out = _fields(info)
-    out.update(tag=bytes(info.tag).hex(), map_ids=list(ids)[:info.nr_map_ids])
-    for pointer in ("jited_prog_insns", "xlated_prog_insns", "jited_ksyms", "jited_func_lens", "func_info",
-                    "line_info", "jited_line_info", "prog_tags"):
-        out.pop(pointer, None)
-    if xlated:
+    if not xlated:
+        again = BpfProgInfo(nr_map_ids=info.nr_map_ids, map_ids=ctypes.addressof(ids))
+        syscall.obj_get_info(fd, again)
+    else:
+        code = ctypes.create_string_buffer(max(info.xlated_prog_len, 1))
+        finfo = _array(info.nr_func_info * 2)
+        linfo = _array(info.nr_line_info * 4)
+        tags = _array(info.nr_prog_tags, ctypes.c_uint64)
+        lens = _array(info.nr_jited_func_lens)
+        again = BpfProgInfo(nr_map_ids=info.nr_map_ids, map_ids=ctypes.addressof(ids),
+                            xlated_prog_len=info.xlated_prog_len, xlated_prog_insns=ctypes.addressof(code),
+                            nr_func_info=info.nr_func_info, func_info_rec_size=8, func_info=ctypes.addressof(finfo),
+                            nr_line_info=info.nr_line_info, line_info_rec_size=16,
+                            line_info=ctypes.addressof(linfo), nr_prog_tags=info.nr_prog_tags,
+                            prog_tags=ctypes.addressof(tags), nr_jited_func_lens=info.nr_jited_func_lens,
+                            jited_func_lens=ctypes.addressof(lens))
+        syscall.obj_get_info(fd, again)
         out["xlated"] = code.raw[:info.xlated_prog_len]
+        out["func_info"] = [(finfo[2 * i], finfo[2 * i + 1]) for i in range(info.nr_func_info)]
+        out["line_info"] = [(linfo[4 * i], linfo[4 * i + 2]) for i in range(info.nr_line_info)]
+        out["prog_tags"] = [bytes(ctypes.c_uint64(tags[i])).hex() for i in range(info.nr_prog_tags)]
+        out["jited_func_lens"] = list(lens)[:info.nr_jited_func_lens]
+    out.update(tag=bytes(info.tag).hex(), map_ids=list(ids)[:info.nr_map_ids])
+    for pointer in ("jited_prog_insns", "xlated_prog_insns", "jited_ksyms", "jited_line_info"):
+        out.pop(pointer, None)
+    if not xlated:
+        for pointer in ("jited_func_lens", "func_info", "line_info", "prog_tags"):
+            out.pop(pointer, None)
     return out
 
 

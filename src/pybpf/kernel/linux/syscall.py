@@ -112,11 +112,13 @@ def _buffer(data: bytes | None):
 # -- maps -----------------------------------------------------------------
 
 def map_create(map_type: int, key_size: int, value_size: int, max_entries: int, flags: int = 0, *,
-               name: str = "", inner_map_fd: int = 0, map_extra: int = 0) -> int:
-    """BPF_MAP_CREATE: the new map's fd."""
+               name: str = "", inner_map_fd: int = 0, map_extra: int = 0, btf_fd: int = 0,
+               btf_key_type_id: int = 0, btf_value_type_id: int = 0) -> int:
+    """BPF_MAP_CREATE: the new map's fd (with BTF key and value types when btf_fd is given)."""
     attr = MapCreateAttr(map_type=map_type, key_size=key_size, value_size=value_size, max_entries=max_entries,
                          map_flags=flags, inner_map_fd=inner_map_fd, map_name=name.encode()[:15],
-                         map_extra=map_extra)
+                         map_extra=map_extra, btf_fd=btf_fd, btf_key_type_id=btf_key_type_id,
+                         btf_value_type_id=btf_value_type_id)
     return bpf(BpfCmd.BPF_MAP_CREATE, attr)
 
 
