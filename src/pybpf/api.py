@@ -166,6 +166,12 @@ def prog_dump_xlated(prog_id: int) -> str:
     return "".join("\n".join(inspect.prog_dump_xlated(fd)) + "\n" for fd in _linux_objects("prog", prog_id))
 
 
+def prog_sizes(prog_id: int | None = None) -> str:
+    """`pybpf prog sizes [id ID]`: xlated and jited instruction counts of every loaded program (or one)."""
+    from .kernel.linux import inspect
+    return "".join(inspect.prog_sizes(fd) + "\n" for fd in _linux_objects("prog", prog_id))
+
+
 def map_show(map_id: int | None = None) -> str:
     """`bpftool map show [id ID]`."""
     from .kernel.linux import inspect

@@ -97,3 +97,25 @@ def test_xlated_with_btf_shows_signatures_source_lines_and_subprograms(capsys):
     finally:
         for fd in loaded.fds():
             kernel.close(fd)
+
+
+def test_prog_sizes_counts_xlated_and_jited_instructions(capsys):
+    import re
+
+    from pybpf.kernel.linux import LinuxKernel
+    from pybpf.kernel.linux.inspect import native_insn_count
+
+    kernel = LinuxKernel()
+    loaded = load_object(kernel, elf.load(DATA / "progs.o"))
+    try:
+        prog = str(kernel.info(loaded.prog_fds["count_bytes"])["id"])
+        line = pybpf(capsys, "prog", "sizes", "id", prog)
+        shown = bpftool("prog", "show", "id", prog)
+        xlated, jited = re.search(r"xlated (\d+)B\s+jited (\d+)B", shown).groups()
+        assert line.startswith(f"{prog}: count_bytes  xlated {int(xlated) // 8} insns  jited {jited}B")
+        assert line.rstrip().endswith("2 functions")  # count_bytes and its sub-program mix
+        if native_insn_count(b"\x90\xc3") == 2:  # llvm-mc is here: nop; ret
+            assert int(re.search(r"jited \d+B (\d+) insns", line).group(1)) > 0
+    finally:
+        for fd in loaded.fds():
+            kernel.close(fd)

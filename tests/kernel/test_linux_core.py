@@ -64,7 +64,7 @@ def test_task_struct_fields_read_the_running_task(task_object):
 
 def test_relocation_values_follow_the_kernel_layout(task_object):
     from pybpf.kernel.linux.btf_vmlinux import vmlinux_btf
-    from pybpf.kernel.linux.core import relocation_value
+    from pybpf.kernel.core import relocation_value
 
     target = vmlinux_btf()
     task = target.btf[target.candidates("STRUCT", "task_struct")[0]]
@@ -78,7 +78,7 @@ def test_relocation_values_follow_the_kernel_layout(task_object):
 def test_a_missing_field_poisons_its_instruction():
     from pybpf.elf.btf_ext import CoreRelo
     from pybpf.kernel.linux.btf_vmlinux import vmlinux_btf
-    from pybpf.kernel.linux.core import POISON, relocate
+    from pybpf.kernel.core import POISON, relocate
     from pybpf.isa.insn import Insn
     from pybpf.elf.obj import Program
 

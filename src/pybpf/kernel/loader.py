@@ -25,6 +25,8 @@ from ..elf import BpfObject, ElfError
 from ..elf.btf_fixup import kernel_btf
 from ..elf.maps import MapDef
 from ..uapi import MapType
+from .core import relocate
+from .core_virtual import virtual_target
 from .errors import BpfError
 from .kconfig import kconfig_value
 
@@ -118,8 +120,21 @@ def _load_btf(kernel, obj: BpfObject) -> int | None:
     try:
         return kernel.btf_load(raw)
     except BpfError as err:
-        raise BpfError("BPF_BTF_LOAD", err.errno, f"{obj.path}: the kernel refused the object's .BTF "
-                       "(see its log)", log=err.log) from None
+        lines = [line.strip() for line in err.log.splitlines() if line.strip()]
+        why = f": {lines[-1]}" if lines else ""  # the checker's verdict ends its log
+        raise BpfError("BPF_BTF_LOAD", err.errno, f"{obj.path}: the kernel refused the object's .BTF{why}",
+                       log=err.log) from None
+
+
+def _core_relocated(kernel, obj: BpfObject, prog) -> list:
+    """prog's instructions with its CO-RE relocations applied against the kernel's types: its own
+    (`core_target()`, Linux's vmlinux BTF), else the virtual kernel's (`core_virtual`)."""
+    if not prog.core_relos:
+        return prog.insns
+    if obj.btf is None:
+        raise BpfError("CO-RE", errno.EINVAL, f"{prog.name}: CO-RE relocations but the object has no .BTF")
+    core_target = getattr(kernel, "core_target", None)
+    return relocate(prog, obj.btf, core_target() if core_target else virtual_target())
 
 
 def _program_btf(prog, btf_fd: int | None) -> dict:
@@ -137,10 +152,9 @@ def load_object(kernel, obj: BpfObject) -> LoadedObject:
         for m in obj.maps:
             loaded.map_fds[m.name] = _create_map(kernel, m, loaded.map_fds, btf_fd, obj.path)
         fd_array = [loaded.map_fds[m.name] for m in obj.maps]
-        core_relocate = getattr(kernel, "core_relocate", None)  # a kernel with its own BTF applies CO-RE
         for prog in obj.programs:
             try:
-                insns = core_relocate(obj, prog) if core_relocate and prog.core_relos else prog.insns
+                insns = _core_relocated(kernel, obj, prog)
                 result = kernel.prog_load(prog.prog_type, insns, obj.license or "GPL", name=prog.name,
                                           expected_attach_type=prog.expected_attach_type, fd_array=fd_array,
                                           **_program_btf(prog, btf_fd))

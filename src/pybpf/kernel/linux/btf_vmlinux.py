@@ -10,24 +10,10 @@ import errno
 import functools
 
 from ...elf.btf import Btf
+from ..core import KernelBtf
 from ..errors import BpfError
 
 VMLINUX = "/sys/kernel/btf/vmlinux"
-
-
-class KernelBtf:
-    """A parsed BTF blob with a name index: `candidates(kind, name)` are the type ids CO-RE may match."""
-
-    def __init__(self, btf: Btf):
-        self.btf = btf
-        self.by_name: dict[str, list[int]] = {}
-        for t in btf.iter_types():
-            if t.name:
-                self.by_name.setdefault(t.name, []).append(t.id)
-
-    def candidates(self, kind: str, name: str) -> list[int]:
-        kinds = {"ENUM", "ENUM64"} if kind in ("ENUM", "ENUM64") else {kind}
-        return [i for i in self.by_name.get(name, []) if self.btf[i].kind in kinds]
 
 
 @functools.cache

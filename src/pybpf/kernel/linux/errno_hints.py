@@ -54,6 +54,16 @@ def advice(command: str, err: int, what: str = "") -> str:
     return CMD_ADVICE.get((command, err)) or ADVICE.get(err, "")
 
 
+# What a refusal's log shows -> the advice, where it is more precise than the errno's.
+LOG_HINTS = (
+    ("unknown#195896080", "a CO-RE relocation found no match in this kernel's BTF, and the program reaches it "
+                          "(`pybpf objdump` lists the program's core relocations)"),  # core.POISON reached
+    ("func_info", "the program's func_info does not match its sub-programs or its BTF (see the log)"),
+    ("func info", "the program's func_info does not match its sub-programs or its BTF (see the log)"),
+    ("line_info", "the program's line_info does not match its instructions or its BTF (see the log)"),
+)
+
+
 @contextlib.contextmanager
 def translate(command: str, what: str = ""):
     """Run bpf() wrappers; a KernelError comes out as BpfError(command, errno, advice, log)."""
@@ -61,7 +71,8 @@ def translate(command: str, what: str = ""):
         yield
     except KernelError as err:
         hint = advice(command, err.errno, what)
-        if "unknown#195896080" in err.log:  # core.POISON reached
-            hint = ("a CO-RE relocation found no match in this kernel's BTF, and the program reaches it "
-                    "(`pybpf objdump` lists the program's core relocations)")
+        for marker, why in LOG_HINTS:
+            if marker in err.log:
+                hint = why
+                break
         raise BpfError(command, err.errno, hint, log=err.log) from None

@@ -269,6 +269,44 @@ def prog_dump_xlated(fd: int) -> list[str]:
     return lines
 
 
+LLVM_MC = ("llvm-mc-14", "llvm-mc")
+LLVM_TRIPLES = {"x86_64": "x86_64", "aarch64": "aarch64", "riscv64": "riscv64", "s390x": "s390x"}
+
+
+def native_insn_count(code: bytes) -> int | None:
+    """How many machine instructions `code` (this machine's) holds, by llvm-mc's disassembler; None without it."""
+    import platform
+    import shutil
+    import subprocess
+    tool = next((t for t in map(shutil.which, LLVM_MC) if t), None)
+    triple = LLVM_TRIPLES.get(platform.machine())
+    if not code or tool is None or triple is None:
+        return None
+    text = " ".join(f"0x{b:02x}" for b in code)
+    run = subprocess.run([tool, "--disassemble", f"-triple={triple}"], input=text, capture_output=True, text=True)
+    if run.returncode:
+        return None
+    return sum(1 for line in run.stdout.splitlines() if line.strip() and not line.strip().startswith("."))
+
+
+def prog_sizes(fd: int) -> str:
+    """One line of a program's sizes: instructions after the verifier (xlated), native code (jited: bytes
+    and machine instructions), instructions the verifier walked, and functions."""
+    info = object_info(fd, xlated=True)
+    xlated = len(decode(info["xlated"], strict=False)) if info["xlated"] else 0
+    slots = info["xlated_prog_len"] // 8
+    line = f"{info['id']}: {info['name'] or '-'}  xlated {slots} insns"
+    line += f" ({xlated} instructions)" if xlated != slots else ""
+    if info["jited_prog_len"]:
+        count = native_insn_count(info["jited"])
+        line += f"  jited {info['jited_prog_len']}B" + (f" {count} insns" if count is not None else "")
+    else:
+        line += "  not jited"
+    line += f"  verified {info['verified_insns']} insns"
+    functions = max(len(info["func_info"]), len(info["jited_func_lens"]), 1)
+    return line + (f"  {functions} functions" if functions > 1 else "")
+
+
 def btf_data(btf_id: int) -> bytes:
     """The raw BTF the kernel holds as id btf_id."""
     import ctypes

@@ -216,13 +216,10 @@ class LinuxKernel:
         with translate("BPF_BTF_LOAD"):
             return syscall.btf_load(data)
 
-    def core_relocate(self, obj, prog) -> list[Insn]:
-        """prog's instructions with its CO-RE relocations applied against /sys/kernel/btf/vmlinux."""
+    def core_target(self):
+        """What CO-RE relocations are applied against: the running kernel's /sys/kernel/btf/vmlinux."""
         from .btf_vmlinux import vmlinux_btf
-        from .core import relocate
-        if obj.btf is None:
-            raise BpfError("CO-RE", errno.EINVAL, f"{prog.name}: CO-RE relocations but the object has no .BTF")
-        return relocate(prog, obj.btf, vmlinux_btf())
+        return vmlinux_btf()
 
     # -- programs -----------------------------------------------------------------------
     def prog_load(self, prog_type: int, program, license: str = "GPL", *, log_level: int = 0, log_size: int = 0,
@@ -394,7 +391,7 @@ def _array(count: int, ctype=ctypes.c_uint32):
 
 
 def _prog_info(fd: int, xlated: bool) -> dict:
-    """A program's info; with xlated=True also its rewritten code, func_info and line_info (as (pc, type id)
+    """A program's info; with xlated=True also its rewritten and its native code, func_info and line_info (as (pc, type id)
     and (pc, line string offset) pairs), its sub-programs' tags and jited instruction lengths."""
     info = BpfProgInfo()
     syscall.obj_get_info(fd, info)
@@ -409,7 +406,9 @@ def _prog_info(fd: int, xlated: bool) -> dict:
         linfo = _array(info.nr_line_info * 4)
         tags = _array(info.nr_prog_tags, ctypes.c_uint64)
         lens = _array(info.nr_jited_func_lens)
-        again = BpfProgInfo(nr_map_ids=info.nr_map_ids, map_ids=ctypes.addressof(ids),
+        jited = ctypes.create_string_buffer(max(info.jited_prog_len, 1))
+        again = BpfProgInfo(jited_prog_len=info.jited_prog_len, jited_prog_insns=ctypes.addressof(jited),
+                            nr_map_ids=info.nr_map_ids, map_ids=ctypes.addressof(ids),
                             xlated_prog_len=info.xlated_prog_len, xlated_prog_insns=ctypes.addressof(code),
                             nr_func_info=info.nr_func_info, func_info_rec_size=8, func_info=ctypes.addressof(finfo),
                             nr_line_info=info.nr_line_info, line_info_rec_size=16,
@@ -418,6 +417,7 @@ def _prog_info(fd: int, xlated: bool) -> dict:
                             jited_func_lens=ctypes.addressof(lens))
         syscall.obj_get_info(fd, again)
         out["xlated"] = code.raw[:info.xlated_prog_len]
+        out["jited"] = jited.raw[:info.jited_prog_len]
         out["func_info"] = [(finfo[2 * i], finfo[2 * i + 1]) for i in range(info.nr_func_info)]
         out["line_info"] = [(linfo[4 * i], linfo[4 * i + 2]) for i in range(info.nr_line_info)]
         out["prog_tags"] = [bytes(ctypes.c_uint64(tags[i])).hex() for i in range(info.nr_prog_tags)]

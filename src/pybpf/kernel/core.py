@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import errno
 
-from ...elf.btf import Btf, BtfType
-from ...elf.btf_ext import CORE_RELO_KINDS, CoreRelo
-from ...isa.insn import Insn, pcs
-from ..errors import BpfError
+from ..elf.btf import Btf, BtfType
+from ..elf.btf_ext import CORE_RELO_KINDS, CoreRelo
+from ..isa.insn import Insn, pcs
+from .errors import BpfError
 
 POISON = 0xBAD2310  # libbpf's "invalid CO-RE relocation" helper id
 KIND = {name.removeprefix("BPF_CORE_"): value for value, name in enumerate(CORE_RELO_KINDS)}
@@ -31,6 +31,25 @@ SIGNED = 1  # BTF_INT_SIGNED
 
 class Unsatisfied(Exception):
     """The kernel has no match for the local type, member or enumerator."""
+
+
+class Unmodeled(Exception):
+    """The target cannot answer this relocation truthfully (the virtual kernel lacks the type's layout)."""
+
+
+class KernelBtf:
+    """A parsed BTF blob with a name index: `candidates(kind, name)` are the type ids CO-RE may match."""
+
+    def __init__(self, btf: Btf):
+        self.btf = btf
+        self.by_name: dict[str, list[int]] = {}
+        for t in btf.iter_types():
+            if t.name:
+                self.by_name.setdefault(t.name, []).append(t.id)
+
+    def candidates(self, kind: str, name: str) -> list[int]:
+        kinds = {"ENUM", "ENUM64"} if kind in ("ENUM", "ENUM64") else {kind}
+        return [i for i in self.by_name.get(name, []) if self.btf[i].kind in kinds]
 
 
 def essential_name(name: str) -> str:
@@ -115,12 +134,15 @@ class Field:
 
 
 def relocation_value(local: Btf, target, relo: CoreRelo) -> int:
-    """What the instruction of `relo` must carry on the kernel of `target` (a KernelBtf)."""
+    """What the instruction of `relo` must carry on the kernel of `target` (a KernelBtf, or a target with
+    `target_for(name, kind)` choosing the KernelBtf that answers for a type, or raising Unmodeled)."""
     access = [int(a) for a in relo.access.split(":") if a != ""]
     if relo.kind == KIND["TYPE_ID_LOCAL"]:
         return relo.type_id
     lt = local[relo.type_id] if relo.kind in TYPE_KINDS else local.resolve(relo.type_id)
     name = essential_name(lt.name)
+    if hasattr(target, "target_for"):
+        target = target.target_for(name, relo.kind)
     kind = {"ENUM64": "ENUM"}.get(lt.kind, lt.kind)
     candidates = target.candidates(kind, name) if name else []
     exists_kind = relo.kind in (KIND["FIELD_EXISTS"], KIND["TYPE_EXISTS"], KIND["TYPE_MATCHES"],
@@ -160,7 +182,8 @@ def _patch(insn: Insn, value: int) -> Insn:
 
 
 def relocate(program, local: Btf, target) -> list[Insn]:
-    """The program's instructions with every CO-RE relocation applied against `target` (a KernelBtf)."""
+    """The program's instructions with every CO-RE relocation applied against `target` (see
+    relocation_value); a relocation the target cannot answer (Unmodeled) is a load error naming it."""
     insns = list(program.insns)
     index = {pc: i for i, pc in enumerate(pcs(insns))}
     poison: dict[int, Insn] = {}
@@ -170,6 +193,9 @@ def relocate(program, local: Btf, target) -> list[Insn]:
             raise BpfError("CO-RE", errno.EINVAL, f"{program.name}: relocation at pc {pc} is not an instruction")
         try:
             insns[i] = _patch(insns[i], relocation_value(local, target, relo))
+        except Unmodeled as why:
+            raise BpfError("CO-RE", errno.EINVAL, f"CO-RE relocation at pc {pc}, "
+                           f"{relo.describe(local)}: {why}") from None
         except Unsatisfied:
             poison[i] = Insn(0x85, 0, 0, 0, POISON)  # fails at verification only if reached
     out = []
