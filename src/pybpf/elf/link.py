@@ -11,6 +11,10 @@ a call reaches it, so sub-programs land in the order the scan meets them.
 Map references (R_BPF_64_64 on a lddw) become BPF_PSEUDO_MAP_IDX (imm =
 the map's index in `BpfObject.maps`) or, for global data and `.kconfig`
 externs, BPF_PSEUDO_MAP_IDX_VALUE with the offset in the value in imm2.
+References to `__ksym` externs (the `.ksyms` DATASEC of the BTF) stay for
+the kernel to resolve at load: a lddw of a kernel variable is recorded as a
+"ksym" relocation, a call of a kernel function as a "kfunc" one (its call
+made BPF_PSEUDO_KFUNC_CALL, imm 0 until the loader knows the BTF id).
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..isa.insn import Insn, pcs
-from ..isa.opcodes import BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_MAP_IDX, BPF_PSEUDO_MAP_IDX_VALUE
+from ..isa.opcodes import (BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_KFUNC_CALL, BPF_PSEUDO_MAP_IDX,
+                           BPF_PSEUDO_MAP_IDX_VALUE)
 from .btf_ext import BtfExt
 from .errors import ElfError
 from .maps import MapDef, is_data_section
@@ -62,7 +67,7 @@ def _map_at(maps: list[MapDef], section: str, offset: int, symbol: str, where: s
 
 
 def _relocate(func: Function, functions: dict[str, Function], maps: list[MapDef],
-              externs: dict[str, tuple[int, int]], path: str) -> None:
+              externs: dict[str, tuple[int, int]], ksyms: set[str], path: str) -> None:
     """Rewrite map references in place; record calls and function addresses to patch after layout."""
     slot_index = {pc: i for i, pc in enumerate(pcs(func.insns))}
     data_maps = {m.section: i for i, m in enumerate(maps) if is_data_section(m.section)}
@@ -80,9 +85,12 @@ def _relocate(func: Function, functions: dict[str, Function], maps: list[MapDef]
                 offset = externs[r.symbol][0] + insn.imm
                 func.insns[index] = insn.replace(src=BPF_PSEUDO_MAP_IDX_VALUE, imm=data_maps[".kconfig"], imm2=offset)
                 func.reloc_records.append((index, r.type, r.symbol, "map_value", ".kconfig", offset))
+            elif not r.symbol_section and r.symbol in ksyms:  # a kernel variable, resolved at load
+                func.insns[index] = insn.replace(src=0, imm=0, imm2=0)
+                func.reloc_records.append((index, r.type, r.symbol, "ksym", r.symbol, 0))
             elif not r.symbol_section:
                 raise ElfError(f"{where}: relocation against undefined symbol '{r.symbol}' "
-                               f"(extern __ksym variables and kfuncs are not supported)")
+                               f"(neither in .kconfig nor declared __ksym)")
             elif r.symbol_section in ("maps", ".maps"):
                 map_index = _map_at(maps, r.symbol_section, r.value + addend, r.symbol, where)
                 func.insns[index] = insn.replace(src=BPF_PSEUDO_MAP_IDX, imm=map_index, imm2=0)
@@ -99,6 +107,9 @@ def _relocate(func: Function, functions: dict[str, Function], maps: list[MapDef]
                 func.reloc_records.append((index, r.type, r.symbol, "func", target, 0))
             else:
                 raise ElfError(f"{where}: R_BPF_64_64 against '{r.symbol}' in unsupported section {r.symbol_section}")
+        elif r.type == "R_BPF_64_32" and insn.code == _CALL and not r.symbol_section and r.symbol in ksyms:
+            func.insns[index] = insn.replace(src=BPF_PSEUDO_KFUNC_CALL, imm=0, off=0)  # a kfunc
+            func.reloc_records.append((index, r.type, r.symbol, "kfunc", r.symbol, 0))
         elif r.type == "R_BPF_64_32" and insn.code == _CALL and insn.src == BPF_PSEUDO_CALL:
             if not r.symbol_section:
                 raise ElfError(f"{where}: call to undefined function '{r.symbol}'")
@@ -132,11 +143,11 @@ def _rebase(records: dict[str, list], f: Function, start: int) -> list:
 
 
 def link(functions: dict[str, Function], maps: list[MapDef], btf_ext: BtfExt | None,
-         externs: dict[str, tuple[int, int]], path: str):
+         externs: dict[str, tuple[int, int]], path: str, ksyms: set[str] = frozenset()):
     from .obj import Program, Relocation  # the data classes live with the object model
 
     for func in functions.values():
-        _relocate(func, functions, maps, externs, path)
+        _relocate(func, functions, maps, externs, ksyms, path)
     programs = []
     for main in functions.values():
         if not main.is_program:

@@ -36,7 +36,7 @@ class Relocation:
     pc: int
     type: str  # R_BPF_64_64 ...
     symbol: str
-    kind: str  # "map", "map_value", "call", "func"
+    kind: str  # "map", "map_value", "call", "func", "ksym" (a kernel variable), "kfunc" (a kernel function)
     target: str  # the map's or the function's name
     offset: int = 0  # into a map value
 
@@ -170,7 +170,9 @@ class _Loader:
         maps = self._maps(btf)
         externs = next((m.externs for m in maps if m.section == ".kconfig"), {})
         functions = self._functions()
-        programs = link(functions, maps, btf_ext, externs, self.path)
+        ksyms = btf.find(".ksyms", "DATASEC") if btf is not None else None
+        ksym_names = {btf[m.type].name for m in ksyms.members} if ksyms is not None else set()
+        programs = link(functions, maps, btf_ext, externs, self.path, ksym_names)
         maps_sec = self.r.get_section(".maps")
         if maps_sec is not None:
             fill_slots(maps, self.relocs.get(maps_sec.index, []), {p.name for p in programs}, self.path)

@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 from ..elf import BpfObject, ElfError
 from ..elf.btf_fixup import kernel_btf
 from ..elf.maps import MapDef
+from ..isa.insn import Insn, pcs
 from ..uapi import MapType
-from .core import relocate
+from .core import POISON, relocate
 from .core_virtual import virtual_target
 from .errors import BpfError
 from .kconfig import kconfig_value
@@ -137,6 +138,46 @@ def _core_relocated(kernel, obj: BpfObject, prog) -> list:
     return relocate(prog, obj.btf, core_target() if core_target else virtual_target())
 
 
+def _signed32(value: int) -> int:
+    value &= 0xFFFFFFFF
+    return value - (1 << 32) if value >> 31 else value
+
+
+def _ksyms_resolved(kernel, obj: BpfObject, prog, insns: list) -> list:
+    """insns with prog's `__ksym` references (kernel variables, kfunc calls) pointed at the kernel's own,
+    through `kernel.ksym(name, kind, typeless)`; a kernel without one (the virtual kernel) has none."""
+    relocations = [r for r in prog.relocations if r.kind in ("ksym", "kfunc")]
+    if not relocations:
+        return insns
+    resolve = getattr(kernel, "ksym", None)
+    if resolve is None:
+        r = relocations[0]
+        raise BpfError("ksym", errno.ENOTSUP, f"extern '{r.symbol}' __ksym: this kernel "
+                       "has no kernel symbols (kernel variables and kfuncs need Linux)")
+    index = {pc: i for i, pc in enumerate(pcs(insns))}
+    ksyms = obj.btf.find(".ksyms", "DATASEC")
+    local = {obj.btf[m.type].name: obj.btf[m.type] for m in ksyms.members}
+    weak = {s.name for s in obj.symbols if s.bind == "STB_WEAK"}
+    out = list(insns)
+    for r in relocations:
+        i = index[r.pc]
+        var = local[r.symbol]
+        typeless = var.kind == "VAR" and obj.btf.resolve(var.type).kind == "VOID"
+        found = resolve(r.symbol, r.kind, typeless)
+        what = "kernel function" if r.kind == "kfunc" else "kernel variable"
+        if found is None and r.symbol not in weak:
+            where = "/proc/kallsyms" if typeless else "the kernel's BTF"
+            raise BpfError("ksym", errno.ENOENT, f"extern {what} '{r.symbol}' __ksym "
+                           f"is not in {where}")
+        if found is None:  # weak and missing: the variable reads as NULL, the call fails only if reached
+            out[i] = out[i].replace(src=0, imm=0, imm2=0) if r.kind == "ksym" else Insn(0x85, 0, 0, 0, POISON)
+        elif r.kind == "kfunc":
+            out[i] = out[i].replace(src=found[0], imm=_signed32(found[1]), off=found[2])
+        else:
+            out[i] = out[i].replace(src=found[0], imm=_signed32(found[1]), imm2=_signed32(found[2]))
+    return out
+
+
 def _program_btf(prog, btf_fd: int | None) -> dict:
     if btf_fd is None or not prog.func_info:
         return {}
@@ -154,7 +195,7 @@ def load_object(kernel, obj: BpfObject) -> LoadedObject:
         fd_array = [loaded.map_fds[m.name] for m in obj.maps]
         for prog in obj.programs:
             try:
-                insns = _core_relocated(kernel, obj, prog)
+                insns = _ksyms_resolved(kernel, obj, prog, _core_relocated(kernel, obj, prog))
                 result = kernel.prog_load(prog.prog_type, insns, obj.license or "GPL", name=prog.name,
                                           expected_attach_type=prog.expected_attach_type, fd_array=fd_array,
                                           **_program_btf(prog, btf_fd))

@@ -221,6 +221,11 @@ class LinuxKernel:
         from .btf_vmlinux import vmlinux_btf
         return vmlinux_btf()
 
+    def ksym(self, name: str, kind: str, typeless: bool):
+        """Where the `__ksym` extern `name` ("kfunc" or "ksym") is in this kernel (linux.ksyms.resolve)."""
+        from .ksyms import resolve
+        return resolve(name, kind, typeless)
+
     # -- programs -----------------------------------------------------------------------
     def prog_load(self, prog_type: int, program, license: str = "GPL", *, log_level: int = 0, log_size: int = 0,
                   expected_attach_type: int = 0, name: str = "", fd_array: list[int] | None = None,
