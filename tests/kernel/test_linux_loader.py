@@ -139,3 +139,21 @@ def test_rodata_is_frozen_and_globals_are_loaded():
     finally:
         for fd in loaded.fds():
             kernel.close(fd)
+
+
+def test_map_extra_reaches_both_kernels():
+    """map_attrs.o's bloom filter asks for 3 hash functions (map_extra); its LRU map is refused by both
+    kernels (BPF_F_NO_PREALLOC), so the map is created alone here."""
+    from pybpf.kernel.linux import LinuxKernel
+    from pybpf.kernel.loader import _create_map
+
+    seen = elf.load(DATA / "map_attrs.o").get_map("seen")
+    assert seen.map_extra == 3
+    for kernel in (LinuxKernel(), VirtualKernel()):
+        fd = _create_map(kernel, seen, {}, None, "map_attrs.o")
+        try:
+            info = kernel.info(fd)
+            map_extra = info["map_extra"] if "map_extra" in info else kernel.map(fd).attrs.map_extra
+            assert map_extra == 3, type(kernel).__name__
+        finally:
+            kernel.close(fd)

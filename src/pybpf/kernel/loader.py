@@ -68,6 +68,8 @@ def _btf_of(m: MapDef, btf_fd: int | None) -> dict:
 
 
 def _map_create(kernel, m: MapDef, max_entries: int, btf: dict, **extra) -> int:
+    if m.map_extra:
+        extra["map_extra"] = m.map_extra  # a bloom filter's number of hashes, an arena's address
     if btf:
         try:
             return kernel.map_create(m.type, m.key_size, m.value_size, max_entries, m.flags, name=m.name,
