@@ -98,7 +98,7 @@ def test_both_kernels_agree(name):
 def test_the_parity_objects_are_the_ones_expected():
     """Every committed object and built source is in the comparison, and most of them load and run."""
     assert {"progs.o", "maps.o", "core.o", "packet.o", "global_funcs.c", "core_exists.c", "core_task.c",
-            "kconfig_values.c"} <= set(OBJECTS)
+            "kconfig_values.c", "btf_attach.c"} <= set(OBJECTS)
     assert len(OBJECTS) == len(COMMITTED) + len(SOURCES) >= 20
 
 
@@ -157,3 +157,34 @@ def test_map_extra_reaches_both_kernels():
             assert map_extra == 3, type(kernel).__name__
         finally:
             kernel.close(fd)
+
+
+@pytest.mark.parametrize("section, btf_kind, btf_name", [
+    ("fentry/do_unlinkat", "FUNC", "do_unlinkat"),
+    ("fexit/do_unlinkat", "FUNC", "do_unlinkat"),
+    ("fmod_ret/do_unlinkat", "FUNC", "do_unlinkat"),
+    ("tp_btf/sched_switch", "TYPEDEF", "btf_trace_sched_switch"),
+    ("lsm.s/file_open", "FUNC", "bpf_lsm_file_open"),
+    ("iter/task", "FUNC", "bpf_iter_task"),
+])
+def test_attach_btf_ids_are_found_as_libbpf_finds_them(section, btf_kind, btf_name):
+    from pybpf.elf.obj import Program
+    from pybpf.kernel.linux import LinuxKernel
+    from pybpf.kernel.linux.btf_vmlinux import vmlinux_btf
+
+    expected = vmlinux_btf().candidates(btf_kind, btf_name)
+    if not expected:
+        pytest.skip(f"this kernel's BTF has no {btf_name}")
+    prog = Program("p", section, 26, 0, section.split("/", 1)[1], False, [])
+    assert LinuxKernel().attach_btf_id(prog) == expected[0]
+
+
+def test_a_missing_attach_target_is_an_error_naming_it():
+    from pybpf.kernel.linux import LinuxKernel
+
+    obj = elf.load(object_path("btf_attach.c"))
+    obj.programs[0].attach_target = "no_such_tracepoint_pybpf"
+    with pytest.raises(BpfError) as err:
+        load_object(LinuxKernel(), obj)
+    assert str(err.value) == ("BPF_PROG_LOAD: ESRCH (No such process): program 'on_switch' (tp_btf/sched_switch): "
+                              "the kernel's BTF has no typedef btf_trace_no_such_tracepoint_pybpf to attach to")

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from ..elf import BpfObject, ElfError
 from ..elf.btf_fixup import kernel_btf
 from ..elf.maps import MapDef
+from ..elf.sections import ATTACH_BTF, find_section_def
 from ..isa.insn import Insn, pcs
 from ..uapi import MapType
 from .core import POISON, relocate
@@ -42,6 +43,7 @@ class LoadedObject:
         return list(self.prog_fds.values()) + list(self.map_fds.values())
 
 
+BPF_F_SLEEPABLE = 1 << 4
 # Map types the kernel takes no key/value BTF for (libbpf's bpf_object__create_map clears it for them).
 NO_BTF_TYPES = {MapType.BPF_MAP_TYPE_PERF_EVENT_ARRAY, MapType.BPF_MAP_TYPE_CGROUP_ARRAY,
                 MapType.BPF_MAP_TYPE_STACK_TRACE, MapType.BPF_MAP_TYPE_ARRAY_OF_MAPS,
@@ -180,6 +182,18 @@ def _ksyms_resolved(kernel, obj: BpfObject, prog, insns: list) -> list:
     return out
 
 
+def _load_options(kernel, prog) -> dict:
+    """BPF_F_SLEEPABLE and the attach_btf_id of tracing, LSM and iterator programs, for a kernel that
+    takes them (one that takes BTF: Linux)."""
+    if not hasattr(kernel, "btf_load"):
+        return {}
+    options = {"prog_flags": BPF_F_SLEEPABLE} if prog.sleepable else {}
+    definition = find_section_def(prog.section)
+    if definition is not None and definition.flags & ATTACH_BTF:
+        options["attach_btf_id"] = kernel.attach_btf_id(prog)
+    return options
+
+
 def _program_btf(prog, btf_fd: int | None) -> dict:
     if btf_fd is None or not prog.func_info:
         return {}
@@ -200,7 +214,7 @@ def load_object(kernel, obj: BpfObject) -> LoadedObject:
                 insns = _ksyms_resolved(kernel, obj, prog, _core_relocated(kernel, obj, prog))
                 result = kernel.prog_load(prog.prog_type, insns, obj.license or "GPL", name=prog.name,
                                           expected_attach_type=prog.expected_attach_type, fd_array=fd_array,
-                                          **_program_btf(prog, btf_fd))
+                                          **_program_btf(prog, btf_fd), **_load_options(kernel, prog))
             except BpfError as err:
                 reason = err.args[0].split(": ", 2)[2:]  # "COMMAND: ENAME (text): reason"
                 raise BpfError(err.command, err.errno, f"program '{prog.name}' ({prog.section})"

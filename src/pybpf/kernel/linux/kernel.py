@@ -27,6 +27,10 @@ PERCPU_TYPES = {MapType.BPF_MAP_TYPE_PERCPU_HASH, MapType.BPF_MAP_TYPE_PERCPU_AR
                 MapType.BPF_MAP_TYPE_LRU_PERCPU_HASH, MapType.BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE}
 BPF_F_SLEEPABLE = 1 << 4
 BPF_LOG_MIN_SIZE = 128  # the kernel refuses a log buffer smaller than this
+# Section kind -> (prefix of the vmlinux BTF name, its kind) that a program's attach_btf_id names.
+ATTACH_BTF_NAMES = {"tp_btf": ("btf_trace_", "TYPEDEF"), "lsm": ("bpf_lsm_", "FUNC"), "lsm_cgroup": ("bpf_lsm_", "FUNC"),
+                    "iter": ("bpf_iter_", "FUNC"), "fentry": ("", "FUNC"), "fexit": ("", "FUNC"),
+                    "fmod_ret": ("", "FUNC")}
 
 
 def possible_cpus() -> int:
@@ -220,6 +224,20 @@ class LinuxKernel:
         """What CO-RE relocations are applied against: the running kernel's /sys/kernel/btf/vmlinux."""
         from .btf_vmlinux import vmlinux_btf
         return vmlinux_btf()
+
+    def attach_btf_id(self, prog) -> int:
+        """The vmlinux BTF id a tracing, LSM or iterator program names in its section (libbpf's
+        find_attach_btf_id: fentry/fexit/fmod_ret the function, tp_btf btf_trace_NAME, lsm bpf_lsm_NAME,
+        iter bpf_iter_NAME); BpfError naming it when the kernel has none."""
+        from .btf_vmlinux import vmlinux_btf
+        kind = prog.section.split("/", 1)[0].split(".", 1)[0]
+        prefix, btf_kind = ATTACH_BTF_NAMES.get(kind, ("", "FUNC"))
+        name = prefix + prog.attach_target
+        found = vmlinux_btf().candidates(btf_kind, name) if prog.attach_target else []
+        if not found:
+            raise BpfError("BPF_PROG_LOAD", errno.ESRCH, f"the kernel's BTF "
+                           f"has no {btf_kind.lower()} {name or '(no target in the section name)'} to attach to")
+        return found[0]
 
     def ksym(self, name: str, kind: str, typeless: bool):
         """Where the `__ksym` extern `name` ("kfunc" or "ksym") is in this kernel (linux.ksyms.resolve)."""

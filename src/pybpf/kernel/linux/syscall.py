@@ -250,7 +250,8 @@ class Loaded:
 def prog_load(prog_type: int, code: bytes, *, license: str = "GPL", log_level: int = 0,
               log_size: int = 1 << 20, prog_flags: int = 0, expected_attach_type: int = 0,
               name: str = "", fd_array: list[int] | None = None, btf_fd: int = 0,
-              func_info: bytes = b"", line_info: bytes = b"", kern_version: int = 0) -> Loaded:
+              func_info: bytes = b"", line_info: bytes = b"", kern_version: int = 0,
+              attach_btf_id: int = 0) -> Loaded:
     """BPF_PROG_LOAD of encoded instructions.
 
     A refused program raises KernelError whose `log` is the verifier's log:
@@ -271,7 +272,8 @@ def prog_load(prog_type: int, code: bytes, *, license: str = "GPL", log_level: i
                             fd_array=_addr(fds), kern_version=kern_version, prog_btf_fd=btf_fd,
                             func_info_rec_size=8 if finfo else 0, func_info=_addr(finfo),
                             func_info_cnt=len(func_info) // 8, line_info_rec_size=16 if linfo else 0,
-                            line_info=_addr(linfo), line_info_cnt=len(line_info) // 16)
+                            line_info=_addr(linfo), line_info_cnt=len(line_info) // 16,
+                            attach_btf_id=attach_btf_id)
         return bpf(BpfCmd.BPF_PROG_LOAD, attr)
 
     try:
