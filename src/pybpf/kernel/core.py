@@ -181,9 +181,10 @@ def _patch(insn: Insn, value: int) -> Insn:
     raise Unsatisfied(f"instruction {insn.code:#04x} cannot carry a CO-RE value")
 
 
-def relocate(program, local: Btf, target) -> list[Insn]:
+def relocate(program, local: Btf, target, poisoned: dict[int, str] | None = None) -> list[Insn]:
     """The program's instructions with every CO-RE relocation applied against `target` (see
-    relocation_value); a relocation the target cannot answer (Unmodeled) is a load error naming it."""
+    relocation_value); a relocation the target cannot answer (Unmodeled) is a load error naming it.
+    `poisoned`, if given, gets pc -> what each poisoned relocation is and why (for the verifier's refusal)."""
     insns = list(program.insns)
     index = {pc: i for i, pc in enumerate(pcs(insns))}
     poison: dict[int, Insn] = {}
@@ -196,8 +197,10 @@ def relocate(program, local: Btf, target) -> list[Insn]:
         except Unmodeled as why:
             raise BpfError("CO-RE", errno.EINVAL, f"CO-RE relocation at pc {pc}, "
                            f"{relo.describe(local)}: {why}") from None
-        except Unsatisfied:
+        except Unsatisfied as why:
             poison[i] = Insn(0x85, 0, 0, 0, POISON)  # fails at verification only if reached
+            if poisoned is not None:
+                poisoned[pc] = f"CO-RE relocation at pc {pc}, {relo.describe(local)}: {why}"
     out = []
     for i, insn in enumerate(insns):
         # a lddw's both slots are poisoned, as libbpf does, so the verifier never sees half of one

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import struct
 from dataclasses import dataclass, field
 
@@ -131,15 +132,24 @@ def _load_btf(kernel, obj: BpfObject) -> int | None:
                        log=err.log) from None
 
 
-def _core_relocated(kernel, obj: BpfObject, prog) -> list:
+def _core_relocated(kernel, obj: BpfObject, prog, poisoned: dict[int, str]) -> list:
     """prog's instructions with its CO-RE relocations applied against the kernel's types: its own
-    (`core_target()`, Linux's vmlinux BTF), else the virtual kernel's (`core_virtual`)."""
+    (`core_target()`, Linux's vmlinux BTF), else the virtual kernel's (`core_virtual`); `poisoned` gets
+    the relocations that found no match, by pc."""
     if not prog.core_relos:
         return prog.insns
     if obj.btf is None:
         raise BpfError("CO-RE", errno.EINVAL, f"{prog.name}: CO-RE relocations but the object has no .BTF")
     core_target = getattr(kernel, "core_target", None)
-    return relocate(prog, obj.btf, core_target() if core_target else virtual_target())
+    return relocate(prog, obj.btf, core_target() if core_target else virtual_target(), poisoned)
+
+
+def _reached_poison(err: BpfError, poisoned: dict[int, str]) -> str | None:
+    """Which unmatched CO-RE relocation the verifier stopped at, from its log (`20: (85) call unknown#...`)."""
+    for match in re.finditer(rf"^(\d+): \(85\) call unknown#{POISON}\b", err.log, re.M):
+        if int(match.group(1)) in poisoned:
+            return poisoned[int(match.group(1))]
+    return None
 
 
 def _signed32(value: int) -> int:
@@ -210,13 +220,17 @@ def load_object(kernel, obj: BpfObject) -> LoadedObject:
             loaded.map_fds[m.name] = _create_map(kernel, m, loaded.map_fds, btf_fd, obj.path)
         fd_array = [loaded.map_fds[m.name] for m in obj.maps]
         for prog in obj.programs:
+            poisoned: dict[int, str] = {}
             try:
-                insns = _ksyms_resolved(kernel, obj, prog, _core_relocated(kernel, obj, prog))
+                insns = _ksyms_resolved(kernel, obj, prog, _core_relocated(kernel, obj, prog, poisoned))
                 result = kernel.prog_load(prog.prog_type, insns, obj.license or "GPL", name=prog.name,
                                           expected_attach_type=prog.expected_attach_type, fd_array=fd_array,
                                           **_program_btf(prog, btf_fd), **_load_options(kernel, prog))
             except BpfError as err:
                 reason = err.args[0].split(": ", 2)[2:]  # "COMMAND: ENAME (text): reason"
+                reached = _reached_poison(err, poisoned)
+                if reached:
+                    reason = [f"{reached}; the program reaches it (libbpf poisons it the same way)"]
                 raise BpfError(err.command, err.errno, f"program '{prog.name}' ({prog.section})"
                                + (f": {reason[0]}" if reason else ""), log=err.log) from None
             loaded.prog_fds[prog.name] = result.fd
