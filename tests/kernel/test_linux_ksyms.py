@@ -125,3 +125,22 @@ def test_a_typed_kernel_variable(tmp_path):
         run(obj, "typed")
     assert "program 'typed' (syscall)" in str(err.value)
     assert "ldimm64 failed to find the address for kernel symbol 'bpf_prog_active'" in err.value.log
+
+
+@pytest.mark.skipif(shutil.which("bpftool") is None, reason="needs bpftool to compare with")
+def test_xlated_kfunc_calls_print_as_bpftool_prints_them(tmp_path, capsys):
+    from pybpf.cli.main import main
+    from pybpf.kernel.linux import LinuxKernel
+
+    kernel = LinuxKernel()
+    loaded = load_object(kernel, build(tmp_path, "kfuncs", KFUNCS))
+    try:
+        prog = str(kernel.info(loaded.prog_fds["ksyms"])["id"])
+        assert main(["prog", "dump", "xlated", "id", prog]) == 0
+        ours = capsys.readouterr().out
+        theirs = subprocess.run(["bpftool", "prog", "dump", "xlated", "id", prog], capture_output=True,
+                                text=True).stdout
+        assert ours == theirs and "call bpf_task_from_pid#" in ours
+    finally:
+        for fd in loaded.fds():
+            kernel.close(fd)

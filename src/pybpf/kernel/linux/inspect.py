@@ -18,6 +18,7 @@ from ...elf.btf import Btf
 from ...elf.btf_dump import dump_raw
 from ...isa.disasm import format_insn
 from ...isa.insn import decode, pcs
+from ...isa.opcodes import BPF_PSEUDO_CALL, BPF_PSEUDO_KFUNC_CALL
 from ...uapi import MapType, ProgType
 from ..errors import BpfError
 from .errno_hints import translate as translate_errors
@@ -264,7 +265,12 @@ def prog_dump_xlated(fd: int) -> list[str]:
         source = line_at(pc)
         if source is not None:
             lines.append(source)
-        text = call(insn) if insn.code == 0x85 and insn.src == 1 else format_insn(insn, "kernel", _helper_name)
+        if insn.code == 0x85 and insn.src == BPF_PSEUDO_CALL:
+            text = call(insn)
+        elif insn.code == 0x85 and insn.src == BPF_PSEUDO_KFUNC_CALL:  # imm: its address from __bpf_call_base
+            text = f"call {_helper_name(insn.imm) or hex(_kallsyms()[0] + insn.imm)}#{insn.imm}"
+        else:
+            text = format_insn(insn, "kernel", _helper_name)
         lines.append(f"{pc:4d}: ({insn.code:02x}) {text}")
     return lines
 
