@@ -4,7 +4,8 @@ The same code serves every Kernel implementation: maps are created in the
 object's order (global data maps filled with their initial bytes), and each
 program is loaded with an fd_array that turns the loader's
 BPF_PSEUDO_MAP_IDX references into those maps.  Nothing is left behind when
-a step fails: every fd made so far is closed before the error propagates.
+a step fails: every fd made so far is closed (and every pin made, unpinned) before the error
+propagates. Maps pinned by name are reused or pinned as libbpf does (`kernel.pinning`).
 
 A kernel that takes BTF (it has `btf_load`: Linux) first gets the object's
 .BTF, fixed up as libbpf does (`elf.btf_fixup`); maps are then created with
@@ -32,6 +33,7 @@ from .core import POISON, relocate
 from .core_virtual import virtual_target
 from .errors import BpfError
 from .kconfig import kconfig_value
+from .pinning import pin_path, reuse_pinned
 
 
 @dataclass
@@ -39,6 +41,7 @@ class LoadedObject:
     obj: BpfObject
     map_fds: dict[str, int] = field(default_factory=dict)
     prog_fds: dict[str, int] = field(default_factory=dict)
+    pinned: list[str] = field(default_factory=list)  # the paths this load pinned maps at (not reused ones)
 
     def fds(self) -> list[int]:
         return list(self.prog_fds.values()) + list(self.map_fds.values())
@@ -82,10 +85,14 @@ def _map_create(kernel, m: MapDef, max_entries: int, btf: dict, **extra) -> int:
     return kernel.map_create(m.type, m.key_size, m.value_size, max_entries, m.flags, name=m.name, **extra)
 
 
+def _max_entries(kernel, m: MapDef) -> int:
+    if m.type == MapType.BPF_MAP_TYPE_PERF_EVENT_ARRAY and m.max_entries == 0:
+        return getattr(kernel, "ncpus", os.cpu_count() or 1)  # libbpf: one slot a possible CPU
+    return m.max_entries
+
+
 def _create_map(kernel, m: MapDef, inner_fds: dict[str, int], btf_fd: int | None, path: str) -> int:
-    max_entries = m.max_entries
-    if m.type == MapType.BPF_MAP_TYPE_PERF_EVENT_ARRAY and max_entries == 0:
-        max_entries = getattr(kernel, "ncpus", os.cpu_count() or 1)  # libbpf: one slot a possible CPU
+    max_entries = _max_entries(kernel, m)
     if m.inner is not None:  # a map-in-map: its inner maps' template, made and dropped as libbpf does
         template = _create_map(kernel, m.inner, {}, btf_fd, path)
         try:
@@ -217,7 +224,15 @@ def load_object(kernel, obj: BpfObject) -> LoadedObject:
     try:
         btf_fd = _load_btf(kernel, obj)
         for m in obj.maps:
+            pin = pin_path(m)
+            reused = reuse_pinned(kernel, m, pin, _max_entries(kernel, m)) if pin else None
+            if reused is not None:
+                loaded.map_fds[m.name] = reused
+                continue
             loaded.map_fds[m.name] = _create_map(kernel, m, loaded.map_fds, btf_fd, obj.path)
+            if pin:
+                kernel.obj_pin(loaded.map_fds[m.name], pin)
+                loaded.pinned.append(pin)
         fd_array = [loaded.map_fds[m.name] for m in obj.maps]
         for prog in obj.programs:
             poisoned: dict[int, str] = {}
@@ -235,6 +250,8 @@ def load_object(kernel, obj: BpfObject) -> LoadedObject:
                                + (f": {reason[0]}" if reason else ""), log=err.log) from None
             loaded.prog_fds[prog.name] = result.fd
     except Exception:
+        for pin in loaded.pinned:
+            kernel.unpin(pin)
         for fd in loaded.fds():
             kernel.close(fd)
         raise
