@@ -39,6 +39,9 @@ KNOWN_DISAGREEMENTS = {
               "does) and the verifier stops there; the virtual kernel applies no CO-RE",
 }
 KNOWN_DISAGREEMENTS.pop("core.o")  # CO-RE applies on the virtual kernel too now (kernel/core_virtual.py)
+KNOWN_DISAGREEMENTS["map_attrs.o"] = (  # the loader passes numa_node to Linux, as libbpf does
+    "Linux: EINVAL, its map 'flows' asks for NUMA node 1 and this machine has node 0 only; the virtual kernel "
+    "(one node, no numa_node argument) refuses the map's BPF_F_NO_PREALLOC on an LRU map first: ENOTSUPP")
 PACKET_TYPES = {ProgType.BPF_PROG_TYPE_SOCKET_FILTER, ProgType.BPF_PROG_TYPE_XDP,
                 ProgType.BPF_PROG_TYPE_SCHED_CLS, ProgType.BPF_PROG_TYPE_SCHED_ACT}
 PACKETS = [bytes(64), bytes(range(64)), bytes([0xff] * 14) + bytes(range(100))]
@@ -191,3 +194,17 @@ def test_a_missing_attach_target_is_an_error_naming_it():
         load_object(LinuxKernel(), obj)
     assert str(err.value) == ("BPF_PROG_LOAD: ESRCH (No such process): program 'on_switch' (tp_btf/sched_switch): "
                               "the kernel's BTF has no typedef btf_trace_no_such_tracepoint_pybpf to attach to")
+
+
+def test_numa_node_reaches_linux():
+    """With BPF_F_NUMA_NODE the map's numa_node goes to BPF_MAP_CREATE: node 0 exists, node 4095 does not."""
+    from pybpf.elf.maps import MapDef
+    from pybpf.kernel.linux import LinuxKernel
+    from pybpf.kernel.loader import BPF_F_NUMA_NODE, _create_map
+
+    kernel = LinuxKernel()
+    fd = _create_map(kernel, MapDef("numa", 1, 4, 8, 16, BPF_F_NUMA_NODE, numa_node=0), {}, None, "test")
+    kernel.close(fd)
+    with pytest.raises(BpfError) as err:
+        _create_map(kernel, MapDef("numa", 1, 4, 8, 16, BPF_F_NUMA_NODE, numa_node=4095), {}, None, "test")
+    assert err.value.errno == 22

@@ -48,6 +48,7 @@ class LoadedObject:
 
 
 BPF_F_SLEEPABLE = 1 << 4
+BPF_F_NUMA_NODE = 1 << 2
 # Map types the kernel takes no key/value BTF for (libbpf's bpf_object__create_map clears it for them).
 NO_BTF_TYPES = {MapType.BPF_MAP_TYPE_PERF_EVENT_ARRAY, MapType.BPF_MAP_TYPE_CGROUP_ARRAY,
                 MapType.BPF_MAP_TYPE_STACK_TRACE, MapType.BPF_MAP_TYPE_ARRAY_OF_MAPS,
@@ -76,6 +77,8 @@ def _btf_of(m: MapDef, btf_fd: int | None) -> dict:
 def _map_create(kernel, m: MapDef, max_entries: int, btf: dict, **extra) -> int:
     if m.map_extra:
         extra["map_extra"] = m.map_extra  # a bloom filter's number of hashes, an arena's address
+    if m.flags & BPF_F_NUMA_NODE and hasattr(kernel, "btf_load"):  # Linux's; the virtual kernel has one node
+        extra["numa_node"] = m.numa_node
     if btf:
         try:
             return kernel.map_create(m.type, m.key_size, m.value_size, max_entries, m.flags, name=m.name,

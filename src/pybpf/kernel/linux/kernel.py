@@ -139,12 +139,14 @@ class LinuxKernel:
     # -- maps -----------------------------------------------------------------
     def map_create(self, map_type: int, key_size: int, value_size: int, max_entries: int, flags: int = 0, *,
                    name: str = "", map_extra: int = 0, inner_map_fd: int = 0, btf_fd: int = 0,
-                   btf_key_type_id: int = 0, btf_value_type_id: int = 0) -> int:
-        """BPF_MAP_CREATE; the BTF arguments (beyond the protocol) give the kernel the key and value types."""
+                   btf_key_type_id: int = 0, btf_value_type_id: int = 0, numa_node: int = 0) -> int:
+        """BPF_MAP_CREATE; beyond the protocol, the BTF arguments give the kernel the key and value types, and
+        numa_node the memory node (with BPF_F_NUMA_NODE)."""
         with translate("BPF_MAP_CREATE", what=f"map type {map_type}"):
             return syscall.map_create(map_type, key_size, value_size, max_entries, flags, name=name,
                                       inner_map_fd=inner_map_fd, map_extra=map_extra, btf_fd=btf_fd,
-                                      btf_key_type_id=btf_key_type_id, btf_value_type_id=btf_value_type_id)
+                                      btf_key_type_id=btf_key_type_id, btf_value_type_id=btf_value_type_id,
+                                      numa_node=numa_node)
 
     def _sizes(self, fd: int) -> tuple[int, int]:
         """(key size, value size) of map fd; per-CPU values are one 8-byte-aligned slot a possible CPU."""

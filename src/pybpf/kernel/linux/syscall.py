@@ -113,12 +113,13 @@ def _buffer(data: bytes | None):
 
 def map_create(map_type: int, key_size: int, value_size: int, max_entries: int, flags: int = 0, *,
                name: str = "", inner_map_fd: int = 0, map_extra: int = 0, btf_fd: int = 0,
-               btf_key_type_id: int = 0, btf_value_type_id: int = 0) -> int:
-    """BPF_MAP_CREATE: the new map's fd (with BTF key and value types when btf_fd is given)."""
+               btf_key_type_id: int = 0, btf_value_type_id: int = 0, numa_node: int = 0) -> int:
+    """BPF_MAP_CREATE: the new map's fd (with BTF key and value types when btf_fd is given; numa_node
+    counts with BPF_F_NUMA_NODE in flags)."""
     attr = MapCreateAttr(map_type=map_type, key_size=key_size, value_size=value_size, max_entries=max_entries,
                          map_flags=flags, inner_map_fd=inner_map_fd, map_name=name.encode()[:15],
                          map_extra=map_extra, btf_fd=btf_fd, btf_key_type_id=btf_key_type_id,
-                         btf_value_type_id=btf_value_type_id)
+                         btf_value_type_id=btf_value_type_id, numa_node=numa_node)
     return bpf(BpfCmd.BPF_MAP_CREATE, attr)
 
 
