@@ -17,10 +17,8 @@ from support.kernel import needs_kernel
 pytestmark = [needs_kernel, pytest.mark.kernel]
 DATA = Path(__file__).parent.parent / "data" / "elf"
 OBJECTS = sorted(p.name for p in DATA.glob("*.o"))
-# Where the virtual kernel's load path is laxer than Linux: it does not run the verifier at BPF_PROG_LOAD.
+# Where the virtual kernel's load path differs from Linux's.
 KNOWN_DISAGREEMENTS = {
-    "calls.o": "Linux: 'R0 pointer *= pointer prohibited' in a callee; the virtual prog_load does not verify",
-    "calls_v3.o": "Linux: 'R0 pointer *= pointer prohibited' in a callee; the virtual prog_load does not verify",
     "core.o": "CO-RE: Linux 6.18 has no enum task_state, so the lddw of TASK_DEAD is poisoned (as libbpf "
               "does) and the verifier stops there; the virtual kernel applies no CO-RE",
 }

@@ -68,12 +68,18 @@ def test_the_generator_feeds_enough_accepted_programs():
 
 
 def test_the_harness_sees_an_out_of_bounds_packet_read():
+    """The verifier refuses it (and so does prog_load); run anyway, the interpreter faults."""
     from pybpf.isa.asm import assemble
+    from pybpf.kernel.errors import BpfError
+    from support.unverified import load_unverified
     unchecked = assemble("r2 = *(u32 *)(r1 + 0)\nr0 = *(u64 *)(r2 + 200)\nexit", "llvm")
     gen = vgen.Generated(0, "control", vgen.XDP, unchecked)
     assert not _accepted(gen)
-    with pytest.raises(VMFault, match="past the end of packet"):
+    with pytest.raises(BpfError, match="invalid access to packet"):
         run_virtual(gen, random.Random(0))
+    kernel = VirtualKernel()
+    with pytest.raises(VMFault, match="past the end of packet"):
+        kernel.prog_test_run(load_unverified(kernel, vgen.XDP, unchecked), bytes(64))
 
 
 @pytest.mark.parametrize("gen", ACCEPTED)

@@ -287,7 +287,8 @@ def check_helper_call(v, pc: int, helper_id: int) -> bool:
         allowed = MAP_TYPES_FOR.get(spec.name)
         mtype = meta.map.map_type
         if (allowed and mtype not in allowed) or (mtype in SPECIAL_MAPS and spec.name not in SPECIAL_MAPS[mtype]):
-            raise fail(f"cannot pass map_type {mtype} into func {name}#{helper_id}")
+            # check_map_func_compatibility's error path returns -EINVAL, not -EACCES
+            raise fail(f"cannot pass map_type {mtype} into func {name}#{helper_id}", errno.EINVAL)
     if spec.name == "tail_call" and not v.capable:
         _record_tail_call_map(v, pc, meta.map)
     if spec.name == "get_local_storage" and not regs[2].is_const(0):

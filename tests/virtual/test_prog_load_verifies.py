@@ -1,0 +1,229 @@
+"""The virtual kernel's prog_load runs the verifier, as Linux's bpf_prog_load runs bpf_check.
+
+An unsafe program is refused with the kernel's errno and message in the log;
+the log follows Linux's buffer rules (ENOSPC when it does not fit, the tail
+kept); an unprivileged kernel applies Linux's unprivileged rules; and only a
+verified program runs, on the engine `vm.engines.choose` picks for it.
+"""
+
+import errno
+
+import pytest
+
+from pybpf.helpers import helper_id
+from pybpf.isa.asm import assemble
+from pybpf.kernel.errors import BpfError
+from pybpf.kernel.virtual import VirtualKernel
+from pybpf.uapi import MapType, ProgType
+from pybpf.vm.engines import ENGINES, NATIVE_MIN_INSNS
+
+SOCKET = ProgType.BPF_PROG_TYPE_SOCKET_FILTER
+XDP = ProgType.BPF_PROG_TYPE_XDP
+SUMMARY = "processed {} insns (limit 1000000) max_states_per_insn"
+
+
+@pytest.fixture
+def kernel():
+    return VirtualKernel(ncpus=2)
+
+
+def refused(kernel, source, prog_type=SOCKET, **options) -> BpfError:
+    with pytest.raises(BpfError) as err:
+        kernel.prog_load(prog_type, assemble(source, helper_id=helper_id), **options)
+    return err.value
+
+
+def lookup(map_fd: int) -> str:
+    return f"""
+        r1 = 0
+        *(u32 *)(r10 - 4) = r1
+        r1 = map[fd:{map_fd}] ll
+        r2 = r10
+        r2 += -4
+        call bpf_map_lookup_elem
+    """
+
+
+def test_out_of_bounds_stack_read_is_refused(kernel):
+    err = refused(kernel, "r0 = *(u64 *)(r10 + 8)\nexit")
+    assert err.errno == errno.EACCES
+    assert "invalid read from stack R10 off=8 size=8" in err.log
+    assert SUMMARY.format(1) in err.log.splitlines()[-1]
+
+
+def test_unchecked_map_value_dereference_is_refused(kernel):
+    fd = kernel.map_create(MapType.BPF_MAP_TYPE_ARRAY, 4, 8, 1)
+    err = refused(kernel, lookup(fd) + "r0 = *(u64 *)(r0 + 0)\nexit")
+    assert err.errno == errno.EACCES
+    assert "R0 invalid mem access 'map_value_or_null'" in err.log
+    assert "R0 invalid mem access" in str(err)
+
+
+def test_checked_map_value_dereference_is_accepted_and_runs(kernel):
+    fd = kernel.map_create(MapType.BPF_MAP_TYPE_ARRAY, 4, 8, 1)
+    kernel.map_update(fd, bytes(4), (41).to_bytes(8, "little"))
+    prog = kernel.prog_load(SOCKET, assemble(lookup(fd) + """
+        if r0 == 0 goto out
+        r0 = *(u64 *)(r0 + 0)
+        r0 += 1
+        exit
+    out:
+        exit
+    """, helper_id=helper_id))
+    assert prog.log == ""  # no log asked for
+    assert kernel.prog_test_run(prog.fd, bytes(64)).retval == 42
+
+
+def test_leaked_ringbuf_record_is_refused(kernel):
+    rb = kernel.map_create(MapType.BPF_MAP_TYPE_RINGBUF, 0, 0, 4096)
+    err = refused(kernel, f"""
+        r1 = map[fd:{rb}] ll
+        r2 = 8
+        r3 = 0
+        call bpf_ringbuf_reserve
+        r0 = 0
+        exit
+    """)
+    assert err.errno == errno.EACCES
+    assert "Unreleased reference id=" in err.log and "alloc_insn=4" in err.log
+
+
+def test_a_map_of_the_wrong_type_for_the_helper_is_refused(kernel):
+    array = kernel.map_create(MapType.BPF_MAP_TYPE_ARRAY, 4, 8, 1)
+    err = refused(kernel, f"""
+        r1 = map[fd:{array}] ll
+        r2 = 8
+        r3 = 0
+        call bpf_ringbuf_reserve
+        r0 = 0
+        exit
+    """)
+    assert err.errno == errno.EINVAL
+    assert "cannot pass map_type 2 into func bpf_ringbuf_reserve#131" in err.log
+
+
+def test_gpl_only_helper_needs_a_gpl_license(kernel):
+    source = "call bpf_ktime_get_ns\nr0 = 0\nexit"
+    # bpf_trace_printk is GPL-only in Linux; the license decides.
+    printk = """
+        r1 = 0
+        *(u64 *)(r10 - 8) = r1
+        r1 = r10
+        r1 += -8
+        r2 = 8
+        call bpf_trace_printk
+        r0 = 0
+        exit
+    """
+    kernel.prog_load(ProgType.BPF_PROG_TYPE_KPROBE, assemble(source, helper_id=helper_id), "Proprietary")
+    kernel.prog_load(ProgType.BPF_PROG_TYPE_KPROBE, assemble(printk, helper_id=helper_id), "Dual BSD/GPL")
+    err = refused(kernel, printk, ProgType.BPF_PROG_TYPE_KPROBE, license="Proprietary")
+    assert err.errno == errno.EINVAL
+    assert "cannot call GPL-restricted function from non-GPL compatible program" in err.log
+
+
+def test_log_levels_return_the_verifier_trace(kernel):
+    source = "r0 = 1\nif r0 > 2 goto +1\nr0 = 0\nexit"
+    level1 = kernel.prog_load(SOCKET, assemble(source), log_level=1, log_size=4096).log
+    lines = level1.splitlines()
+    assert lines[0].startswith("0: (b7) r0 = 1")
+    assert lines[-1].startswith(SUMMARY.format(4))
+    level2 = kernel.prog_load(SOCKET, assemble(source), log_level=2, log_size=4096).log
+    assert level2.splitlines()[-1].startswith(SUMMARY.format(4))
+    assert len(level2) >= len(level1)
+    stats = kernel.prog_load(SOCKET, assemble(source), log_level=4, log_size=4096).log
+    assert stats.splitlines() == [lines[-1]]  # statistics only, no trace
+
+
+def test_a_refusal_carries_the_log_without_log_level(kernel):
+    err = refused(kernel, "r0 = r1\nr0 = *(u64 *)(r10 + 8)\nexit")
+    assert err.log.startswith("0: (bf) r0 = r1")  # at level 1, as libbpf retries a refused load
+    assert "invalid read from stack" in err.log
+
+
+def test_a_log_that_does_not_fit_is_enospc_with_its_tail(kernel):
+    source = "\n".join(["r0 = 0"] * 40 + ["exit"])
+    full = kernel.prog_load(SOCKET, assemble(source), log_level=1, log_size=1 << 16).log
+    with pytest.raises(BpfError) as err:
+        kernel.prog_load(SOCKET, assemble(source), log_level=1, log_size=256)
+    assert err.value.errno == errno.ENOSPC
+    assert len(err.value.log) == 255 and full.endswith(err.value.log)  # the rotating log keeps the end
+    assert kernel.get_next_id("prog") == 1  # only the first load's program exists
+    fits = kernel.prog_load(SOCKET, assemble(source), log_level=1, log_size=len(full) + 1)
+    assert fits.log == full
+
+
+def test_enospc_wins_over_the_refusal(kernel):
+    source = "\n".join(["r0 = 0"] * 40 + ["r0 = *(u64 *)(r10 + 8)", "exit"])
+    err = refused(kernel, source, log_level=1, log_size=128)
+    assert err.errno == errno.ENOSPC
+    # the last 127 bytes and the NUL, as Linux 6.18 returns them for this program
+    assert err.log == " from stack R10 off=8 size=8\n" + SUMMARY.format(41) + " 0 total_states 0 peak_states 0 mark_read 0\n"
+
+
+def test_unprivileged_kernel_refuses_pointer_leaks():
+    kernel = VirtualKernel(privileged=False)
+    err = refused(kernel, "r0 = r10\nexit")
+    assert err.errno == errno.EACCES
+    assert "R0 leaks addr as return value" in err.log
+    assert VirtualKernel().prog_load(SOCKET, assemble("r0 = r10\nexit")).fd > 0  # privileged: allowed
+
+
+def test_unprivileged_kernel_refuses_uninitialised_stack_reads_and_other_program_types():
+    kernel = VirtualKernel(privileged=False)
+    err = refused(kernel, "r0 = *(u64 *)(r10 - 8)\nexit")
+    assert "invalid read from stack R10 off=-8 size=8" in err.log
+    assert refused(kernel, "r0 = 0\nexit", XDP).errno == errno.EPERM
+    assert kernel.prog_load(SOCKET, assemble("r0 = 0\nexit")).fd > 0
+
+
+def test_unprivileged_instruction_limit():
+    source = "\n".join(["r0 = 0"] * 4096 + ["exit"])
+    assert refused(VirtualKernel(privileged=False), source).errno == errno.E2BIG
+    assert VirtualKernel().prog_load(SOCKET, assemble(source)).fd > 0
+
+
+def long_program() -> list:
+    return assemble("\n".join(["r0 = 1"] + ["r0 += 1"] * NATIVE_MIN_INSNS + ["exit"]))
+
+
+def test_a_verified_program_runs_on_the_chosen_engine(kernel, monkeypatch):
+    monkeypatch.delenv("PYBPF_ENGINE", raising=False)
+    prog = kernel.prog_load(SOCKET, long_program())
+    expected = "native" if "native" in ENGINES else "compiled"
+    assert kernel.info(prog.fd)["engine"] == expected
+    assert kernel.prog_test_run(prog.fd, bytes(64)).retval == NATIVE_MIN_INSNS + 1
+    if expected == "native":
+        assert kernel.prog(prog.fd).interp.checked is False  # verified: no run-time checks
+    asked = kernel.prog_load(SOCKET, long_program(), engine="interp")
+    assert kernel.info(asked.fd)["engine"] == "interp"
+
+
+@pytest.mark.skipif("native" not in ENGINES, reason="the native engine needs llvmlite on x86-64 or arm64")
+def test_checked_native_mode_on_request(monkeypatch):
+    monkeypatch.delenv("PYBPF_ENGINE", raising=False)
+    kernel = VirtualKernel(checked=True)
+    prog = kernel.prog_load(SOCKET, long_program())
+    assert kernel.info(prog.fd)["engine"] == "native" and kernel.prog(prog.fd).interp.checked is True
+    assert kernel.prog_test_run(prog.fd, bytes(64)).retval == NATIVE_MIN_INSNS + 1
+
+
+def test_frozen_read_only_map_values_are_known_to_the_verifier(kernel):
+    """bpf_strncmp's constant string must be in a frozen BPF_F_RDONLY_PROG map, as in Linux."""
+    ro = kernel.map_create(MapType.BPF_MAP_TYPE_ARRAY, 4, 8, 1, 1 << 7)
+    kernel.map_update(ro, bytes(4), b"hello\0\0\0")
+    source = f"""
+        r1 = 0x6f6c6c6568 ll
+        *(u64 *)(r10 - 8) = r1
+        r1 = r10
+        r1 += -8
+        r2 = 5
+        r3 = map[fd:{ro}][0]+0 ll
+        call bpf_strncmp
+        exit
+    """
+    err = refused(kernel, source)  # not frozen yet: not a read-only map
+    assert "does not point to a readonly map" in err.log
+    kernel.map_freeze(ro)
+    prog = kernel.prog_load(SOCKET, assemble(source, helper_id=helper_id))
+    assert kernel.prog_test_run(prog.fd, bytes(64)).retval == 0
