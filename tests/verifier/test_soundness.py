@@ -46,7 +46,8 @@ def run_virtual(gen: vgen.Generated, rng: random.Random) -> list[int]:
         fd = kernel.map_create(mtype, key, value, entries)
         for k in (range(entries) if gen.map_kind == "array" else rng.sample(range(8), 4)):
             kernel.map_update(fd, k.to_bytes(key, "little"), rng.randbytes(value))
-    loaded = kernel.prog_load(gen.prog_type, gen.with_map_fd(fd))
+    # the bounds-checked reference interpreter, not the engine a verified program would get (unchecked native)
+    loaded = kernel.prog_load(gen.prog_type, gen.with_map_fd(fd), engine="interp")
     return [kernel.prog_test_run(loaded.fd, rng.randbytes(rng.choice((14, 20, 34, 64, 100)))).retval
             for _ in range(RUNS)]
 

@@ -177,6 +177,10 @@ def test_unprivileged_kernel_refuses_uninitialised_stack_reads_and_other_program
     assert kernel.prog_load(SOCKET, assemble("r0 = 0\nexit")).fd > 0
 
 
+def test_an_empty_program_is_e2big(kernel):
+    assert refused(kernel, "").errno == errno.E2BIG
+
+
 def test_unprivileged_instruction_limit():
     source = "\n".join(["r0 = 0"] * 4096 + ["exit"])
     assert refused(VirtualKernel(privileged=False), source).errno == errno.E2BIG

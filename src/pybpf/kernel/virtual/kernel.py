@@ -430,11 +430,9 @@ class VirtualKernel:
         except EncodingError as err:
             raise BpfError(command, errno.EINVAL, str(err), log=f"{err}\n") from None
         count = sum(i.size for i in insns)
-        if count == 0:
-            raise BpfError(command, errno.EINVAL, "no instructions")
         limit = BPF_COMPLEXITY_LIMIT_INSNS if self.privileged else BPF_MAXINSNS
-        if count > limit:
-            raise BpfError(command, errno.E2BIG, f"{count} instructions is above {limit}")
+        if not 0 < count <= limit:  # bpf_prog_load: E2BIG for an empty program too
+            raise BpfError(command, errno.E2BIG, f"{count} instructions (a program has 1 to {limit})")
         used: list[MapObject] = []
         references = self._resolve_maps(insns, fd_array or [], used)
         log = self._verify(command, insns, prog_type, expected_attach_type, license, references,
@@ -452,10 +450,7 @@ class VirtualKernel:
         interp.kernel = self
         interp.prog_type = prog_type
         if hasattr(interp, "compile"):  # JIT at load, as Linux does: the first event does not pay for it
-            try:
-                interp.compile()
-            except ProgramError as err:
-                raise BpfError(command, errno.EINVAL, str(err)) from None
+            interp.compile()
         obj = ProgObject(next(self._ids["prog"]), prog_type, name[:15], license, insns, interp,
                          hashlib.sha1(encode(insns)).hexdigest()[:16], used, time.monotonic_ns())
         self._by_id["prog"][obj.id] = obj
