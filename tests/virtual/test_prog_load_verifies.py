@@ -16,6 +16,7 @@ from pybpf.kernel.errors import BpfError
 from pybpf.kernel.virtual import VirtualKernel
 from pybpf.uapi import MapType, ProgType
 from pybpf.vm.engines import ENGINES, NATIVE_MIN_INSNS
+from support.kernel import needs_kernel
 
 SOCKET = ProgType.BPF_PROG_TYPE_SOCKET_FILTER
 XDP = ProgType.BPF_PROG_TYPE_XDP
@@ -52,11 +53,21 @@ def test_out_of_bounds_stack_read_is_refused(kernel):
 
 
 def test_unchecked_map_value_dereference_is_refused(kernel):
-    fd = kernel.map_create(MapType.BPF_MAP_TYPE_ARRAY, 4, 8, 1)
+    fd = kernel.map_create(MapType.BPF_MAP_TYPE_HASH, 4, 8, 1)
     err = refused(kernel, lookup(fd) + "r0 = *(u64 *)(r0 + 0)\nexit")
     assert err.errno == errno.EACCES
     assert "R0 invalid mem access 'map_value_or_null'" in err.log
     assert "R0 invalid mem access" in str(err)
+
+
+def test_an_array_element_with_a_constant_key_needs_no_null_check(kernel):
+    """Linux 6.18 elides the NULL of an array lookup whose constant key is in range."""
+    fd = kernel.map_create(MapType.BPF_MAP_TYPE_ARRAY, 4, 8, 1)
+    kernel.map_update(fd, bytes(4), (9).to_bytes(8, "little"))
+    prog = kernel.prog_load(SOCKET, assemble(lookup(fd) + "r0 = *(u64 *)(r0 + 0)\nexit", helper_id=helper_id))
+    assert kernel.prog_test_run(prog.fd, bytes(64)).retval == 9
+    out_of_range = lookup(fd).replace("r1 = 0\n", "r1 = 1\n", 1) + "r0 = *(u64 *)(r0 + 0)\nexit"
+    assert "invalid mem access 'map_value_or_null'" in refused(kernel, out_of_range).log
 
 
 def test_checked_map_value_dereference_is_accepted_and_runs(kernel):
@@ -84,8 +95,9 @@ def test_leaked_ringbuf_record_is_refused(kernel):
         r0 = 0
         exit
     """)
-    assert err.errno == errno.EACCES
+    assert err.errno == errno.EINVAL
     assert "Unreleased reference id=" in err.log and "alloc_insn=4" in err.log
+    assert "BPF_EXIT instruction in main prog would lead to reference leak" in err.log
 
 
 def test_a_map_of_the_wrong_type_for_the_helper_is_refused(kernel):
@@ -231,3 +243,90 @@ def test_frozen_read_only_map_values_are_known_to_the_verifier(kernel):
     kernel.map_freeze(ro)
     prog = kernel.prog_load(SOCKET, assemble(source, helper_id=helper_id))
     assert kernel.prog_test_run(prog.fd, bytes(64)).retval == 0
+
+
+# -- the same loads on Linux: errno and the verifier's last message agree ----------------------------------
+def _maps(kernel) -> dict:
+    """The maps the cases use, created in `kernel`: fds by name."""
+    fds = {"array": kernel.map_create(MapType.BPF_MAP_TYPE_ARRAY, 4, 8, 1),
+           "pair": kernel.map_create(MapType.BPF_MAP_TYPE_ARRAY, 4, 8, 2),
+           "ringbuf": kernel.map_create(MapType.BPF_MAP_TYPE_RINGBUF, 0, 0, 4096)}
+    fds["hello"] = kernel.map_create(MapType.BPF_MAP_TYPE_ARRAY, 4, 8, 1, 1 << 7)
+    kernel.map_update(fds["hello"], bytes(4), b"hello\0\0\0")
+    kernel.map_freeze(fds["hello"])
+    fds["outer"] = kernel.map_create(MapType.BPF_MAP_TYPE_ARRAY_OF_MAPS, 4, 4, 1, inner_map_fd=fds["array"])
+    return fds
+
+
+STRNCMP = """
+    r1 = 0x6f6c6c6568 ll
+    *(u64 *)(r10 - 8) = r1
+    r1 = r10
+    r1 += -8
+    r2 = 5
+    {third}
+    call bpf_strncmp
+    exit
+"""
+CASES = {  # name -> (program type, license, source with {map} fields)
+    "stack out of bounds": (SOCKET, "GPL", "r0 = *(u64 *)(r10 + 8)\nexit"),
+    "array value, constant key": (SOCKET, "GPL", lookup("{array}") + "r0 = *(u64 *)(r0 + 0)\nexit"),
+    "array value, key out of range": (SOCKET, "GPL", lookup("{array}").replace("r1 = 0", "r1 = 1", 1)
+                                      + "r0 = *(u64 *)(r0 + 0)\nexit"),
+    "array value, key 1 spilled": (SOCKET, "GPL", "r1 = 1\n*(u32 *)(r10 - 8) = r1\nr1 = map[fd:{pair}] ll\n"
+                                   "r2 = r10\nr2 += -8\ncall bpf_map_lookup_elem\nr0 = *(u64 *)(r0 + 0)\nexit"),
+    "array value, key 1 unaligned": (SOCKET, "GPL", "r1 = 1\n*(u32 *)(r10 - 4) = r1\nr1 = map[fd:{pair}] ll\n"
+                                     "r2 = r10\nr2 += -4\ncall bpf_map_lookup_elem\nr0 = *(u64 *)(r0 + 0)\nexit"),
+    "array value, key 1 by st": (SOCKET, "GPL", "*(u32 *)(r10 - 8) = 1\nr1 = map[fd:{pair}] ll\n"
+                                 "r2 = r10\nr2 += -8\ncall bpf_map_lookup_elem\nr0 = *(u64 *)(r0 + 0)\nexit"),
+    "array value, unknown key": (SOCKET, "GPL", lookup("{array}").replace("r1 = 0", "r1 = *(u32 *)(r1 + 0)", 1)
+                                 + "r0 = *(u64 *)(r0 + 0)\nexit"),
+    "map value checked": (SOCKET, "GPL", lookup("{array}") + "if r0 == 0 goto +1\nr0 = *(u64 *)(r0 + 0)\nexit"),
+    "ringbuf record leaked": (SOCKET, "GPL", "r1 = map[fd:{ringbuf}] ll\nr2 = 8\nr3 = 0\n"
+                                            "call bpf_ringbuf_reserve\nr0 = 0\nexit"),
+    "array into ringbuf_reserve": (SOCKET, "GPL", "r1 = map[fd:{array}] ll\nr2 = 8\nr3 = 0\n"
+                                                 "call bpf_ringbuf_reserve\nr0 = 0\nexit"),
+    "GPL-only helper, other license": (ProgType.BPF_PROG_TYPE_KPROBE, "Proprietary",
+                                       "r1 = 0\n*(u64 *)(r10 - 8) = r1\nr1 = r10\nr1 += -8\nr2 = 8\n"
+                                       "call bpf_trace_printk\nr0 = 0\nexit"),
+    "strncmp of a stack string": (SOCKET, "GPL", STRNCMP.format(third="r3 = r10\nr3 += -8")),
+    "strncmp of a read-only map": (SOCKET, "GPL", STRNCMP.format(third="r3 = map[fd:{hello}][0]+0 ll")),
+    "map-in-map lookup": (SOCKET, "GPL", lookup("{outer}") + "if r0 == 0 goto out\nr1 = r0\nr2 = r10\n"
+                                         "r2 += -4\ncall bpf_map_lookup_elem\nif r0 == 0 goto out\n"
+                                         "r0 = *(u64 *)(r0 + 0)\nexit\nout:\nr0 = 0\nexit"),
+    "pointer returned": (SOCKET, "GPL", "r0 = r10\nexit"),
+}
+
+
+def _verdict(kernel, case: str, **log) -> tuple:
+    """(errno or 0, the verifier's last message before its summary line) of one case in `kernel`."""
+    from pybpf.kernel.errors import BpfError as Refused
+    prog_type, license, source = CASES[case]
+    insns = assemble(source.format(**_maps(kernel)), helper_id=helper_id)
+    try:
+        kernel.close(kernel.prog_load(prog_type, insns, license, log_level=1, log_size=1 << 16, **log).fd)
+        return 0, ""
+    except Refused as err:
+        lines = err.log.splitlines()
+        return err.errno, lines[-2] if len(lines) > 1 else ""
+
+
+@needs_kernel
+@pytest.mark.kernel
+@pytest.mark.parametrize("case", CASES)
+def test_linux_gives_the_same_verdict(case):
+    from pybpf.kernel.linux import LinuxKernel
+    assert _verdict(VirtualKernel(), case) == _verdict(LinuxKernel(), case)
+
+
+@needs_kernel
+@pytest.mark.kernel
+def test_linux_keeps_the_same_tail_of_a_log_too_long():
+    from pybpf.kernel.linux import LinuxKernel
+    source = "\n".join(["r0 = 0"] * 40 + ["r0 = *(u64 *)(r10 + 8)", "exit"])
+    tails = []
+    for kernel in (VirtualKernel(), LinuxKernel()):
+        with pytest.raises(BpfError) as err:
+            kernel.prog_load(SOCKET, assemble(source), log_level=1, log_size=128)
+        tails.append((err.value.errno, err.value.log))
+    assert tails[0] == tails[1] and tails[0][0] == errno.ENOSPC
