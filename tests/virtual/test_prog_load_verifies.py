@@ -50,6 +50,7 @@ def test_out_of_bounds_stack_read_is_refused(kernel):
     assert err.errno == errno.EACCES
     assert "invalid read from stack R10 off=8 size=8" in err.log
     assert SUMMARY.format(1) in err.log.splitlines()[-1]
+    assert "EACCES (Permission denied): pc 0: invalid read from stack R10 off=8 size=8" in str(err)
 
 
 def test_unchecked_map_value_dereference_is_refused(kernel):

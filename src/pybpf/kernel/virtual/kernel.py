@@ -477,7 +477,9 @@ class VirtualKernel:
             raise BpfError(command, errno.ENOSPC, f"the verifier log needs {len(log) + 1} bytes, "
                            f"the buffer has {log_size}", log=log[len(log) + 1 - log_size:])
         if not result.accepted:
-            raise BpfError(command, result.errno, str(result.error), log=log)
+            error = result.error
+            reason = error.message.splitlines()[-1]
+            raise BpfError(command, result.errno, reason if error.pc is None else f"pc {error.pc}: {reason}", log=log)
         return log
 
     def _map_info(self, obj: MapObject) -> MapInfo:
