@@ -135,6 +135,13 @@ def test_gpl_only_helper_needs_a_gpl_license(kernel):
     assert "cannot call GPL-restricted function from non-GPL compatible program" in err.log
 
 
+def test_info_reports_the_verified_instructions_and_the_license(kernel):
+    gpl = kernel.prog_load(SOCKET, assemble("r0 = 1\nif r0 > 2 goto +1\nr0 = 0\nexit"))
+    other = kernel.prog_load(SOCKET, assemble("r0 = 0\nexit"), "Proprietary")
+    assert kernel.info(gpl.fd)["verified_insns"] == 4 and kernel.info(gpl.fd)["gpl_compatible"] == 1
+    assert kernel.info(other.fd)["verified_insns"] == 2 and kernel.info(other.fd)["gpl_compatible"] == 0
+
+
 def test_log_levels_return_the_verifier_trace(kernel):
     source = "r0 = 1\nif r0 > 2 goto +1\nr0 = 0\nexit"
     level1 = kernel.prog_load(SOCKET, assemble(source), log_level=1, log_size=4096).log

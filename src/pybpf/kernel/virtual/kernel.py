@@ -87,6 +87,7 @@ class ProgObject:
     tag: str
     maps: list[MapObject]
     load_time_ns: int
+    verified_insns: int = 0  # instructions the verifier processed
     run_cnt: int = 0
     run_time_ns: int = 0
 
@@ -435,8 +436,8 @@ class VirtualKernel:
             raise BpfError(command, errno.E2BIG, f"{count} instructions (a program has 1 to {limit})")
         used: list[MapObject] = []
         references = self._resolve_maps(insns, fd_array or [], used)
-        log = self._verify(command, insns, prog_type, expected_attach_type, license, references,
-                           log_level, log_size)
+        log, verified = self._verify(command, insns, prog_type, expected_attach_type, license, references,
+                                     log_level, log_size)
         try:
             chosen = choose_engine(count, engine, verified=True)
         except UnknownEngine as err:
@@ -452,13 +453,14 @@ class VirtualKernel:
         if hasattr(interp, "compile"):  # JIT at load, as Linux does: the first event does not pay for it
             interp.compile()
         obj = ProgObject(next(self._ids["prog"]), prog_type, name[:15], license, insns, interp,
-                         hashlib.sha1(encode(insns)).hexdigest()[:16], used, time.monotonic_ns())
+                         hashlib.sha1(encode(insns)).hexdigest()[:16], used, time.monotonic_ns(), verified)
         self._by_id["prog"][obj.id] = obj
         return Loaded(self._install(obj), log)
 
     def _verify(self, command: str, insns: list[Insn], prog_type: int, expected_attach_type: int, license: str,
-                references: dict[int, tuple[MapObject, int]], log_level: int, log_size: int) -> str:
-        """bpf_check on the kernel's map objects: the log the caller asked for, or BpfError."""
+                references: dict[int, tuple[MapObject, int]], log_level: int, log_size: int) -> tuple[str, int]:
+        """bpf_check on the kernel's map objects: the log the caller asked for and the instructions
+        processed, or BpfError."""
         infos: dict[int, MapInfo] = {}
         maps = {pc: infos.setdefault(obj.id, self._map_info(obj)) for pc, (obj, _) in references.items()}
 
@@ -471,7 +473,7 @@ class VirtualKernel:
             log += result.stats.line() + "\n"
         if not log_level:
             if result.accepted:
-                return ""
+                return "", result.stats.processed
             log = run(1).log  # as libbpf retries a refused load at level 1 to show why
         elif len(log) + 1 > log_size:  # bpf_vlog_finalize: a truncated log is ENOSPC, its tail kept
             raise BpfError(command, errno.ENOSPC, f"the verifier log needs {len(log) + 1} bytes, "
@@ -480,7 +482,7 @@ class VirtualKernel:
             error = result.error
             reason = error.message.splitlines()[-1]
             raise BpfError(command, result.errno, reason if error.pc is None else f"pc {error.pc}: {reason}", log=log)
-        return log
+        return log, result.stats.processed
 
     def _map_info(self, obj: MapObject) -> MapInfo:
         """What the verifier knows of a map: its shape, and a read-only frozen map's contents."""
@@ -622,7 +624,8 @@ class VirtualKernel:
             return {"type": obj.prog_type, "id": obj.id, "tag": obj.tag, "name": obj.name,
                     "xlated_prog_len": sum(i.size for i in obj.insns) * 8, "load_time": obj.load_time_ns,
                     "nr_map_ids": len(obj.maps), "map_ids": [m.id for m in obj.maps], "run_cnt": obj.run_cnt,
-                    "run_time_ns": obj.run_time_ns, "engine": engine_name(obj.interp)}
+                    "run_time_ns": obj.run_time_ns, "engine": engine_name(obj.interp),
+                    "verified_insns": obj.verified_insns, "gpl_compatible": int(obj.license in GPL_COMPATIBLE)}
         if isinstance(obj, LinkObject):
             return {"id": obj.id, "prog_id": obj.prog.id, "target": obj.target}
         raise BpfError("BPF_OBJ_GET_INFO_BY_FD", errno.EBADF, f"fd {fd} is not open")
