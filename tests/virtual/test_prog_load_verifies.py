@@ -144,15 +144,16 @@ def test_info_reports_the_verified_instructions_and_the_license(kernel):
 
 def test_log_levels_return_the_verifier_trace(kernel):
     source = "r0 = 1\nif r0 > 2 goto +1\nr0 = 0\nexit"
-    level1 = kernel.prog_load(SOCKET, assemble(source), log_level=1, log_size=4096).log
-    lines = level1.splitlines()
-    assert lines[0].startswith("0: (b7) r0 = 1")
-    assert lines[-1].startswith(SUMMARY.format(4))
     level2 = kernel.prog_load(SOCKET, assemble(source), log_level=2, log_size=4096).log
-    assert level2.splitlines()[-1].startswith(SUMMARY.format(4))
-    assert len(level2) >= len(level1)
-    stats = kernel.prog_load(SOCKET, assemble(source), log_level=4, log_size=4096).log
-    assert stats.splitlines() == [lines[-1]]  # statistics only, no trace
+    lines = level2.splitlines()
+    assert lines[0] == "0: R1=ctx() R10=fp0" and "0: (b7) r0 = 1" in lines
+    assert lines[-1].startswith(SUMMARY.format(4))
+    # below level 2 an accepted program's log is rewound to its statistics, as Linux's do_check_common does
+    for level in (1, 4):
+        assert kernel.prog_load(SOCKET, assemble(source), log_level=level, log_size=4096).log == lines[-1] + "\n"
+    refused_trace = refused(kernel, source.replace("r0 = 0", "r0 = *(u64 *)(r10 + 8)"), log_level=1,
+                            log_size=4096).log.splitlines()
+    assert refused_trace[0] == "0: (b7) r0 = 1" and refused_trace[-2] == "invalid read from stack R10 off=8 size=8"
 
 
 def test_a_refusal_carries_the_log_without_log_level(kernel):
@@ -163,13 +164,13 @@ def test_a_refusal_carries_the_log_without_log_level(kernel):
 
 def test_a_log_that_does_not_fit_is_enospc_with_its_tail(kernel):
     source = "\n".join(["r0 = 0"] * 40 + ["exit"])
-    full = kernel.prog_load(SOCKET, assemble(source), log_level=1, log_size=1 << 16).log
+    full = kernel.prog_load(SOCKET, assemble(source), log_level=2, log_size=1 << 16).log
     with pytest.raises(BpfError) as err:
-        kernel.prog_load(SOCKET, assemble(source), log_level=1, log_size=256)
+        kernel.prog_load(SOCKET, assemble(source), log_level=2, log_size=256)
     assert err.value.errno == errno.ENOSPC
     assert len(err.value.log) == 255 and full.endswith(err.value.log)  # the rotating log keeps the end
     assert kernel.get_next_id("prog") == 1  # only the first load's program exists
-    fits = kernel.prog_load(SOCKET, assemble(source), log_level=1, log_size=len(full) + 1)
+    fits = kernel.prog_load(SOCKET, assemble(source), log_level=2, log_size=len(full) + 1)
     assert fits.log == full
 
 
@@ -338,3 +339,14 @@ def test_linux_keeps_the_same_tail_of_a_log_too_long():
             kernel.prog_load(SOCKET, assemble(source), log_level=1, log_size=128)
         tails.append((err.value.errno, err.value.log))
     assert tails[0] == tails[1] and tails[0][0] == errno.ENOSPC
+
+
+@needs_kernel
+@pytest.mark.kernel
+def test_linux_rewinds_an_accepted_programs_log_below_level_2_too():
+    from pybpf.kernel.linux import LinuxKernel
+    source = assemble("r0 = 0\nr1 = *(u32 *)(r1 + 0)\nif r1 == 0 goto +1\nr0 = 1\nexit")
+    logs = [kernel.prog_load(SOCKET, source, log_level=1, log_size=4096).log.splitlines()
+            for kernel in (VirtualKernel(), LinuxKernel())]
+    assert [len(log) for log in logs] == [1, 1]
+    assert all(log[0].startswith(SUMMARY.format(6)) for log in logs)

@@ -63,7 +63,7 @@ CTX_TYPES = {ProgType.BPF_PROG_TYPE_RAW_TRACEPOINT, ProgType.BPF_PROG_TYPE_SYSCA
 GPL_COMPATIBLE = {"GPL", "GPL v2", "GPL and additional rights", "Dual BSD/GPL", "Dual MIT/GPL", "Dual MPL/GPL"}
 # The only program types a process without CAP_BPF may load (bpf_prog_load).
 UNPRIVILEGED_PROG_TYPES = {ProgType.BPF_PROG_TYPE_SOCKET_FILTER, ProgType.BPF_PROG_TYPE_CGROUP_SKB}
-BPF_LOG_LEVEL, BPF_LOG_STATS = 3, 4  # log_level bits: the instruction trace (1, 2), the statistics
+BPF_LOG_LEVEL, BPF_LOG_LEVEL2 = 3, 2  # log_level bits: the instruction trace (1 or 2; 2 keeps it on success)
 
 
 @dataclass
@@ -469,8 +469,9 @@ class VirtualKernel:
                           gpl=license in GPL_COMPATIBLE, expected_attach_type=expected_attach_type)
         result = run(log_level & BPF_LOG_LEVEL)
         log = result.log
-        if result.accepted and log_level == BPF_LOG_STATS:  # statistics without the trace
-            log += result.stats.line() + "\n"
+        if result.accepted and log_level and not log_level & BPF_LOG_LEVEL2:
+            # do_check_common: below level 2 a successful check rewinds the log; the statistics remain
+            log = result.stats.line() + "\n"
         if not log_level:
             if result.accepted:
                 return "", result.stats.processed
