@@ -31,17 +31,13 @@ COMMITTED = sorted([*DATA.glob("*.o"), *(TESTS / "data" / "packet").glob("*.o")]
 SOURCES = sorted((Path(__file__).parent / "data").glob("*.c"))
 OBJECTS = [p.name for p in COMMITTED] + [p.name for p in SOURCES]
 CLANG = shutil.which("clang-14") or shutil.which("clang")
-# Where the virtual kernel's load path is laxer than Linux: it does not run the verifier at BPF_PROG_LOAD.
+# Where the virtual kernel's load path differs from Linux's.
 KNOWN_DISAGREEMENTS = {
-    "calls.o": "Linux: 'R0 pointer *= pointer prohibited' in a callee; the virtual prog_load does not verify",
-    "calls_v3.o": "Linux: 'R0 pointer *= pointer prohibited' in a callee; the virtual prog_load does not verify",
-    "core.o": "CO-RE: Linux 6.18 has no enum task_state, so the lddw of TASK_DEAD is poisoned (as libbpf "
-              "does) and the verifier stops there; the virtual kernel applies no CO-RE",
+    # the loader passes numa_node to Linux, as libbpf does
+    "map_attrs.o": "Linux: EINVAL, its map 'flows' asks for NUMA node 1 and this machine has node 0 only; the "
+                   "virtual kernel (one node, no numa_node argument) refuses the map's BPF_F_NO_PREALLOC on an LRU "
+                   "map first: ENOTSUPP",
 }
-KNOWN_DISAGREEMENTS.pop("core.o")  # CO-RE applies on the virtual kernel too now (kernel/core_virtual.py)
-KNOWN_DISAGREEMENTS["map_attrs.o"] = (  # the loader passes numa_node to Linux, as libbpf does
-    "Linux: EINVAL, its map 'flows' asks for NUMA node 1 and this machine has node 0 only; the virtual kernel "
-    "(one node, no numa_node argument) refuses the map's BPF_F_NO_PREALLOC on an LRU map first: ENOTSUPP")
 PACKET_TYPES = {ProgType.BPF_PROG_TYPE_SOCKET_FILTER, ProgType.BPF_PROG_TYPE_XDP,
                 ProgType.BPF_PROG_TYPE_SCHED_CLS, ProgType.BPF_PROG_TYPE_SCHED_ACT}
 PACKETS = [bytes(64), bytes(range(64)), bytes([0xff] * 14) + bytes(range(100))]

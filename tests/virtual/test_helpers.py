@@ -78,7 +78,11 @@ def test_bpf_loop_calls_back_until_told_to_stop(kernel):
 
 
 def test_probe_read_str_and_strncmp(kernel):
-    fd = load(kernel, """
+    # bpf_strncmp's string must be a constant of a frozen read-only map, as Linux's verifier wants.
+    hello = kernel.map_create(MapType.BPF_MAP_TYPE_ARRAY, 4, 8, 1, 1 << 7)  # BPF_F_RDONLY_PROG
+    kernel.map_update(hello, bytes(4), b"hello\0\0\0")
+    kernel.map_freeze(hello)
+    fd = load(kernel, f"""
         r1 = 0x6f6c6c6568 ll
         *(u64 *)(r10 - 8) = r1
         r1 = r10
@@ -91,8 +95,7 @@ def test_probe_read_str_and_strncmp(kernel):
         r1 = r10
         r1 += -24
         r2 = 5
-        r3 = r10
-        r3 += -8
+        r3 = map[fd:{hello}][0]+0 ll
         call bpf_strncmp
         r0 <<= 8
         r0 |= r6
@@ -135,11 +138,10 @@ def test_get_current_comm(kernel):
 
 def test_snprintf(kernel):
     out = kernel.map_create(MapType.BPF_MAP_TYPE_ARRAY, 4, 32, 1)
+    fmt = kernel.map_create(MapType.BPF_MAP_TYPE_ARRAY, 4, 16, 1, 1 << 7)  # the format: read-only, frozen
+    kernel.map_update(fmt, bytes(4), b"%x%x %d\n".ljust(16, b"\0"))
+    kernel.map_freeze(fmt)
     fd = load(kernel, f"""
-        r1 = 0x0a64252078257825 ll
-        *(u64 *)(r10 - 16) = r1
-        r1 = 0
-        *(u64 *)(r10 - 8) = r1
         r1 = 255
         *(u64 *)(r10 - 40) = r1
         r1 = 16
@@ -155,8 +157,7 @@ def test_snprintf(kernel):
         if r0 == 0 goto fail
         r1 = r0
         r2 = 32
-        r3 = r10
-        r3 += -16
+        r3 = map[fd:{fmt}][0]+0 ll
         r4 = r10
         r4 += -40
         r5 = 24
@@ -221,6 +222,16 @@ def test_skb_load_bytes_and_task(kernel):
     """)
     # a socket filter's offsets count from the network header, past the 14-byte Ethernet header
     assert kernel.prog_test_run(fd, bytes(14) + bytes([0, 1, 2, 3]) + bytes(60)).retval == 0x0302
-    task = load(kernel, "call bpf_get_current_task\nr0 = *(u32 *)(r0 + 4)\nexit")
+    task = load(kernel, """
+        call bpf_get_current_task
+        r3 = r0
+        r3 += 4
+        r1 = r10
+        r1 += -8
+        r2 = 4
+        call bpf_probe_read_kernel
+        r0 = *(u32 *)(r10 - 8)
+        exit
+    """)  # the task pointer is a scalar to the verifier: read through it with probe_read, as in Linux
     import os
     assert run(kernel, task) == os.getpid()

@@ -11,6 +11,7 @@ from pybpf.kernel.errors import BpfError
 from pybpf.kernel.virtual import VirtualKernel
 from pybpf.uapi import MapType, ProgType
 from support import testapp
+from support.unverified import load_unverified
 
 KPROBE = ProgType.BPF_PROG_TYPE_KPROBE
 
@@ -210,7 +211,12 @@ def test_missing_targets_are_clear_errors_and_attach_nothing(kernel, target, err
 
 
 def test_a_faulting_probe_program_does_not_break_the_application(kernel):
-    link = attach(kernel, "pyfunc:support.testapp:add", "r1 = 4096\nr0 = *(u64 *)(r1 + 0)\nexit")
+    """prog_load refuses the program; if a verifier bug let it through, the traced call would go on."""
+    unsafe = assemble("r1 = 4096\nr0 = *(u64 *)(r1 + 0)\nexit")
+    with pytest.raises(BpfError) as refused:
+        kernel.prog_load(KPROBE, unsafe)
+    assert refused.value.errno == errno.EACCES and "R1 invalid mem access 'scalar'" in refused.value.log
+    link = kernel.link_create(load_unverified(kernel, KPROBE, unsafe), "pyfunc:support.testapp:add")
     try:
         assert testapp.add(2, 3) == 5
     finally:

@@ -17,7 +17,7 @@ from .ctx import READ, WRITE
 from .errors import VerifierError
 from .regs import (BTF_ID, CTX, FUNC, MAP_KEY, MAP_PTR, MAP_VALUE, MEM, NOT_INIT, PACKET, PACKET_END, PACKET_META, SCALAR,
                    SOCK, SOCK_COMMON, STACK, TCP_SOCK, Reg)
-from .state import MAX_CALL_FRAMES, MISC, ZERO, Frame
+from .state import MAX_CALL_FRAMES, MISC, SPILL, ZERO, Frame
 
 BPF_MAX_VAR_SIZ = 1 << 29
 MEM_TYPES = "fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_"
@@ -42,6 +42,7 @@ class CallMeta:
         self.ref_obj_id = 0
         self.callback = None
         self.callback_ctx = None
+        self.const_map_key = -1  # the key, when an array's lookup key is known (get_constant_map_key)
 
 
 def _type_error(reg: Reg, regno: int, expected: str) -> VerifierError:
@@ -73,7 +74,28 @@ def _map_mem(size_of, kind_of):
             raise _type_error(reg, regno, KEY_TYPES)
         size = meta.map.key_size if size_of == "key" else meta.map.value_size
         memory.check_helper_mem(v, regno, size, kind_of, False, uninit_ok=kind_of == WRITE)
+        if size_of == "key" and meta.map.map_type in ELIDE_NULL_MAPS:
+            meta.const_map_key = _const_map_key(v, reg, size)
     return check
+
+
+# Arrays whose lookup with a constant key in range cannot return NULL (can_elide_value_nullness, 6.13+).
+ELIDE_NULL_MAPS = (MapType.BPF_MAP_TYPE_ARRAY, MapType.BPF_MAP_TYPE_PERCPU_ARRAY)
+
+
+def _const_map_key(v, reg: Reg, key_size: int) -> int:
+    """get_constant_map_key: the key on the stack when its bytes are known (zeroes or one scalar spill
+    of exactly key_size), else -1.  State pruning compares stack scalars by value, so relying on it is safe."""
+    if not v.capable or reg.type != STACK or not reg.b.is_const:
+        return -1
+    slot, off = v.cur.frames[reg.frameno].slot(reg.off + reg.b.value)
+    zeros = next((off - i for i in range(off, -1, -1) if slot.types[i] != ZERO), off + 1)
+    if zeros >= key_size:
+        return 0
+    spill = next((off - i for i in range(off, -1, -1) if slot.types[i] != SPILL), off + 1)
+    if not slot.is_spilled_scalar or spill != key_size or not slot.spilled.b.is_const:
+        return -1
+    return slot.spilled.b.value
 
 
 def _mem(kind_of, null_ok=False, uninit=False):
@@ -254,6 +276,12 @@ SPECIAL_MAPS = {MapType.BPF_MAP_TYPE_PROG_ARRAY: ("tail_call",),
 SOCKET_MAPS = (MapType.BPF_MAP_TYPE_SOCKMAP, MapType.BPF_MAP_TYPE_SOCKHASH)
 
 
+def _reference_leak(state, prefix: str) -> VerifierError:
+    """check_resource_leak: each lingering reference, then what would leak it; -EINVAL."""
+    lines = [f"Unreleased reference id={ref} alloc_insn={at}" for ref, at in state.refs]
+    return fail("\n".join([*lines, f"{prefix} would lead to reference leak"]), errno.EINVAL)
+
+
 def check_call(v, pc: int, s) -> bool:
     if s.src == 1:
         return check_subprog_call(v, pc, s)
@@ -287,7 +315,8 @@ def check_helper_call(v, pc: int, helper_id: int) -> bool:
         allowed = MAP_TYPES_FOR.get(spec.name)
         mtype = meta.map.map_type
         if (allowed and mtype not in allowed) or (mtype in SPECIAL_MAPS and spec.name not in SPECIAL_MAPS[mtype]):
-            raise fail(f"cannot pass map_type {mtype} into func {name}#{helper_id}")
+            # check_map_func_compatibility's error path returns -EINVAL, not -EACCES
+            raise fail(f"cannot pass map_type {mtype} into func {name}#{helper_id}", errno.EINVAL)
     if spec.name == "tail_call" and not v.capable:
         _record_tail_call_map(v, pc, meta.map)
     if spec.name == "get_local_storage" and not regs[2].is_const(0):
@@ -309,6 +338,8 @@ def check_helper_call(v, pc: int, helper_id: int) -> bool:
         r0.set_unknown()
     else:
         base, null, flags = RETURNS[spec.ret]
+        if spec.name == "map_lookup_elem" and 0 <= meta.const_map_key < meta.map.max_entries:
+            null = False  # check_helper_call: an array element named by a constant key always exists
         r0.set_pointer(base, null=null, flags=flags)
         if base in (MAP_VALUE,):
             if meta.map is None:
@@ -442,8 +473,7 @@ def check_exit(v, pc: int) -> bool:
         v.pc = frame.callsite + 1
         return False
     if state.refs:
-        ref, at = state.refs[0]
-        raise fail(f"Unreleased reference id={ref} alloc_insn={at}")
+        raise _reference_leak(state, "BPF_EXIT instruction in main prog")
     r0 = state.regs[0]
     if r0.type == NOT_INIT:
         raise fail("R0 !read_ok")
@@ -505,7 +535,7 @@ def check_ld_abs(v, pc: int, s) -> bool | None:
         raise fail("BPF_LD_[ABS|IND] uses reserved fields", errno.EINVAL)
     r6 = read_reg(v, 6)
     if v.cur.refs:
-        raise fail("BPF_LD_[ABS|IND] would lead to reference leak")
+        raise _reference_leak(v.cur, "BPF_LD_[ABS|IND]")
     if r6.type != CTX:
         raise fail("at the time of BPF_LD_ABS|IND R6 != pointer to skb", errno.EINVAL)
     if mode == 0x40:

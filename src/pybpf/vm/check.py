@@ -1,8 +1,9 @@
 """The structural check a program passes before any engine runs it.
 
-It stands in for the verifier until that lands, and stays as the engines'
-own precondition: every instruction is a valid encoding, jumps and calls
-land inside the program and not in the middle of a lddw, no path falls off
+The virtual kernel runs the verifier first; this stays the engines' own
+precondition, and the only check `vm.run` makes before it runs unverified
+bytecode with bounds checks: every instruction is a valid encoding, jumps
+and calls land inside the program and not in the middle of a lddw, no path falls off
 the end, r10 is never written, and no register is read before it is written
 on every path to the read (a forward must-be-initialised dataflow per
 subprogram, like the kernel's `R0 !read_ok`; a subprogram's exit need not

@@ -4,10 +4,12 @@ Objects (maps, programs, links) live in a file-descriptor table and have ids,
 as in Linux; pinning gives them paths.  All memory programs may touch (map
 values, stacks, contexts, packets) lives in one `AddressSpace`, so a pointer
 one program gets from a map is valid in every program.  Programs run on the
-reference interpreter; until the verifier lands, prog load runs the
-structural check (valid encodings, jumps in range, no fall-through, registers
-written before read), and the interpreter's bounds checks keep the host safe
-either way.
+engine `vm.engines.choose` picks.  Program load runs the verifier
+(`pybpf.verifier.verify`) on the kernel's own map objects, license and
+privilege, as Linux's bpf_check does: a program Linux would refuse as unsafe
+is refused here with the same errno and log, and only a verified program
+runs (so the native engine may run it without its checked mode).  The
+reference interpreter keeps its own bounds checks: it is the oracle.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from ...uapi import MapType, ProgType
 from ...vm import AddressSpace, Interpreter, ProgramError, Region, VMFault
 from ...vm.engines import ENGINES, UnknownEngine, engine_name
 from ...vm.engines import choose as choose_engine
+from ...verifier import MapInfo, verify
 from ..errors import BpfError
 from . import packet_ctx, probe_ctx
 from .attach import ATTACH_POINTS
@@ -56,6 +59,11 @@ MAP_IN_MAP_TYPES = {MapType.BPF_MAP_TYPE_ARRAY_OF_MAPS, MapType.BPF_MAP_TYPE_HAS
 # Inner maps whose max_entries must match the template's unless it has BPF_F_INNER_MAP.
 FIXED_SIZE_INNER = {MapType.BPF_MAP_TYPE_ARRAY, MapType.BPF_MAP_TYPE_PERCPU_ARRAY}
 CTX_TYPES = {ProgType.BPF_PROG_TYPE_RAW_TRACEPOINT, ProgType.BPF_PROG_TYPE_SYSCALL}
+# Licenses whose programs may call GPL-only helpers (include/linux/license.h).
+GPL_COMPATIBLE = {"GPL", "GPL v2", "GPL and additional rights", "Dual BSD/GPL", "Dual MIT/GPL", "Dual MPL/GPL"}
+# The only program types a process without CAP_BPF may load (bpf_prog_load).
+UNPRIVILEGED_PROG_TYPES = {ProgType.BPF_PROG_TYPE_SOCKET_FILTER, ProgType.BPF_PROG_TYPE_CGROUP_SKB}
+BPF_LOG_LEVEL, BPF_LOG_LEVEL2 = 3, 2  # log_level bits: the instruction trace (1 or 2; 2 keeps it on success)
 
 
 @dataclass
@@ -65,6 +73,7 @@ class MapObject:
     handle: Region  # its address is the "struct bpf_map *" programs pass to helpers
     regions: dict[int, Region] = field(default_factory=dict)
     frozen: bool = False
+    inner: Map | None = None  # a map-in-map's template for its inner maps
 
 
 @dataclass
@@ -78,6 +87,7 @@ class ProgObject:
     tag: str
     maps: list[MapObject]
     load_time_ns: int
+    verified_insns: int = 0  # instructions the verifier processed
     run_cnt: int = 0
     run_time_ns: int = 0
 
@@ -126,8 +136,12 @@ class PerfBuffer:
 class VirtualKernel:
     """The BPF subsystem, in process.  Thread-safe: program runs are serialised by one lock."""
 
-    def __init__(self, ncpus: int | None = None):
+    def __init__(self, ncpus: int | None = None, *, privileged: bool = True, checked: bool = False):
+        """`privileged`: the loader has CAP_BPF (else Linux's unprivileged rules hold: socket filter and
+        cgroup skb programs only, no pointer leaks, 4096 instructions); `checked`: the native engine keeps
+        its bounds checks even for verified programs."""
         self.ncpus = ncpus or os.cpu_count() or 1
+        self.privileged, self.checked = privileged, checked
         self.mem = AddressSpace()
         self.trace_pipe = TracePipe()
         self.lock = threading.RLock()
@@ -215,7 +229,8 @@ class VirtualKernel:
                                           map_extra, ncpus=self.ncpus))
         except MapError as err:
             raise BpfError("BPF_MAP_CREATE", err.errno, err.strerror) from None
-        obj = MapObject(next(self._ids["map"]), bpf_map, self.mem.map(f"map {name or '(unnamed)'}", 8, writable=False))
+        obj = MapObject(next(self._ids["map"]), bpf_map, self.mem.map(f"map {name or '(unnamed)'}", 8, writable=False),
+                        inner=template)
         bpf_map.bind(lambda value, what: self._map_value(obj, value, what), lambda value: self._unmap_value(obj, value))
         self._map_handles[obj.handle.start] = obj
         self._by_id["map"][obj.id] = obj
@@ -399,7 +414,8 @@ class VirtualKernel:
     def prog_load(self, prog_type: int, program: list[Insn] | bytes, license: str = "GPL", *,
                   log_level: int = 0, log_size: int = 0, expected_attach_type: int = 0, name: str = "",
                   fd_array: list[int] | None = None, engine: str | None = None) -> Loaded:
-        """Load a program; `engine` (or PYBPF_ENGINE) names the engine of `pybpf.vm.engines.ENGINES` to run it."""
+        """Load a program once the verifier accepts it; `engine` (or PYBPF_ENGINE) names the engine of
+        `pybpf.vm.engines.ENGINES` to run it.  A refusal carries the verifier's log even without log_level."""
         command = "BPF_PROG_LOAD"
         try:
             ProgType(prog_type)
@@ -407,42 +423,81 @@ class VirtualKernel:
             raise BpfError(command, errno.EINVAL, f"unknown program type {prog_type}") from None
         if (log_level and log_size < BPF_LOG_MIN_SIZE) or (not log_level and log_size) or log_level > 7:
             raise BpfError(command, errno.EINVAL, "log_level and log_size do not agree (a log needs >= 128 bytes)")
+        if not self.privileged and prog_type not in UNPRIVILEGED_PROG_TYPES:
+            raise BpfError(command, errno.EPERM, f"loading {ProgType(prog_type).name} needs CAP_BPF "
+                           "(unprivileged: socket filter and cgroup skb programs only)")
         try:
             insns = decode(program) if isinstance(program, (bytes, bytearray)) else list(program)
         except EncodingError as err:
             raise BpfError(command, errno.EINVAL, str(err), log=f"{err}\n") from None
         count = sum(i.size for i in insns)
-        if count == 0:
-            raise BpfError(command, errno.EINVAL, "no instructions")
-        if count > BPF_COMPLEXITY_LIMIT_INSNS:
-            raise BpfError(command, errno.E2BIG, f"{count} instructions is above {BPF_COMPLEXITY_LIMIT_INSNS}")
+        limit = BPF_COMPLEXITY_LIMIT_INSNS if self.privileged else BPF_MAXINSNS
+        if not 0 < count <= limit:  # bpf_prog_load: E2BIG for an empty program too
+            raise BpfError(command, errno.E2BIG, f"{count} instructions (a program has 1 to {limit})")
         used: list[MapObject] = []
         references = self._resolve_maps(insns, fd_array or [], used)
+        log, verified = self._verify(command, insns, prog_type, expected_attach_type, license, references,
+                                     log_level, log_size)
         try:
-            chosen = choose_engine(count, engine)
+            chosen = choose_engine(count, engine, verified=True)
         except UnknownEngine as err:
             raise BpfError(command, errno.EINVAL, str(err)) from None
         try:
-            # prog_load does not run the verifier yet: the native engine keeps its bounds checks here.
-            options = {"checked": True} if chosen == "native" else {}
+            options = {"checked": self.checked} if chosen == "native" else {}
             interp = ENGINES[chosen](insns, mem=self.mem, helpers=REGISTRY, entry_regs=0b10000000010,
                                      resolver=lambda insn, pc: self._lddw_value(insn, references[pc]), **options)
-        except ProgramError as err:
-            log = f"{err}\nprocessed 0 insns (limit {BPF_COMPLEXITY_LIMIT_INSNS})\n"
-            self._check_log(command, log, log_level, log_size)
-            raise BpfError(command, errno.EACCES, str(err), log=log if log_level else "") from None
+        except ProgramError as err:  # the engine's structural check: the verifier should have said so first
+            raise BpfError(command, errno.EACCES, str(err), log=f"{err}\n") from None
         interp.kernel = self
         interp.prog_type = prog_type
-        log = f"processed {count} insns (limit {BPF_COMPLEXITY_LIMIT_INSNS})\n" if log_level else ""
-        self._check_log(command, log, log_level, log_size)
+        if hasattr(interp, "compile"):  # JIT at load, as Linux does: the first event does not pay for it
+            interp.compile()
         obj = ProgObject(next(self._ids["prog"]), prog_type, name[:15], license, insns, interp,
-                         hashlib.sha1(encode(insns)).hexdigest()[:16], used, time.monotonic_ns())
+                         hashlib.sha1(encode(insns)).hexdigest()[:16], used, time.monotonic_ns(), verified)
         self._by_id["prog"][obj.id] = obj
         return Loaded(self._install(obj), log)
 
-    def _check_log(self, command: str, log: str, level: int, size: int) -> None:
-        if level and len(log) + 1 > size:
-            raise BpfError(command, errno.ENOSPC, f"the log needs {len(log) + 1} bytes, the buffer has {size}")
+    def _verify(self, command: str, insns: list[Insn], prog_type: int, expected_attach_type: int, license: str,
+                references: dict[int, tuple[MapObject, int]], log_level: int, log_size: int) -> tuple[str, int]:
+        """bpf_check on the kernel's map objects: the log the caller asked for and the instructions
+        processed, or BpfError."""
+        infos: dict[int, MapInfo] = {}
+        maps = {pc: infos.setdefault(obj.id, self._map_info(obj)) for pc, (obj, _) in references.items()}
+
+        def run(level: int):
+            return verify(insns, prog_type, maps=maps, privileged=self.privileged, log_level=level,
+                          gpl=license in GPL_COMPATIBLE, expected_attach_type=expected_attach_type)
+        result = run(log_level & BPF_LOG_LEVEL)
+        log = result.log
+        if result.accepted and log_level and not log_level & BPF_LOG_LEVEL2:
+            # do_check_common: below level 2 a successful check rewinds the log; the statistics remain
+            log = result.stats.line() + "\n"
+        if not log_level:
+            if result.accepted:
+                return "", result.stats.processed
+            log = run(1).log  # as libbpf retries a refused load at level 1 to show why
+        elif len(log) + 1 > log_size:  # bpf_vlog_finalize: a truncated log is ENOSPC, its tail kept
+            raise BpfError(command, errno.ENOSPC, f"the verifier log needs {len(log) + 1} bytes, "
+                           f"the buffer has {log_size}", log=log[len(log) + 1 - log_size:])
+        if not result.accepted:
+            error = result.error
+            reason = error.message.splitlines()[-1]
+            raise BpfError(command, result.errno, reason if error.pc is None else f"pc {error.pc}: {reason}", log=log)
+        return log, result.stats.processed
+
+    def _map_info(self, obj: MapObject) -> MapInfo:
+        """What the verifier knows of a map: its shape, and a read-only frozen map's contents."""
+        m = obj.map
+        rdonly = bool(m.flags & BPF_F_RDONLY_PROG) and obj.frozen  # bpf_map_is_rdonly
+        values = None
+        if rdonly and m.map_type == MapType.BPF_MAP_TYPE_ARRAY and m.max_entries == 1:
+            values = bytes(m.storage[0].buffer)[:m.value_size]
+        inner = None
+        if obj.inner is not None:
+            t = obj.inner
+            inner = MapInfo(t.map_type, t.key_size, t.value_size, t.max_entries, t.flags, name=t.name)
+        return MapInfo(m.map_type, m.key_size, m.value_size, m.max_entries, m.flags, name=m.name,
+                       frozen=rdonly, inner=inner, values=values, fd=obj.id)
 
     def _resolve_maps(self, insns: list[Insn], fd_array: list[int],
                       used: list[MapObject]) -> dict[int, tuple[MapObject, int]]:
@@ -570,7 +625,8 @@ class VirtualKernel:
             return {"type": obj.prog_type, "id": obj.id, "tag": obj.tag, "name": obj.name,
                     "xlated_prog_len": sum(i.size for i in obj.insns) * 8, "load_time": obj.load_time_ns,
                     "nr_map_ids": len(obj.maps), "map_ids": [m.id for m in obj.maps], "run_cnt": obj.run_cnt,
-                    "run_time_ns": obj.run_time_ns, "engine": engine_name(obj.interp)}
+                    "run_time_ns": obj.run_time_ns, "engine": engine_name(obj.interp),
+                    "verified_insns": obj.verified_insns, "gpl_compatible": int(obj.license in GPL_COMPATIBLE)}
         if isinstance(obj, LinkObject):
             return {"id": obj.id, "prog_id": obj.prog.id, "target": obj.target}
         raise BpfError("BPF_OBJ_GET_INFO_BY_FD", errno.EBADF, f"fd {fd} is not open")
