@@ -5,7 +5,7 @@ Run: python3 bench/engines.py [--min-time SECONDS] [--repeat N] [--only NAME]
 Each program of bench/engines_programs.py is loaded as XDP into the virtual
 kernel once per engine of `pybpf.vm.engines.ENGINES` (a new engine joins by
 its entry there) and into the Linux kernel, and run by BPF_PROG_TEST_RUN on
-the same packet.  Per program and engine: ns per run (best mean of three
+the same packet.  Per program and engine: ns per run (best mean of 15
 test_run calls with `repeat` sized to --min-time), ns per executed
 instruction (the engine's step count), the compile time (prog_load with the
 translation cache emptied) and the ratio to the Linux JIT; then geometric
@@ -53,14 +53,16 @@ def program(source: str, counts: int):
     return assemble(PROLOGUE + source.format(counts=counts), helper_id=helper_id)
 
 
+SAMPLES = 15  # test_run calls per program and engine; the best mean counts (the machine is shared)
+
+
 def _best(run, min_time: float) -> tuple[object, float]:
-    """(result, best mean ns per run) with repeat sized so that three calls take about min_time."""
+    """(result, best mean ns per run) of SAMPLES calls with repeat sized so that they take about min_time."""
     result = run(1)
-    start = time.perf_counter()
-    run(1)
-    once = max(time.perf_counter() - start, 1e-7)
-    repeat = max(1, int(min_time / 3 / once))
-    best = min(run(repeat).duration_ns for _ in range(3))
+    run(100)
+    once = max(run(100).duration_ns, 1) / 1e9
+    repeat = max(1, int(min_time / SAMPLES / once))
+    best = min(run(repeat).duration_ns for _ in range(SAMPLES))
     return result, float(max(best, 1))
 
 
@@ -75,18 +77,18 @@ def time_engine(name: str, source: str, packet: bytes, min_time: float):
     compile_ns = time.perf_counter_ns() - start
     result, ns = _best(lambda repeat: kernel.prog_test_run(fd, packet, repeat=repeat), min_time)
     kernel.prog_test_run(fd, packet)
-    steps = kernel._fds[fd].interp.steps  # the engine of the loaded program: its last run's count
+    steps = kernel.info(fd)["last_run_insns"]  # 0 where the engine does not count (native, unchecked)
     return result.retval, result.data_out, ns, steps, compile_ns
 
 
 def time_kernel(source: str, packet: bytes, repeat: int):
-    """(retval, data_out, best mean ns per run over 5 calls, jited) on the Linux kernel."""
+    """(retval, data_out, best mean ns per run over SAMPLES calls, jited) on the Linux kernel."""
     counts = syscall.map_create(MapType.BPF_MAP_TYPE_ARRAY, 4, 8, 8)
     try:
         loaded = syscall.prog_load(XDP, encode(program(source, counts)))
         try:
             jited = syscall.prog_info(loaded.fd).jited_prog_len > 0
-            runs = [syscall.prog_test_run(loaded.fd, packet, repeat=repeat) for _ in range(5)]
+            runs = [syscall.prog_test_run(loaded.fd, packet, repeat=repeat) for _ in range(SAMPLES)]
             return runs[0].retval, runs[0].data_out, float(max(min(r.duration_ns for r in runs), 1)), jited
         finally:
             syscall.close(loaded.fd)
@@ -123,9 +125,10 @@ def main() -> None:
                 linux = time_kernel(source, packet, args.repeat)
             except syscall.KernelError as err:
                 print(f"{title:24} {'linux':9} skipped: {str(err).splitlines()[0]}")
-        reference = None
+        reference, steps = None, 0
         for name in names:
-            retval, data_out, ns, steps, compile_ns = time_engine(name, source, packet, args.min_time)
+            retval, data_out, ns, counted, compile_ns = time_engine(name, source, packet, args.min_time)
+            steps = counted or steps  # every engine executes the reference interpreter's instructions
             if reference is None:
                 reference = retval, data_out
             elif (retval, data_out) != reference:
@@ -134,7 +137,7 @@ def main() -> None:
             if linux is not None:
                 if (linux[0], linux[1]) != reference:
                     raise SystemExit(f"{title}: Linux returns {linux[0]:#x}, pybpf {reference[0]:#x}")
-                ratio = f"{ns / linux[2]:7.0f}x"
+                ratio = f"{ns / linux[2]:7.2f}x"
                 kernel_ns[title] = linux[2]
             per_engine[name][title] = ns, ns / steps, compile_ns
             print(f"{title:24} {name:9} {steps:6d} {ns:11.0f} {ns / steps:8.1f} {compile_ns / 1e3:11.0f} {ratio:>8}")
@@ -151,7 +154,7 @@ def main() -> None:
                 f"compile us {geomean([r[2] / 1e3 for r in rows.values()]):7.0f}")
         with_kernel = [t for t in rows if t in kernel_ns]
         if with_kernel:
-            line += f"  vs linux {geomean([rows[t][0] / kernel_ns[t] for t in with_kernel]):7.0f}x"
+            line += f"  vs linux {geomean([rows[t][0] / kernel_ns[t] for t in with_kernel]):7.2f}x"
         print(line)
     if kernel_ns:
         print(f"  {'linux':9} ns/run {geomean(list(kernel_ns.values())):10.1f}")

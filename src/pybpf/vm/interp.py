@@ -63,7 +63,10 @@ class Interpreter:
     entry_regs: bitmask of the registers defined at entry, for the static check.
     trace: where bpf_trace_printk messages go when no kernel is attached.
     The virtual kernel sets `kernel`, `cpu`, `packet` (`map_packet`) and `func_ip`.
+    `engine` is the name of the engine that runs the program (prog info's "engine").
     """
+
+    engine = "interp"
 
     def __init__(self, insns: list[Insn], *, mem: AddressSpace | None = None,
                  helpers: dict[int, HelperSpec] | None = None, resolver: Resolver | None = None,
@@ -108,6 +111,13 @@ class Interpreter:
             raise AssertionError("bpf_tail_call refuses the 34th call")  # pragma: no cover
         finally:
             self.steps = self.max_steps - length_hint(ticks)
+
+    def run_repeat(self, r1: int, repeat: int) -> int:
+        """`repeat` runs with r1 as the context, as BPF_PROG_TEST_RUN's repeat loop; the last run's r0."""
+        run = self.run
+        for _ in range(max(repeat, 1) - 1):
+            run(r1)
+        return run(r1)
 
     def _run(self, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
         regs = [0, r1 & M64, r2 & M64, r3 & M64, r4 & M64, r5 & M64, 0, 0, 0, 0, self.stacks[0].end]
