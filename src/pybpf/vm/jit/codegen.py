@@ -506,16 +506,18 @@ def build_find(fn: ir.Function) -> None:
 
 
 def build_loop(module: ir.Module, prog: ir.Function, memset) -> None:
-    """`i64 loop(state, n)`: n runs of the program from pc 0, as BPF_PROG_TEST_RUN's repeat loop.
+    """`i64 loop(state, n, r1)`: n runs of the program from pc 0, as BPF_PROG_TEST_RUN's repeat loop.
 
-    Each run starts as `NativeEngine.run` would start it from Python: frame 0
-    zeroed, the status, entry, depth, step count and may_goto budget reset, r1-r5
-    from RUN_ARGS.  Returns n, or the index of the run that stopped with a status.
+    Each run starts afresh: frame 0 zeroed, the status, entry, depth, step
+    count and may_goto budget reset, r1 as given and r2-r5 from RUN_ARGS.
+    Returns n, or the index of the run that stopped with a status.  One call
+    is one run of `NativeEngine.run`: the whole set-up is here, not in Python.
     """
-    fn = ir.Function(module, ir.FunctionType(i64, [i64.as_pointer(), i64]), name=LOOP_SYMBOL)
-    state, n = fn.args
+    fn = ir.Function(module, ir.FunctionType(i64, [i64.as_pointer(), i64, i64]), name=LOOP_SYMBOL)
+    state, n, r1 = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     word = lambda index: b.gep(state, [_const(index, 32)])  # noqa: E731
+    b.store(r1, word(L.RUN_ARGS))
     entry = b.block
     head, body, stop, done = (fn.append_basic_block(x) for x in ("head", "body", "stop", "done"))
     b.branch(head)

@@ -30,7 +30,7 @@ M64 = (1 << 64) - 1
 _State = ctypes.c_uint64 * L.WORDS
 # PYFUNCTYPE: the GIL stays held (the callbacks need it anyway), which makes the call itself cheaper.
 _PROG = ctypes.PYFUNCTYPE(None, ctypes.c_void_p)
-_LOOP = ctypes.PYFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint64)
+_LOOP = ctypes.PYFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint64)
 _HELPER = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, *[ctypes.c_uint64] * 7)
 _CHECK = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64)
 # address of an engine's state -> the engine, for the callbacks
@@ -85,6 +85,9 @@ class NativeEngine(Interpreter):
         self.state = _State()
         self.state[L.STACKS:L.STACKS + MAX_CALL_DEPTH] = [frame.end for frame in self.stacks]
         self._state_addr = ctypes.addressof(self.state)
+        self.words = memoryview(self.state).cast("B").cast("Q")  # cheaper to index than the ctypes array
+        self._args = False  # some of r2-r5 in RUN_ARGS are not 0
+        self.state[L.LIMIT] = self.max_steps
         if checked:
             self.state[L.REGIONS] = self.mem.native_table()
         self._held: BaseException | None = None
@@ -121,7 +124,7 @@ class NativeEngine(Interpreter):
         """Keep a callback's exception for `_enter` to raise once the native frames are gone."""
         if self._held is None:
             self._held = err
-        self.state[L.STATUS] = L.FAULT_PYTHON
+        self.words[L.STATUS] = L.FAULT_PYTHON
         return 0
 
     def load_packet(self, pc: int, offset: int, size: int) -> int:
@@ -135,30 +138,41 @@ class NativeEngine(Interpreter):
 
     # -- running ---------------------------------------------------------------
     def run(self, r1: int = 0, r2: int = 0, r3: int = 0, r4: int = 0, r5: int = 0) -> int:
-        """Interpreter.run: one run of the native `loop`; unchecked, `steps` stays 0 (no step count)."""
-        state = self.state
-        state[L.RUN_ARGS:L.RUN_ARGS + 5] = [r1 & M64, r2 & M64, r3 & M64, r4 & M64, r5 & M64]
-        return self._runs(1, r1)
+        """Interpreter.run: one call of the native `loop`; unchecked, `steps` stays 0 (no step count)."""
+        if r2 or r3 or r4 or r5 or self._args:
+            self._set_args(r2, r3, r4, r5)
+        self.tail_calls = 0
+        if self._loop is not None and self._loop(self._state_addr, 1, r1 & M64) and not self.checked:
+            return self.words[L.R0]
+        return self._runs(1, r1, self._loop is not None)
 
     def run_repeat(self, r1: int, repeat: int) -> int:
         """`repeat` runs with r1 (BPF_PROG_TEST_RUN's loop), all in native code; the last run's r0."""
-        state = self.state
-        state[L.RUN_ARGS:L.RUN_ARGS + 5] = [r1 & M64, 0, 0, 0, 0]
+        if self._args:
+            self._set_args(0, 0, 0, 0)
         return self._runs(max(repeat, 1), r1)
 
-    def _runs(self, repeat: int, r1: int) -> int:
+    def _set_args(self, r2: int, r3: int, r4: int, r5: int) -> None:
+        self.state[L.RUN_ARGS + 1:L.RUN_ARGS + 5] = [r2 & M64, r3 & M64, r4 & M64, r5 & M64]
+        self._args = bool(r2 or r3 or r4 or r5)
+
+    def _runs(self, repeat: int, r1: int, ran: bool = False) -> int:
+        """The rest of `repeat` runs after the first call of `loop` (ran: that call is done), faults raised."""
         if self._loop is None:
             self.compile()
-        state = self.state
-        state[L.LIMIT] = self.max_steps
+        words = self.words
         r0 = 0
         while repeat:
-            self.tail_calls, self._held = 0, None
-            done = self._loop(self._state_addr, repeat)
-            self.steps = min(state[L.STEPS], self.max_steps) if self.checked else 0
+            self.tail_calls = 0
+            if ran:  # run() made the call: a status says its one run stopped
+                done, ran = (0 if words[L.STATUS] else 1), False
+            else:
+                done = self._loop(self._state_addr, repeat, r1 & M64)
+            if self.checked:
+                self.steps = min(words[L.STEPS], self.max_steps)
             if done == repeat:
-                return state[L.R0]
-            status, state[L.STATUS] = state[L.STATUS], 0
+                return words[L.R0]
+            status, words[L.STATUS] = words[L.STATUS], 0
             try:
                 self._raise(status)
             except TailCall as call:
@@ -208,6 +222,7 @@ class NativeEngine(Interpreter):
             if outer:
                 done = self.max_steps - length_hint(self._ticks) + min(state[L.STEPS], state[L.LIMIT])
                 self._ticks.__setstate__(done)
+                state[L.LIMIT] = self.max_steps  # what `loop` runs against
         status = state[L.STATUS]
         if status:
             if outer:
