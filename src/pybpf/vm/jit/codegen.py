@@ -19,6 +19,7 @@ from ...isa.semantics import MASK
 from ..check import subprogram_entries
 from ..interp import MAY_GOTO_BUDGET
 from . import layout as L
+from .native_helpers import EMITTERS
 
 i1, i8, i32, i64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
 INT = {8: i8, 16: ir.IntType(16), 32: i32, 64: i64}
@@ -56,9 +57,10 @@ class Codegen:
     """Builds the module of one program.  lddw: pc -> value (resolved by the engine)."""
 
     def __init__(self, slots, lddw: dict[int, int], checked: bool, code_start: int,
-                 arrays: dict[int, tuple[int, int, int]] | None = None):
+                 arrays: dict[int, tuple[int, int, int]] | None = None, native_helpers: frozenset[int] = frozenset()):
         self.slots, self.lddw, self.checked = slots, lddw, checked
         self.arrays = arrays or {}  # map handle -> (element 0, element size, max_entries): inline lookups
+        self.native_helpers = native_helpers  # helper ids run in native code (native_helpers.EMITTERS)
         self.code_start = code_start
         self.module = ir.Module(name="bpf")
         fn_type = ir.FunctionType(i64, [i64.as_pointer()] + [i64] * 7)
@@ -371,6 +373,10 @@ class Codegen:
     def k_call(self, pc, insn, spec):
         if spec.op == "local":
             self.local_call(pc, self.blocks[pc + 1 + insn.imm])
+            return
+        if insn.imm in self.native_helpers:
+            self.set(0, EMITTERS[insn.imm](self.module, self.b))
+            self.b.branch(self.blocks[pc + 1])
             return
         if insn.imm == MAP_LOOKUP_ELEM and self.arrays:
             self.inline_array_lookup(pc)

@@ -25,6 +25,8 @@ from ..memory import MemoryFault
 from . import layout as L
 from .codegen import CHECK_SYMBOL, HELPER_SYMBOL, LOOP_SYMBOL, PROG_SYMBOL, Codegen
 from .compile import compiled, digest
+from .native_helpers import native_ids
+from .native_helpers import symbols as native_symbols
 
 M64 = (1 << 64) - 1
 _State = ctypes.c_uint64 * L.WORDS
@@ -112,11 +114,12 @@ class NativeEngine(Interpreter):
         arrays = _inline_arrays(self.kernel, self.slots, self._lddw)
         code = self.code.read()
         callx = any(i is not None and i.spec.kind == "callx" for i in self.slots)
+        native = native_ids(self.helpers)
         key = digest(code, sorted(self._lddw.items()), self.checked, self.code.start if callx else 0,
-                     sorted(arrays.items()))
+                     sorted(arrays.items()), sorted(native))
         entries, self.compile_seconds = compiled(key, lambda: Codegen(
-            self.slots, self._lddw, self.checked, self.code.start, arrays).build(),
-            {HELPER_SYMBOL: _HELPER_ADDR, CHECK_SYMBOL: _CHECK_ADDR}, (PROG_SYMBOL, LOOP_SYMBOL))
+            self.slots, self._lddw, self.checked, self.code.start, arrays, native).build(),
+            {HELPER_SYMBOL: _HELPER_ADDR, CHECK_SYMBOL: _CHECK_ADDR, **native_symbols()}, (PROG_SYMBOL, LOOP_SYMBOL))
         self.entry_addresses = entries
         self._prog, self._loop = _PROG(entries[PROG_SYMBOL]), _LOOP(entries[LOOP_SYMBOL])
 
