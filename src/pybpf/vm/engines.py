@@ -101,6 +101,14 @@ def options(name: str, *, verified: bool) -> dict:
     return {"checked": not verified} if name in NATIVE else {}
 
 
+def clear_caches() -> None:
+    """Forget every engine's translations (compiled Python, native code): the next load compiles afresh."""
+    from . import compiled
+    compiled.clear_cache()
+    if "pybpf.vm.jit.compile" in sys.modules:
+        sys.modules["pybpf.vm.jit.compile"].clear_cache()
+
+
 def engine_name(engine: Interpreter) -> str:
     """The name of the engine (for the tiered engine: of the tier) that runs a program now."""
     return engine.engine

@@ -66,3 +66,8 @@ def compiled(key: str, build, symbols: dict[str, int], entries: tuple[str, ...])
         hit = _CACHE[key] = (engine, {name: engine.get_function_address(name) for name in entries},
                              time.perf_counter() - started)
     return hit[1], hit[2]
+
+
+def clear_cache() -> None:
+    """Forget every compiled program (a benchmark measuring compile time starts from here)."""
+    _CACHE.clear()
