@@ -83,6 +83,13 @@ def test_checked_mode_stops_an_infinite_loop():
         jit.run(insns, max_steps=1000)
 
 
+def test_checked_mode_faults_a_straight_line_run_over_the_limit():
+    # the count is checked at loop heads, helper calls and exits: this run faults at its exit
+    with pytest.raises(vm.VMFault, match="instruction limit of 2 reached"):
+        jit.run(assemble("r0 = 1\nr0 += 1\nexit"), max_steps=2)
+    assert jit.run(assemble("r0 = 1\nr0 += 1\nexit"), max_steps=3).steps == 3
+
+
 def test_local_calls_and_call_depth():
     insns = assemble("""
         r1 = 5

@@ -162,9 +162,25 @@ class Codegen:
     def depth(self):
         return self.b.add(self.b.load(self.word(L.BASE)), self.b.load(self.nframes))
 
+    def limit_check(self, pc: int) -> None:
+        """Checked mode: fault at pc when the run's instruction count is over the limit.
+
+        Counted per block, checked where a run can go on unboundedly or act: at
+        the entries and the targets of backward jumps (every loop passes one), before
+        helper calls and at exits.  So a run faults exactly when the interpreter's
+        does, but maybe a few straight-line blocks later, at the next of those points.
+        """
+        over = self.b.icmp_unsigned(">", self.b.load(self.steps), self.b.load(self.limit))
+        bad, good = self.fn.append_basic_block(), self.fn.append_basic_block()
+        self.b.cbranch(over, bad, good)
+        self.b.position_at_end(bad)
+        self.fault(pc, L.FAULT_STEPS)
+        self.b.position_at_end(good)
+
     def call_helper(self, pc: int, helper_id, args) -> ir.Value:
         self.b.store(self.depth(), self.word(L.DEPTH))
         if self.checked:  # callbacks the helper makes count on from here, and a fault reads the count
+            self.limit_check(pc)
             self.b.store(self.b.load(self.steps), self.word(L.STEPS))
         r = self.b.call(self.helper, [self.state, _const(pc), helper_id] + args)
         if self.checked:
@@ -200,6 +216,10 @@ class Codegen:
         base = self.b.load(self.word(L.BASE))
         self.set(10, self.b.load(self.b.gep(self.state, [self.b.add(base, _const(L.STACKS))])))
         starts = sorted(leaders(self.slots, self.entries))
+        self.loop_heads = set(self.entries) | {pc + 1 + (i.imm if i.spec.op == "gotol" else i.off)
+                                               for pc, i in enumerate(self.slots) if i is not None
+                                               and i.spec.kind in ("ja", "jcond", "may_goto")
+                                               and (i.imm if i.spec.op == "gotol" else i.off) < 0}
         self.blocks = {pc: fn.append_basic_block(f"pc{pc}") for pc in starts}
         self.returns = sorted(pc + 1 for pc, i in enumerate(self.slots)
                               if i is not None and i.spec.kind in ("call", "callx") and pc + 1 in self.blocks)
@@ -223,14 +243,9 @@ class Codegen:
     def block(self, start: int, end: int) -> None:
         if self.checked:
             n = sum(1 for i in self.slots[start:end] if i is not None)
-            steps = self.b.add(self.b.load(self.steps), _const(n))
-            self.b.store(steps, self.steps)
-            over = self.b.icmp_unsigned(">", steps, self.b.load(self.limit))
-            bad, good = self.fn.append_basic_block(), self.fn.append_basic_block()
-            self.b.cbranch(over, bad, good)
-            self.b.position_at_end(bad)
-            self.fault(start, L.FAULT_STEPS)
-            self.b.position_at_end(good)
+            self.b.store(self.b.add(self.b.load(self.steps), _const(n)), self.steps)
+            if start in self.loop_heads:
+                self.limit_check(start)
         for pc in range(start, end):
             insn = self.slots[pc]
             if insn is None:
@@ -440,6 +455,8 @@ class Codegen:
         b.branch(target)
 
     def k_exit(self, pc, insn, spec):
+        if self.checked:
+            self.limit_check(pc)
         self.b.branch(self.exit_block)
 
     def build_exit(self) -> None:
