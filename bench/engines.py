@@ -1,6 +1,6 @@
 """Every execution engine vs. the Linux JIT on micro-benchmarks (bpf-benchmark / llvmbpf style).
 
-Run: python3 bench/engines.py [--min-time SECONDS] [--repeat N] [--only NAME]
+Run: python3 bench/engines.py [--min-time SECONDS] [--repeat N] [--only NAME] [--verified]
 
 Each program of bench/engines_programs.py is loaded as XDP into the virtual
 kernel once per engine of `pybpf.vm.engines.ENGINES` (a new engine joins by
@@ -13,6 +13,9 @@ tiered engine's is its first tier's) and the ratio to the Linux JIT; then geomet
 means over all programs and over the loop programs.  All engines and the
 kernel must return the same r0 (low 32 bits) and the same packet.  The
 kernel columns are skipped, with the reason, where bpf() is not usable.
+Native code runs as prog_load builds it (bounds-checked unless its verifier
+accepted the program); --verified rebuilds it unchecked, as for a verified
+program (every program here passes the Linux verifier).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from pybpf.isa.asm import assemble  # noqa: E402
 from pybpf.kernel.linux import syscall  # noqa: E402
 from pybpf.kernel.virtual import VirtualKernel  # noqa: E402
 from pybpf.uapi import MapType, ProgType  # noqa: E402
-from pybpf.vm.engines import ENGINES, clear_caches  # noqa: E402
+from pybpf.vm.engines import ENGINES, clear_caches, options  # noqa: E402
 
 XDP = ProgType.BPF_PROG_TYPE_XDP
 PROLOGUE = f"""
@@ -66,7 +69,16 @@ def _best(run, min_time: float) -> tuple[object, float]:
     return result, float(max(best, 1))
 
 
-def time_engine(name: str, source: str, packet: bytes, min_time: float):
+def as_verified(kernel: VirtualKernel, fd: int, name: str) -> None:
+    """Rebuild a loaded program's engine as prog_load builds it for a program its verifier accepted."""
+    prog = kernel.prog(fd)
+    old = prog.interp
+    prog.interp = ENGINES[name](prog.insns, mem=kernel.mem, helpers=old.helpers, entry_regs=0b10000000010,
+                                resolver=old.resolver, **options(name, verified=True))
+    prog.interp.kernel, prog.interp.prog_type = kernel, old.prog_type
+
+
+def time_engine(name: str, source: str, packet: bytes, min_time: float, verified: bool = False):
     """(retval, data_out, ns per run, steps, compile ns) of one program on one engine."""
     kernel = VirtualKernel(ncpus=1)
     counts = kernel.map_create(MapType.BPF_MAP_TYPE_ARRAY, 4, 8, 8)
@@ -74,6 +86,8 @@ def time_engine(name: str, source: str, packet: bytes, min_time: float):
     clear_caches()
     start = time.perf_counter_ns()
     fd = kernel.prog_load(XDP, insns, engine=name).fd
+    if verified:
+        as_verified(kernel, fd, name)
     kernel.prog_test_run(fd, packet)  # the native engine compiles before its first run
     compile_ns = time.perf_counter_ns() - start
     if name == "tiered":  # steady state: the runs that make the program hot (a test_run's repeat counts whole)
@@ -109,10 +123,14 @@ def main() -> None:
     parser.add_argument("--min-time", type=float, default=0.6, help="seconds of runs per program and engine")
     parser.add_argument("--repeat", type=int, default=1000, help="BPF_PROG_TEST_RUN repeat count on Linux")
     parser.add_argument("--only", help="run only the programs whose name contains this")
+    parser.add_argument("--verified", action="store_true",
+                        help="run native code unchecked, as prog_load does for a program its verifier accepted "
+                             "(every program here passes the Linux verifier)")
     args = parser.parse_args()
     available, reason = syscall.kernel_available()
     names = list(ENGINES)
-    print(f"engines {', '.join(names)} (virtual kernel, XDP test_run) vs. the Linux JIT (BPF_PROG_TEST_RUN)")
+    print(f"engines {', '.join(names)} (virtual kernel, XDP test_run) vs. the Linux JIT (BPF_PROG_TEST_RUN); "
+          f"native code {'unchecked (--verified)' if args.verified else 'as prog_load builds it'}")
     if not available:
         print(f"kernel columns skipped: {reason}")
     header = f"{'program':24} {'engine':9} {'insns':>6} {'ns/run':>11} {'ns/insn':>8} {'compile us':>11} {'/linux':>8}"
@@ -131,7 +149,8 @@ def main() -> None:
                 print(f"{title:24} {'linux':9} skipped: {str(err).splitlines()[0]}")
         reference, steps = None, 0
         for name in names:
-            retval, data_out, ns, counted, compile_ns = time_engine(name, source, packet, args.min_time)
+            retval, data_out, ns, counted, compile_ns = time_engine(name, source, packet, args.min_time,
+                                                                    args.verified)
             steps = counted or steps  # every engine executes the reference interpreter's instructions
             if reference is None:
                 reference = retval, data_out
