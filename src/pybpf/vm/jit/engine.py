@@ -22,6 +22,7 @@ from ..check import subprogram_entries
 from ..fault import VMFault
 from ..interp import MAX_CALL_DEPTH, MAX_STEPS, MAX_TAIL_CALL_CNT, MAY_GOTO_BUDGET, STACK_SIZE, Interpreter, TailCall
 from ..memory import MemoryFault
+from ..standalone import NeedsKernel
 from . import layout as L
 from .codegen import CHECK_SYMBOL, HELPER_SYMBOL, LOOP_SYMBOL, PROG_SYMBOL, Codegen
 from .compile import compiled, digest
@@ -36,12 +37,19 @@ _LOOP = ctypes.PYFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint64, cty
 _HELPER = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, *[ctypes.c_uint64] * 7)
 _CHECK = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64)
 # address of an engine's state -> the engine, for the callbacks
-_LIVE: "weakref.WeakValueDictionary[int, NativeEngine]" = weakref.WeakValueDictionary()
+# (a plain dict of weak references: a WeakValueDictionary lookup costs more than the rest of a helper call)
+_LIVE: "dict[int, weakref.ref[NativeEngine]]" = {}
 
 
 def _helper(state, pc, helper_id, r1, r2, r3, r4, r5):
-    engine = _LIVE[state]
+    engine = _LIVE[state]()
     try:
+        spec = engine.helpers.get(helper_id)
+        if spec is not None and spec.impl is not None:  # call_helper's work, without its register list
+            try:
+                return spec.impl(engine, r1, r2, r3, r4, r5) & M64
+            except NeedsKernel:
+                pass  # call_helper says which helper needs a kernel
         if helper_id == L.HELPER_PACKET:
             return engine.load_packet(pc, r1, r2)
         regs = [0, r1, r2, r3, r4, r5, 0, 0, 0, 0, 0]
@@ -52,7 +60,7 @@ def _helper(state, pc, helper_id, r1, r2, r3, r4, r5):
 
 
 def _check(state, pc, addr, flags):
-    engine = _LIVE[state]
+    engine = _LIVE[state]()
     size = flags & 0xFF
     try:
         engine.mem.find(addr, size, bool(flags & L.WRITE))
@@ -103,7 +111,8 @@ class NativeEngine(Interpreter):
         self.entry_addresses: dict[str, int] = {}  # the machine code's entries, once compiled
         self.compile_seconds = 0.0
         self._entries = subprogram_entries(self.slots)
-        _LIVE[ctypes.addressof(self.state)] = self
+        _LIVE[self._state_addr] = weakref.ref(self)
+        weakref.finalize(self, _LIVE.pop, self._state_addr, None)
 
     def compile(self) -> None:
         """Compile (or find in the cache) the native code; done before the first run, once kernel is set.
