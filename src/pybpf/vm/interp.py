@@ -177,17 +177,21 @@ class Interpreter:
         return target
 
     def call_helper(self, pc: int, helper_id: int, regs: list[int]) -> int:
+        regs[0] = self.helper_call(pc, helper_id, regs[1], regs[2], regs[3], regs[4], regs[5])
+        return pc + 1
+
+    def helper_call(self, pc: int, helper_id: int, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
+        """r0 of helper `helper_id` called at pc with r1-r5: the one way every engine calls a helper."""
         helper = self.helpers.get(helper_id)
         if helper is None or helper.impl is None:
             name = helper_name(helper_id)
             raise VMFault(pc, self.slots[pc], f"helper {name}#{helper_id} is not implemented" if name
                           else f"unknown helper function {helper_id}")
         try:
-            regs[0] = helper.impl(self, regs[1], regs[2], regs[3], regs[4], regs[5]) & M64
+            return helper.impl(self, r1, r2, r3, r4, r5) & M64
         except NeedsKernel:
             raise VMFault(pc, self.slots[pc], f"helper {helper.full_name}#{helper_id} needs a kernel "
                           "(load the program into the virtual kernel)") from None
-        return pc + 1
 
     def exit_frame(self, regs: list[int]) -> int:
         """Return from the current frame: the caller's pc, or DONE from the outermost one."""

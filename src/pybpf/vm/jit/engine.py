@@ -22,7 +22,6 @@ from ..check import subprogram_entries
 from ..fault import VMFault
 from ..interp import MAX_CALL_DEPTH, MAX_STEPS, MAX_TAIL_CALL_CNT, MAY_GOTO_BUDGET, STACK_SIZE, Interpreter, TailCall
 from ..memory import MemoryFault
-from ..standalone import NeedsKernel
 from . import layout as L
 from .codegen import CHECK_SYMBOL, HELPER_SYMBOL, LOOP_SYMBOL, PROG_SYMBOL, Codegen
 from .compile import compiled, digest
@@ -44,17 +43,9 @@ _LIVE: "dict[int, weakref.ref[NativeEngine]]" = {}
 def _helper(state, pc, helper_id, r1, r2, r3, r4, r5):
     engine = _LIVE[state]()
     try:
-        spec = engine.helpers.get(helper_id)
-        if spec is not None and spec.impl is not None:  # call_helper's work, without its register list
-            try:
-                return spec.impl(engine, r1, r2, r3, r4, r5) & M64
-            except NeedsKernel:
-                pass  # call_helper says which helper needs a kernel
         if helper_id == L.HELPER_PACKET:
             return engine.load_packet(pc, r1, r2)
-        regs = [0, r1, r2, r3, r4, r5, 0, 0, 0, 0, 0]
-        engine.call_helper(pc, helper_id, regs)
-        return regs[0]
+        return engine.helper_call(pc, helper_id, r1, r2, r3, r4, r5)
     except BaseException as err:  # noqa: BLE001 - carried across the native frames, raised by _enter
         return engine.hold(err)
 
