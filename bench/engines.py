@@ -36,7 +36,7 @@ from pybpf.isa.asm import assemble  # noqa: E402
 from pybpf.kernel.linux import syscall  # noqa: E402
 from pybpf.kernel.virtual import VirtualKernel  # noqa: E402
 from pybpf.uapi import MapType, ProgType  # noqa: E402
-from pybpf.vm.engines import ENGINES, clear_caches, options  # noqa: E402
+from pybpf.vm.engines import ENGINES, clear_caches, rebuild  # noqa: E402
 
 XDP = ProgType.BPF_PROG_TYPE_XDP
 PROLOGUE = f"""
@@ -69,15 +69,6 @@ def _best(run, min_time: float) -> tuple[object, float]:
     return result, float(max(best, 1))
 
 
-def as_verified(kernel: VirtualKernel, fd: int, name: str) -> None:
-    """Rebuild a loaded program's engine as prog_load builds it for a program its verifier accepted."""
-    prog = kernel.prog(fd)
-    old = prog.interp
-    prog.interp = ENGINES[name](prog.insns, mem=kernel.mem, helpers=old.helpers, entry_regs=0b10000000010,
-                                resolver=old.resolver, **options(name, verified=True))
-    prog.interp.kernel, prog.interp.prog_type = kernel, old.prog_type
-
-
 def time_engine(name: str, source: str, packet: bytes, min_time: float, verified: bool = False):
     """(retval, data_out, ns per run, steps, compile ns) of one program on one engine."""
     kernel = VirtualKernel(ncpus=1)
@@ -86,8 +77,8 @@ def time_engine(name: str, source: str, packet: bytes, min_time: float, verified
     clear_caches()
     start = time.perf_counter_ns()
     fd = kernel.prog_load(XDP, insns, engine=name).fd
-    if verified:
-        as_verified(kernel, fd, name)
+    if verified:  # as prog_load builds it for a program its verifier accepted
+        kernel.prog(fd).interp = rebuild(kernel.prog(fd).interp, name, verified=True)
     kernel.prog_test_run(fd, packet)  # the native engine compiles before its first run
     compile_ns = time.perf_counter_ns() - start
     if name == "tiered":  # steady state: the runs that make the program hot (a test_run's repeat counts whole)

@@ -23,7 +23,7 @@ from pybpf.kernel.errors import BpfError
 from pybpf.kernel.virtual import VirtualKernel
 from pybpf.uapi import ProgType
 from pybpf.vm import VMFault
-from pybpf.vm.engines import ENGINES, engine_class, options
+from pybpf.vm.engines import ENGINES, rebuild
 from support.paths import CORPUS
 
 RUNNABLE = {ProgType.BPF_PROG_TYPE_SOCKET_FILTER, ProgType.BPF_PROG_TYPE_SCHED_CLS, ProgType.BPF_PROG_TYPE_XDP}
@@ -60,12 +60,7 @@ def _outcomes(test, inputs, engine: str, verified: bool = False, keep: list | No
     except BpfError as err:
         return ["refused", err.errno]
     if verified:  # what prog_load builds once its verifier accepted the program
-        prog = kernel.prog(fd)
-        old = prog.interp
-        prog.interp = engine_class(engine)(prog.insns, mem=kernel.mem, helpers=old.helpers,
-                                           entry_regs=0b10000000010, resolver=old.resolver,
-                                           **options(engine, verified=True))
-        prog.interp.kernel, prog.interp.prog_type = kernel, old.prog_type
+        kernel.prog(fd).interp = rebuild(kernel.prog(fd).interp, engine, verified=True)
     out = []
     for data in inputs:
         try:

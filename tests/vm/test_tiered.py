@@ -14,7 +14,7 @@ from pybpf.isa.asm import assemble
 from pybpf.kernel.virtual import VirtualKernel
 from pybpf.uapi import ProgType
 from pybpf.vm import VMFault
-from pybpf.vm.engines import ENGINES, choose, options
+from pybpf.vm.engines import ENGINES, choose, options, rebuild
 
 pytestmark = pytest.mark.skipif("tiered" not in ENGINES, reason="the native engine is not available here")
 XDP = ProgType.BPF_PROG_TYPE_XDP
@@ -30,11 +30,7 @@ def _load(insns, verified=True):
     """A program loaded on the tiered engine, rebuilt as prog_load builds it for a verified program."""
     kernel = VirtualKernel(ncpus=1)
     fd = kernel.prog_load(XDP, insns, engine="tiered").fd
-    prog = kernel.prog(fd)
-    old = prog.interp
-    prog.interp = ENGINES["tiered"](prog.insns, mem=kernel.mem, helpers=old.helpers, entry_regs=0b10000000010,
-                                    resolver=old.resolver, **options("tiered", verified=verified))
-    prog.interp.kernel, prog.interp.prog_type = kernel, old.prog_type
+    kernel.prog(fd).interp = rebuild(kernel.prog(fd).interp, "tiered", verified=verified)
     return kernel, fd
 
 

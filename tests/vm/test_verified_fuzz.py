@@ -21,7 +21,7 @@ from pybpf.helpers import registry
 from pybpf.kernel.virtual import VirtualKernel
 from pybpf.verifier import MapInfo, verify
 from pybpf.vm import MemoryFault, VMFault
-from pybpf.vm.engines import ENGINES, engine_class
+from pybpf.vm.engines import ENGINES, rebuild
 from support import vgen
 
 SEEDS = range(0, 160)
@@ -52,11 +52,7 @@ class Loaded:
         self.fd = kernel.prog_load(gen.prog_type, gen.with_map_fd(self.map_fd), engine=engine).fd
         self.prog = kernel.prog(self.fd)
         if verified:  # what prog_load builds once its verifier accepted the program
-            old = self.prog.interp
-            new = engine_class(engine)(self.prog.insns, mem=kernel.mem, helpers=old.helpers,
-                                       entry_regs=0b10000000010, resolver=old.resolver, checked=False)
-            new.kernel, new.prog_type = kernel, old.prog_type
-            self.prog.interp = new
+            self.prog.interp = rebuild(self.prog.interp, engine, verified=True)
 
     def run(self, packet: bytes):
         """(r0, packet after, stack frame 0, map contents) of one test run, or the fault's pc and reason."""

@@ -101,6 +101,24 @@ def options(name: str, *, verified: bool) -> dict:
     return {"checked": not verified} if name in NATIVE else {}
 
 
+def rebuild(engine: Interpreter, name: str, *, verified: bool) -> Interpreter:
+    """The program of `engine` on engine `name`, as a loader builds it for the verifier's verdict.
+
+    Same address space, helpers, resolver, limits, kernel and program type; the
+    old engine's code and stack regions are unmapped (it must not run again).
+    Benchmarks and tests use it to run a loaded program as if prog_load had verified it.
+    """
+    new = engine_class(name)(engine.insns, mem=engine.mem, helpers=engine.helpers, resolver=engine.resolver,
+                             max_steps=engine.max_steps, entry_regs=engine.entry_regs,
+                             **options(name, verified=verified))
+    new.kernel = engine.kernel
+    if hasattr(engine, "prog_type"):  # set by the virtual kernel
+        new.prog_type = engine.prog_type
+    for region in (engine.code, *engine.stacks):
+        engine.mem.unmap(region)
+    return new
+
+
 def clear_caches() -> None:
     """Forget every engine's translations (compiled Python, native code): the next load compiles afresh."""
     from . import compiled

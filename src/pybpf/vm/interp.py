@@ -77,6 +77,7 @@ class Interpreter:
         self.slots = check_program(insns, entry_regs=entry_regs,
                                    helper_args={i: len(h.args) for i, h in self.helpers.items()})
         self.insns = insns
+        self.entry_regs = entry_regs
         self.mem = AddressSpace() if mem is None else mem
         self.resolver = resolver
         self.max_steps = max_steps
