@@ -83,6 +83,13 @@ def test_checked_mode_stops_an_infinite_loop():
         jit.run(insns, max_steps=1000)
 
 
+def test_checked_mode_faults_a_straight_line_run_over_the_limit():
+    # the count is checked at loop heads, helper calls and exits: this run faults at its exit
+    with pytest.raises(vm.VMFault, match="instruction limit of 2 reached"):
+        jit.run(assemble("r0 = 1\nr0 += 1\nexit"), max_steps=2)
+    assert jit.run(assemble("r0 = 1\nr0 += 1\nexit"), max_steps=3).steps == 3
+
+
 def test_local_calls_and_call_depth():
     insns = assemble("""
         r1 = 5
@@ -106,7 +113,7 @@ def test_compile_once_per_program():
     again = jit.NativeEngine(insns, checked=True)
     first.compile()
     again.compile()
-    assert first._entry_addr == again._entry_addr != 0  # the cache by digest
+    assert first.entry_addresses == again.entry_addresses and all(first.entry_addresses.values())  # the cache by digest
 
 
 # -- virtual kernel programs ---------------------------------------------------------

@@ -36,10 +36,9 @@ def run(insns, memory: bytes = b"", *, max_steps: int = MAX_STEPS, helpers=None,
     engine: a name of `pybpf.vm.engines.ENGINES` ("interp", "compiled", ...).
     Raises ProgramError (refused before running) or VMFault (stopped while running).
     """
-    from .engines import engine_class
-    options = {"checked": True} if engine == "native" else {}  # unverified bytecode: keep the bounds checks
+    from .engines import engine_class, options
     vm = engine_class(engine)(list(insns), helpers=helpers, max_steps=max_steps, resolver=resolver, trace=trace,
-                              **options)
+                              **options(engine, verified=False))  # unverified bytecode: keep the bounds checks
     region = vm.mem.map("memory", memory) if memory else None
     if packet is not None:
         vm.map_packet(packet)

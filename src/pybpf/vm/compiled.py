@@ -173,10 +173,9 @@ class CompiledEngine(Interpreter):
         ticks = self._ticks
         ticks.__setstate__(self._total(ticks) - self._left)
         self._depth = depth
-        regs = [0, r1, r2, r3, r4, r5]
-        self.call_helper(pc, helper_id, regs)
+        r0 = self.helper_call(pc, helper_id, r1, r2, r3, r4, r5)
         self._left = length_hint(ticks)
-        return regs[0]
+        return r0
 
     def _callx(self, pc, value, depth, r1, r2, r3, r4, r5):
         code = self.code

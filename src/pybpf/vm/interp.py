@@ -63,7 +63,10 @@ class Interpreter:
     entry_regs: bitmask of the registers defined at entry, for the static check.
     trace: where bpf_trace_printk messages go when no kernel is attached.
     The virtual kernel sets `kernel`, `cpu`, `packet` (`map_packet`) and `func_ip`.
+    `engine` is the name of the engine that runs the program (prog info's "engine").
     """
+
+    engine = "interp"
 
     def __init__(self, insns: list[Insn], *, mem: AddressSpace | None = None,
                  helpers: dict[int, HelperSpec] | None = None, resolver: Resolver | None = None,
@@ -74,6 +77,7 @@ class Interpreter:
         self.slots = check_program(insns, entry_regs=entry_regs,
                                    helper_args={i: len(h.args) for i, h in self.helpers.items()})
         self.insns = insns
+        self.entry_regs = entry_regs
         self.mem = AddressSpace() if mem is None else mem
         self.resolver = resolver
         self.max_steps = max_steps
@@ -108,6 +112,13 @@ class Interpreter:
             raise AssertionError("bpf_tail_call refuses the 34th call")  # pragma: no cover
         finally:
             self.steps = self.max_steps - length_hint(ticks)
+
+    def run_repeat(self, r1: int, repeat: int) -> int:
+        """`repeat` runs with r1 as the context, as BPF_PROG_TEST_RUN's repeat loop; the last run's r0."""
+        run = self.run
+        for _ in range(max(repeat, 1) - 1):
+            run(r1)
+        return run(r1)
 
     def _run(self, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
         regs = [0, r1 & M64, r2 & M64, r3 & M64, r4 & M64, r5 & M64, 0, 0, 0, 0, self.stacks[0].end]
@@ -167,17 +178,21 @@ class Interpreter:
         return target
 
     def call_helper(self, pc: int, helper_id: int, regs: list[int]) -> int:
+        regs[0] = self.helper_call(pc, helper_id, regs[1], regs[2], regs[3], regs[4], regs[5])
+        return pc + 1
+
+    def helper_call(self, pc: int, helper_id: int, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
+        """r0 of helper `helper_id` called at pc with r1-r5: the one way every engine calls a helper."""
         helper = self.helpers.get(helper_id)
         if helper is None or helper.impl is None:
             name = helper_name(helper_id)
             raise VMFault(pc, self.slots[pc], f"helper {name}#{helper_id} is not implemented" if name
                           else f"unknown helper function {helper_id}")
         try:
-            regs[0] = helper.impl(self, regs[1], regs[2], regs[3], regs[4], regs[5]) & M64
+            return helper.impl(self, r1, r2, r3, r4, r5) & M64
         except NeedsKernel:
             raise VMFault(pc, self.slots[pc], f"helper {helper.full_name}#{helper_id} needs a kernel "
                           "(load the program into the virtual kernel)") from None
-        return pc + 1
 
     def exit_frame(self, regs: list[int]) -> int:
         """Return from the current frame: the caller's pc, or DONE from the outermost one."""

@@ -70,6 +70,43 @@ class Region:
         return self.start <= addr < self.end
 
 
+class NativeTable:
+    """The regions as a sorted array of (start, end, writable) words, for inline checks in native code.
+
+    `header` sits at a stable address: [number of regions, address of the array];
+    the array moves when it grows, so native code reads the header on every lookup.
+    """
+
+    def __init__(self, regions: list[Region]):
+        self.header = (ctypes.c_uint64 * 2)()
+        self.words = (ctypes.c_uint64 * 0)()
+        self.count = 0
+        self._grow(max(64, 2 * len(regions)))
+        for i, region in enumerate(regions):
+            self.insert(i, region)
+
+    def _grow(self, capacity: int) -> None:
+        words = (ctypes.c_uint64 * (3 * capacity))()
+        ctypes.memmove(words, self.words, 24 * self.count)
+        self.words, self.capacity = words, capacity
+        self.header[1] = ctypes.addressof(words)
+
+    def insert(self, i: int, region: Region) -> None:
+        if self.count == self.capacity:
+            self._grow(2 * self.capacity)
+        base = ctypes.addressof(self.words)
+        ctypes.memmove(base + 24 * (i + 1), base + 24 * i, 24 * (self.count - i))
+        self.words[3 * i:3 * i + 3] = [region.start, region.end, int(region.writable)]
+        self.count += 1
+        self.header[0] = self.count
+
+    def remove(self, i: int) -> None:
+        base = ctypes.addressof(self.words)
+        ctypes.memmove(base + 24 * i, base + 24 * (i + 1), 24 * (self.count - i - 1))
+        self.count -= 1
+        self.header[0] = self.count
+
+
 class AddressSpace:
     """The regions a program may touch, found by address."""
 
@@ -77,6 +114,13 @@ class AddressSpace:
         self._starts: list[int] = []
         self._regions: list[Region] = []
         self._last: Region | None = None
+        self._native: NativeTable | None = None
+
+    def native_table(self) -> int:
+        """The address of the `NativeTable` header, kept up to date from now on (the native engine's checks)."""
+        if self._native is None:
+            self._native = NativeTable(self._regions)
+        return ctypes.addressof(self._native.header)
 
     def map(self, name: str, size_or_data: int | bytes, *, writable: bool = True) -> Region:
         """Allocate a region (zeroed, or holding a copy of the given bytes) and make it reachable."""
@@ -90,11 +134,15 @@ class AddressSpace:
         i = bisect.bisect(self._starts, region.start)
         self._starts.insert(i, region.start)
         self._regions.insert(i, region)
+        if self._native is not None:
+            self._native.insert(i, region)
         return region
 
     def unmap(self, region: Region) -> None:
         i = self._regions.index(region)
         del self._starts[i], self._regions[i]
+        if self._native is not None:
+            self._native.remove(i)
         if self._last is region:
             self._last = None
 

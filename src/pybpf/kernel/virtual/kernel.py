@@ -34,6 +34,7 @@ from ...maps.fd_array import FdArray, MapInMap, ProgArrayMap
 from ...uapi import MapType, ProgType
 from ...vm import AddressSpace, Interpreter, ProgramError, Region, VMFault
 from ...vm.engines import ENGINES, UnknownEngine, engine_name
+from ...vm.engines import options as engine_options
 from ...vm.engines import choose as choose_engine
 from ...verifier import MapInfo, verify
 from ..errors import BpfError
@@ -443,14 +444,14 @@ class VirtualKernel:
         except UnknownEngine as err:
             raise BpfError(command, errno.EINVAL, str(err)) from None
         try:
-            options = {"checked": self.checked} if chosen == "native" else {}
             interp = ENGINES[chosen](insns, mem=self.mem, helpers=REGISTRY, entry_regs=0b10000000010,
-                                     resolver=lambda insn, pc: self._lddw_value(insn, references[pc]), **options)
+                                     resolver=lambda insn, pc: self._lddw_value(insn, references[pc]),
+                                     **engine_options(chosen, verified=not self.checked))
         except ProgramError as err:  # the engine's structural check: the verifier should have said so first
             raise BpfError(command, errno.EACCES, str(err), log=f"{err}\n") from None
         interp.kernel = self
         interp.prog_type = prog_type
-        if hasattr(interp, "compile"):  # JIT at load, as Linux does: the first event does not pay for it
+        if engine_name(interp) == "native":  # JIT at load, as Linux does: the first event does not pay for it
             interp.compile()
         obj = ProgObject(next(self._ids["prog"]), prog_type, name[:15], license, insns, interp,
                          hashlib.sha1(encode(insns)).hexdigest()[:16], used, time.monotonic_ns(), verified)
@@ -539,15 +540,15 @@ class VirtualKernel:
     def prog(self, fd: int) -> ProgObject:
         return self._get(fd, ProgObject, "prog")
 
-    def run_program(self, prog: ProgObject, ctx: int = 0, cpu: int = 0) -> int:
-        """Run a loaded program once (an event fired); return r0.  Faults end the run, not the kernel."""
+    def run_program(self, prog: ProgObject, ctx: int = 0, cpu: int = 0, repeat: int = 1) -> int:
+        """Run a loaded program (an event fired; `repeat` times for test_run); return r0.  Faults end the run."""
         with self.lock:
             prog.interp.cpu = cpu
             start = time.perf_counter_ns()
             try:
-                return prog.interp.run(ctx)
+                return prog.interp.run(ctx) if repeat == 1 else prog.interp.run_repeat(ctx, repeat)
             finally:
-                prog.run_cnt += 1
+                prog.run_cnt += repeat
                 prog.run_time_ns += time.perf_counter_ns() - start
 
     def prog_test_run(self, fd: int, data: bytes = b"", *, ctx: bytes = b"", repeat: int = 1) -> TestRun:
@@ -569,8 +570,7 @@ class VirtualKernel:
                                    f"test_run is not supported for {ProgType(prog.prog_type).name}")
                 prog.interp.packet = packet.packet if packet else None
                 start = time.perf_counter_ns()
-                for _ in range(max(repeat, 1)):
-                    retval = self.run_program(prog, context.start if context else 0)
+                retval = self.run_program(prog, context.start if context else 0, repeat=max(repeat, 1))
                 duration = (time.perf_counter_ns() - start) // max(repeat, 1)
                 if packet is not None:
                     return TestRun(retval & 0xFFFFFFFF, duration, packet.data_out(), packet.ctx_out())
@@ -626,7 +626,8 @@ class VirtualKernel:
                     "xlated_prog_len": sum(i.size for i in obj.insns) * 8, "load_time": obj.load_time_ns,
                     "nr_map_ids": len(obj.maps), "map_ids": [m.id for m in obj.maps], "run_cnt": obj.run_cnt,
                     "run_time_ns": obj.run_time_ns, "engine": engine_name(obj.interp),
-                    "verified_insns": obj.verified_insns, "gpl_compatible": int(obj.license in GPL_COMPATIBLE)}
+                    "verified_insns": obj.verified_insns, "gpl_compatible": int(obj.license in GPL_COMPATIBLE),
+                    "last_run_insns": obj.interp.steps}
         if isinstance(obj, LinkObject):
             return {"id": obj.id, "prog_id": obj.prog.id, "target": obj.target}
         raise BpfError("BPF_OBJ_GET_INFO_BY_FD", errno.EBADF, f"fd {fd} is not open")

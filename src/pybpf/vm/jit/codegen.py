@@ -17,10 +17,13 @@ from llvmlite import ir
 from ...helpers import helper_id
 from ...isa.semantics import MASK
 from ..check import subprogram_entries
+from ..interp import MAY_GOTO_BUDGET
 from . import layout as L
+from .native_helpers import EMITTERS
 
 i1, i8, i32, i64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
 INT = {8: i8, 16: ir.IntType(16), 32: i32, 64: i64}
+BOUNDS = ir.LiteralStructType([i64, i64])  # [start, end) of a region; (1, 0) for none
 ICMP = {"jeq": ("u", "=="), "jne": ("u", "!="), "jgt": ("u", ">"), "jge": ("u", ">="), "jlt": ("u", "<"),
         "jle": ("u", "<="), "jsgt": ("s", ">"), "jsge": ("s", ">="), "jslt": ("s", "<"), "jsle": ("s", "<=")}
 RMW = {"add": "add", "or": "or", "and": "and", "xor": "xor", "xchg": "xchg"}
@@ -28,6 +31,7 @@ FRAMES = 8
 MAP_LOOKUP_ELEM = helper_id("map_lookup_elem")
 # The two callbacks into Python, bound to these names with llvm.add_symbol by the engine.
 HELPER_SYMBOL, CHECK_SYMBOL = "pybpf_jit_helper", "pybpf_jit_check"
+PROG_SYMBOL, LOOP_SYMBOL = "prog", "loop"  # the entry of one activation; n whole runs (engine.run)
 
 
 def _const(value: int, width: int = 64) -> ir.Constant:
@@ -53,16 +57,19 @@ class Codegen:
     """Builds the module of one program.  lddw: pc -> value (resolved by the engine)."""
 
     def __init__(self, slots, lddw: dict[int, int], checked: bool, code_start: int,
-                 arrays: dict[int, tuple[int, int, int]] | None = None):
+                 arrays: dict[int, tuple[int, int, int]] | None = None, native_helpers: frozenset[int] = frozenset()):
         self.slots, self.lddw, self.checked = slots, lddw, checked
         self.arrays = arrays or {}  # map handle -> (element 0, element size, max_entries): inline lookups
+        self.native_helpers = native_helpers  # helper ids run in native code (native_helpers.EMITTERS)
         self.code_start = code_start
         self.module = ir.Module(name="bpf")
         fn_type = ir.FunctionType(i64, [i64.as_pointer()] + [i64] * 7)
         self.helper = ir.Function(self.module, fn_type, name=HELPER_SYMBOL)
         chk_type = ir.FunctionType(i64, [i64.as_pointer(), i64, i64, i64])
         self.check = ir.Function(self.module, chk_type, name=CHECK_SYMBOL) if checked else None
-        self.fn = ir.Function(self.module, ir.FunctionType(ir.VoidType(), [i64.as_pointer()]), name="prog")
+        find_type = ir.FunctionType(BOUNDS, [i64.as_pointer(), i64, i64, i64])
+        self.find = ir.Function(self.module, find_type, name="find_region") if checked else None
+        self.fn = ir.Function(self.module, ir.FunctionType(ir.VoidType(), [i64.as_pointer()]), name=PROG_SYMBOL)
         self.memset = self.module.declare_intrinsic("llvm.memset", [i8.as_pointer(), i64])
         self.entries = sorted(subprogram_entries(slots))
 
@@ -89,12 +96,18 @@ class Codegen:
         bad, good = self.fn.append_basic_block(), self.fn.append_basic_block()
         self.b.cbranch(cond, bad, good)
         self.b.position_at_end(bad)
-        self.b.ret_void()
+        self.leave()
         self.b.position_at_end(good)
 
     def fault(self, pc: int, code: int) -> None:
         self.b.store(_const(code), self.word(L.STATUS))
         self.b.store(_const(pc), self.word(L.FAULT_PC))
+        self.leave()
+
+    def leave(self) -> None:
+        """Return to the caller, the step count written back (checked mode counts in a local)."""
+        if self.checked:
+            self.b.store(self.b.load(self.steps), self.word(L.STEPS))
         self.b.ret_void()
 
     def status_check(self) -> None:
@@ -102,18 +115,79 @@ class Codegen:
 
     def address(self, pc: int, base: int, off: int, size: int, flags: int):
         addr = self.b.add(self.reg(base), _const(off))
-        if self.checked:
-            r = self.b.call(self.check, [self.state, _const(pc), addr, _const(size | flags)])
-            self.fail_if(self.b.icmp_unsigned("!=", r, _const(0)))
+        if self.checked and not (base == 10 and -L.STACK_SIZE <= off and off + size <= 0 and not flags & L.ATOMIC):
+            self.checked_access(pc, addr, size, flags)
         return self.b.inttoptr(addr, INT[size * 8].as_pointer())
+
+    def checked_access(self, pc: int, addr, size: int, flags: int) -> None:
+        """Checked mode: the access must be wholly inside one region (writable for a write), atomics aligned.
+
+        The last region read and the last one written are cached in locals (forgotten after
+        each helper call, which may unmap regions); a miss searches the address space's
+        `NativeTable`; what that refuses goes to the Python check, which raises the fault.
+        """
+        b = self.b
+        lo, hi = self.cache[bool(flags & L.WRITE)]
+        end = b.add(addr, _const(size))
+        top = self.reg(10)  # the current frame, always a writable region
+        in_frame = b.and_(b.icmp_unsigned("<=", b.sub(top, _const(L.STACK_SIZE)), addr),
+                          b.icmp_unsigned("<=", end, top))
+        hit = b.and_(b.icmp_unsigned("<=", b.load(lo), addr), b.icmp_unsigned("<=", end, b.load(hi)))
+        hit = b.and_(b.or_(hit, in_frame), b.icmp_unsigned(">=", end, addr))
+        if flags & L.ATOMIC and size > 1:
+            hit = b.and_(hit, b.icmp_unsigned("==", b.and_(addr, _const(size - 1)), _const(0)))
+        done, search = self.fn.append_basic_block(), self.fn.append_basic_block()
+        b.cbranch(hit, done, search)
+        b.position_at_end(search)
+        bounds = b.call(self.find, [self.state, addr, _const(size), _const(1 if flags & L.WRITE else 0)])
+        start, stop = b.extract_value(bounds, 0), b.extract_value(bounds, 1)
+        b.store(start, lo)
+        b.store(stop, hi)
+        found = b.and_(b.icmp_unsigned("<=", start, addr), b.icmp_unsigned("<=", end, stop))
+        if flags & L.ATOMIC and size > 1:
+            found = b.and_(found, b.icmp_unsigned("==", b.and_(addr, _const(size - 1)), _const(0)))
+        slow = self.fn.append_basic_block()
+        b.cbranch(found, done, slow)
+        b.position_at_end(slow)
+        r = b.call(self.check, [self.state, _const(pc), addr, _const(size | flags)])
+        self.fail_if(b.icmp_unsigned("!=", r, _const(0)))
+        b.branch(done)
+        b.position_at_end(done)
+
+    def forget_regions(self) -> None:
+        for lo, hi in self.cache:
+            self.b.store(_const(0), lo)
+            self.b.store(_const(0), hi)
 
     def depth(self):
         return self.b.add(self.b.load(self.word(L.BASE)), self.b.load(self.nframes))
 
+    def limit_check(self, pc: int) -> None:
+        """Checked mode: fault at pc when the run's instruction count is over the limit.
+
+        Counted per block, checked where a run can go on unboundedly or act: at
+        the entries and the targets of backward jumps (every loop passes one), before
+        helper calls and at exits.  So a run faults exactly when the interpreter's
+        does, but maybe a few straight-line blocks later, at the next of those points.
+        """
+        over = self.b.icmp_unsigned(">", self.b.load(self.steps), self.b.load(self.limit))
+        bad, good = self.fn.append_basic_block(), self.fn.append_basic_block()
+        self.b.cbranch(over, bad, good)
+        self.b.position_at_end(bad)
+        self.fault(pc, L.FAULT_STEPS)
+        self.b.position_at_end(good)
+
     def call_helper(self, pc: int, helper_id, args) -> ir.Value:
         self.b.store(self.depth(), self.word(L.DEPTH))
+        if self.checked:  # callbacks the helper makes count on from here, and a fault reads the count
+            self.limit_check(pc)
+            self.b.store(self.b.load(self.steps), self.word(L.STEPS))
         r = self.b.call(self.helper, [self.state, _const(pc), helper_id] + args)
+        if self.checked:
+            self.b.store(self.b.load(self.word(L.STEPS)), self.steps)
         self.status_check()
+        if self.checked:
+            self.forget_regions()
         return r
 
     # -- the function --------------------------------------------------------
@@ -126,7 +200,14 @@ class Codegen:
         self.nframes = self.b.alloca(i64, name="nframes")
         self.ret_ids = self.b.alloca(ir.ArrayType(i64, FRAMES))
         self.saved = self.b.alloca(ir.ArrayType(i64, FRAMES * 5))
-        self.steps = self.word(L.STEPS)
+        self.steps, self.limit = self.b.alloca(i64, name="steps"), self.b.alloca(i64, name="limit")
+        if self.checked:
+            self.b.store(self.b.load(self.word(L.STEPS)), self.steps)
+            self.b.store(self.b.load(self.word(L.LIMIT)), self.limit)
+        self.cache = [(self.b.alloca(i64, name="read_lo"), self.b.alloca(i64, name="read_hi")),
+                      (self.b.alloca(i64, name="write_lo"), self.b.alloca(i64, name="write_hi"))]
+        if self.checked:
+            self.forget_regions()
         self.b.store(_const(0), self.nframes)
         for r in range(11):
             self.b.store(_const(0), self.regs[r])
@@ -135,6 +216,10 @@ class Codegen:
         base = self.b.load(self.word(L.BASE))
         self.set(10, self.b.load(self.b.gep(self.state, [self.b.add(base, _const(L.STACKS))])))
         starts = sorted(leaders(self.slots, self.entries))
+        self.loop_heads = set(self.entries) | {pc + 1 + (i.imm if i.spec.op == "gotol" else i.off)
+                                               for pc, i in enumerate(self.slots) if i is not None
+                                               and i.spec.kind in ("ja", "jcond", "may_goto")
+                                               and (i.imm if i.spec.op == "gotol" else i.off) < 0}
         self.blocks = {pc: fn.append_basic_block(f"pc{pc}") for pc in starts}
         self.returns = sorted(pc + 1 for pc, i in enumerate(self.slots)
                               if i is not None and i.spec.kind in ("call", "callx") and pc + 1 in self.blocks)
@@ -150,19 +235,17 @@ class Codegen:
             end = starts[i + 1] if i + 1 < len(starts) else len(self.slots)
             self.block(pc, end)
         self.build_exit()
+        if self.checked:
+            build_find(self.find)
+        build_loop(self.module, self.fn, self.memset)
         return self.module
 
     def block(self, start: int, end: int) -> None:
         if self.checked:
             n = sum(1 for i in self.slots[start:end] if i is not None)
-            steps = self.b.add(self.b.load(self.steps), _const(n))
-            self.b.store(steps, self.steps)
-            over = self.b.icmp_unsigned(">", steps, self.b.load(self.word(L.LIMIT)))
-            bad, good = self.fn.append_basic_block(), self.fn.append_basic_block()
-            self.b.cbranch(over, bad, good)
-            self.b.position_at_end(bad)
-            self.fault(start, L.FAULT_STEPS)
-            self.b.position_at_end(good)
+            self.b.store(self.b.add(self.b.load(self.steps), _const(n)), self.steps)
+            if start in self.loop_heads:
+                self.limit_check(start)
         for pc in range(start, end):
             insn = self.slots[pc]
             if insn is None:
@@ -306,6 +389,10 @@ class Codegen:
         if spec.op == "local":
             self.local_call(pc, self.blocks[pc + 1 + insn.imm])
             return
+        if insn.imm in self.native_helpers:
+            self.set(0, EMITTERS[insn.imm](self.module, self.b))
+            self.b.branch(self.blocks[pc + 1])
+            return
         if insn.imm == MAP_LOOKUP_ELEM and self.arrays:
             self.inline_array_lookup(pc)
         args = [self.reg(r) for r in range(1, 6)]
@@ -368,6 +455,8 @@ class Codegen:
         b.branch(target)
 
     def k_exit(self, pc, insn, spec):
+        if self.checked:
+            self.limit_check(pc)
         self.b.branch(self.exit_block)
 
     def build_exit(self) -> None:
@@ -378,7 +467,7 @@ class Codegen:
         b.cbranch(b.icmp_unsigned("==", n, _const(0)), done, pop)
         b.position_at_end(done)
         b.store(self.reg(0), self.word(L.R0))
-        b.ret_void()
+        self.leave()
         b.position_at_end(pop)
         n = b.sub(n, _const(1))
         b.store(n, self.nframes)
@@ -391,3 +480,86 @@ class Codegen:
             switch.add_case(_const(i), self.blocks[pc])
         b.position_at_end(unreachable)
         b.unreachable()
+
+
+def build_find(fn: ir.Function) -> None:
+    """`{start, end} find_region(state, addr, size, write)`: binary search of the NativeTable.
+
+    The bounds of the region that holds [addr, addr+size) (a writable one for a
+    write), or (1, 0), which holds nothing.  Bounds, not pointers to the caller's
+    cache, so that the cache stays in registers.
+    """
+    fn.linkage = "internal"
+    state, addr, size, write = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    header = b.inttoptr(b.load(b.gep(state, [_const(L.REGIONS, 32)])), i64.as_pointer())
+    count = b.load(header)
+    table = b.inttoptr(b.load(b.gep(header, [_const(1, 32)])), i64.as_pointer())
+    head, body, found, test, keep, miss = (fn.append_basic_block(n)
+                                           for n in ("head", "body", "found", "test", "keep", "miss"))
+    entry = b.block
+    b.branch(head)
+    b.position_at_end(head)
+    lo, hi = b.phi(i64), b.phi(i64)
+    lo.add_incoming(_const(0), entry)
+    hi.add_incoming(count, entry)
+    b.cbranch(b.icmp_unsigned("<", lo, hi), body, found)
+    b.position_at_end(body)
+    mid = b.lshr(b.add(lo, hi), _const(1))
+    start = b.load(b.gep(table, [b.mul(mid, _const(3))]))
+    after = b.icmp_unsigned("<=", start, addr)  # the region at mid starts at or before addr: look right
+    lo.add_incoming(b.select(after, b.add(mid, _const(1)), lo), body)
+    hi.add_incoming(b.select(after, hi, mid), body)
+    b.branch(head)
+    b.position_at_end(found)  # lo = the number of regions starting at or before addr
+    b.cbranch(b.icmp_unsigned("==", lo, _const(0)), miss, test)
+    b.position_at_end(test)
+    row = b.mul(b.sub(lo, _const(1)), _const(3))
+    start = b.load(b.gep(table, [row]))
+    end = b.load(b.gep(table, [b.add(row, _const(1))]))
+    writable = b.load(b.gep(table, [b.add(row, _const(2))]))
+    last = b.add(addr, size)
+    ok = b.and_(b.icmp_unsigned("<=", last, end), b.icmp_unsigned(">=", last, addr))
+    ok = b.and_(ok, b.or_(b.icmp_unsigned("==", write, _const(0)), b.icmp_unsigned("!=", writable, _const(0))))
+    b.cbranch(ok, keep, miss)
+    b.position_at_end(keep)
+    b.ret(b.insert_value(b.insert_value(ir.Constant(BOUNDS, ir.Undefined), start, 0), end, 1))
+    b.position_at_end(miss)
+    b.ret(ir.Constant(BOUNDS, [_const(1), _const(0)]))
+
+
+def build_loop(module: ir.Module, prog: ir.Function, memset) -> None:
+    """`i64 loop(state, n, r1)`: n runs of the program from pc 0, as BPF_PROG_TEST_RUN's repeat loop.
+
+    Each run starts afresh: frame 0 zeroed, the status, entry, depth, step
+    count and may_goto budget reset, r1 as given and r2-r5 from RUN_ARGS.
+    Returns n, or the index of the run that stopped with a status.  One call
+    is one run of `NativeEngine.run`: the whole set-up is here, not in Python.
+    """
+    fn = ir.Function(module, ir.FunctionType(i64, [i64.as_pointer(), i64, i64]), name=LOOP_SYMBOL)
+    state, n, r1 = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    word = lambda index: b.gep(state, [_const(index, 32)])  # noqa: E731
+    b.store(r1, word(L.RUN_ARGS))
+    entry = b.block
+    head, body, stop, done = (fn.append_basic_block(x) for x in ("head", "body", "stop", "done"))
+    b.branch(head)
+    b.position_at_end(head)
+    i = b.phi(i64)
+    i.add_incoming(_const(0), entry)
+    b.cbranch(b.icmp_unsigned("<", i, n), body, done)
+    b.position_at_end(body)
+    low = b.inttoptr(b.sub(b.load(word(L.STACKS)), _const(L.STACK_SIZE)), i8.as_pointer())
+    b.call(memset, [low, _const(0, 8), _const(L.STACK_SIZE), ir.Constant(i1, 0)])
+    for index in (L.STATUS, L.ENTRY, L.BASE, L.DEPTH, L.STEPS):
+        b.store(_const(0), word(index))
+    b.store(_const(MAY_GOTO_BUDGET), word(L.MAY_GOTO))
+    for r in range(5):
+        b.store(b.load(word(L.RUN_ARGS + r)), word(L.ARGS + r))
+    b.call(prog, [state])
+    i.add_incoming(b.add(i, _const(1)), b.block)
+    b.cbranch(b.icmp_unsigned("!=", b.load(word(L.STATUS)), _const(0)), stop, head)
+    b.position_at_end(stop)
+    b.ret(i)
+    b.position_at_end(done)
+    b.ret(n)

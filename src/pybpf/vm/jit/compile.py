@@ -6,7 +6,7 @@ import hashlib
 import time
 from functools import lru_cache
 
-_CACHE: dict[str, tuple[object, int, float]] = {}  # key -> (execution engine, address of prog, compile seconds)
+_CACHE: dict[str, tuple[object, dict[str, int], float]] = {}  # key -> (execution engine, entry addresses, seconds)
 
 
 @lru_cache(maxsize=1)
@@ -44,8 +44,8 @@ def digest(*parts) -> str:
     return h.hexdigest()
 
 
-def compiled(key: str, build, symbols: dict[str, int]) -> tuple[int, float]:
-    """The address of `prog` for `key`, compiling `build()` (an llvmlite ir.Module) the first time.
+def compiled(key: str, build, symbols: dict[str, int], entries: tuple[str, ...]) -> tuple[dict[str, int], float]:
+    """({entry name: address}, compile seconds) for `key`, compiling `build()` (an llvmlite ir.Module) the first time.
 
     symbols: name -> address of the external functions the module calls.
     """
@@ -63,5 +63,11 @@ def compiled(key: str, build, symbols: dict[str, int]) -> tuple[int, float]:
         builder.getModulePassManager().run(module, builder)
         engine = llvm.create_mcjit_compiler(module, machine)
         engine.finalize_object()
-        hit = _CACHE[key] = (engine, engine.get_function_address("prog"), time.perf_counter() - started)
+        hit = _CACHE[key] = (engine, {name: engine.get_function_address(name) for name in entries},
+                             time.perf_counter() - started)
     return hit[1], hit[2]
+
+
+def clear_cache() -> None:
+    """Forget every compiled program (a benchmark measuring compile time starts from here)."""
+    _CACHE.clear()

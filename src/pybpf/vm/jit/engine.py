@@ -23,32 +23,35 @@ from ..fault import VMFault
 from ..interp import MAX_CALL_DEPTH, MAX_STEPS, MAX_TAIL_CALL_CNT, MAY_GOTO_BUDGET, STACK_SIZE, Interpreter, TailCall
 from ..memory import MemoryFault
 from . import layout as L
-from .codegen import CHECK_SYMBOL, HELPER_SYMBOL, Codegen
+from .codegen import CHECK_SYMBOL, HELPER_SYMBOL, LOOP_SYMBOL, PROG_SYMBOL, Codegen
 from .compile import compiled, digest
+from .native_helpers import native_ids
+from .native_helpers import symbols as native_symbols
 
 M64 = (1 << 64) - 1
 _State = ctypes.c_uint64 * L.WORDS
-_PROG = ctypes.CFUNCTYPE(None, ctypes.POINTER(ctypes.c_uint64))
+# PYFUNCTYPE: the GIL stays held (the callbacks need it anyway), which makes the call itself cheaper.
+_PROG = ctypes.PYFUNCTYPE(None, ctypes.c_void_p)
+_LOOP = ctypes.PYFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint64)
 _HELPER = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, *[ctypes.c_uint64] * 7)
 _CHECK = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64)
 # address of an engine's state -> the engine, for the callbacks
-_LIVE: "weakref.WeakValueDictionary[int, NativeEngine]" = weakref.WeakValueDictionary()
+# (a plain dict of weak references: a WeakValueDictionary lookup costs more than the rest of a helper call)
+_LIVE: "dict[int, weakref.ref[NativeEngine]]" = {}
 
 
 def _helper(state, pc, helper_id, r1, r2, r3, r4, r5):
-    engine = _LIVE[state]
+    engine = _LIVE[state]()
     try:
         if helper_id == L.HELPER_PACKET:
             return engine.load_packet(pc, r1, r2)
-        regs = [0, r1, r2, r3, r4, r5, 0, 0, 0, 0, 0]
-        engine.call_helper(pc, helper_id, regs)
-        return regs[0]
+        return engine.helper_call(pc, helper_id, r1, r2, r3, r4, r5)
     except BaseException as err:  # noqa: BLE001 - carried across the native frames, raised by _enter
         return engine.hold(err)
 
 
 def _check(state, pc, addr, flags):
-    engine = _LIVE[state]
+    engine = _LIVE[state]()
     size = flags & 0xFF
     try:
         engine.mem.find(addr, size, bool(flags & L.WRITE))
@@ -75,11 +78,19 @@ class NativeEngine(Interpreter):
     time the first compilation of this program took (cached afterwards).
     """
 
+    engine = "native"
+
     def __init__(self, insns, *, checked: bool = False, **options):
         super().__init__(insns, **options)
         self.checked = checked
         self.state = _State()
         self.state[L.STACKS:L.STACKS + MAX_CALL_DEPTH] = [frame.end for frame in self.stacks]
+        self._state_addr = ctypes.addressof(self.state)
+        self.words = memoryview(self.state).cast("B").cast("Q")  # cheaper to index than the ctypes array
+        self._args = False  # some of r2-r5 in RUN_ARGS are not 0
+        self.state[L.LIMIT] = self.max_steps
+        if checked:
+            self.state[L.REGIONS] = self.mem.native_table()
         self._held: BaseException | None = None
         self._lddw = {}
         for pc, insn in enumerate(self.slots):
@@ -87,10 +98,12 @@ class NativeEngine(Interpreter):
                 regs = [0] * 11
                 self.compiled[pc](regs)
                 self._lddw[pc] = regs[insn.dst]
-        self._prog = None
-        self._entry_addr, self.compile_seconds = 0, 0.0
+        self._prog = self._loop = None
+        self.entry_addresses: dict[str, int] = {}  # the machine code's entries, once compiled
+        self.compile_seconds = 0.0
         self._entries = subprogram_entries(self.slots)
-        _LIVE[ctypes.addressof(self.state)] = self
+        _LIVE[self._state_addr] = weakref.ref(self)
+        weakref.finalize(self, _LIVE.pop, self._state_addr, None)
 
     def compile(self) -> None:
         """Compile (or find in the cache) the native code; done before the first run, once kernel is set.
@@ -101,18 +114,20 @@ class NativeEngine(Interpreter):
         arrays = _inline_arrays(self.kernel, self.slots, self._lddw)
         code = self.code.read()
         callx = any(i is not None and i.spec.kind == "callx" for i in self.slots)
+        native = native_ids(self.helpers)
         key = digest(code, sorted(self._lddw.items()), self.checked, self.code.start if callx else 0,
-                     sorted(arrays.items()))
-        self._entry_addr, self.compile_seconds = compiled(key, lambda: Codegen(
-            self.slots, self._lddw, self.checked, self.code.start, arrays).build(),
-            {HELPER_SYMBOL: _HELPER_ADDR, CHECK_SYMBOL: _CHECK_ADDR})
-        self._prog = _PROG(self._entry_addr)
+                     sorted(arrays.items()), sorted(native))
+        entries, self.compile_seconds = compiled(key, lambda: Codegen(
+            self.slots, self._lddw, self.checked, self.code.start, arrays, native).build(),
+            {HELPER_SYMBOL: _HELPER_ADDR, CHECK_SYMBOL: _CHECK_ADDR, **native_symbols()}, (PROG_SYMBOL, LOOP_SYMBOL))
+        self.entry_addresses = entries
+        self._prog, self._loop = _PROG(entries[PROG_SYMBOL]), _LOOP(entries[LOOP_SYMBOL])
 
     def hold(self, err: BaseException) -> int:
         """Keep a callback's exception for `_enter` to raise once the native frames are gone."""
         if self._held is None:
             self._held = err
-        self.state[L.STATUS] = L.FAULT_PYTHON
+        self.words[L.STATUS] = L.FAULT_PYTHON
         return 0
 
     def load_packet(self, pc: int, offset: int, size: int) -> int:
@@ -126,24 +141,48 @@ class NativeEngine(Interpreter):
 
     # -- running ---------------------------------------------------------------
     def run(self, r1: int = 0, r2: int = 0, r3: int = 0, r4: int = 0, r5: int = 0) -> int:
-        """Interpreter.run; unchecked, the lean path: no step count (`steps` stays 0)."""
-        if self._prog is None:
+        """Interpreter.run: one call of the native `loop`; unchecked, `steps` stays 0 (no step count)."""
+        if r2 or r3 or r4 or r5 or self._args:
+            self._set_args(r2, r3, r4, r5)
+        self.tail_calls = 0
+        if self._loop is not None and self._loop(self._state_addr, 1, r1 & M64) and not self.checked:
+            return self.words[L.R0]
+        return self._runs(1, r1, self._loop is not None)
+
+    def run_repeat(self, r1: int, repeat: int) -> int:
+        """`repeat` runs with r1 (BPF_PROG_TEST_RUN's loop), all in native code; the last run's r0."""
+        if self._args:
+            self._set_args(0, 0, 0, 0)
+        return self._runs(max(repeat, 1), r1)
+
+    def _set_args(self, r2: int, r3: int, r4: int, r5: int) -> None:
+        self.state[L.RUN_ARGS + 1:L.RUN_ARGS + 5] = [r2 & M64, r3 & M64, r4 & M64, r5 & M64]
+        self._args = bool(r2 or r3 or r4 or r5)
+
+    def _runs(self, repeat: int, r1: int, ran: bool = False) -> int:
+        """The rest of `repeat` runs after the first call of `loop` (ran: that call is done), faults raised."""
+        if self._loop is None:
             self.compile()
-        if self.checked:
-            return super().run(r1, r2, r3, r4, r5)
-        state, self.tail_calls, self.steps, self._held = self.state, 0, 0, None
-        ctypes.memset(self.stacks[0].start, 0, STACK_SIZE)
-        state[L.STATUS] = state[L.ENTRY] = state[L.BASE] = state[L.DEPTH] = 0
-        state[L.MAY_GOTO] = MAY_GOTO_BUDGET
-        state[L.ARGS:L.ARGS + 5] = [r1 & M64, r2 & M64, r3 & M64, r4 & M64, r5 & M64]
-        self._prog(state)
-        if not state[L.STATUS]:
-            return state[L.R0]
-        status, state[L.STATUS] = state[L.STATUS], 0
-        try:
-            self._raise(status)
-        except TailCall as call:
-            return _tail_calls(call, r1)
+        words = self.words
+        r0 = 0
+        while repeat:
+            self.tail_calls = 0
+            if ran:  # run() made the call: a status says its one run stopped
+                done, ran = (0 if words[L.STATUS] else 1), False
+            else:
+                done = self._loop(self._state_addr, repeat, r1 & M64)
+            if self.checked:
+                self.steps = min(words[L.STEPS], self.max_steps)
+            if done == repeat:
+                return words[L.R0]
+            status, words[L.STATUS] = words[L.STATUS], 0
+            try:
+                self._raise(status)
+            except TailCall as call:
+                r0, used = _tail_calls(call, r1)
+                self.steps += used if self.checked else 0
+            repeat -= done + 1
+        return r0
 
     def _run(self, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
         ctypes.memset(self.stacks[0].start, 0, STACK_SIZE)
@@ -181,11 +220,12 @@ class NativeEngine(Interpreter):
         state[L.ENTRY], state[L.BASE], state[L.DEPTH] = pc, depth, depth
         state[L.ARGS:L.ARGS + 5] = [a & M64 for a in args]
         try:
-            self._prog(state)
+            self._prog(self._state_addr)
         finally:
             if outer:
                 done = self.max_steps - length_hint(self._ticks) + min(state[L.STEPS], state[L.LIMIT])
                 self._ticks.__setstate__(done)
+                state[L.LIMIT] = self.max_steps  # what `loop` runs against
         status = state[L.STATUS]
         if status:
             if outer:
@@ -206,14 +246,15 @@ class NativeEngine(Interpreter):
         raise VMFault(pc, insn, reason)
 
 
-def _tail_calls(call: TailCall, ctx: int) -> int:
-    """Go on as Interpreter.run does after the first program's bpf_tail_call."""
-    ticks = iter(range(call.target.max_steps))
+def _tail_calls(call: TailCall, ctx: int) -> tuple[int, int]:
+    """Go on as Interpreter.run does after the first program's bpf_tail_call: (r0, instructions counted)."""
+    total = call.target.max_steps
+    ticks = iter(range(total))
     for tail_calls in range(1, MAX_TAIL_CALL_CNT + 1):
         interp = call.target
         interp.tail_calls, interp._ticks = tail_calls, ticks
         try:
-            return interp._run(ctx, 0, 0, 0, 0)
+            return interp._run(ctx, 0, 0, 0, 0), total - length_hint(ticks)
         except TailCall as again:
             call = again
     raise AssertionError("bpf_tail_call refuses the 34th call")  # pragma: no cover

@@ -12,7 +12,9 @@ BASE = 12  # the frame depth of the entry frame
 R0 = 13  # r0 on return
 PACKET_MISS = 14  # set by the packet-load callback: LD_ABS/LD_IND out of range (r0 = 0; exit)
 STACKS = 16  # the end (r10) of each stack frame: words 16-23
-WORDS = 24
+RUN_ARGS = 24  # r1..r5 of every run of the `loop` entry (words 24-28); ARGS is rewritten by callbacks
+REGIONS = 29  # the address of the AddressSpace's native region table (checked mode)
+WORDS = 32
 
 FAULT_PYTHON = 1  # a callback raised; the engine holds the exception
 FAULT_DEPTH = 2
