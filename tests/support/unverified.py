@@ -12,16 +12,17 @@ from __future__ import annotations
 
 from pybpf.helpers import REGISTRY
 from pybpf.isa.asm import assemble
-from pybpf.vm import Interpreter
+from pybpf.vm.engines import engine_class
 
 
-def load_unverified(kernel, prog_type: int, insns) -> int:
-    """The fd of a program of `prog_type` whose engine runs `insns` unverified (reference interpreter)."""
+def load_unverified(kernel, prog_type: int, insns, engine: str = "interp", **options) -> int:
+    """The fd of a program of `prog_type` whose engine (the reference interpreter unless named) runs `insns`
+    unverified."""
     fd = kernel.prog_load(prog_type, assemble("r0 = 0\nexit")).fd
     prog = kernel.prog(fd)
     for region in (prog.interp.code, *prog.interp.stacks):
         kernel.mem.unmap(region)
-    interp = Interpreter(list(insns), mem=kernel.mem, helpers=REGISTRY, entry_regs=0b10000000010)
+    interp = engine_class(engine)(list(insns), mem=kernel.mem, helpers=REGISTRY, entry_regs=0b10000000010, **options)
     interp.kernel, interp.prog_type = kernel, prog_type
     prog.interp, prog.insns = interp, list(insns)
     return fd

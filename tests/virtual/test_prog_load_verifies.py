@@ -15,7 +15,8 @@ from pybpf.isa.asm import assemble
 from pybpf.kernel.errors import BpfError
 from pybpf.kernel.virtual import VirtualKernel
 from pybpf.uapi import MapType, ProgType
-from pybpf.vm.engines import ENGINES, NATIVE_MIN_INSNS
+from pybpf.vm.engines import ENGINES
+from pybpf.vm.tiered import NATIVE_MIN_INSNS
 from support.kernel import needs_kernel
 
 SOCKET = ProgType.BPF_PROG_TYPE_SOCKET_FILTER

@@ -15,6 +15,7 @@ from pybpf.kernel.virtual import VirtualKernel
 from pybpf.uapi import ProgType
 from pybpf.vm import VMFault
 from pybpf.vm.engines import ENGINES, choose, options, rebuild
+from support.unverified import load_unverified
 
 pytestmark = pytest.mark.skipif("tiered" not in ENGINES, reason="the native engine is not available here")
 XDP = ProgType.BPF_PROG_TYPE_XDP
@@ -80,6 +81,8 @@ def test_checked_native_tier_counts_instructions_and_faults():
     kernel, fd = _load(_large(), verified=False)
     kernel.prog_test_run(fd, bytes(64))
     assert kernel.info(fd)["last_run_insns"] == len(_large())
-    kernel, fd = _load(assemble("r0 = *(u64 *)(r1 + 4096)\n" + "r0 += 1\n" * 70 + "exit"), verified=False)
+    kernel = VirtualKernel(ncpus=1)  # a refused program, run as if a verifier bug had let it through
+    fd = load_unverified(kernel, XDP, assemble("r0 = *(u64 *)(r1 + 4096)\n" + "r0 += 1\n" * 70 + "exit"),
+                         engine="tiered", checked=True)
     with pytest.raises(VMFault, match="pc 0.*invalid read of 8 byte"):
         kernel.prog_test_run(fd, bytes(64))
