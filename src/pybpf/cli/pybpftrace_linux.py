@@ -44,7 +44,7 @@ def _perf_events() -> list[str]:
 
 
 def _binary_probes(path: str) -> list[str]:
-    """The uprobes (functions) and USDT probes of one binary or library."""
+    """The uprobes (functions) and USDT probes (usdt:PATH:PROVIDER:NAME) of one binary or library."""
     from ..kernel.linux import usdt
     from ..kernel.linux.uprobe import SymbolError, function_symbols, resolve_binary
     try:
@@ -59,12 +59,18 @@ def list_probes(pattern: str, write) -> int:
     """bpftrace -l: every probe matching the pattern (a probe type alone lists all of that type)."""
     kind, _, rest = pattern.partition(":")
     if kind in ("uprobe", "uretprobe", "usdt", "u", "ur", "U") and rest:
-        path = rest.split(":")[0]
-        lines = _binary_probes(path)
-        if kind.startswith("ur"):
+        lines = _binary_probes(rest.split(":")[0])
+        if kind in ("usdt", "U"):
+            lines = [line for line in lines if line.startswith("usdt:")]
+        elif kind in ("uretprobe", "ur"):
             lines = [line.replace("uprobe:", "uretprobe:", 1) for line in lines if line.startswith("uprobe:")]
-    else:
-        lines = _tracepoints() + _raw_tracepoints() + _perf_events()
+        # a binary's uprobes and its USDT probes: the pattern after the probe type picks among both
+        return _write_matching([line for line in lines if fnmatch.fnmatchcase(line.split(":", 1)[1], rest)], "*",
+                               write)
+    return _write_matching(_tracepoints() + _raw_tracepoints() + _perf_events(), pattern, write)
+
+
+def _write_matching(lines: list[str], pattern: str, write) -> int:
     if ":" not in pattern and pattern != "*":
         pattern = f"*{pattern}*"
     count = 0

@@ -31,6 +31,7 @@ from .types import UINT64, integer, string
 PT_REGS = {"r15": 0, "r14": 8, "r13": 16, "r12": 24, "rbp": 32, "rbx": 40, "r11": 48, "r10": 56, "r9": 64,
            "r8": 72, "rax": 80, "rcx": 88, "rdx": 96, "rsi": 104, "rdi": 112, "orig_rax": 120, "rip": 128,
            "cs": 136, "eflags": 144, "rsp": 152, "ss": 160}
+DATA_LOC_STRLEN = 64  # bpftrace's string size for a __data_loc char[] field
 ARG_REGS = ("rdi", "rsi", "rdx", "rcx", "r8", "r9")  # the SysV calling convention's integer arguments
 # The narrower names of the same registers, as USDT argument specs write them (-4@%eax, 1@%sil).
 _NARROW = {"eax": "rax", "ax": "rax", "al": "rax", "ebx": "rbx", "bx": "rbx", "bl": "rbx", "ecx": "rcx",
@@ -87,7 +88,8 @@ class Tracepoint(Provider):
         for f in analyser.resources.probe_facts.get(point.text, ()):
             if f.name == member:
                 if f.decl.startswith("__data_loc"):
-                    return f"args->{member}: __data_loc fields (dynamic arrays) are not read by pybpftrace yet"
+                    return string(DATA_LOC_STRLEN) if "char" in f.decl else \
+                        f"args->{member}: __data_loc fields other than char[] are not read by pybpftrace yet"
                 if "[" in f.decl:
                     return string(f.size + 1) if "char" in f.decl.split("[")[0] else \
                         f"args->{member}: array fields other than char[] are not read by pybpftrace yet"
@@ -103,7 +105,13 @@ class Tracepoint(Provider):
         if e.type.kind == "str":
             buffer = gen.alloca_bytes(e.type.size)
             gen.zero(buffer, e.type.size)
-            gen.copy(buffer, gen.at(gen.ctx, f.offset), f.size)
+            if f.decl.startswith("__data_loc"):  # u32: the string's offset in the record (low 16 bits), length
+                where = gen.b.load(gen.at(gen.ctx, f.offset, ir.IntType(32)))
+                start = gen.b.and_(gen.b.zext(where, ir.IntType(64)), gen.i64(0xFFFF))
+                source = gen.b.gep(gen.at(gen.ctx), [start])
+                gen.helper("probe_read_kernel_str", [buffer, gen.i64(e.type.size), source])
+            else:
+                gen.copy(buffer, gen.at(gen.ctx, f.offset), f.size)
             return buffer
         value = gen.b.load(gen.at(gen.ctx, f.offset, ir.IntType(8 * f.size)))
         if f.size == 8:

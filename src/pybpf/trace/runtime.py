@@ -22,6 +22,7 @@ import threading
 import time
 
 from .. import elf
+from ..errors import PybpfError
 from ..kernel.loader import load_object
 from .builtins import ACTIONS
 from .codegen import RINGBUF_MAP, RINGBUF_SIZE, START_MAP, MapLayout
@@ -192,7 +193,10 @@ class Session:
                 options = dict(attach.options)
                 if self.pid is not None and point.provider in ("uprobe", "uretprobe", "usdt"):
                     options["pid"] = self.pid
-                self.links.append(self.kernel.link_create(self.loaded.prog_fds[name], attach.target, **options))
+                try:
+                    self.links.append(self.kernel.link_create(self.loaded.prog_fds[name], attach.target, **options))
+                except PybpfError as err:  # bpftrace: the reason, then which probe
+                    raise PybpfError(f"{err}\nERROR: Error attaching probe: '{point.text}'") from None
             count = len(self.links)
             attached = json_output.attached_record(count) if self.json else \
                 f"Attached {count} probe{'s' if count != 1 else ''}"
