@@ -6,6 +6,7 @@ import ctypes
 import os
 import platform
 import subprocess
+import sys
 
 import pytest
 
@@ -15,6 +16,7 @@ from support.kernel import needs_kernel
 
 from kernel.linux_progs import build_probed, have_gcc, have_sdt
 
+SRC = os.path.join(os.path.dirname(__file__), "..", "..", "src")
 pytestmark = [needs_kernel, pytest.mark.skipif(not have_gcc(), reason="needs gcc to build "
                                                                       "tests/data/linux/probed.c")]
 
@@ -67,22 +69,33 @@ def test_uprobe_on_libc_by_name_counts_our_calls():
     assert f"@[{os.getpid()}]: 250\n" in tracing.output
 
 
-def test_uprobe_wildcards_expand_to_the_binary_functions(probed, capsys):
-    code = main(["--kernel", "linux", "-e", f"uprobe:{probed}:pybpf_* {{ @[probe] = count(); }}",
-                 "-c", f"sh -c 'echo go | {probed} 40'"])
-    out, err = capsys.readouterr()
-    assert code == 0, err
-    assert "Attached 1 probe\n" in err
-    assert f"@[uprobe:{probed}:pybpf_add]: 40\n" in out
+def cli(*argv: str, stdin: str = "") -> subprocess.CompletedProcess:
+    """pybpftrace --kernel linux ARGV as a command, its -c child reading stdin."""
+    env = dict(os.environ, PYTHONPATH=os.path.abspath(SRC))
+    return subprocess.run([sys.executable, "-m", "pybpf.cli.pybpftrace", "--kernel", "linux", *argv],
+                          input=stdin, capture_output=True, text=True, timeout=120, env=env)
 
 
-def test_c_runs_a_binary_paused_until_the_probes_are_attached(probed, capfd):
-    code = main(["--kernel", "linux", "-e", f"uretprobe:{probed}:pybpf_add {{ @ = count(); }}",
-                 "-c", f"sh -c 'echo go | {probed} 1000'"])
-    out, err = capfd.readouterr()
-    assert code == 0, err
-    assert out.startswith(f"{sum(range(1000))} ")  # the command's own output
-    assert "@: 1000\n" in out
+def test_uprobe_wildcards_expand_to_the_binary_functions(probed):
+    done = cli("-e", f"uprobe:{probed}:pybpf_* {{ @[probe] = count(); }}", "-c", f"{probed} 40", stdin="go\n")
+    assert done.returncode == 0, done.stderr
+    assert "Attached 1 probe\n" in done.stderr
+    assert f"@[uprobe:{probed}:pybpf_add]: 40\n" in done.stdout
+
+
+def test_c_runs_a_binary_paused_until_the_probes_are_attached(probed):
+    done = cli("-e", f"uretprobe:{probed}:pybpf_add {{ @ = count(); }}", "-c", f"{probed} 1000", stdin="go\n")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"{sum(range(1000))} ")  # the command's own output, then the map
+    assert "@: 1000\n" in done.stdout
+
+
+def test_c_traces_uprobes_of_the_command_only(probed):
+    # the command is a shell that starts probed: bpftrace's -c limits uprobes to the command's own process
+    done = cli("-e", f"uprobe:{probed}:pybpf_add {{ @ = count(); }} END {{ printf(\"end\\n\"); }}",
+               "-c", f"/bin/sh -c 'echo go | {probed} 10'")
+    assert done.returncode == 0, done.stderr
+    assert "end\n" in done.stdout and "@: " not in done.stdout
 
 
 def test_list_shows_a_binary_uprobes_and_usdt_probes(probed, capsys):

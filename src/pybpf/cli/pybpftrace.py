@@ -165,6 +165,7 @@ def _run(args, compiled) -> int:
             if args.command and linux:
                 from .pybpftrace_linux import PausedCommand
                 child = PausedCommand(args.command, done)
+                session.command_pid = child.pid
                 worker = None
             else:
                 worker = _command_thread(args.command, done) if args.command else None

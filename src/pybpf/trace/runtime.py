@@ -164,6 +164,7 @@ class Session:
         self.kernel = kernel or new_kernel(compiled.resources.kernel)
         self.out, self.err = out or sys.stdout, err or sys.stderr
         self.pid = pid  # -p: uprobes and USDT probes of this process only
+        self.command_pid: int | None = None  # -c on Linux: uprobes of the command only
         self.links: list[int] = []
         self.loaded = None
         self.reader = self.poller = None  # Linux: the mmap'd ring buffer and the epoll it wakes
@@ -193,6 +194,8 @@ class Session:
                 options = dict(attach.options)
                 if self.pid is not None and point.provider in ("uprobe", "uretprobe", "usdt"):
                     options["pid"] = self.pid
+                elif self.command_pid is not None and point.provider in ("uprobe", "uretprobe"):
+                    options["pid"] = self.command_pid  # -c: the command's own calls, as bpftrace
                 try:
                     self.links.append(self.kernel.link_create(self.loaded.prog_fds[name], attach.target, **options))
                 except PybpfError as err:  # bpftrace: the reason, then which probe
