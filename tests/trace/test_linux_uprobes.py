@@ -117,3 +117,8 @@ def test_bad_uprobes_are_bpftrace_style_errors(capsys, script, message):
     assert main(["--kernel", "linux", "-e", script]) == 1
     err = capsys.readouterr().err
     assert message in err and "~~~" in err and "Traceback" not in err
+
+
+def test_p_with_a_pid_that_does_not_exist_is_an_error(capsys):
+    assert main(["--kernel", "linux", "-p", "999999999", "-e", "uprobe:libc:getpid { @ = count(); }"]) == 1
+    assert capsys.readouterr().err == "ERROR: pid '999999999' does not exist\n"

@@ -97,17 +97,22 @@ def main(argv: list[str] | None = None) -> int:
         from ..trace.runtime import choose_kernel
         args.kernel = choose_kernel(args.kernel)
         if args.list is not None:
-            if args.kernel == "linux":
-                from .pybpftrace_linux import list_probes
-                list_probes(args.list, print)
-            else:
-                _list(args.list)
+            try:
+                if args.kernel == "linux":
+                    from .pybpftrace_linux import list_probes
+                    list_probes(args.list, print)
+                else:
+                    _list(args.list)
+            except BrokenPipeError:  # -l | head
+                sys.stdout = open(os.devnull, "w")
             return 0
         if args.kernel == "linux":
             from ..kernel.linux.syscall import kernel_available
             ok, why = kernel_available()
             if not ok:
                 raise PybpfError(f"--kernel linux: bpf() is not available here ({why}); use --kernel virtual")
+            if args.pid is not None and not os.path.exists(f"/proc/{args.pid}"):
+                raise PybpfError(f"pid '{args.pid}' does not exist")
         elif args.pid is not None:
             raise PybpfError("-p: the virtual kernel traces this process only; -p needs --kernel linux")
         if args.format not in ("text", "json"):
