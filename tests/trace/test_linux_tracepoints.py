@@ -130,8 +130,8 @@ def test_tracepoint_string_fields_and_builtins_read_the_real_task():
 
 
 @pytest.mark.parametrize("script, message", [
-    ("tracepoint:syscalls:sys_enter_nope { }", "stdin:1:1-35: ERROR: tracepoint not found: syscalls:sys_enter_nope"),
-    ("tracepoint:nope:* { }", "ERROR: tracepoints not found: nope:*"),
+    ("tracepoint:syscalls:sys_enter_nope { }", "stdin:1:1-35: ERROR: No matches for tracepoint syscalls:sys_enter_nope."),
+    ("tracepoint:nope:* { }", "ERROR: No matches for tracepoint nope:*."),
     ("tracepoint:syscalls:sys_enter_read { @ = args->nope; }",
      "ERROR: Struct/union of type 'struct _tracepoint_syscalls_sys_enter_read' does not contain a field named "
      "'nope'"),
@@ -143,6 +143,17 @@ def test_bad_tracepoints_are_bpftrace_style_errors(capsys, script, message):
     assert code == 1
     assert message in err
     assert "Traceback" not in err
+
+
+def test_missing_probes_warn_skips_what_matches_nothing(capsys):
+    script = ("config = { missing_probes = warn } tracepoint:syscalls:sys_enter_getppid,tracepoint:nope:nope "
+              "{ @n = count(); exit(); } tracepoint:nope:other { @never = 1; } BEGIN { printf(\"up\\n\"); }")
+    code = main(["--kernel", "linux", "-e", script, "--timeout", "5"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "WARNING: No matches for tracepoint nope:nope. Skipping." in err
+    assert "WARNING: Probe has no valid attach points. It is being removed" in err
+    assert "Attached 2 probes" in err and out.startswith("up\n")
 
 
 def test_list_shows_tracepoints_raw_tracepoints_and_software_events(capsys):

@@ -45,15 +45,32 @@ def _reg(name: str) -> int:
     return PT_REGS[_NARROW.get(name, name)]
 
 
+def missing(analyser, point: ast.AttachPoint, what: str, error: str | None = None) -> list:
+    """A probe that matches nothing, as bpftrace's `config = { missing_probes = error|warn|ignore }` says:
+    an error (the default), a warning and the point skipped, or the point skipped."""
+    setting = analyser.program.config.get("missing_probes")
+    mode = getattr(setting, "name", None) or getattr(setting, "value", None) or "error"
+    if mode == "error":
+        analyser.diagnostics.error(point.span, error or f"No matches for {what}.")
+    elif mode == "warn":
+        analyser.diagnostics.warning(point.span, f"No matches for {what}. Skipping.")
+    return []
+
+
 class Tracepoint(Provider):
     """tracepoint:CATEGORY:NAME, a static kernel tracepoint; its record's fields are `args->field`."""
 
     name = "tracepoint"
 
     def expand(self, analyser, point):
-        if "*" not in point.text and "?" not in point.text:
-            return [point]
         from ..kernel.linux.tracefs import TracefsError, tracefs_root
+        if "*" not in point.text and "?" not in point.text:
+            try:
+                exists = os.path.isdir(f"{tracefs_root()}/events/{point.target}/{point.func}")
+            except TracefsError:
+                exists = True  # check() says what is missing
+            return [point] if exists or not point.func else \
+                missing(analyser, point, f"tracepoint {point.target}:{point.func}")
         try:
             events = f"{tracefs_root()}/events"
             found = [(category, event) for category in sorted(os.listdir(events))
@@ -64,7 +81,7 @@ class Tracepoint(Provider):
             analyser.diagnostics.error(point.span, str(err))
             return []
         if not found:
-            analyser.diagnostics.error(point.span, f"tracepoints not found: {point.target}:{point.func}")
+            return missing(analyser, point, f"tracepoint {point.target}:{point.func}")
         return [replace(point, target=category, func=event, text=f"tracepoint:{category}:{event}")
                 for category, event in found]
 
@@ -77,7 +94,7 @@ class Tracepoint(Provider):
         try:
             fields = tracepoint_format(point.target, point.func)
         except TracefsError:
-            analyser.diagnostics.error(point.span, f"tracepoint not found: {point.target}:{point.func}")
+            analyser.diagnostics.error(point.span, f"No matches for tracepoint {point.target}:{point.func}.")
             return
         analyser.resources.probe_facts[point.text] = tuple(f for f in fields if not f.name.startswith("common_"))
 
@@ -110,8 +127,8 @@ class Tracepoint(Provider):
                 start = gen.b.and_(gen.b.zext(where, ir.IntType(64)), gen.i64(0xFFFF))
                 source = gen.b.gep(gen.at(gen.ctx), [start])
                 gen.helper("probe_read_kernel_str", [buffer, gen.i64(e.type.size), source])
-            else:
-                gen.copy(buffer, gen.at(gen.ctx, f.offset), f.size)
+            else:  # through a helper: a memcpy lets LLVM load from ctx+off+off, which the verifier refuses
+                gen.helper("probe_read_kernel", [buffer, gen.i64(f.size), gen.at(gen.ctx, f.offset)])
             return buffer
         value = gen.b.load(gen.at(gen.ctx, f.offset, ir.IntType(8 * f.size)))
         if f.size == 8:
@@ -162,16 +179,23 @@ class Uprobe(Provider):
             return None
 
     def expand(self, analyser, point):
-        if not point.target or not point.func or not any(c in point.func for c in "*?["):
+        from ..kernel.linux.uprobe import SymbolError, function_symbols, resolve_binary
+        if not point.target or not point.func:
             return [point]
-        from ..kernel.linux.uprobe import function_symbols
-        path = self._binary(analyser, point)
-        if path is None:
-            return []
-        names = sorted(n for n in function_symbols(path) if fnmatch.fnmatchcase(n, point.func))
+        what = f"{self.name} {point.target}:{point.func}"
+        try:
+            path = resolve_binary(point.target, getattr(analyser, "pid", None))
+        except SymbolError:
+            return missing(analyser, point, what, f"{self.name} target file '{point.target}' does not exist or "
+                                                  "is not executable")
+        functions = function_symbols(path)
+        if not any(c in point.func for c in "*?["):
+            name = point.func.partition("+")[0]
+            return [point] if name in functions or name.startswith("0x") else \
+                missing(analyser, point, what, f"Could not resolve symbol: {point.target}:{point.func}")
+        names = sorted(n for n in functions if fnmatch.fnmatchcase(n, point.func))
         if not names:
-            analyser.diagnostics.error(point.span, f"No probes to attach: no function in {path} matches "
-                                                   f"'{point.func}'")
+            return missing(analyser, point, what)
         return [replace(point, func=n, text=f"{self.name}:{point.target}:{n}") for n in names]
 
     def check(self, analyser, point):

@@ -88,6 +88,10 @@ class Analyser:
         for probe in self.program.probes:
             self.probe, self.variables = probe, {}
             probe.attach_points = expand_wildcards(self, probe.attach_points)
+            if not probe.attach_points:  # missing_probes = warn|ignore skipped every one
+                self.diagnostics.warning(probe.span, "Probe has no valid attach points. It is being removed "
+                                                     "which may cause issues with program behavior.")
+                continue
             for point in probe.attach_points:
                 provider = providers(self.resources.kernel).get(point.provider)
                 if provider is None:
@@ -99,6 +103,9 @@ class Analyser:
                     self.diagnostics.error(probe.predicate.span, "Invalid type for predicate: "
                                            f"{probe.predicate.type}")
             self.block(probe.body)
+        self.program.probes = [probe for probe in self.program.probes if probe.attach_points]
+        if not self.program.probes and not self.diagnostics.errors:
+            self.diagnostics.error(self.program.span, "No probes to attach")
         for declaration in self.program.declarations:
             info = self.resources.maps[declaration.name]
             if info.value is None and info.keys is None:
