@@ -97,8 +97,8 @@ def test_bad_command_line_input_is_one_line(tmp_path, capsys):
     assert "runs Python programs" in capsys.readouterr().err
     assert main([str(tmp_path / "missing.bt")]) == 1
     assert "No such file" in capsys.readouterr().err
-    assert main(["--kernel", "linux", "-e", "BEGIN { exit(); }"]) == 1
-    assert "not available yet" in capsys.readouterr().err
+    assert main(["-p", "1", "-e", "BEGIN { exit(); }"]) == 1
+    assert "-p needs --kernel linux" in capsys.readouterr().err
 
 
 def test_positional_parameters(capsys):

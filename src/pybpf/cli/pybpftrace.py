@@ -1,4 +1,12 @@
-"""`pybpftrace`: bpftrace's command line, compiling through llvmlite and running on the virtual kernel."""
+"""`pybpftrace`: bpftrace's command line, compiling through llvmlite, on the virtual or the Linux kernel.
+
+--kernel virtual (the default) runs the programs in-process; --kernel linux
+loads them with bpf() and attaches them to the running kernel (needs CAP_BPF);
+--kernel auto takes Linux when bpf() works here.  On Linux, -c starts any
+command paused, attaches, then lets it run (as bpftrace does), and -l lists
+the kernel's tracepoints, raw tracepoints, software events, or a binary's
+uprobes and USDT probes (`-l 'uprobe:/bin/bash:*'`).
+"""
 
 from __future__ import annotations
 
@@ -20,16 +28,19 @@ USAGE = """pybpftrace [options] filename
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pybpftrace", usage=USAGE,
-                                     description="The bpftrace language on pybpf's virtual kernel.")
+                                     description="The bpftrace language on pybpf's virtual kernel or the Linux kernel.")
     parser.add_argument("filename", nargs="?", help="a script file, or - for standard input")
     parser.add_argument("params", nargs="*", help="positional parameters: $1, $2, ...")
     parser.add_argument("-e", dest="program", metavar="PROGRAM", help="the script to run")
     parser.add_argument("-c", dest="command", metavar="CMD",
-                        help="run CMD (a Python program: 'python app.py ARGS') in-process under the probes")
+                        help="run CMD under the probes and stop when it exits (the virtual kernel: a Python "
+                             "program, 'python app.py ARGS', in-process)")
+    parser.add_argument("-p", dest="pid", type=int, metavar="PID",
+                        help="uprobes and USDT probes of process PID only (--kernel linux)")
     parser.add_argument("-o", dest="output", metavar="FILE", help="write the script's output to FILE")
     parser.add_argument("-q", action="store_true", help="quiet: no 'Attached N probes' line")
     parser.add_argument("-l", dest="list", nargs="?", const="*", metavar="PATTERN",
-                        help="list the probe types of the virtual kernel (matching PATTERN)")
+                        help="list the probes of the kernel (matching PATTERN)")
     parser.add_argument("-d", "--dry-run", dest="dump", nargs="?", const="all", metavar="STAGE",
                         help="compile only and print the stages: ast, types, ir, asm (default: all)")
     parser.add_argument("--emit-llvm", metavar="FILE", help="write the LLVM IR to FILE and stop")
@@ -38,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-f", dest="format", default="text", metavar="FORMAT",
                         help="output format: text, or json (one JSON object a line)")
     parser.add_argument("--kernel", default="virtual", choices=["virtual", "linux", "auto"],
-                        help="which kernel runs the programs (default: virtual)")
+                        help="which kernel runs the programs: virtual (default), linux, or auto (linux when bpf() "
+                             "works here)")
     parser.add_argument("--timeout", type=float, metavar="SECONDS", help="stop after SECONDS, as with Ctrl-C")
     parser.add_argument("--no-cache", action="store_true", help="compile even when a cached object exists")
     parser.add_argument("-V", "--version", action="version", version=f"pybpftrace v{__version__}")
@@ -82,17 +94,34 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        from ..trace.runtime import choose_kernel
+        args.kernel = choose_kernel(args.kernel)
         if args.list is not None:
-            _list(args.list)
+            try:
+                if args.kernel == "linux":
+                    from .pybpftrace_linux import list_probes
+                    list_probes(args.list, print)
+                else:
+                    _list(args.list)
+            except BrokenPipeError:  # -l | head
+                sys.stdout = open(os.devnull, "w")
             return 0
         if args.kernel == "linux":
-            raise PybpfError("--kernel linux: the Linux backend is not available yet; use --kernel virtual")
+            from ..kernel.linux.syscall import kernel_available
+            ok, why = kernel_available()
+            if not ok:
+                raise PybpfError(f"--kernel linux: bpf() is not available here ({why}); use --kernel virtual")
+            if args.pid is not None and not os.path.exists(f"/proc/{args.pid}"):
+                raise PybpfError(f"pid '{args.pid}' does not exist")
+        elif args.pid is not None:
+            raise PybpfError("-p: the virtual kernel traces this process only; -p needs --kernel linux")
         if args.format not in ("text", "json"):
             raise PybpfError(f'Invalid output format "{args.format}"\nValid formats: json,text')
         text, name, params = _script(args, parser)
         from ..trace.compiler import compile_script
         dumping = args.dump or args.emit_llvm or args.emit_elf
-        compiled = compile_script(text, name, params, cache=not (args.no_cache or dumping), unsafe=args.unsafe)
+        compiled = compile_script(text, name, params, cache=not (args.no_cache or dumping), unsafe=args.unsafe,
+                                  kernel=args.kernel)
         for warning in compiled.resources.warnings:
             print(warning.render(compiled.source), file=sys.stderr)
         if dumping:
@@ -132,23 +161,57 @@ def _run(args, compiled) -> int:
     from ..trace.runtime import Session
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
     err = open(os.devnull, "w") if args.q else sys.stderr
+    linux = args.kernel == "linux"
+    child = None
     try:
-        session = Session(compiled, out=out, err=err, output_format=args.format)
-        done = threading.Event()
-        worker = _command_thread(args.command, done) if args.command else None
-        session.start()
-        if worker is not None:
-            worker.start()
-        session.run(seconds=args.timeout, until=done if worker is not None else None)
-        session.finish()
-        if worker is not None:
-            worker.join(timeout=1)
-        return session.exit_code
+        with _stop_on_sigterm():
+            session = Session(compiled, out=out, err=err, output_format=args.format, pid=args.pid)
+            done = threading.Event()
+            if args.command and linux:
+                from .pybpftrace_linux import PausedCommand
+                child = PausedCommand(args.command, done)
+                session.command_pid = child.pid
+                worker = None
+            else:
+                worker = _command_thread(args.command, done) if args.command else None
+            session.start()
+            if worker is not None:
+                worker.start()
+            if child is not None:
+                child.resume()
+            session.run(seconds=args.timeout, until=done if (worker or child) is not None else None)
+            session.finish()
+            if worker is not None:
+                worker.join(timeout=1)
+            return session.exit_code
+    except KeyboardInterrupt:  # a signal before the run loop: nothing is left attached (Session.start)
+        return 1
     finally:
+        if child is not None:
+            child.close()
         if out is not sys.stdout:
             out.close()
         if err is not sys.stderr:
             err.close()
+
+
+class _stop_on_sigterm:
+    """SIGTERM ends the run as Ctrl-C does (END runs, maps print, everything is detached), as bpftrace."""
+
+    def __enter__(self):
+        import signal
+        def stop(signum, frame):
+            raise KeyboardInterrupt
+        try:
+            self.previous = signal.signal(signal.SIGTERM, stop)
+        except ValueError:  # not the main thread
+            self.previous = None
+        return self
+
+    def __exit__(self, *exc):
+        import signal
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
 
 
 if __name__ == "__main__":

@@ -24,17 +24,24 @@ class Tracing:
     """A script running on a kernel for the duration of a `with` block."""
 
     def __init__(self, script: str, *, params: list[str] | None = None, out=None, capture: bool = False,
-                 kernel=None):
+                 kernel=None, pid: int | None = None):
+        """kernel: "virtual" (the default), "linux", "auto" (Linux when bpf() works here), or a kernel object."""
         from .compiler import compile_script
-        self.compiled = compile_script(script, "stdin", params)
+        from .runtime import choose_kernel, new_kernel
+        if kernel is None or isinstance(kernel, str):
+            kind = choose_kernel(kernel or "virtual")
+            kernel = new_kernel(kind)
+        else:
+            kind = "linux" if type(kernel).__name__ == "LinuxKernel" else "virtual"
+        self.compiled = compile_script(script, "stdin", params, kernel=kind)
         self._buffer = io.StringIO() if capture else None
         self.out = self._buffer if capture else out or sys.stdout
-        self.kernel = kernel
+        self.kernel, self.pid = kernel, pid
         self.session = None
 
     def __enter__(self) -> "Tracing":
         from .runtime import Session
-        self.session = Session(self.compiled, kernel=self.kernel, out=self.out, err=io.StringIO())
+        self.session = Session(self.compiled, kernel=self.kernel, out=self.out, err=io.StringIO(), pid=self.pid)
         self.session.start()
         return self
 

@@ -36,6 +36,14 @@ class Builtin(Expr):
 
 
 @dataclass(eq=False)
+class FieldAccess(Expr):
+    """`args->member` (or `args.member`): a field of the probe's arguments (a tracepoint's record)."""
+
+    base: Expr
+    member: str
+
+
+@dataclass(eq=False)
 class PositionalParam(Expr):
     index: int  # $1 is 1; $# is 0 (the count)
     value: int | str | None = field(default=None, init=False)  # set by semantic analysis

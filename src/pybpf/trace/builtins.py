@@ -147,7 +147,7 @@ class Arg(Variable):
         return UINT64
 
     def emit(self, gen, node):
-        return gen.ctx_u64(8 * self.index)
+        return gen.provider.arg(gen, self.index)
 
 
 for _i in range(8):
@@ -165,7 +165,7 @@ class Retval(Variable):
         return UINT64
 
     def emit(self, gen, node):
-        return gen.ctx_u64(64)
+        return gen.provider.retval(gen)
 
 
 @variable

@@ -20,7 +20,7 @@ from llvmlite import ir
 from ..helpers import helper_id
 from . import ast
 from .builtins import ACTIONS, FUNCTIONS, VARIABLES
-from .probes import PROVIDERS, program_names
+from .probes import program_names, providers
 from .semantic import MapInfo, Resources
 from .types import slot_size
 
@@ -97,7 +97,8 @@ class Gen:
     def function(self, probe: ast.Probe, point: ast.AttachPoint, index: int) -> None:
         name = program_names(self.program)[index][0]
         fn = ir.Function(self.module, ir.FunctionType(i64, [PTR]), name)
-        fn.section = PROVIDERS[point.provider].attach(point).section
+        self.provider = providers(self.resources.kernel)[point.provider]
+        fn.section = self.provider.attach(point, self.resources.probe_facts.get(point.text)).section
         self.fn, self.attach_point, self.ctx = fn, point, fn.args[0]
         self.entry = fn.append_basic_block("entry")
         body = fn.append_basic_block("body")
@@ -407,6 +408,8 @@ class Gen:
             return self.map_read(e)
         if isinstance(e, ast.Builtin):
             return VARIABLES[e.name].emit(self, e)
+        if isinstance(e, ast.FieldAccess):
+            return self.provider.emit_field(self, e)
         if isinstance(e, ast.Call):
             return (FUNCTIONS[e.name] if e.name in FUNCTIONS else VARIABLES[e.name]).emit(self, e)
         if isinstance(e, ast.Unary):

@@ -41,9 +41,9 @@ class Compiled:
 
 
 def front_end(source: Source, params: list[str] | None = None,
-              unsafe: bool = False) -> tuple[ast.Program, Resources]:
+              unsafe: bool = False, kernel: str = "virtual") -> tuple[ast.Program, Resources]:
     program = parse(source)
-    return program, analyse(source, program, params, unsafe)
+    return program, analyse(source, program, params, unsafe, kernel)
 
 
 def _cache_dir() -> Path:
@@ -52,11 +52,13 @@ def _cache_dir() -> Path:
 
 
 def compile_script(text: str, name: str = "stdin", params: list[str] | None = None, *,
-                   cache: bool = True, unsafe: bool = False) -> Compiled:
-    """Compile a script; a ScriptError (bpftrace's diagnostics) for a mistake in it."""
+                   cache: bool = True, unsafe: bool = False, kernel: str = "virtual") -> Compiled:
+    """Compile a script for a kernel ("virtual" or "linux"); a ScriptError (bpftrace's diagnostics) for a
+    mistake in it.  The cache key has what the probes found on the machine (tracepoint formats, USDT specs)."""
     source = Source(text, name)
-    program, resources = front_end(source, params, unsafe)
-    key = hashlib.sha256(pickle.dumps((_compiler_digest(), text, params or [], unsafe))).hexdigest()
+    program, resources = front_end(source, params, unsafe, kernel)
+    facts = repr(sorted(resources.probe_facts.items()))
+    key = hashlib.sha256(pickle.dumps((_compiler_digest(), text, params or [], unsafe, kernel, facts))).hexdigest()
     path = _cache_dir() / f"{key}.o"
     if cache and path.exists():
         elf = path.read_bytes()

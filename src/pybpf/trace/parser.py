@@ -248,6 +248,10 @@ class Parser:
         return self.postfix(self.primary())
 
     def postfix(self, expr: ast.Expr) -> ast.Expr:
+        while (self.at("->") or self.at(".")) and self.tokens[self.pos + 1].kind == "ident":
+            self.take()
+            member = self.take()
+            expr = ast.FieldAccess(expr.span.to(member.span), expr, member.text)
         while self.at(".") and self.tokens[self.pos + 1].kind == "int":
             self.take()
             index = self.take()

@@ -1,4 +1,12 @@
-"""Probe types: what each attach point means on the virtual kernel, one registered object each.
+"""Probe types: what each attach point means on a kernel, one registered object each.
+
+`providers(kernel)` is the registry for "virtual" (this module's objects, below)
+or "linux" (trace/linux_probes.py: tracefs tracepoints, raw tracepoints,
+uprobes on ELF binaries, USDT notes, perf events).  A provider checks its
+attach points, says where each one's program goes (`attach`) and how the
+program reads its arguments (`arg`, `retval`, `args->field`).
+
+On the virtual kernel:
 
 | probe | fires | virtual kernel target |
 |---|---|---|
@@ -34,11 +42,30 @@ class Provider:
     has_args = False
     has_retval = False
 
+    def expand(self, analyser, point: ast.AttachPoint) -> list[ast.AttachPoint]:
+        """The attach points a wildcard stands for (the point itself when it has none)."""
+        return [point]
+
     def check(self, analyser, point: ast.AttachPoint) -> None:
         pass
 
-    def attach(self, point: ast.AttachPoint) -> Attach:
+    def attach(self, point: ast.AttachPoint, facts=None) -> Attach:
+        """Where the program goes; `facts` is what check() stored in resources.probe_facts[point.text]."""
         raise NotImplementedError
+
+    # -- how a program of this probe reads its context (codegen calls these) --------------
+    def arg(self, gen, index: int):
+        return gen.ctx_u64(8 * index)
+
+    def retval(self, gen):
+        return gen.ctx_u64(64)
+
+    def field(self, analyser, point: ast.AttachPoint, member: str):
+        """The Type of args->member at this attach point, or an error message (str)."""
+        return "the args builtin can only be used with tracepoint probes"
+
+    def emit_field(self, gen, e: ast.FieldAccess):
+        raise AssertionError(f"{self.name} has no args fields")  # pragma: no cover (semantic refuses)
 
 
 class OneShot(Provider):
@@ -49,7 +76,7 @@ class OneShot(Provider):
         if point.text.upper() != self.name:
             analyser.diagnostics.error(point.span, f"{self.name} probes take no arguments")
 
-    def attach(self, point):
+    def attach(self, point, facts=None):
         return Attach(f"oneshot:{self.name}", {}, "uprobe")
 
 
@@ -69,7 +96,7 @@ class Interval(Provider):
     def check(self, analyser, point):
         _rate(analyser, point, self.UNITS)
 
-    def attach(self, point):
+    def attach(self, point, facts=None):
         count = int(point.func)
         period = 1_000_000_000 // count if point.target == "hz" else count * NS[point.target]
         return Attach("interval", {"period_ns": period}, "perf_event")
@@ -82,7 +109,7 @@ class Profile(Provider):
     def check(self, analyser, point):
         _rate(analyser, point, self.UNITS)
 
-    def attach(self, point):
+    def attach(self, point, facts=None):
         count = int(point.func)
         hz = count if point.target == "hz" else 1e9 / (count * NS[point.target])
         return Attach("profile", {"hz": hz}, "perf_event")
@@ -100,7 +127,7 @@ class PythonFunction(Provider):
             analyser.diagnostics.error(point.span, f"{self.name} needs MODULE:FUNCTION, e.g. "
                                                    f"{self.name}:myapp.server:Handler.get")
 
-    def attach(self, point):
+    def attach(self, point, facts=None):
         return Attach(f"{self.kind}:{point.target}:{point.func}", {}, "uprobe")
 
 
@@ -112,7 +139,7 @@ class Usdt(Provider):
         if not point.target or not point.func:
             analyser.diagnostics.error(point.span, "usdt needs PROVIDER:NAME, e.g. usdt:myapp:request")
 
-    def attach(self, point):
+    def attach(self, point, facts=None):
         return Attach(f"usdt:{point.target}:{point.func}", {}, "uprobe")
 
 
@@ -125,7 +152,7 @@ class Tracepoint(Provider):
             analyser.diagnostics.error(point.span, "the virtual kernel's tracepoints are Python audit events: "
                                                    "tracepoint:audit:EVENT (e.g. tracepoint:audit:open)")
 
-    def attach(self, point):
+    def attach(self, point, facts=None):
         return Attach(f"audit:{point.func}", {}, "uprobe")
 
 
@@ -134,7 +161,42 @@ PROVIDERS: dict[str, Provider] = {p.name: p for p in (
     PythonFunction("uretprobe", "pyfunc.return"), Usdt(), Tracepoint())}
 # Other spellings bpftrace accepts: current bpftrace's begin/end, and the one- and two-letter short forms.
 ALIASES = {"begin": "BEGIN", "end": "END", "i": "interval", "p": "profile", "u": "uprobe", "ur": "uretprobe",
-           "U": "usdt", "t": "tracepoint"}
+           "U": "usdt", "t": "tracepoint", "rt": "rawtracepoint", "s": "software", "h": "hardware",
+           "k": "kprobe", "kr": "kretprobe", "f": "fentry", "fr": "fexit"}
+KERNELS = ("virtual", "linux")
+
+
+def providers(kernel: str = "virtual") -> dict[str, Provider]:
+    """The probe types of a kernel: "virtual" (PROVIDERS) or "linux" (linux_probes.LINUX_PROVIDERS)."""
+    if kernel == "linux":
+        from .linux_probes import LINUX_PROVIDERS
+        return LINUX_PROVIDERS
+    return PROVIDERS
+
+
+def expand_wildcards(analyser, points: list[ast.AttachPoint]) -> list[ast.AttachPoint]:
+    """Each attach point, a wildcard replaced by the points it matches (semantic analysis, first)."""
+    table = providers(analyser.resources.kernel)
+    return [each for point in points
+            for each in (table[point.provider].expand(analyser, point) if point.provider in table else [point])]
+
+
+def field_type(analyser, e: ast.FieldAccess):
+    """The type of `args->member`: the field of every attach point of the probe (bpftrace's args)."""
+    from .types import INT64
+    if not (isinstance(e.base, ast.Builtin) and e.base.name == "args"):
+        t = analyser.expr(e.base)
+        analyser.diagnostics.error(e.span, f"Can not access field '{e.member}' on expression of type '{t}'")
+        return INT64
+    found = None
+    for point in analyser.probe.attach_points:
+        provider = providers(analyser.resources.kernel).get(point.provider)
+        t = provider.field(analyser, point, e.member) if provider is not None else None
+        if isinstance(t, str):
+            analyser.diagnostics.error(e.span, t)
+            return INT64
+        found = found or t
+    return found or INT64
 
 
 def program_names(program: ast.Program) -> list[tuple[str, ast.AttachPoint]]:

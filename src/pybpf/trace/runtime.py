@@ -3,6 +3,10 @@
 BEGIN runs first, then the other probes fire until exit(), SIGINT, the end
 of a `-c` command or a time limit; then END runs, the maps are printed in
 name order, and everything is detached and closed, whatever ended the run.
+
+On the virtual kernel records are taken from its ring buffer map between
+waits; on Linux the ring buffer is mmap'd (kernel/linux/ringbuf.py) and the
+session sleeps in epoll until the kernel wakes it (kernel/linux/poll.py).
 """
 
 from __future__ import annotations
@@ -18,15 +22,16 @@ import threading
 import time
 
 from .. import elf
+from ..errors import PybpfError
 from ..kernel.loader import load_object
 from .builtins import ACTIONS
-from .codegen import RINGBUF_MAP, START_MAP, MapLayout
+from .codegen import RINGBUF_MAP, RINGBUF_SIZE, START_MAP, MapLayout
 from .compiler import Compiled
 from .format import render
 from .output import format_map
 from .output import json as json_output
 from .output.text import value_text
-from .probes import PROVIDERS
+from .probes import providers
 from .source import Diagnostic
 from .types import Type, slot_size
 
@@ -108,16 +113,61 @@ def decode(data: bytes, t: Type):
     return int.from_bytes(data[:8], "little")
 
 
+def new_kernel(kind: str):
+    """The kernel a script compiled for `kind` runs on: a VirtualKernel, or the running LinuxKernel."""
+    if kind == "linux":
+        from ..kernel.linux import LinuxKernel
+        return LinuxKernel()
+    from ..kernel.virtual import VirtualKernel
+    return VirtualKernel()
+
+
+def choose_kernel(choice: str) -> str:
+    """--kernel auto: "linux" when bpf() works here (privileged), else "virtual"; others as given."""
+    if choice != "auto":
+        return choice
+    try:
+        from ..kernel.linux.syscall import kernel_available
+    except (ImportError, OSError):
+        return "virtual"
+    return "linux" if kernel_available()[0] else "virtual"
+
+
+def _value_slots(bpf_map, value_size: int) -> int:
+    """How many per-CPU copies a map's values hold (1 but for per-CPU maps)."""
+    from ..kernel.linux.kernel import PERCPU_TYPES
+    if getattr(bpf_map, "map_type", None) not in PERCPU_TYPES:
+        return 1
+    return max(1, bpf_map.kernel._sizes(bpf_map.fd)[1] // ((value_size + 7) // 8 * 8))
+
+
+def _per_cpu_total(value: bytes, size: int, cpus: int, kind: str) -> bytes:
+    """One value out of a per-CPU map's copies, as bpftrace folds them: counts, sums and buckets add up,
+    min/max take the extreme set copy, avg/stats add totals and counts."""
+    slot = (size + 7) // 8 * 8
+    copies = [value[i * slot:i * slot + size] for i in range(cpus)]
+    if kind in ("min", "max"):
+        set_copies = [c for c in copies if struct.unpack_from("<q", c, 8)[0]] or copies[:1]
+        pick = min if kind == "min" else max
+        return pick(set_copies, key=lambda c: struct.unpack_from("<q", c)[0])
+    words = len(copies[0]) // 8
+    totals = [sum(struct.unpack_from("<q", c, 8 * w)[0] for c in copies) & (2**64 - 1) for w in range(words)]
+    return b"".join(t.to_bytes(8, "little") for t in totals)
+
+
 class Session:
     """One run of a compiled script on a kernel (the virtual kernel unless given)."""
 
-    def __init__(self, compiled: Compiled, kernel=None, out=None, err=None, output_format: str = "text"):
-        from ..kernel.virtual import VirtualKernel
+    def __init__(self, compiled: Compiled, kernel=None, out=None, err=None, output_format: str = "text",
+                 pid: int | None = None):
         self.compiled, self.resources = compiled, compiled.resources
-        self.kernel = kernel or VirtualKernel()
+        self.kernel = kernel or new_kernel(compiled.resources.kernel)
         self.out, self.err = out or sys.stdout, err or sys.stderr
+        self.pid = pid  # -p: uprobes and USDT probes of this process only
+        self.command_pid: int | None = None  # -c on Linux: uprobes of the command only
         self.links: list[int] = []
         self.loaded = None
+        self.reader = self.poller = None  # Linux: the mmap'd ring buffer and the epoll it wakes
         self.exiting = threading.Event()
         self.exit_code = 0
         self.json = output_format == "json"  # -f json: NDJSON records (output/json.py)
@@ -132,10 +182,24 @@ class Session:
                 self.kernel.map_update(self.loaded.map_fds[START_MAP], bytes(4),
                                        struct.pack("<Q", time.monotonic_ns()))
             self.ring = self.kernel.map(self.loaded.map_fds[RINGBUF_MAP])
+            if self.resources.kernel == "linux":
+                from ..kernel.linux.poll import Poller
+                from ..kernel.linux.ringbuf import RingBuffer
+                self.reader = RingBuffer(self.loaded.map_fds[RINGBUF_MAP], RINGBUF_SIZE, self.record)
+                self.poller = Poller()
+                self.reader.add_to(self.poller)
+            table = providers(self.resources.kernel)
             for name, point in self.compiled.programs:
-                attach = PROVIDERS[point.provider].attach(point)
-                self.links.append(self.kernel.link_create(self.loaded.prog_fds[name], attach.target,
-                                                          **attach.options))
+                attach = table[point.provider].attach(point, self.resources.probe_facts.get(point.text))
+                options = dict(attach.options)
+                if self.pid is not None and point.provider in ("uprobe", "uretprobe", "usdt"):
+                    options["pid"] = self.pid
+                elif self.command_pid is not None and point.provider in ("uprobe", "uretprobe"):
+                    options["pid"] = self.command_pid  # -c: the command's own calls, as bpftrace
+                try:
+                    self.links.append(self.kernel.link_create(self.loaded.prog_fds[name], attach.target, **options))
+                except PybpfError as err:  # bpftrace: the reason, then which probe
+                    raise PybpfError(f"{err}\nERROR: Error attaching probe: '{point.text}'") from None
             count = len(self.links)
             attached = json_output.attached_record(count) if self.json else \
                 f"Attached {count} probe{'s' if count != 1 else ''}"
@@ -158,9 +222,13 @@ class Session:
             self.close()
 
     def close(self) -> None:
-        for link in self.links:
+        links, self.links = self.links, []
+        for link in links:
             self.kernel.close(link)
-        self.links = []
+        if self.poller is not None:
+            self.poller.close()
+            self.reader.close()
+            self.reader = self.poller = None
         if self.loaded is not None:
             for fd in self.loaded.fds():
                 self.kernel.close(fd)
@@ -173,14 +241,21 @@ class Session:
             while not self.exiting.is_set() and not (until is not None and until.is_set()):
                 if deadline is not None and time.monotonic() >= deadline:
                     break
-                self.exiting.wait(0.02)
+                if self.poller is not None:  # Linux: sleep until the ring buffer has records
+                    wait = 0.1 if deadline is None else max(0.0, min(0.1, deadline - time.monotonic()))
+                    self.poller.poll(wait)
+                else:
+                    self.exiting.wait(0.02)
                 self.poll()
         except KeyboardInterrupt:
             pass
 
     # -- records ----------------------------------------------------------------------
     def poll(self) -> None:
-        self.ring.consume(self.record)
+        if self.reader is not None:
+            self.reader.consume()
+        else:
+            self.ring.consume(self.record)
         self.out.flush()
 
     def record(self, data: bytes) -> None:
@@ -222,7 +297,10 @@ class Session:
         layout = MapLayout.of(info)
         bpf_map = self.kernel.map(self.loaded.map_fds[layout.symbol])
         kind, rows = info.value.kind, {}
+        cpus = _value_slots(bpf_map, layout.value_size)
         for key, value in bpf_map.items():
+            if cpus > 1:
+                value = _per_cpu_total(value, layout.value_size, cpus, kind)
             keys, offset = [], 0
             for t in info.keys:
                 keys.append(decode(key[offset:], t))

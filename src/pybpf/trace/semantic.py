@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from . import ast
 from .builtins import FUNCTIONS, VARIABLES
-from .probes import PROVIDERS
+from .probes import expand_wildcards, field_type, providers
 from .source import Diagnostics, Source, Span
 from .types import BOOL, CAST_TYPES, INT64, NONE, UINT64, Type, integer, kind_name, string, tuple_of
 
@@ -50,6 +50,8 @@ class Resources:
     outputs: list[Output] = field(default_factory=list)
     maps: dict[str, MapInfo] = field(default_factory=dict)
     needs_elapsed: bool = False
+    kernel: str = "virtual"  # the kernel the programs are for: probes.providers(kernel)
+    probe_facts: dict = field(default_factory=dict)  # attach point text -> what its provider found (probes.py)
     warnings: list = field(default_factory=list)  # source.Diagnostic
 
     def add_output(self, kind: str, fmt: str, types, span: Span | None = None) -> int:
@@ -59,10 +61,10 @@ class Resources:
 
 class Analyser:
     def __init__(self, source: Source, program: ast.Program, params: list[str] | None = None,
-                 unsafe: bool = False):
+                 unsafe: bool = False, kernel: str = "virtual"):
         self.source, self.program, self.unsafe = source, program, unsafe
         self.diagnostics = Diagnostics(source)
-        self.resources = Resources()
+        self.resources = Resources(kernel=kernel)
         self.params = params or []
         self.variables: dict[str, Type] = {}
         self.probe: ast.Probe | None = None
@@ -85,8 +87,13 @@ class Analyser:
                 seen[point.provider] = point
         for probe in self.program.probes:
             self.probe, self.variables = probe, {}
+            probe.attach_points = expand_wildcards(self, probe.attach_points)
+            if not probe.attach_points:  # missing_probes = warn|ignore skipped every one
+                self.diagnostics.warning(probe.span, "Probe has no valid attach points. It is being removed "
+                                                     "which may cause issues with program behavior.")
+                continue
             for point in probe.attach_points:
-                provider = PROVIDERS.get(point.provider)
+                provider = providers(self.resources.kernel).get(point.provider)
                 if provider is None:
                     self.diagnostics.error(point.span, f"Invalid probe type: {point.provider}")
                 else:
@@ -96,6 +103,9 @@ class Analyser:
                     self.diagnostics.error(probe.predicate.span, "Invalid type for predicate: "
                                            f"{probe.predicate.type}")
             self.block(probe.body)
+        self.program.probes = [probe for probe in self.program.probes if probe.attach_points]
+        if not self.program.probes and not self.diagnostics.errors:
+            self.diagnostics.error(self.program.span, "No probes to attach")
         for declaration in self.program.declarations:
             info = self.resources.maps[declaration.name]
             if info.value is None and info.keys is None:
@@ -111,7 +121,7 @@ class Analyser:
 
     def probe_provider(self, node: ast.Node):
         """The probe type of the probe being checked (its first attach point's)."""
-        return PROVIDERS.get(self.probe.attach_points[0].provider)
+        return providers(self.resources.kernel).get(self.probe.attach_points[0].provider)
 
     # -- statements ---------------------------------------------------------------
     def block(self, statements: list[ast.Stmt]) -> None:
@@ -257,6 +267,8 @@ class Analyser:
                 self.diagnostics.error(e.span, f"Unknown identifier: '{e.name}'")
                 return INT64
             return builtin.check(self, e)
+        if isinstance(e, ast.FieldAccess):
+            return field_type(self, e)
         if isinstance(e, ast.Call):
             function = FUNCTIONS.get(e.name)
             if function is None and e.name in VARIABLES and not e.args:  # comm() is comm
@@ -312,5 +324,5 @@ class Analyser:
 
 
 def analyse(source: Source, program: ast.Program, params: list[str] | None = None,
-            unsafe: bool = False) -> Resources:
-    return Analyser(source, program, params, unsafe).run()
+            unsafe: bool = False, kernel: str = "virtual") -> Resources:
+    return Analyser(source, program, params, unsafe, kernel).run()

@@ -72,3 +72,12 @@ class RingBuffer:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def consume(bpf_map, on_record: Callable[[bytes], object]) -> int:
+    """Every committed record of a ring buffer map (a `LinuxMap`), each to on_record; how many were read.
+
+    The consumer position lives in the map's consumer page, so a reader mapped for this one call
+    carries on where the last left off (a long-lived reader: `RingBuffer` with `add_to(poller)`)."""
+    with RingBuffer(bpf_map.fd, bpf_map.max_entries, on_record) as reader:
+        return reader.consume()

@@ -1,0 +1,131 @@
+"""pybpftrace on the Linux kernel: `-l` over the kernel's probes and a binary's, and `-c` for any command.
+
+`-c CMD` forks a child that waits on a pipe before it execs CMD; the probes
+are attached to the waiting child, then one byte on the pipe lets it run
+(bpftrace starts its child the same way), and the run ends when it exits.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+import shlex
+import shutil
+import signal
+import threading
+
+from ..errors import PybpfError
+
+
+def _tracepoints() -> list[str]:
+    from ..kernel.linux.tracefs import tracefs_root
+    events = f"{tracefs_root()}/events"
+    return [f"tracepoint:{category}:{event}" for category in sorted(os.listdir(events))
+            if os.path.isdir(f"{events}/{category}")
+            for event in sorted(os.listdir(f"{events}/{category}")) if os.path.isdir(f"{events}/{category}/{event}")]
+
+
+def _raw_tracepoints() -> list[str]:
+    """Every raw tracepoint: the kernel's BTF has a `btf_trace_NAME` typedef for each."""
+    try:
+        with open("/sys/kernel/btf/vmlinux", "rb") as f:
+            data = f.read()
+    except OSError:
+        return []
+    names = sorted({m.decode() for m in re.findall(rb"(?<=\0)btf_trace_(\w+)(?=\0)", data)})
+    return [f"rawtracepoint:{name}" for name in names]
+
+
+def _perf_events() -> list[str]:
+    from ..kernel.linux import perf
+    return [f"software:{name}:" for name in perf.SOFTWARE_EVENTS] + \
+        [f"hardware:{name}:" for name in perf.HARDWARE_EVENTS]
+
+
+def _binary_probes(path: str) -> list[str]:
+    """The uprobes (functions) and USDT probes (usdt:PATH:PROVIDER:NAME) of one binary or library."""
+    from ..kernel.linux import usdt
+    from ..kernel.linux.uprobe import SymbolError, function_symbols, resolve_binary
+    try:
+        real = resolve_binary(path)
+    except SymbolError:
+        raise PybpfError(f"uprobe target file '{path}' does not exist or is not executable") from None
+    lines = [f"uprobe:{path}:{name}" for name in sorted(function_symbols(real))]
+    return lines + sorted({f"usdt:{path}:{p.provider}:{p.name}" for p in usdt.probes(real)})
+
+
+def list_probes(pattern: str, write) -> int:
+    """bpftrace -l: every probe matching the pattern (a probe type alone lists all of that type)."""
+    kind, _, rest = pattern.partition(":")
+    if kind in ("uprobe", "uretprobe", "usdt", "u", "ur", "U") and rest:
+        lines = _binary_probes(rest.split(":")[0])
+        if kind in ("usdt", "U"):
+            lines = [line for line in lines if line.startswith("usdt:")]
+        elif kind in ("uretprobe", "ur"):
+            lines = [line.replace("uprobe:", "uretprobe:", 1) for line in lines if line.startswith("uprobe:")]
+        # a binary's uprobes and its USDT probes: the pattern after the probe type picks among both
+        return _write_matching([line for line in lines if fnmatch.fnmatchcase(line.split(":", 1)[1], rest)], "*",
+                               write)
+    return _write_matching(_tracepoints() + _raw_tracepoints() + _perf_events(), pattern, write)
+
+
+def _write_matching(lines: list[str], pattern: str, write) -> int:
+    if ":" not in pattern and pattern != "*":
+        pattern = f"*{pattern}*"
+    count = 0
+    for line in lines:
+        if fnmatch.fnmatchcase(line, pattern) or fnmatch.fnmatchcase(line.split(":")[0], pattern) or \
+                fnmatch.fnmatchcase(line.rstrip(":"), pattern):
+            write(line)
+            count += 1
+    return count
+
+
+class PausedCommand:
+    """CMD forked and waiting to exec until `resume()`; `done` is set when it exits."""
+
+    def __init__(self, command: str, done: threading.Event):
+        argv = shlex.split(command)
+        if not argv:
+            raise PybpfError("-c: an empty command")
+        program = argv[0] if "/" in argv[0] else shutil.which(argv[0])
+        if program is None or not os.access(program, os.X_OK):
+            raise PybpfError(f"-c: command '{argv[0]}' not found or not executable")
+        self.done, self.returncode = done, None
+        read_end, self._go = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:  # the child: wait for the probes, then become CMD
+            try:
+                os.close(self._go)
+                if os.read(read_end, 1) == b"x":
+                    os.execv(program, argv)
+            finally:
+                os._exit(127)
+        os.close(read_end)
+        self._waiter = threading.Thread(target=self._wait, daemon=True, name="pybpftrace -c")
+        self._waiter.start()
+
+    def _wait(self) -> None:
+        _, status = os.waitpid(self.pid, 0)
+        self.returncode = os.waitstatus_to_exitcode(status)
+        self.done.set()
+
+    def resume(self) -> None:
+        """Let the command run (the probes are attached)."""
+        if self._go is not None:
+            os.write(self._go, b"x")
+            os.close(self._go)
+            self._go = None
+
+    def close(self) -> None:
+        """A command that never ran is dropped; one still running when tracing ends is sent SIGTERM."""
+        if self._go is not None:
+            os.close(self._go)  # EOF: the child exits without running CMD
+            self._go = None
+        elif not self.done.is_set():
+            try:
+                os.kill(self.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        self._waiter.join(timeout=5)
