@@ -245,10 +245,14 @@ class Exit(Function):
     def result(self, analyser, call):
         if call.args and not call.args[0].type.is_int:
             analyser.diagnostics.error(call.args[0].span, "exit() expects an integer exit code")
+        analyser.resources.uses_exit = True
         return NONE
 
     def emit(self, gen, call):
         code = gen.expr(call.args[0]) if call.args else gen.i64(0)
+        flag = gen.exit_flag()
+        with gen.if_nonnull(flag):
+            gen.b.store(gen.i64(1), gen.b.inttoptr(flag, gen.i64(0).type.as_pointer()))
         gen.record(ACTIONS["exit"], [], extra=code)
         gen.leave()
 
@@ -576,3 +580,8 @@ class Nsecs(Function):
 # Every builtin also answers to __builtin_NAME (what bpftrace's macros use) and to NAME() with no arguments.
 for _name, _variable in list(VARIABLES.items()):
     VARIABLES[f"__builtin_{_name}"] = _variable
+
+
+# Builtin families in modules of their own register into the same tables.
+from . import builtins_tseries  # noqa: E402,F401
+from . import builtins_buffers  # noqa: E402,F401

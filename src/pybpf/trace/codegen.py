@@ -33,8 +33,9 @@ E2BIG = 7
 BPF_ANY, BPF_NOEXIST = 0, 1
 MAP_ENTRIES = 4096
 RINGBUF_SIZE = 1 << 20
-RINGBUF_MAP, START_MAP = "ringbuf", "start_time"
-STATE_SIZE = {"min": 16, "max": 16, "avg": 16, "stats": 16, "count": 8, "sum": 8, "hist": 8, "lhist": 8}
+RINGBUF_MAP, START_MAP, EXIT_MAP = "ringbuf", "start_time", "exiting"
+STATE_SIZE = {"min": 16, "max": 16, "avg": 16, "stats": 16, "count": 8, "sum": 8, "hist": 8, "lhist": 8,
+              "tseries": 24}
 
 i1, i8, i32, i64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
 PTR = i8.as_pointer()  # llvmlite builds typed pointers; LLVM reads them as `ptr`
@@ -54,10 +55,10 @@ class MapLayout:
     @staticmethod
     def of(info: MapInfo) -> "MapLayout":
         value = info.value
-        bucketed = value.kind in ("hist", "lhist")
+        bucketed = value.kind in ("hist", "lhist", "tseries")
         keys = sum(slot_size(k) for k in info.keys)
         key_size = keys + 8 if bucketed else keys or 8
-        value_size = STATE_SIZE.get(value.kind, value.size if value.kind in ("str", "tuple") else 8)
+        value_size = STATE_SIZE.get(value.kind, value.size if value.kind in ("str", "tuple", "buffer") else 8)
         symbol = "AT_" + info.name[1:]
         return MapLayout(symbol, key_size, value_size, bucketed, MAP_TYPES[info.kind], info.entries)
 
@@ -76,6 +77,8 @@ class Gen:
         self._map_global(RINGBUF_MAP, BPF_MAP_TYPE_RINGBUF, 0, 0, RINGBUF_SIZE)
         if resources.needs_elapsed:
             self._map_global(START_MAP, BPF_MAP_TYPE_ARRAY, 4, 8, 1)
+        if resources.uses_exit:
+            self._map_global(EXIT_MAP, BPF_MAP_TYPE_ARRAY, 4, 8, 1)
         licence = ir.GlobalVariable(self.module, ir.ArrayType(i8, 4), "_license")
         licence.initializer = ir.Constant(ir.ArrayType(i8, 4), bytearray(b"GPL\0"))
         licence.section = "license"
@@ -104,6 +107,9 @@ class Gen:
         self.b = ir.IRBuilder(body)
         self.variables: dict[str, ir.Value] = {}
         self.loops: list[tuple[ir.Block, ir.Block]] = []
+        if self.resources.uses_exit and point.provider != "END":  # after exit() only END runs
+            with self.b.if_then(self.b.icmp_unsigned("!=", self.load_or_zero(self.exit_flag()), self.i64(0))):
+                self.b.ret(self.i64(0))
         if probe.predicate is not None:
             keep = self.b.icmp_unsigned("!=", self.expr(probe.predicate), self.i64(0))
             go, stop = self.new_block("predicate_true"), self.new_block("predicate_false")
@@ -189,6 +195,12 @@ class Gen:
         key = self.alloca_bytes(4)
         self.b.store(ir.Constant(i32, 0), self.at(key, 0, i32))
         return self.load_or_zero(self.helper("map_lookup_elem", [self.global_ptr(START_MAP), key]))
+
+    def exit_flag(self) -> ir.Value:
+        """The address of the u64 that exit() sets to 1 (its array map's only element)."""
+        key = self.alloca_bytes(4)
+        self.b.store(ir.Constant(i32, 0), self.at(key, 0, i32))
+        return self.helper("map_lookup_elem", [self.global_ptr(EXIT_MAP), key])
 
     def leave(self) -> None:
         """Return from the program here (exit()); code after it lands in an unreachable block."""
@@ -348,6 +360,9 @@ class Gen:
             body(self.b.inttoptr(value, PTR))
 
     def aggregate(self, target: ast.Map, call: ast.Call) -> None:
+        if hasattr(FUNCTIONS[call.name], "aggregate"):  # an aggregation with its own code (tseries)
+            FUNCTIONS[call.name].aggregate(self, target, call)
+            return
         kind = call.type.kind
         arg = self.expr(call.args[0]) if call.args else self.i64(1)
         bucket = None
@@ -491,6 +506,8 @@ class Gen:
             return self.b.load(slot)
         if e.left.type.kind == "str":
             return self.string_equal(e)
+        if e.left.type.kind == "buffer":
+            return FUNCTIONS["buf"].equal(self, e)
         left, right = self.expr(e.left), self.expr(e.right)
         signed = e.left.type.signed and e.right.type.signed
         if e.op in ("==", "!=", "<", ">", "<=", ">="):

@@ -56,7 +56,8 @@ def compile_script(text: str, name: str = "stdin", params: list[str] | None = No
     """Compile a script; a ScriptError (bpftrace's diagnostics) for a mistake in it."""
     source = Source(text, name)
     program, resources = front_end(source, params, unsafe)
-    key = hashlib.sha256(pickle.dumps((_compiler_digest(), text, params or [], unsafe))).hexdigest()
+    key = hashlib.sha256(pickle.dumps((_compiler_digest(), text, params or [], unsafe,
+                                       os.environ.get("BPFTRACE_DUMMY_TS_MAP")))).hexdigest()
     path = _cache_dir() / f"{key}.o"
     if cache and path.exists():
         elf = path.read_bytes()

@@ -25,7 +25,7 @@ from .compiler import Compiled
 from .format import render
 from .output import format_map
 from .output import json as json_output
-from .output.text import value_text
+from .output.text import Buffer, value_text
 from .probes import PROVIDERS
 from .source import Diagnostic
 from .types import Type, slot_size
@@ -97,6 +97,8 @@ def decode(data: bytes, t: Type):
         return int.from_bytes(data[:8], "little", signed=t.signed)
     if t.kind == "bool":
         return any(data[:8])
+    if t.kind == "buffer":  # {u64 length; u8 data[]}
+        return Buffer(data[8:8 + min(int.from_bytes(data[:8], "little"), t.size - 8)])
     if t.kind == "str":
         return data[:t.size].split(b"\0", 1)[0].decode("utf-8", "replace")
     if t.kind == "tuple":
@@ -228,9 +230,10 @@ class Session:
                 keys.append(decode(key[offset:], t))
                 offset += slot_size(t)
             keys = tuple(keys)
-            if kind in ("hist", "lhist"):
+            if kind in ("hist", "lhist", "tseries"):
                 bucket = int.from_bytes(key[offset:offset + 8], "little")
-                rows.setdefault(keys, {})[bucket] = int.from_bytes(value[:8], "little")
+                rows.setdefault(keys, {})[bucket] = int.from_bytes(value[:8], "little") if kind != "tseries" \
+                    else struct.unpack_from("<qqQ" if info.value.signed else "<QQQ", value)  # value, meta, epoch
             elif kind in ("avg", "stats"):
                 total, count = struct.unpack_from("<qQ", value)
                 rows[keys] = (count, total)

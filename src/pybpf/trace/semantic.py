@@ -50,6 +50,7 @@ class Resources:
     outputs: list[Output] = field(default_factory=list)
     maps: dict[str, MapInfo] = field(default_factory=dict)
     needs_elapsed: bool = False
+    uses_exit: bool = False  # exit() sets a flag the other probes check first (codegen.EXIT_MAP)
     warnings: list = field(default_factory=list)  # source.Diagnostic
 
     def add_output(self, kind: str, fmt: str, types, span: Span | None = None) -> int:
@@ -188,7 +189,7 @@ class Analyser:
             info = self.resources.maps[target.name] = MapInfo(target.name, index=len(self.resources.maps))
         keys = [self.expr(k) for k in target.keys]
         for key, t in zip(target.keys, keys):
-            if t.kind not in ("int", "bool", "str", "tuple"):
+            if t.kind not in ("int", "bool", "str", "tuple", "buffer"):
                 self.diagnostics.error(key.span, f"{t} cannot be a map key")
         keys = [integer(8, t.signed) if t.kind == "int" else t for t in keys]
         if info.keys is None:
@@ -278,7 +279,7 @@ class Analyser:
             if then.kind != otherwise.kind:
                 self.diagnostics.error(e.span, f"Ternary operator must return the same type: have '{then}' and "
                                                f"'{otherwise}'")
-            return then if then.kind != "str" else string(max(then.size, otherwise.size))
+            return then if then.kind not in ("str", "buffer") else Type(then.kind, max(then.size, otherwise.size))
         if isinstance(e, ast.Cast):
             t = self.expr(e.operand)
             if not t.is_int:
@@ -301,7 +302,7 @@ class Analyser:
 
     def binary(self, e: ast.Binary) -> Type:
         left, right = self.expr(e.left), self.expr(e.right)
-        if left.kind == "str" and right.kind == "str" and e.op in ("==", "!="):
+        if left.kind == right.kind and left.kind in ("str", "buffer") and e.op in ("==", "!="):
             return BOOL
         if not (left.is_int and right.is_int):
             self.diagnostics.error(e.span, f"Type mismatch for '{e.op}': comparing '{left}' with '{right}'")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-AGGREGATIONS = ("count", "sum", "min", "max", "avg", "stats", "hist", "lhist")
+AGGREGATIONS = ("count", "sum", "min", "max", "avg", "stats", "hist", "lhist", "tseries")
 
 
 @dataclass(frozen=True)

@@ -85,6 +85,11 @@ def map_record(name: str, value_type: Type, entries: list[tuple[tuple, object]],
     """The line for a map at exit or print(@m); None for an empty map (bpftrace prints nothing)."""
     if not entries:
         return None
+    if value_type.kind == "tseries":
+        from .tseries import json_points, series
+        points = {_key(key): json_points(p) for key, p in series(value_type, entries)}
+        data = json.dumps(points if keyed else next(iter(points.values())))
+        return f'{{"type": "tseries", "data": {{{json.dumps(name)}: {data}}}}}'
     if keyed:
         data = "{" + ", ".join(f"{json.dumps(_key(key))}: {_map_value(value_type, value)}"
                                for key, value in sorted(entries, key=lambda e: e[0])) + "}"

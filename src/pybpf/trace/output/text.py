@@ -8,6 +8,18 @@ BAR_WIDTH = 52
 SUFFIXES = ("", "K", "M", "G", "T", "P", "E")
 
 
+class Buffer(bytes):
+    """buf()'s bytes: printable ASCII as is, other bytes as `\\xNN` (bpftrace's hex_format_buffer)."""
+
+    def text(self, keep_ascii: bool = True, escape: bool = True) -> str:
+        if not keep_ascii and not escape:
+            return " ".join(f"{b:02x}" for b in self)
+        return "".join(chr(b) if keep_ascii and 32 <= b <= 126 else f"\\x{b:02x}" for b in self)
+
+    def __str__(self) -> str:
+        return self.text()
+
+
 def value_text(value, t: Type | None = None) -> str:
     """A key or value as bpftrace prints it: ints in decimal, strings raw, tuples in parentheses."""
     if isinstance(value, tuple):
@@ -87,6 +99,11 @@ def format_map(name: str, value_type: Type, entries: list[tuple[tuple, object]])
             lines.append(f"{name}{_key_text(key)}: ")
             lines += hist_lines(buckets) if kind == "hist" else lhist_lines(buckets, *value_type.params)
             lines.append("")
+        return lines
+    if kind == "tseries":
+        from .tseries import graph, series
+        for key, points in series(value_type, entries):
+            lines += [f"{name}{_key_text(key)}:"] + graph(points) + [""]
         return lines
     if kind in ("avg", "stats"):
         def average(v):
