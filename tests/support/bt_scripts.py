@@ -30,7 +30,7 @@ SCRIPTS = {
                               "\n\n@m[b, 2]: 1\n@m[a, 1]: 3\n@n[-1]: 7\n"),
     "min max avg stats": (r'BEGIN { @mn = min(5); @mn = min(-2); @mx = max(5); @mx = max(9); @a = avg(10); '
                           r'@a = avg(20); @st = stats(4); @st = stats(8); exit(); }',
-                          "\n\n@a: 15\n\n@mn: -2\n@mx: 9\n@st: count 2, average 6, total 12\n\n"),
+                          "\n\n@a: 15\n\n@mn: -2\n@mx: 9\n@st: { .count = 2, .average = 6, .total = 12 }\n\n"),
     "hist": (r'BEGIN { @h = hist(0); @h = hist(1); @h = hist(5); @h = hist(5); @h = hist(1500); exit(); }',
              "\n\n@h: \n"
              "[0]                    1 |@@@@@@@@@@@@@@@@@@@@@@@@@@                          |\n"
@@ -96,6 +96,7 @@ SCRIPTS = {
 # 0.17 divides signed operands as unsigned (-7 / 2 is 2^63 - 4, printed by %d as -4).
 BPFTRACE_0_17 = {
     "arithmetic": "3 -4 1 1024 15 -10\n\n\n",
+    "min max avg stats": "\n\n@a: 15\n\n@mn: -2\n@mx: 9\n@st: count 2, average 6, total 12\n\n",
 }
 # Functions bpftrace 0.17 does not have yet (current bpftrace does): compared with pybpftrace only.
 NEWER_THAN_0_17 = {"has_key and zero", "two-argument delete and has_key", "strcontains and bools",

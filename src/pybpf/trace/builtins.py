@@ -437,8 +437,16 @@ class ElementFunction(Function):
     """delete() and has_key(): of a map element, written `@m[k1, k2]` or `@m, (k1, k2)` (current bpftrace)."""
 
     args = (1, 2)
+    scalar_form = ""  # delete(@): the message when @ has keys ("" when f(@) is no form of this function)
 
     def check(self, analyser, call, statement):
+        target = call.args[0] if len(call.args) == 1 else None
+        if self.scalar_form and isinstance(target, ast.Map) and not target.keys:
+            info = analyser.resources.maps.get(target.name)
+            if info is not None and info.keys:
+                analyser.diagnostics.error(call.span, self.scalar_form)
+                return self.type_of_result
+            return super().check(analyser, call, statement)
         if len(call.args) == 2 and isinstance(call.args[0], ast.Map) and not call.args[0].keys:
             target, key = call.args
             info = analyser.resources.maps.get(target.name)
@@ -473,13 +481,16 @@ class HasKey(ElementFunction):
 
 @function
 class Delete(ElementFunction):
+    """delete(@m, key), delete(@m[key]), delete(@scalar): true when there was an element to delete."""
+
     name = "delete"
-    statement_only = True
-    type_of_result = NONE
+    type_of_result = BOOL
+    scalar_form = "call to delete() with a single argument expects a map without explicit keys (scalar map)"
 
     def emit(self, gen, call):
         target = call.args[0]
-        gen.helper("map_delete_elem", [gen.map_ptr(target.name), gen.map_key(target)])
+        result = gen.helper("map_delete_elem", [gen.map_ptr(target.name), gen.map_key(target)])
+        return gen.b.zext(gen.b.icmp_unsigned("==", result, gen.i64(0)), result.type)
 
 
 @function
@@ -585,3 +596,5 @@ for _name, _variable in list(VARIABLES.items()):
 # Builtin families in modules of their own register into the same tables.
 from . import builtins_tseries  # noqa: E402,F401
 from . import builtins_buffers  # noqa: E402,F401
+from . import builtins_maps  # noqa: E402,F401
+from . import builtins_strings  # noqa: E402,F401

@@ -25,7 +25,7 @@ from .compiler import Compiled
 from .format import render
 from .output import format_map
 from .output import json as json_output
-from .output.text import Buffer, value_text
+from .output.text import NUMBER_NAMES, Buffer, value_text
 from .probes import PROVIDERS
 from .source import Diagnostic
 from .types import Type, slot_size
@@ -97,6 +97,8 @@ def decode(data: bytes, t: Type):
         return int.from_bytes(data[:8], "little", signed=t.signed)
     if t.kind == "bool":
         return any(data[:8])
+    if t.kind in NUMBER_NAMES:
+        return NUMBER_NAMES[t.kind](int.from_bytes(data[:8], "little", signed=True))
     if t.kind == "buffer":  # {u64 length; u8 data[]}
         return Buffer(data[8:8 + min(int.from_bytes(data[:8], "little"), t.size - 8)])
     if t.kind == "str":

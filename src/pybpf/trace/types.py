@@ -23,7 +23,7 @@ class Type:
     @property
     def is_scalar(self) -> bool:
         """Held in a register as a u64 (an integer, a timestamp)."""
-        return self.kind in ("int", "bool", "timestamp", "username")
+        return self.kind in ("int", "bool", "timestamp", "username", "strerror", "signal_name")
 
     @property
     def is_aggregation(self) -> bool:

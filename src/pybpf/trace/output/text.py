@@ -20,6 +20,28 @@ class Buffer(bytes):
         return self.text()
 
 
+def _signal_name(number: int) -> str:
+    if not 0 <= number < 65:  # bpftrace's table of strsignal(3) texts
+        return "N/A"
+    import ctypes
+    try:
+        libc = ctypes.CDLL(None)
+        libc.strsignal.restype = ctypes.c_char_p
+        return libc.strsignal(number).decode()
+    except (OSError, AttributeError):
+        import signal
+        return signal.strsignal(number) if number else f"Unknown signal {number}"
+
+
+def _strerror(number: int) -> str:
+    import os
+    return os.strerror(number)
+
+
+# Integers of these types print as a name (builtins_strings.py).
+NUMBER_NAMES = {"strerror": _strerror, "signal_name": _signal_name}
+
+
 def value_text(value, t: Type | None = None) -> str:
     """A key or value as bpftrace prints it: ints in decimal, strings raw, tuples in parentheses."""
     if isinstance(value, tuple):
@@ -111,7 +133,8 @@ def format_map(name: str, value_type: Type, entries: list[tuple[tuple, object]])
             return int(total / count) if count else 0
         for key, value in sorted(entries, key=lambda e: (average(e[1]), e[0])):
             count, total = value
-            text = str(average(value)) if kind == "avg" else f"count {count}, average {average(value)}, total {total}"
+            text = str(average(value)) if kind == "avg" else \
+                f"{{ .count = {count}, .average = {average(value)}, .total = {total} }}"  # current bpftrace
             lines.append(f"{name}{_key_text(key)}: {text}")
         return lines + [""]
     order = (lambda e: (e[1], e[0])) if kind in ("int", "bool", "count", "sum", "min", "max") else (lambda e: e[0])
