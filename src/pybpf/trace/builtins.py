@@ -291,6 +291,19 @@ class Print(MapAction):
 
     name = "print"
 
+    def check(self, analyser, call, statement):
+        """print(@m, top, div): the top entries only, values divided by div (integer literals)."""
+        if 2 <= len(call.args) <= 3 and isinstance(call.args[0], ast.Map) and not call.args[0].keys:
+            for extra in call.args[1:]:
+                if not (isinstance(extra, ast.Integer) and extra.value >= 0):
+                    analyser.diagnostics.error(extra.span, "print(): top and div must be non-negative integer "
+                                                           "literals")
+            if len(call.args) == 3 and isinstance(call.args[2], ast.Integer) and call.args[2].value == 0:
+                analyser.diagnostics.error(call.args[2].span, "print(): div must not be 0")
+            call.constant = tuple(a.value if isinstance(a, ast.Integer) else 0 for a in call.args[1:])
+            call.args = call.args[:1]
+        return super().check(analyser, call, statement)
+
     def result(self, analyser, call):
         if call.args and call.args[0].type is not None and call.args[0].type.kind == "none":
             analyser.diagnostics.error(call.args[0].span, "print() cannot print a value with no type")
@@ -301,6 +314,9 @@ class Print(MapAction):
     def emit(self, gen, call):
         if call.output is not None:
             gen.record(call.output, call.args)
+        elif call.constant:
+            top, div = (call.constant + (1,))[:2]  # a print record with top and div after the map index
+            gen.record(ACTIONS["print"], [], extra=gen.map_index(call.args[0].name) | top << 24 | div << 44)
         else:
             super().emit(gen, call)
 
@@ -539,8 +555,26 @@ class Aggregation(Function):
 
 
 for _name, _args in (("count", (0, 0)), ("sum", (1, 1)), ("min", (1, 1)), ("max", (1, 1)), ("avg", (1, 1)),
-                     ("stats", (1, 1)), ("hist", (1, 1))):
+                     ("stats", (1, 1))):
     FUNCTIONS[_name] = type(f"{_name.title()}Aggregation", (Aggregation,), {"name": _name, "args": _args})()
+
+
+@function
+class Hist(Aggregation):
+    """hist(n[, k]): power-of-2 buckets; k (0..5) splits each into 2^k (pybpftrace: k = 0 only, yet)."""
+
+    name = "hist"
+    args = (1, 2)
+
+    def result(self, analyser, call):
+        if len(call.args) == 2:
+            k = call.args[1]
+            if not isinstance(k, ast.Integer) or not 0 <= k.value <= 5:
+                analyser.diagnostics.error(k.span, "hist: bits argument must be an integer literal 0-5")
+            elif k.value:
+                analyser.diagnostics.error(k.span, f"pybpftrace does not split hist() buckets yet: "
+                                                   f"hist(n, {k.value}); use hist(n) or lhist()")
+        return super().result(analyser, call)
 
 
 @function

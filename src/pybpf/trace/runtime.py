@@ -25,7 +25,7 @@ from .compiler import Compiled
 from .format import render
 from .output import format_map
 from .output import json as json_output
-from .output.text import NUMBER_NAMES, Buffer, value_text
+from .output.text import NUMBER_NAMES, Buffer, select_entries, value_text
 from .probes import PROVIDERS
 from .source import Diagnostic
 from .types import Type, slot_size
@@ -210,12 +210,13 @@ class Session:
             self.exit_code = int.from_bytes(data[8:16], "little") & 0xFF
             self.exiting.set()
         elif action in ACTION_NAMES:
-            info = self.by_index[int.from_bytes(data[8:16], "little")]
+            extra = int.from_bytes(data[8:16], "little")  # the map index; print(@m, top, div) adds them
+            info, top, div = self.by_index[extra & 0xFFFFFF], extra >> 24 & 0xFFFFF, extra >> 44 or 1
             if ACTION_NAMES[action] == "map_full":
                 self.out.flush()
                 print("WARNING: Map full; can't update element.", file=self.err)
             elif ACTION_NAMES[action] == "print":
-                self.print_map(info)
+                self.print_map(info, top, div)
                 if not self.json:
                     self.out.write("\n")
             else:
@@ -251,13 +252,14 @@ class Session:
         """Text that a printf, time, cat or system record produced, in the output format."""
         self.out.write(json_output.message_record(kind, text) + "\n" if self.json else text)
 
-    def print_map(self, info) -> None:
+    def print_map(self, info, top: int = 0, div: int = 1) -> None:
+        entries = select_entries(info.value, self.entries(info), top, div)
         if self.json:
-            line = json_output.map_record(info.name, info.value, self.entries(info), keyed=bool(info.keys))
+            line = json_output.map_record(info.name, info.value, entries, keyed=bool(info.keys))
             if line is not None:
                 self.out.write(line + "\n")
             return
-        lines = format_map(info.name, info.value, self.entries(info))
+        lines = format_map(info.name, info.value, entries)
         if lines:
             self.out.write("\n".join(lines) + "\n")
 

@@ -108,6 +108,24 @@ def lhist_lines(buckets: dict[int, int], low: int, high: int, step: int) -> list
     return lines
 
 
+def select_entries(value_type: Type, entries: list[tuple[tuple, object]], top: int = 0,
+                   div: int = 1) -> list[tuple[tuple, object]]:
+    """print(@m, top, div): the `top` largest entries (0: all), integer values divided by div."""
+    kind = value_type.kind
+    if div > 1 and kind in ("int", "count", "sum", "min", "max"):
+        entries = [(key, int(value / div)) for key, value in entries]
+    if top:
+        def rank(entry):
+            value = entry[1]
+            if kind in ("hist", "lhist"):
+                return sum(value.values())
+            if kind in ("avg", "stats"):
+                return int(value[1] / value[0]) if value[0] else 0
+            return value if isinstance(value, int) else 0
+        entries = sorted(entries, key=lambda e: (rank(e), e[0]))[-top:]
+    return entries
+
+
 def format_map(name: str, value_type: Type, entries: list[tuple[tuple, object]]) -> list[str]:
     """The lines printing a map at exit (or with print()).
 

@@ -1,0 +1,78 @@
+"""Builtin functions of current bpftrace: buf, len, strlen, strerror, signal_name, delete, print(@m, top, div)."""
+
+import pytest
+
+from pybpf.cli.pybpftrace import main
+
+
+def run(capsys, script: str) -> str:
+    assert main(["--no-cache", "-e", script]) == 0
+    return capsys.readouterr().out
+
+
+def error(capsys, script: str) -> str:
+    assert main(["--no-cache", "-e", script]) == 1
+    return capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fmt, printed", [("%r", "Hi\\x00\\x01"), ("%rx", "\\x48\\x69\\x00\\x01"),
+                                          ("%rh", "48 69 00 01")])
+def test_buf_prints_with_escapes_hex_or_hex_bytes(capsys, fmt, printed):
+    out = run(capsys, f'BEGIN {{ printf("[{fmt}]\\n", buf("Hi\\x00\\x01", 4)); exit(); }}')
+    assert out.splitlines()[0] == f"[{printed}]"
+
+
+def test_buf_as_map_key_value_and_in_comparisons(capsys):
+    out = run(capsys, 'BEGIN { @[buf("ok_key", 7)] = 1; @v = buf("hi", 2); $a = buf("hi", 2); $b = buf("ho", 2); '
+                      'printf("%d %d\\n", $a == $a, $a != $b); exit(); }')
+    assert "1 1" in out.splitlines()
+    assert "@[ok_key\\x00]: 1" in out.splitlines()
+    assert "@v: hi" in out.splitlines()
+
+
+def test_buf_misuse_is_a_diagnostic(capsys):
+    assert "buf() expects a length argument for non-array type int64" in error(capsys, "BEGIN { buf(1); }")
+    assert "%r specifier expects a value of type buffer (integer supplied)" in \
+        error(capsys, 'BEGIN { printf("%r", 1); }')
+
+
+def test_len_counts_the_elements_of_a_map_with_keys(capsys):
+    out = run(capsys, 'BEGIN { @[1] = 1; @[2] = 2; @[3] = 3; delete(@, 2); printf("n=%d\\n", len(@)); exit(); }')
+    assert out.splitlines()[0] == "n=2"
+    assert "call to len() expects a map with explicit keys (non-scalar map)" in \
+        error(capsys, "BEGIN { @ = 0; print(len(@)); }")
+
+
+def test_strlen_strerror_and_signal_name(capsys):
+    out = run(capsys, 'BEGIN { $s = "hello"; print(strlen($s)); print(strerror(22)); printf("%s|%s|%s\\n", '
+                      'signal_name(2), signal_name(0), signal_name(1024)); exit(); }')
+    assert out.splitlines()[:3] == ["5", "Invalid argument", "Interrupt|Unknown signal 0|N/A"]
+
+
+def test_delete_says_whether_it_deleted_and_takes_a_scalar_map(capsys):
+    out = run(capsys, 'BEGIN { @s = 1; @a[1] = 1; $x = delete(@a, 2); $y = delete(@a, 1); '
+                      'printf("%d %d %d\\n", $x, $y, delete(@s)); exit(); }')
+    assert out.splitlines()[0] == "0 1 1"
+    assert "@s" not in out and "@a" not in out
+    assert "call to delete() with a single argument expects a map without explicit keys (scalar map)" in \
+        error(capsys, "BEGIN { @a[1] = 1; delete(@a); }")
+
+
+def test_print_with_top_and_div(capsys):
+    out = run(capsys, 'BEGIN { @[1] = 10; @[2] = 30; @[3] = 20; print(@, 2, 10); clear(@); exit(); }')
+    assert out.splitlines()[:2] == ["@[3]: 2", "@[2]: 3"]
+
+
+def test_stats_print_as_a_record_with_signed_averages(capsys):
+    out = run(capsys, "BEGIN { @ = stats(-10); @ = stats(-5); @ = stats(5); exit(); }")
+    assert "@: { .count = 3, .average = -3, .total = -10 }" in out.splitlines()
+
+
+def test_hist_takes_a_bits_argument(capsys):
+    assert "@h[1]:" in run(capsys, "BEGIN { @h[1] = hist(3, 0); exit(); }")
+    assert "hist: bits argument must be an integer literal 0-5" in error(capsys, "BEGIN { @h = hist(3, 9); }")
+
+
+def test_exit_stops_the_other_probes(capsys):
+    out = run(capsys, "interval:ms:1 { @n = count(); exit(); }")
+    assert "@n: 1" in out.splitlines()
