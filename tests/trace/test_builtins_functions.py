@@ -76,3 +76,9 @@ def test_hist_takes_a_bits_argument(capsys):
 def test_exit_stops_the_other_probes(capsys):
     out = run(capsys, "interval:ms:1 { @n = count(); exit(); }")
     assert "@n: 1" in out.splitlines()
+
+
+def test_usym_and_ksym_print_addresses_they_cannot_resolve(capsys):
+    out = run(capsys, 'BEGIN { @[usym(1)] = count(); printf("%s\\n", ksym(255)); exit(); }')
+    assert out.splitlines()[0] == "0xff"
+    assert "@[0x1]: 1" in out.splitlines()

@@ -1,4 +1,5 @@
-"""String functions of bpftrace's standard library: strlen(s), strerror(errno), signal_name(signo).
+"""String functions of bpftrace's standard library: strlen(s), strerror(errno), signal_name(signo),
+and usym(addr)/ksym(addr) (printed as 0xADDR: no symbol table of the traced program yet).
 
 strlen counts in BPF (bytes before the first NUL).  strerror and
 signal_name keep the number in BPF and user space prints the text
@@ -51,5 +52,5 @@ class NumberName(Function):
         return gen.expr(call.args[0])
 
 
-for _name in ("strerror", "signal_name"):
+for _name in ("strerror", "signal_name", "usym", "ksym"):
     function(type(f"{_name.title().replace('_', '')}Function", (NumberName,), {"name": _name}))

@@ -38,8 +38,14 @@ def _strerror(number: int) -> str:
     return os.strerror(number)
 
 
+def _symbol(address: int) -> str:
+    """usym/ksym: no symbol tables of the traced Python program, so an address prints as bpftrace prints
+    one it cannot resolve."""
+    return f"0x{address & ((1 << 64) - 1):x}"
+
+
 # Integers of these types print as a name (builtins_strings.py).
-NUMBER_NAMES = {"strerror": _strerror, "signal_name": _signal_name}
+NUMBER_NAMES = {"strerror": _strerror, "signal_name": _signal_name, "usym": _symbol, "ksym": _symbol}
 
 
 def value_text(value, t: Type | None = None) -> str:
