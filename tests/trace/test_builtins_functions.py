@@ -82,3 +82,15 @@ def test_usym_and_ksym_print_addresses_they_cannot_resolve(capsys):
     out = run(capsys, 'BEGIN { @[usym(1)] = count(); printf("%s\\n", ksym(255)); exit(); }')
     assert out.splitlines()[0] == "0xff"
     assert "@[0x1]: 1" in out.splitlines()
+
+
+def test_division_by_zero_warns_at_the_operation(capsys):
+    assert main(["--no-cache", "-e", "BEGIN { @z = 0; print(10 % @z); exit(); }"]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines()[0] == "1"
+    assert "stdin:1:30-37: WARNING: Divide or modulo by 0 detected. This can lead to unexpected results. " \
+           "1 is being used as the result." in err
+
+
+def test_bools_stay_bools_in_tuples(capsys):
+    assert run(capsys, "BEGIN { print((true, 1 > 2, 3)); exit(); }").splitlines()[0] == "(true, false, 3)"

@@ -22,6 +22,15 @@ ACTIONS = {"exit": 30000, "print": 30001, "clear": 30002, "zero": 30003,  # reco
 STRLEN = 64  # bpftrace's default string size for str()
 
 
+DIVIDE_BY_ZERO = ("Divide or modulo by 0 detected. This can lead to unexpected results. "
+                  "1 is being used as the result.")
+
+
+def division_warning(analyser, span) -> int:
+    """The record id of current bpftrace's runtime warning for `a / 0` and `a % 0`, at the operation's place."""
+    return analyser.resources.add_output("warnf", DIVIDE_BY_ZERO, [], span)
+
+
 def variable(cls):
     VARIABLES[cls.name] = cls()
     return cls

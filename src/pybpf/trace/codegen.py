@@ -302,7 +302,8 @@ class Gen:
             return
         value = self.expr(s.value)
         if s.op:
-            value = self.arithmetic(s.op, self.expr(target), value, target.type.signed if target.type else True)
+            value = self.arithmetic(s.op, self.expr(target), value, target.type.signed if target.type else True,
+                                    getattr(s, "by_zero", None))
         if isinstance(target, ast.Variable):
             slot = self.variable_slot(target)
             if target.type.is_scalar:
@@ -473,14 +474,15 @@ class Gen:
             return self.b.udiv(total, safe)
         return self.load_or_zero(found)
 
-    def arithmetic(self, op: str, left: ir.Value, right: ir.Value, signed: bool) -> ir.Value:
+    def arithmetic(self, op: str, left: ir.Value, right: ir.Value, signed: bool,
+                   by_zero_record: int | None = None) -> ir.Value:
         simple = {"+": self.b.add, "-": self.b.sub, "*": self.b.mul, "&": self.b.and_, "|": self.b.or_,
                   "^": self.b.xor, "<<": self.b.shl, ">>": self.b.ashr if signed else self.b.lshr}
         if op in simple:
             return simple[op](left, right)
         by_zero = self.b.icmp_unsigned("==", right, self.i64(0))
-        with self.b.if_then(by_zero):  # current bpftrace: warn, and the result is 1
-            self.record(ACTIONS["div_zero"], [])
+        with self.b.if_then(by_zero):  # current bpftrace: warn where it happened, and the result is 1
+            self.record(ACTIONS["div_zero"] if by_zero_record is None else by_zero_record, [])
         safe = self.b.select(by_zero, self.i64(1), right)
         if not signed:
             result = (self.b.udiv if op == "/" else self.b.urem)(left, safe)
@@ -513,7 +515,7 @@ class Gen:
         if e.op in ("==", "!=", "<", ">", "<=", ">="):
             compare = self.b.icmp_signed if signed else self.b.icmp_unsigned
             return self.b.zext(compare(e.op, left, right), i64)
-        return self.arithmetic(e.op, left, right, e.type.signed)
+        return self.arithmetic(e.op, left, right, e.type.signed, getattr(e, "by_zero", None))
 
     def string_equal(self, e: ast.Binary) -> ir.Value:
         equal = self.compare_strings(self.expr(e.left), e.left.type.size, self.expr(e.right), e.right.type.size)

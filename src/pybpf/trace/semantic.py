@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import ast
-from .builtins import FUNCTIONS, VARIABLES
+from .builtins import FUNCTIONS, VARIABLES, division_warning
 from .probes import PROVIDERS
 from .source import Diagnostics, Source, Span
 from .types import BOOL, CAST_TYPES, INT64, NONE, UINT64, Type, integer, kind_name, string, tuple_of
@@ -162,6 +162,8 @@ class Analyser:
         if s.op:  # @x += e is @x = @x + e, and for a map a sum when nothing else was assigned
             if not value.is_int:
                 self.diagnostics.error(s.value.span, f"Invalid operand for {s.op}=: {value}")
+            if s.op in ("/", "%"):
+                s.by_zero = division_warning(self, s.span)
             value = INT64
         if value.kind == "none":
             self.diagnostics.error(s.value.span, "Value has no type and cannot be assigned")
@@ -297,7 +299,7 @@ class Analyser:
             return t.items[e.index]
         if isinstance(e, ast.Tuple):
             items = [self.expr(item) for item in e.items]
-            return tuple_of([integer(8, t.signed) if t.is_int else t for t in items])
+            return tuple_of([integer(8, t.signed) if t.kind == "int" else t for t in items])
         raise AssertionError(f"unhandled expression {e!r}")  # pragma: no cover
 
     def binary(self, e: ast.Binary) -> Type:
@@ -307,6 +309,8 @@ class Analyser:
         if not (left.is_int and right.is_int):
             self.diagnostics.error(e.span, f"Type mismatch for '{e.op}': comparing '{left}' with '{right}'")
             return INT64
+        if e.op in ("/", "%"):
+            e.by_zero = division_warning(self, e.span)
         if e.op in ("==", "!=", "<", ">", "<=", ">=", "&&", "||"):
             return BOOL  # current bpftrace: comparisons are bools (0.17 printed them as 0/1)
         return integer(8, left.signed and right.signed)
