@@ -88,7 +88,7 @@ def test_division_by_zero_warns_at_the_operation(capsys):
     assert main(["--no-cache", "-e", "BEGIN { @z = 0; print(10 % @z); exit(); }"]) == 0
     out, err = capsys.readouterr()
     assert out.splitlines()[0] == "1"
-    assert "stdin:1:30-37: WARNING: Divide or modulo by 0 detected. This can lead to unexpected results. " \
+    assert "stdin:1:23-30: WARNING: Divide or modulo by 0 detected. This can lead to unexpected results. " \
            "1 is being used as the result." in err
 
 
