@@ -25,6 +25,7 @@ from .compiler import Compiled
 from .format import render
 from .output import format_map
 from .output import json as json_output
+from .output.stacks import STACK_READERS, decode_stack, stack_reader
 from .output.text import NUMBER_NAMES, Buffer, select_entries, value_text
 from .probes import PROVIDERS
 from .source import Diagnostic
@@ -97,6 +98,8 @@ def decode(data: bytes, t: Type):
         return int.from_bytes(data[:8], "little", signed=t.signed)
     if t.kind == "bool":
         return any(data[:8])
+    if t.kind in ("kstack", "ustack"):
+        return decode_stack(data, t.params[1], t.params[0])
     if t.kind in NUMBER_NAMES:
         return NUMBER_NAMES[t.kind](int.from_bytes(data[:8], "little", signed=True))
     if t.kind == "buffer":  # {u64 length; u8 data[]}
@@ -127,6 +130,7 @@ class Session:
         self.json = output_format == "json"  # -f json: NDJSON records (output/json.py)
         self.by_index = {info.index: info for info in self.resources.maps.values()}
         FORMATS[:] = self.resources.outputs
+        STACK_READERS[:] = [stack_reader(self.kernel, lambda: self.loaded.map_fds if self.loaded else {})]
 
     # -- start and stop ----------------------------------------------------------------
     def start(self) -> None:
