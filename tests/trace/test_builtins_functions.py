@@ -94,3 +94,18 @@ def test_division_by_zero_warns_at_the_operation(capsys):
 
 def test_bools_stay_bools_in_tuples(capsys):
     assert run(capsys, "BEGIN { print((true, 1 > 2, 3)); exit(); }").splitlines()[0] == "(true, false, 3)"
+
+
+def test_ntop_and_pton(capsys):
+    out = run(capsys, 'BEGIN { printf("%s %s %s\\n", ntop(2, pton("127.0.0.1")), ntop(10, pton("::1")), '
+                      'ntop(0x0100007f)); @[ntop(pton("fe80::1"))] = 1; exit(); }')
+    assert out.splitlines()[0] == "127.0.0.1 ::1 127.0.0.1"
+    assert "@[fe80::1]: 1" in out.splitlines()
+    assert 'pton() expects a valid IPv4 or IPv6 address ("1.2.3" provided)' in \
+        error(capsys, 'BEGIN { print(ntop(pton("1.2.3"))); }')
+
+
+def test_curtask_is_a_non_null_address(capsys):
+    out = run(capsys, 'BEGIN { printf("%p %d\\n", curtask, curtask ? 1 : 2); exit(); }')
+    address, truth = out.splitlines()[0].split()
+    assert int(address, 16) != 0 and truth == "1"

@@ -98,6 +98,9 @@ def decode(data: bytes, t: Type):
         return int.from_bytes(data[:8], "little", signed=t.signed)
     if t.kind == "bool":
         return any(data[:8])
+    if t.kind == "inet":
+        from .builtins_net import inet_text
+        return inet_text(data)
     if t.kind in ("kstack", "ustack"):
         return decode_stack(data, t.params[1], t.params[0])
     if t.kind in NUMBER_NAMES:

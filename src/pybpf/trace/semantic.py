@@ -191,7 +191,7 @@ class Analyser:
             info = self.resources.maps[target.name] = MapInfo(target.name, index=len(self.resources.maps))
         keys = [self.expr(k) for k in target.keys]
         for key, t in zip(target.keys, keys):
-            if t.kind not in ("int", "bool", "str", "tuple", "buffer", "usym", "ksym", "kstack", "ustack"):
+            if t.kind not in ("int", "bool", "str", "tuple", "buffer", "usym", "ksym", "kstack", "ustack", "inet"):
                 self.diagnostics.error(key.span, f"{t} cannot be a map key")
         keys = [integer(8, t.signed) if t.kind == "int" else t for t in keys]
         if info.keys is None:
