@@ -70,6 +70,10 @@ def test_stats_print_as_a_record_with_signed_averages(capsys):
 
 def test_hist_takes_a_bits_argument(capsys):
     assert "@h[1]:" in run(capsys, "BEGIN { @h[1] = hist(3, 0); exit(); }")
+    lines = run(capsys, "BEGIN { @k = hist(3, 2); @k = hist(225, 2); exit(); }").splitlines()
+    assert lines[lines.index("@k: ") + 1].startswith("[3]                    1 |")
+    assert lines[lines.index("@k: ") + 6].startswith("[8, 10)                0 |")
+    assert lines[-2].startswith("[224, 256)             1 |")  # bpftrace's own example: 225 with k = 2
     assert "hist: bits argument must be an integer literal 0-5" in error(capsys, "BEGIN { @h = hist(3, 9); }")
 
 

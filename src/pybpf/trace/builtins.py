@@ -571,19 +571,20 @@ for _name, _args in (("count", (0, 0)), ("sum", (1, 1)), ("min", (1, 1)), ("max"
 
 @function
 class Hist(Aggregation):
-    """hist(n[, k]): power-of-2 buckets; k (0..5) splits each into 2^k (pybpftrace: k = 0 only, yet)."""
+    """hist(n[, k]): power-of-2 buckets, each split into 2^k (k 0..5, a literal; the type's param)."""
 
     name = "hist"
     args = (1, 2)
+
+    def params(self, call):
+        k = call.args[1] if len(call.args) == 2 else None
+        return (k.value if isinstance(k, ast.Integer) and 0 <= k.value <= 5 else 0,)
 
     def result(self, analyser, call):
         if len(call.args) == 2:
             k = call.args[1]
             if not isinstance(k, ast.Integer) or not 0 <= k.value <= 5:
                 analyser.diagnostics.error(k.span, "hist: bits argument must be an integer literal 0-5")
-            elif k.value:
-                analyser.diagnostics.error(k.span, f"pybpftrace does not split hist() buckets yet: "
-                                                   f"hist(n, {k.value}); use hist(n) or lhist()")
         return super().result(analyser, call)
 
 

@@ -368,7 +368,7 @@ class Gen:
         arg = self.expr(call.args[0]) if call.args else self.i64(1)
         bucket = None
         if kind == "hist":
-            bucket = self.log2_bucket(arg)
+            bucket = self.log2_bucket(arg, *call.type.params)
         elif kind == "lhist":
             bucket = self.linear_bucket(arg, *call.type.params)
         key = self.map_key(target, bucket)
@@ -389,15 +389,22 @@ class Gen:
 
         self.lookup_or_init(target, key, update)
 
-    def log2_bucket(self, value: ir.Value) -> ir.Value:
-        """hist()'s bucket: 0 for negatives, 1 for 0, then 2 + floor(log2(n))."""
-        n, result = value, self.i64(0)
+    def log2_bucket(self, value: ir.Value, k: int = 0) -> ir.Value:
+        """hist(n, k)'s bucket, as bpftrace's log2(): 0 for negatives, n + 1 for n < 2^k, else
+        1 + ((l - k + 1) << k | the k bits after the leftmost 1) with l = floor(log2(n))."""
+        n, log = value, self.i64(0)
         for shift in (32, 16, 8, 4, 2, 1):
             big = self.b.icmp_unsigned(">=", n, self.i64(1 << shift))
             n = self.b.select(big, self.b.lshr(n, self.i64(shift)), n)
-            result = self.b.select(big, self.b.add(result, self.i64(shift)), result)
-        index = self.b.select(self.b.icmp_unsigned("==", value, self.i64(0)), self.i64(1),
-                              self.b.add(result, self.i64(2)))
+            log = self.b.select(big, self.b.add(log, self.i64(shift)), log)
+        mask = (1 << k) - 1
+        shift = self.b.sub(log, self.i64(k))
+        safe_shift = self.b.select(self.b.icmp_signed("<", shift, self.i64(0)), self.i64(0), shift)
+        low_bits = self.b.and_(self.b.lshr(value, safe_shift), self.i64(mask))
+        index = self.b.add(self.b.add(self.b.shl(self.b.add(shift, self.i64(1)), self.i64(k)), low_bits),
+                           self.i64(1))
+        index = self.b.select(self.b.icmp_signed("<=", value, self.i64(mask)), self.b.add(value, self.i64(1)),
+                              index)
         return self.b.select(self.b.icmp_signed("<", value, self.i64(0)), self.i64(0), index)
 
     def linear_bucket(self, value: ir.Value, low: int, high: int, step: int) -> ir.Value:

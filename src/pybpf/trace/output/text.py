@@ -75,8 +75,27 @@ def _bar_line(label: str, count: int, top: int) -> str:
     return f"{label:<16}{count:>8} |{bar:<{BAR_WIDTH}}|"
 
 
-def hist_lines(buckets: dict[int, int]) -> list[str]:
-    """hist(): bucket 0 holds negatives, 1 zero, i >= 2 the values in [2^(i-2), 2^(i-1))."""
+def hist_bucket_end(index: int, k: int = 0) -> int:
+    """The first value past hist() bucket `index` (bucket 0: negatives).  Each power of 2 is split into
+    2^k buckets; the first 2^(k+1) buckets hold one value each (bpftrace's hist_index_label)."""
+    if index <= 2 << k:
+        return index
+    n = 1 << k
+    return (1 << ((index >> k) - 1)) * (n + (index & (n - 1)))
+
+
+def _hist_label(index: int, k: int) -> str:
+    """A bucket end as bpftrace prints it: 1024 -> 1K, 3 << 20 -> 3M."""
+    if index <= 2 << k:
+        return str(index)
+    n = 1 << k
+    power = (index >> k) - 1
+    decade = power // 10
+    return f"{(1 << (power - 10 * decade)) * (n + (index & (n - 1)))}{SUFFIXES[decade]}"
+
+
+def hist_lines(buckets: dict[int, int], k: int = 0) -> list[str]:
+    """hist(n, k): bucket 0 holds negatives, bucket i the values [end(i-1), end(i))."""
     used = [i for i, c in buckets.items() if c]
     if not used:
         return []
@@ -85,12 +104,10 @@ def hist_lines(buckets: dict[int, int]) -> list[str]:
     for i in range(min(used), max(used) + 1):
         if i == 0:
             label = "(..., 0)"
-        elif i == 1:
-            label = "[0]"
-        elif i == 2:
-            label = "[1]"
+        elif hist_bucket_end(i, k) - hist_bucket_end(i - 1, k) == 1:
+            label = f"[{_hist_label(i - 1, k)}]"
         else:
-            label = f"[{_power_label(1 << (i - 2))}, {_power_label(1 << (i - 1))})"
+            label = f"[{_hist_label(i - 1, k)}, {_hist_label(i, k)})"
         lines.append(_bar_line(label, buckets.get(i, 0), top))
     return lines
 
@@ -143,7 +160,8 @@ def format_map(name: str, value_type: Type, entries: list[tuple[tuple, object]])
     if kind in ("hist", "lhist"):
         for key, buckets in sorted(entries, key=lambda e: e[0]):
             lines.append(f"{name}{_key_text(key)}: ")
-            lines += hist_lines(buckets) if kind == "hist" else lhist_lines(buckets, *value_type.params)
+            lines += hist_lines(buckets, *value_type.params) if kind == "hist" else \
+                lhist_lines(buckets, *value_type.params)
             lines.append("")
         return lines
     if kind == "tseries":
