@@ -113,3 +113,25 @@ def test_curtask_is_a_non_null_address(capsys):
     out = run(capsys, 'BEGIN { printf("%p %d\\n", curtask, curtask ? 1 : 2); exit(); }')
     address, truth = out.splitlines()[0].split()
     assert int(address, 16) != 0 and truth == "1"
+
+
+def test_statements_after_exit_are_unreachable(capsys):
+    assert main(["--no-cache", "-e", "BEGIN { @a = 1; exit(); @a = 2; }"]) == 0
+    out, err = capsys.readouterr()
+    assert "stdin:1:25-31: WARNING: Unreachable statement." in err
+    assert "@a: 1" in out.splitlines()
+
+
+def test_print_of_a_scalar_map_set_in_a_later_probe_shows_its_zero_value(capsys):
+    lines = run(capsys, "BEGIN { print(@); print(@s); exit(); } END { @ = 1; @s = stats(1); }").splitlines()
+    assert lines[:3] == ["@: 0", "", "@s: { .count = 0, .average = 0, .total = 0 }"]
+    assert "@s: { .count = 1, .average = 1, .total = 1 }" in lines
+
+
+def test_cat_reads_at_most_max_cat_bytes(capsys, tmp_path, monkeypatch):
+    path = tmp_path / "data"
+    path.write_text("12345")
+    monkeypatch.setenv("BPFTRACE_MAX_CAT_BYTES", "2")
+    assert run(capsys, f'BEGIN {{ cat("{path}"); exit(); }}').startswith("12\n")
+    assert main(["--no-cache", "-e", 'BEGIN { cat("/does/not/exist"); exit(); }']) == 0
+    assert "ERROR: failed to open file '/does/not/exist' (No such file or directory)" in capsys.readouterr().err

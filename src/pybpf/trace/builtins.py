@@ -9,6 +9,7 @@ else; adding a builtin is adding an entry.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 from . import ast
@@ -267,6 +268,18 @@ class Exit(Function):
         gen.leave()
 
 
+def _assigned(node, name: str) -> bool:
+    """Whether the script assigns map `name` anywhere under node."""
+    if isinstance(node, ast.Assign) and isinstance(node.target, ast.Map) and node.target.name == name:
+        return True
+    if isinstance(node, list):
+        return any(_assigned(item, name) for item in node)
+    if dataclasses.is_dataclass(node) and isinstance(node, ast.Node):
+        return any(_assigned(getattr(node, f.name), name) for f in dataclasses.fields(node)
+                   if isinstance(getattr(node, f.name), (ast.Node, list)))
+    return False
+
+
 class MapAction(Function):
     """print(@m), clear(@m), zero(@m): user space acts on the whole map when the record arrives."""
 
@@ -278,7 +291,12 @@ class MapAction(Function):
         if not (isinstance(target, ast.Map) and not target.keys):  # a whole map: its keys are not checked
             return super().check(analyser, call, statement)
         if target.name not in analyser.resources.maps:
-            analyser.diagnostics.error(target.span, f"Undefined map: {target.name}")
+            if _assigned(analyser.program, target.name):  # in a later probe: its types come from there
+                from .semantic import MapInfo
+                info = MapInfo(target.name, index=len(analyser.resources.maps))
+                analyser.resources.maps[target.name] = info
+            else:
+                analyser.diagnostics.error(target.span, f"Undefined map: {target.name}")
         if not statement:
             analyser.diagnostics.error(call.span, f"{self.name}() should not be used in an expression")
         return NONE

@@ -7,6 +7,7 @@ name order, and everything is detached and closed, whatever ended the run.
 
 from __future__ import annotations
 
+import os
 import struct
 import sys
 
@@ -26,7 +27,7 @@ from .format import render
 from .output import format_map
 from .output import json as json_output
 from .output.stacks import STACK_READERS, decode_stack, stack_reader
-from .output.text import NUMBER_NAMES, Buffer, select_entries, value_text
+from .output.text import NUMBER_NAMES, Buffer, select_entries, value_text, zero_entries
 from .probes import PROVIDERS
 from .source import Diagnostic
 from .types import Type, slot_size
@@ -51,11 +52,12 @@ def _time(session, fmt: str, values: list) -> None:
 
 def _cat(session, fmt: str, values: list) -> None:
     path = render(fmt, values)
+    limit = int(os.environ.get("BPFTRACE_MAX_CAT_BYTES", "10240"))  # bpftrace's max_cat_bytes
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:
-            session.emit("cat", handle.read())
+            session.emit("cat", handle.read(limit))
     except OSError as err:
-        print(f"ERROR: failed to open file '{path}': {err.strerror}", file=session.err)
+        print(f"ERROR: failed to open file '{path}' ({err.strerror})", file=session.err)
 
 
 def _system(session, fmt: str, values: list) -> None:
@@ -223,7 +225,7 @@ class Session:
                 self.out.flush()
                 print("WARNING: Map full; can't update element.", file=self.err)
             elif ACTION_NAMES[action] == "print":
-                self.print_map(info, top, div)
+                self.print_map(info, top, div, explicit=True)
                 if not self.json:
                     self.out.write("\n")
             else:
@@ -259,8 +261,10 @@ class Session:
         """Text that a printf, time, cat or system record produced, in the output format."""
         self.out.write(json_output.message_record(kind, text) + "\n" if self.json else text)
 
-    def print_map(self, info, top: int = 0, div: int = 1) -> None:
+    def print_map(self, info, top: int = 0, div: int = 1, explicit: bool = False) -> None:
         entries = select_entries(info.value, self.entries(info), top, div)
+        if explicit and not entries and not info.keys:  # print() of an unset scalar map: its zero value
+            entries = zero_entries(info.value)
         if self.json:
             line = json_output.map_record(info.name, info.value, entries, keyed=bool(info.keys))
             if line is not None:

@@ -116,8 +116,14 @@ class Analyser:
 
     # -- statements ---------------------------------------------------------------
     def block(self, statements: list[ast.Stmt]) -> None:
-        for statement in statements:
+        for i, statement in enumerate(statements):
             self.statement(statement)
+            if i + 1 < len(statements) and _ends_flow(statement):
+                self.diagnostics.warning(statements[i + 1].span, "Unreachable statement.")
+                for dead in statements[i + 1:]:  # still checked, as bpftrace types its dead code
+                    self.statement(dead)
+                del statements[i + 1:]
+                return
 
     def statement(self, s: ast.Stmt) -> None:
         if isinstance(s, ast.ExprStmt):
@@ -314,6 +320,18 @@ class Analyser:
         if e.op in ("==", "!=", "<", ">", "<=", ">=", "&&", "||"):
             return BOOL  # current bpftrace: comparisons are bools (0.17 printed them as 0/1)
         return integer(8, left.signed and right.signed)
+
+
+def _ends_flow(s: ast.Stmt) -> bool:
+    """Whether nothing after s runs: a jump, exit(), or an if whose branches both end so (bpftrace's
+    control_flow_analyser)."""
+    if isinstance(s, ast.Jump):
+        return True
+    if isinstance(s, ast.ExprStmt):
+        return isinstance(s.expr, ast.Call) and s.expr.name == "exit"
+    if isinstance(s, ast.If):
+        return bool(s.then and s.otherwise and _ends_flow(s.then[-1]) and _ends_flow(s.otherwise[-1]))
+    return False
 
 
 def analyse(source: Source, program: ast.Program, params: list[str] | None = None,

@@ -131,6 +131,16 @@ def lhist_lines(buckets: dict[int, int], low: int, high: int, step: int) -> list
     return lines
 
 
+def zero_entries(value_type: Type) -> list[tuple[tuple, object]]:
+    """What print() shows for a scalar map never set: its zero value (none for histograms)."""
+    kind = value_type.kind
+    if kind in ("hist", "lhist", "tseries"):
+        return []
+    if kind in ("avg", "stats"):
+        return [((), (0, 0))]
+    return [((), "" if kind == "str" else 0)] if kind in ("str", "int", "bool", "count", "sum", "min", "max") else []
+
+
 def select_entries(value_type: Type, entries: list[tuple[tuple, object]], top: int = 0,
                    div: int = 1) -> list[tuple[tuple, object]]:
     """print(@m, top, div): the `top` largest entries (0: all), integer values divided by div."""
