@@ -135,3 +135,20 @@ def test_cat_reads_at_most_max_cat_bytes(capsys, tmp_path, monkeypatch):
     assert run(capsys, f'BEGIN {{ cat("{path}"); exit(); }}').startswith("12\n")
     assert main(["--no-cache", "-e", 'BEGIN { cat("/does/not/exist"); exit(); }']) == 0
     assert "ERROR: failed to open file '/does/not/exist' (No such file or directory)" in capsys.readouterr().err
+
+
+def test_nsecs_sw_tai_is_wall_clock_time(capsys):
+    import time
+    before = time.clock_gettime_ns(time.CLOCK_TAI)
+    value = int(run(capsys, 'BEGIN { printf("%llu\\n", nsecs(sw_tai)); exit(); }').splitlines()[0])
+    assert before <= value <= time.clock_gettime_ns(time.CLOCK_TAI)
+
+
+def test_strftime_as_a_map_key(capsys):
+    import re
+    out = run(capsys, 'BEGIN { @[strftime("%m/%d/%y", nsecs)] = 1; exit(); }')
+    assert re.search(r"^@\[\d\d/\d\d/\d\d\]: 1$", out, re.M)
+
+
+def test_config_print_maps_on_exit(capsys):
+    assert "@x" not in run(capsys, "config = { print_maps_on_exit=0 } BEGIN { @x = 1; exit(); }")

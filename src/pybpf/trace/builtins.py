@@ -628,27 +628,40 @@ class Lhist(Aggregation):
         return super().result(analyser, call)
 
 
+TAI_OFFSET_MAP = "tai_offset"  # an array of one i64: CLOCK_TAI - CLOCK_MONOTONIC, written by user space
+
+
 @function
 class Nsecs(Function):
-    """nsecs(monotonic | boot): the clock by name (nsecs alone is monotonic)."""
+    """nsecs(monotonic | boot | sw_tai): the clock by name (nsecs alone is monotonic).
+
+    sw_tai is the monotonic clock plus the TAI offset user space measured when the script started (the
+    virtual kernel has no ktime_get_tai_ns)."""
 
     name = "nsecs"
     args = (0, 1)
-    CLOCKS = {"monotonic": "ktime_get_ns", "boot": "ktime_get_boot_ns"}
+    CLOCKS = {"monotonic": "ktime_get_ns", "boot": "ktime_get_boot_ns", "sw_tai": "ktime_get_ns"}
 
     def check(self, analyser, call, statement):
         clock = call.args[0] if call.args else None
         if clock is not None and not (isinstance(clock, ast.Builtin) and clock.name in self.CLOCKS):
             what = clock.name if isinstance(clock, ast.Builtin) else "an expression"
             analyser.diagnostics.error(call.span, f"nsecs() takes a clock: {', '.join(self.CLOCKS)} "
-                                                  f"(the virtual kernel has no {what} clock)")
+                                                  f"({what} provided)")
         elif len(call.args) > 1:
             return super().check(analyser, call, statement)
         return UINT64
 
     def emit(self, gen, call):
         clock = call.args[0].name if call.args else "monotonic"
-        return gen.helper(self.CLOCKS[clock], [])
+        now = gen.helper(self.CLOCKS[clock], [])
+        if clock != "sw_tai":
+            return now
+        if TAI_OFFSET_MAP not in gen.globals:
+            gen._map_global(TAI_OFFSET_MAP, 2, 4, 8, 1)  # BPF_MAP_TYPE_ARRAY
+        key = gen.alloca_bytes(4)
+        gen.zero(key, 4)
+        return gen.b.add(now, gen.load_or_zero(gen.helper("map_lookup_elem", [gen.global_ptr(TAI_OFFSET_MAP), key])))
 
 
 # Every builtin also answers to __builtin_NAME (what bpftrace's macros use) and to NAME() with no arguments.

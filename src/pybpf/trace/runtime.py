@@ -20,7 +20,7 @@ import time
 
 from .. import elf
 from ..kernel.loader import load_object
-from .builtins import ACTIONS
+from .builtins import ACTIONS, TAI_OFFSET_MAP
 from .codegen import RINGBUF_MAP, START_MAP, MapLayout
 from .compiler import Compiled
 from .format import render
@@ -77,6 +77,15 @@ class Timestamp:
 
     def __init__(self, ns: int, fmt: str):
         self.ns, self.fmt = ns, fmt
+
+    def __eq__(self, other) -> bool:  # as map keys: by time
+        return isinstance(other, Timestamp) and self.ns == other.ns
+
+    def __lt__(self, other) -> bool:
+        return self.ns < other.ns
+
+    def __hash__(self) -> int:
+        return hash(self.ns)
 
     def __str__(self) -> str:
         wall = (time.time_ns() - (time.monotonic_ns() - self.ns)) / 1e9
@@ -141,6 +150,9 @@ class Session:
     def start(self) -> None:
         self.loaded = load_object(self.kernel, elf.load(self.compiled.elf))
         try:
+            if TAI_OFFSET_MAP in self.loaded.map_fds:  # nsecs(sw_tai): CLOCK_TAI - CLOCK_MONOTONIC
+                offset = time.clock_gettime_ns(time.CLOCK_TAI) - time.monotonic_ns()
+                self.kernel.map_update(self.loaded.map_fds[TAI_OFFSET_MAP], bytes(4), struct.pack("<q", offset))
             if START_MAP in self.loaded.map_fds:
                 self.kernel.map_update(self.loaded.map_fds[START_MAP], bytes(4),
                                        struct.pack("<Q", time.monotonic_ns()))
@@ -166,7 +178,9 @@ class Session:
             self.poll()
             if not self.json:
                 self.out.write("\n\n")
-            self.print_maps()
+            setting = self.compiled.program.config.get("print_maps_on_exit")
+            if not (getattr(setting, "value", None) == 0 or getattr(setting, "name", None) == "false"):
+                self.print_maps()
         finally:
             self.close()
 

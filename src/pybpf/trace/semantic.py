@@ -153,7 +153,8 @@ class Analyser:
             self.loop_depth -= 1
         elif isinstance(s, ast.Unroll):
             if not 1 <= s.count <= 100:
-                self.diagnostics.error(s.span, "unroll maximum value is 100")
+                self.diagnostics.error(s.span, "unroll maximum value is 100" if s.count > 100 else
+                                       "unroll minimum value is 1")
             self.block(s.body)
         elif isinstance(s, ast.Jump):
             if s.kind != "return" and not self.loop_depth:
@@ -197,7 +198,8 @@ class Analyser:
             info = self.resources.maps[target.name] = MapInfo(target.name, index=len(self.resources.maps))
         keys = [self.expr(k) for k in target.keys]
         for key, t in zip(target.keys, keys):
-            if t.kind not in ("int", "bool", "str", "tuple", "buffer", "usym", "ksym", "kstack", "ustack", "inet"):
+            if t.kind not in ("int", "bool", "str", "tuple", "buffer", "usym", "ksym", "kstack", "ustack", "inet",
+                              "timestamp"):
                 self.diagnostics.error(key.span, f"{t} cannot be a map key")
         keys = [integer(8, t.signed) if t.kind == "int" else t for t in keys]
         if info.keys is None:
