@@ -22,7 +22,8 @@ from . import ast
 from .builtins import ACTIONS, FUNCTIONS, VARIABLES
 from .probes import PROVIDERS, program_names
 from .semantic import MapInfo, Resources
-from .types import slot_size
+from . import widen
+from .types import slot_size, tuple_of
 
 DATA_LAYOUT = "e-m:e-p:64:64-i64:64-i128:128-n32:64-S128"
 TRIPLE = "bpfel-unknown-none"
@@ -102,6 +103,7 @@ class Gen:
         fn = ir.Function(self.module, ir.FunctionType(i64, [PTR]), name)
         fn.section = PROVIDERS[point.provider].attach(point).section
         self.fn, self.attach_point, self.ctx = fn, point, fn.args[0]
+        self.probe_body = [probe.predicate, *probe.body]
         self.entry = fn.append_basic_block("entry")
         body = fn.append_basic_block("body")
         self.b = ir.IRBuilder(body)
@@ -288,10 +290,12 @@ class Gen:
 
     def variable_slot(self, var: ast.Variable) -> ir.Value:
         slot = self.variables.get(var.name)
-        if slot is None:
-            slot = self.variables[var.name] = self.alloca_bytes(slot_size(var.type))
+        if slot is None:  # as big as the widest type the variable takes in the probe (widen.py)
+            size = max((slot_size(v.type) for v in widen.variables(self.probe_body, var.name) if v.type),
+                       default=slot_size(var.type))
+            slot = self.variables[var.name] = self.alloca_bytes(size)
             ir.IRBuilder(self.entry).call(self.module.declare_intrinsic("llvm.memset", [PTR, i64]),
-                                          [slot, ir.Constant(i8, 0), self.i64(slot_size(var.type)),
+                                          [slot, ir.Constant(i8, 0), self.i64(size),
                                            ir.Constant(i1, 0)])
         return slot
 
@@ -310,7 +314,7 @@ class Gen:
                 self.b.store(value, self.at(slot, 0, i64))
             else:
                 self.zero(slot, target.type.size)
-                self.copy(slot, value, min(s.value.type.size, target.type.size))
+                widen.store(self, slot, value, s.value.type, target.type)
             return
         layout = self.layouts[target.name]
         if target.type.is_scalar:
@@ -319,7 +323,7 @@ class Gen:
         else:
             stored = self.alloca_bytes(layout.value_size)
             self.zero(stored, layout.value_size)
-            self.copy(stored, value, min(s.value.type.size, layout.value_size))
+            widen.store(self, stored, value, s.value.type, self.resources.maps[target.name].value)
         self.update(target, self.map_key(target), stored, BPF_ANY)
 
     def update(self, target: ast.Map, key: ir.Value, value: ir.Value, flags: int) -> None:
@@ -333,13 +337,11 @@ class Gen:
         layout = self.layouts[target.name]
         key = self.alloca_bytes(layout.key_size)
         self.zero(key, layout.key_size)
-        offset = 0
-        for key_expr, key_type in zip(target.keys, self.resources.maps[target.name].keys):
-            value = self.expr(key_expr)
-            if key_expr.type.is_scalar:
-                self.b.store(value, self.at(key, offset, i64))
-            else:
-                self.copy(self.at(key, offset), value, min(key_expr.type.size, key_type.size))
+        offset, key_types = 0, self.resources.maps[target.name].keys
+        if len(target.keys) == 1 and len(key_types) > 1:  # @m[$t] of a map with keys: the tuple's items
+            key_types = [tuple_of(key_types)]
+        for key_expr, key_type in zip(target.keys, key_types):
+            widen.store(self, self.at(key, offset), self.expr(key_expr), key_expr.type, key_type)
             offset += slot_size(key_type)
         if bucket is not None:
             self.b.store(bucket, self.at(key, offset, i64))

@@ -15,6 +15,7 @@ from . import ast
 from .builtins import FUNCTIONS, VARIABLES, division_warning
 from .probes import PROVIDERS
 from .source import Diagnostics, Source, Span
+from .widen import widest
 from .types import BOOL, CAST_TYPES, INT64, NONE, UINT64, Type, integer, kind_name, string, tuple_of
 
 
@@ -179,12 +180,12 @@ class Analyser:
             previous = self.variables.get(s.target.name)
             if value.is_aggregation:
                 self.diagnostics.error(s.value.span, "Aggregations cannot be assigned to scratch variables")
-            elif previous is not None and previous.kind != value.kind:
+            elif previous is not None and (previous.kind != value.kind or widest(previous, value) is None):
                 self.diagnostics.error(s.op_span or s.span, f"Type mismatch for {s.target.name}: trying to assign value of "
                                                f"type '{value}' when variable already contains a value of "
                                                f"type '{previous}'")
-            elif previous is not None and value.kind == "str" and value.size > previous.size:
-                self.variables[s.target.name] = value
+            elif previous is not None and value.kind in ("str", "tuple", "buffer"):
+                self.variables[s.target.name] = widest(previous, value)
             elif previous is None:
                 self.variables[s.target.name] = value
             s.target.type = self.variables.get(s.target.name, value)
@@ -202,14 +203,16 @@ class Analyser:
                               "timestamp"):
                 self.diagnostics.error(key.span, f"{t} cannot be a map key")
         keys = [integer(8, t.signed) if t.kind == "int" else t for t in keys]
+        if len(keys) == 1 and keys[0].kind == "tuple" and info.keys and len(info.keys) > 1:
+            keys = list(keys[0].items)  # @m[$t] names the element @m[$t.0, $t.1, ...]
         if info.keys is None:
             info.keys = keys
-        elif [t.kind for t in info.keys] != [t.kind for t in keys] or len(info.keys) != len(keys):
+        elif len(info.keys) != len(keys) or any(widest(a, b) is None for a, b in zip(info.keys, keys)):
             self.diagnostics.error(target.span, f"Argument mismatch for {target.name}: trying to access with "
                                                 f"arguments: [{', '.join(map(str, keys))}] when map expects "
                                                 f"arguments: [{', '.join(map(str, info.keys))}]")
         else:
-            info.keys = [max(a, b, key=lambda t: t.size) if a.kind == "str" else a for a, b in zip(info.keys, keys)]
+            info.keys = [widest(a, b) for a, b in zip(info.keys, keys)]
         if value is not None:
             stored = integer(8, value.signed) if value.kind == "int" else value
             if info.value is None:
@@ -218,8 +221,12 @@ class Analyser:
                 self.diagnostics.error(target.span, f"Type mismatch for {target.name}: trying to assign value of "
                                                     f"type '{stored}' when map already contains a value of type "
                                                     f"'{info.value}'")
-            elif stored.kind == "str" and stored.size > info.value.size:
-                info.value = stored
+            elif widest(info.value, stored) is None:
+                self.diagnostics.error(target.span, f"Type mismatch for {target.name}: trying to assign value of "
+                                                    f"type '{stored}' when map already contains a value of type "
+                                                    f"'{info.value}'")
+            else:
+                info.value = widest(info.value, stored)
         target.type = info.value or INT64
         return target.type
 
