@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import signal
 import sys
 import threading
 
@@ -81,6 +82,10 @@ def _list(pattern: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    stop = threading.Event()  # Ctrl-C, or the end of the -c command: END runs, the maps print
+    previous = None
+    if threading.current_thread() is threading.main_thread():  # SIGINT while compiling or in BEGIN too
+        previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
         if args.list is not None:
             _list(args.list)
@@ -97,13 +102,16 @@ def main(argv: list[str] | None = None) -> int:
             print(warning.render(compiled.source), file=sys.stderr)
         if dumping:
             return _dump(args, compiled)
-        return _run(args, compiled)
+        return _run(args, compiled, stop)
     except ScriptError as err:
         print(err, file=sys.stderr)
         return 1
     except (PybpfError, OSError) as err:
         print(f"ERROR: {err}", file=sys.stderr)
         return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
 
 
 def _dump(args, compiled) -> int:
@@ -128,18 +136,17 @@ def _dump(args, compiled) -> int:
     return 0
 
 
-def _run(args, compiled) -> int:
+def _run(args, compiled, stop: threading.Event) -> int:
     from ..trace.runtime import Session
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
     err = open(os.devnull, "w") if args.q else sys.stderr
     try:
         session = Session(compiled, out=out, err=err, output_format=args.format)
-        done = threading.Event()
-        worker = _command_thread(args.command, done) if args.command else None
+        worker = _command_thread(args.command, stop) if args.command else None
         session.start()
         if worker is not None:
             worker.start()
-        session.run(seconds=args.timeout, until=done if worker is not None else None)
+        session.run(seconds=args.timeout, until=stop)
         session.finish()
         if worker is not None:
             worker.join(timeout=1)
