@@ -152,3 +152,7 @@ def test_strftime_as_a_map_key(capsys):
 
 def test_config_print_maps_on_exit(capsys):
     assert "@x" not in run(capsys, "config = { print_maps_on_exit=0 } BEGIN { @x = 1; exit(); }")
+
+
+def test_a_ternary_statement_may_call_printf(capsys):
+    assert run(capsys, 'BEGIN { 1 > 0 ? printf("yes\\n") : printf("no\\n"); exit(); }').splitlines()[0] == "yes"

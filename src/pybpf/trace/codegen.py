@@ -595,6 +595,13 @@ class Gen:
 
     def ternary(self, e: ast.Ternary) -> ir.Value:
         cond = self.b.icmp_unsigned("!=", self.expr(e.cond), self.i64(0))
+        if e.type.kind == "none":  # a statement: `c ? printf(...) : printf(...)`
+            with self.b.if_else(cond) as (then, otherwise):
+                with then:
+                    self.expr(e.then)
+                with otherwise:
+                    self.expr(e.otherwise)
+            return self.i64(0)
         if e.type.is_scalar:
             slot = ir.IRBuilder(self.entry).alloca(i64)
             with self.b.if_else(cond) as (then, otherwise):

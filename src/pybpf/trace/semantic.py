@@ -292,7 +292,7 @@ class Analyser:
             return self.binary(e)
         if isinstance(e, ast.Ternary):
             self.condition(e.cond, "ternary")
-            then, otherwise = self.expr(e.then), self.expr(e.otherwise)
+            then, otherwise = self.expr(e.then, statement), self.expr(e.otherwise, statement)  # c ? printf() : ...
             if then.kind != otherwise.kind:
                 self.diagnostics.error(e.span, f"Ternary operator must return the same type: have '{then}' and "
                                                f"'{otherwise}'")
