@@ -109,9 +109,13 @@ class Gen:
         self.b = ir.IRBuilder(body)
         self.variables: dict[str, ir.Value] = {}
         self.loops: list[tuple[ir.Block, ir.Block]] = []
+        self.exit_key = None
         if self.resources.uses_exit and point.provider != "END":  # after exit() only END runs
-            with self.b.if_then(self.b.icmp_unsigned("!=", self.load_or_zero(self.exit_flag()), self.i64(0))):
-                self.b.ret(self.i64(0))
+            flag = self.exit_flag()
+            with self.b.if_then(self.b.icmp_unsigned("!=", flag, self.i64(0))):
+                exiting = self.b.load(self.b.inttoptr(flag, i64.as_pointer()))
+                with self.b.if_then(self.b.icmp_unsigned("!=", exiting, self.i64(0))):
+                    self.b.ret(self.i64(0))
         if probe.predicate is not None:
             keep = self.b.icmp_unsigned("!=", self.expr(probe.predicate), self.i64(0))
             go, stop = self.new_block("predicate_true"), self.new_block("predicate_false")
@@ -200,9 +204,11 @@ class Gen:
 
     def exit_flag(self) -> ir.Value:
         """The address of the u64 that exit() sets to 1 (its array map's only element)."""
-        key = self.alloca_bytes(4)
-        self.b.store(ir.Constant(i32, 0), self.at(key, 0, i32))
-        return self.helper("map_lookup_elem", [self.global_ptr(EXIT_MAP), key])
+        if self.exit_key is None:  # one key a program: the stack is small
+            self.exit_key = self.alloca_bytes(4)
+            entry = ir.IRBuilder(self.entry)
+            entry.store(ir.Constant(i32, 0), entry.bitcast(self.exit_key, i32.as_pointer()))
+        return self.helper("map_lookup_elem", [self.global_ptr(EXIT_MAP), self.exit_key])
 
     def leave(self) -> None:
         """Return from the program here (exit()); code after it lands in an unreachable block."""
