@@ -90,6 +90,9 @@ SCRIPTS = {
     "tuple access and division by zero": (r'begin { $t = (0, "str", (5, 6)); printf("%d %s %d\n", $t.0, $t.1, $t.2.1); '
                                           r'@m[1] = (2, "x"); print(@m[1].1); @z = 0; print(10 / @z); exit(); }',
                                           "0 str 6\nx\n1\n\n\n@m[1]: (2, x)\n@z: 0\n"),
+    "buf, ntop and usym": (r'BEGIN { printf("[%r]\n", buf("Hi\x01", 3)); printf("%s\n", ntop(0x0100007f)); '
+                           r'@[usym(1)] = count(); exit(); }',
+                           "[Hi\\x01]\n127.0.0.1\n\n\n@[0x1]: 1\n"),
 }
 
 # Where Debian's bpftrace 0.17 prints something else, by design of current bpftrace (docs/pybpftrace.md):
