@@ -30,7 +30,7 @@ SCRIPTS = {
                               "\n\n@m[b, 2]: 1\n@m[a, 1]: 3\n@n[-1]: 7\n"),
     "min max avg stats": (r'BEGIN { @mn = min(5); @mn = min(-2); @mx = max(5); @mx = max(9); @a = avg(10); '
                           r'@a = avg(20); @st = stats(4); @st = stats(8); exit(); }',
-                          "\n\n@a: 15\n\n@mn: -2\n@mx: 9\n@st: count 2, average 6, total 12\n\n"),
+                          "\n\n@a: 15\n\n@mn: -2\n@mx: 9\n@st: { .count = 2, .average = 6, .total = 12 }\n\n"),
     "hist": (r'BEGIN { @h = hist(0); @h = hist(1); @h = hist(5); @h = hist(5); @h = hist(1500); exit(); }',
              "\n\n@h: \n"
              "[0]                    1 |@@@@@@@@@@@@@@@@@@@@@@@@@@                          |\n"
@@ -90,12 +90,16 @@ SCRIPTS = {
     "tuple access and division by zero": (r'begin { $t = (0, "str", (5, 6)); printf("%d %s %d\n", $t.0, $t.1, $t.2.1); '
                                           r'@m[1] = (2, "x"); print(@m[1].1); @z = 0; print(10 / @z); exit(); }',
                                           "0 str 6\nx\n1\n\n\n@m[1]: (2, x)\n@z: 0\n"),
+    "buf, ntop and usym": (r'BEGIN { printf("[%r]\n", buf("Hi\x01", 3)); printf("%s\n", ntop(0x0100007f)); '
+                           r'@[usym(1)] = count(); exit(); }',
+                           "[Hi\\x01]\n127.0.0.1\n\n\n@[0x1]: 1\n"),
 }
 
 # Where Debian's bpftrace 0.17 prints something else, by design of current bpftrace (docs/pybpftrace.md):
 # 0.17 divides signed operands as unsigned (-7 / 2 is 2^63 - 4, printed by %d as -4).
 BPFTRACE_0_17 = {
     "arithmetic": "3 -4 1 1024 15 -10\n\n\n",
+    "min max avg stats": "\n\n@a: 15\n\n@mn: -2\n@mx: 9\n@st: count 2, average 6, total 12\n\n",
 }
 # Functions bpftrace 0.17 does not have yet (current bpftrace does): compared with pybpftrace only.
 NEWER_THAN_0_17 = {"has_key and zero", "two-argument delete and has_key", "strcontains and bools",

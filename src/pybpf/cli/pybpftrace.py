@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import signal
 import sys
 import threading
 
@@ -93,6 +94,10 @@ def _list(pattern: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    stop = threading.Event()  # Ctrl-C, SIGTERM or the end of the -c command: END runs, the maps print
+    previous = {}
+    if threading.current_thread() is threading.main_thread():  # a signal while compiling or in BEGIN too
+        previous = {number: signal.signal(number, lambda *_: stop.set()) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
         from ..trace.runtime import choose_kernel
         args.kernel = choose_kernel(args.kernel)
@@ -126,13 +131,16 @@ def main(argv: list[str] | None = None) -> int:
             print(warning.render(compiled.source), file=sys.stderr)
         if dumping:
             return _dump(args, compiled)
-        return _run(args, compiled)
+        return _run(args, compiled, stop)
     except ScriptError as err:
         print(err, file=sys.stderr)
         return 1
     except (PybpfError, OSError) as err:
         print(f"ERROR: {err}", file=sys.stderr)
         return 1
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def _dump(args, compiled) -> int:
@@ -157,33 +165,31 @@ def _dump(args, compiled) -> int:
     return 0
 
 
-def _run(args, compiled) -> int:
+def _run(args, compiled, stop: threading.Event) -> int:
     from ..trace.runtime import Session
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
     err = open(os.devnull, "w") if args.q else sys.stderr
     linux = args.kernel == "linux"
     child = None
     try:
-        with _stop_on_sigterm():
-            session = Session(compiled, out=out, err=err, output_format=args.format, pid=args.pid)
-            done = threading.Event()
-            if args.command and linux:
-                from .pybpftrace_linux import PausedCommand
-                child = PausedCommand(args.command, done)
-                session.command_pid = child.pid
-                worker = None
-            else:
-                worker = _command_thread(args.command, done) if args.command else None
-            session.start()
-            if worker is not None:
-                worker.start()
-            if child is not None:
-                child.resume()
-            session.run(seconds=args.timeout, until=done if (worker or child) is not None else None)
-            session.finish()
-            if worker is not None:
-                worker.join(timeout=1)
-            return session.exit_code
+        session = Session(compiled, out=out, err=err, output_format=args.format, pid=args.pid)
+        if args.command and linux:
+            from .pybpftrace_linux import PausedCommand
+            child = PausedCommand(args.command, stop)
+            session.command_pid = child.pid
+            worker = None
+        else:
+            worker = _command_thread(args.command, stop) if args.command else None
+        session.start()
+        if worker is not None:
+            worker.start()
+        if child is not None:
+            child.resume()
+        session.run(seconds=args.timeout, until=stop)
+        session.finish()
+        if worker is not None:
+            worker.join(timeout=1)
+        return session.exit_code
     except KeyboardInterrupt:  # a signal before the run loop: nothing is left attached (Session.start)
         return 1
     finally:
@@ -193,25 +199,6 @@ def _run(args, compiled) -> int:
             out.close()
         if err is not sys.stderr:
             err.close()
-
-
-class _stop_on_sigterm:
-    """SIGTERM ends the run as Ctrl-C does (END runs, maps print, everything is detached), as bpftrace."""
-
-    def __enter__(self):
-        import signal
-        def stop(signum, frame):
-            raise KeyboardInterrupt
-        try:
-            self.previous = signal.signal(signal.SIGTERM, stop)
-        except ValueError:  # not the main thread
-            self.previous = None
-        return self
-
-    def __exit__(self, *exc):
-        import signal
-        if self.previous is not None:
-            signal.signal(signal.SIGTERM, self.previous)
 
 
 if __name__ == "__main__":

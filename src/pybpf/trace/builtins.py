@@ -9,6 +9,7 @@ else; adding a builtin is adding an entry.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 from . import ast
@@ -20,6 +21,15 @@ FUNCTIONS: dict[str, "Function"] = {}
 ACTIONS = {"exit": 30000, "print": 30001, "clear": 30002, "zero": 30003,  # record ids past the output ids
            "map_full": 30004, "div_zero": 30005}
 STRLEN = 64  # bpftrace's default string size for str()
+
+
+DIVIDE_BY_ZERO = ("Divide or modulo by 0 detected. This can lead to unexpected results. "
+                  "1 is being used as the result.")
+
+
+def division_warning(analyser, span) -> int:
+    """The record id of current bpftrace's runtime warning for `a / 0` and `a % 0`, at the operation's place."""
+    return analyser.resources.add_output("warnf", DIVIDE_BY_ZERO, [], span)
 
 
 def variable(cls):
@@ -82,7 +92,8 @@ for _name, _helper, _shift, _mask in (
         ("uid", "get_current_uid_gid", 0, 0xFFFFFFFF), ("gid", "get_current_uid_gid", 32, 0),
         ("nsecs", "ktime_get_ns", 0, 0), ("cpu", "get_smp_processor_id", 0, 0),
         ("numaid", "get_numa_node_id", 0, 0), ("rand", "get_prandom_u32", 0, 0),
-        ("cgroup", "get_current_cgroup_id", 0, 0), ("jiffies", "jiffies64", 0, 0)):
+        ("cgroup", "get_current_cgroup_id", 0, 0), ("jiffies", "jiffies64", 0, 0),
+        ("curtask", "get_current_task", 0, 0)):  # the virtual kernel's task: {u32 pid; u32 tgid; char comm[16]}
     VARIABLES[_name] = HelperVariable(_name, _helper, _shift, _mask)
 
 
@@ -245,12 +256,28 @@ class Exit(Function):
     def result(self, analyser, call):
         if call.args and not call.args[0].type.is_int:
             analyser.diagnostics.error(call.args[0].span, "exit() expects an integer exit code")
+        analyser.resources.uses_exit = True
         return NONE
 
     def emit(self, gen, call):
         code = gen.expr(call.args[0]) if call.args else gen.i64(0)
+        flag = gen.exit_flag()
+        with gen.if_nonnull(flag):
+            gen.b.store(gen.i64(1), gen.b.inttoptr(flag, gen.i64(0).type.as_pointer()))
         gen.record(ACTIONS["exit"], [], extra=code)
         gen.leave()
+
+
+def _assigned(node, name: str) -> bool:
+    """Whether the script assigns map `name` anywhere under node."""
+    if isinstance(node, ast.Assign) and isinstance(node.target, ast.Map) and node.target.name == name:
+        return True
+    if isinstance(node, list):
+        return any(_assigned(item, name) for item in node)
+    if dataclasses.is_dataclass(node) and isinstance(node, ast.Node):
+        return any(_assigned(getattr(node, f.name), name) for f in dataclasses.fields(node)
+                   if isinstance(getattr(node, f.name), (ast.Node, list)))
+    return False
 
 
 class MapAction(Function):
@@ -264,7 +291,12 @@ class MapAction(Function):
         if not (isinstance(target, ast.Map) and not target.keys):  # a whole map: its keys are not checked
             return super().check(analyser, call, statement)
         if target.name not in analyser.resources.maps:
-            analyser.diagnostics.error(target.span, f"Undefined map: {target.name}")
+            if _assigned(analyser.program, target.name):  # in a later probe: its types come from there
+                from .semantic import MapInfo
+                info = MapInfo(target.name, index=len(analyser.resources.maps))
+                analyser.resources.maps[target.name] = info
+            else:
+                analyser.diagnostics.error(target.span, f"Undefined map: {target.name}")
         if not statement:
             analyser.diagnostics.error(call.span, f"{self.name}() should not be used in an expression")
         return NONE
@@ -287,6 +319,19 @@ class Print(MapAction):
 
     name = "print"
 
+    def check(self, analyser, call, statement):
+        """print(@m, top, div): the top entries only, values divided by div (integer literals)."""
+        if 2 <= len(call.args) <= 3 and isinstance(call.args[0], ast.Map) and not call.args[0].keys:
+            for extra in call.args[1:]:
+                if not (isinstance(extra, ast.Integer) and extra.value >= 0):
+                    analyser.diagnostics.error(extra.span, "print(): top and div must be non-negative integer "
+                                                           "literals")
+            if len(call.args) == 3 and isinstance(call.args[2], ast.Integer) and call.args[2].value == 0:
+                analyser.diagnostics.error(call.args[2].span, "print(): div must not be 0")
+            call.constant = tuple(a.value if isinstance(a, ast.Integer) else 0 for a in call.args[1:])
+            call.args = call.args[:1]
+        return super().check(analyser, call, statement)
+
     def result(self, analyser, call):
         if call.args and call.args[0].type is not None and call.args[0].type.kind == "none":
             analyser.diagnostics.error(call.args[0].span, "print() cannot print a value with no type")
@@ -297,6 +342,9 @@ class Print(MapAction):
     def emit(self, gen, call):
         if call.output is not None:
             gen.record(call.output, call.args)
+        elif call.constant:
+            top, div = (call.constant + (1,))[:2]  # a print record with top and div after the map index
+            gen.record(ACTIONS["print"], [], extra=gen.map_index(call.args[0].name) | top << 24 | div << 44)
         else:
             super().emit(gen, call)
 
@@ -433,8 +481,16 @@ class ElementFunction(Function):
     """delete() and has_key(): of a map element, written `@m[k1, k2]` or `@m, (k1, k2)` (current bpftrace)."""
 
     args = (1, 2)
+    scalar_form = ""  # delete(@): the message when @ has keys ("" when f(@) is no form of this function)
 
     def check(self, analyser, call, statement):
+        target = call.args[0] if len(call.args) == 1 else None
+        if self.scalar_form and isinstance(target, ast.Map) and not target.keys:
+            info = analyser.resources.maps.get(target.name)
+            if info is not None and info.keys:
+                analyser.diagnostics.error(call.span, self.scalar_form)
+                return self.type_of_result
+            return super().check(analyser, call, statement)
         if len(call.args) == 2 and isinstance(call.args[0], ast.Map) and not call.args[0].keys:
             target, key = call.args
             info = analyser.resources.maps.get(target.name)
@@ -469,13 +525,16 @@ class HasKey(ElementFunction):
 
 @function
 class Delete(ElementFunction):
+    """delete(@m, key), delete(@m[key]), delete(@scalar): true when there was an element to delete."""
+
     name = "delete"
-    statement_only = True
-    type_of_result = NONE
+    type_of_result = BOOL
+    scalar_form = "call to delete() with a single argument expects a map without explicit keys (scalar map)"
 
     def emit(self, gen, call):
         target = call.args[0]
-        gen.helper("map_delete_elem", [gen.map_ptr(target.name), gen.map_key(target)])
+        result = gen.helper("map_delete_elem", [gen.map_ptr(target.name), gen.map_key(target)])
+        return gen.b.zext(gen.b.icmp_unsigned("==", result, gen.i64(0)), result.type)
 
 
 @function
@@ -524,8 +583,27 @@ class Aggregation(Function):
 
 
 for _name, _args in (("count", (0, 0)), ("sum", (1, 1)), ("min", (1, 1)), ("max", (1, 1)), ("avg", (1, 1)),
-                     ("stats", (1, 1)), ("hist", (1, 1))):
+                     ("stats", (1, 1))):
     FUNCTIONS[_name] = type(f"{_name.title()}Aggregation", (Aggregation,), {"name": _name, "args": _args})()
+
+
+@function
+class Hist(Aggregation):
+    """hist(n[, k]): power-of-2 buckets, each split into 2^k (k 0..5, a literal; the type's param)."""
+
+    name = "hist"
+    args = (1, 2)
+
+    def params(self, call):
+        k = call.args[1] if len(call.args) == 2 else None
+        return (k.value if isinstance(k, ast.Integer) and 0 <= k.value <= 5 else 0,)
+
+    def result(self, analyser, call):
+        if len(call.args) == 2:
+            k = call.args[1]
+            if not isinstance(k, ast.Integer) or not 0 <= k.value <= 5:
+                analyser.diagnostics.error(k.span, "hist: bits argument must be an integer literal 0-5")
+        return super().result(analyser, call)
 
 
 @function
@@ -550,29 +628,51 @@ class Lhist(Aggregation):
         return super().result(analyser, call)
 
 
+TAI_OFFSET_MAP = "tai_offset"  # an array of one i64: CLOCK_TAI - CLOCK_MONOTONIC, written by user space
+
+
 @function
 class Nsecs(Function):
-    """nsecs(monotonic | boot): the clock by name (nsecs alone is monotonic)."""
+    """nsecs(monotonic | boot | sw_tai): the clock by name (nsecs alone is monotonic).
+
+    sw_tai is the monotonic clock plus the TAI offset user space measured when the script started (the
+    virtual kernel has no ktime_get_tai_ns)."""
 
     name = "nsecs"
     args = (0, 1)
-    CLOCKS = {"monotonic": "ktime_get_ns", "boot": "ktime_get_boot_ns"}
+    CLOCKS = {"monotonic": "ktime_get_ns", "boot": "ktime_get_boot_ns", "sw_tai": "ktime_get_ns"}
 
     def check(self, analyser, call, statement):
         clock = call.args[0] if call.args else None
         if clock is not None and not (isinstance(clock, ast.Builtin) and clock.name in self.CLOCKS):
             what = clock.name if isinstance(clock, ast.Builtin) else "an expression"
             analyser.diagnostics.error(call.span, f"nsecs() takes a clock: {', '.join(self.CLOCKS)} "
-                                                  f"(the virtual kernel has no {what} clock)")
+                                                  f"({what} provided)")
         elif len(call.args) > 1:
             return super().check(analyser, call, statement)
         return UINT64
 
     def emit(self, gen, call):
         clock = call.args[0].name if call.args else "monotonic"
-        return gen.helper(self.CLOCKS[clock], [])
+        now = gen.helper(self.CLOCKS[clock], [])
+        if clock != "sw_tai":
+            return now
+        if TAI_OFFSET_MAP not in gen.globals:
+            gen._map_global(TAI_OFFSET_MAP, 2, 4, 8, 1)  # BPF_MAP_TYPE_ARRAY
+        key = gen.alloca_bytes(4)
+        gen.zero(key, 4)
+        return gen.b.add(now, gen.load_or_zero(gen.helper("map_lookup_elem", [gen.global_ptr(TAI_OFFSET_MAP), key])))
 
 
 # Every builtin also answers to __builtin_NAME (what bpftrace's macros use) and to NAME() with no arguments.
 for _name, _variable in list(VARIABLES.items()):
     VARIABLES[f"__builtin_{_name}"] = _variable
+
+
+# Builtin families in modules of their own register into the same tables.
+from . import builtins_tseries  # noqa: E402,F401
+from . import builtins_buffers  # noqa: E402,F401
+from . import builtins_maps  # noqa: E402,F401
+from . import builtins_strings  # noqa: E402,F401
+from . import builtins_stacks  # noqa: E402,F401
+from . import builtins_net  # noqa: E402,F401

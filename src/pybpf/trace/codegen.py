@@ -22,7 +22,8 @@ from . import ast
 from .builtins import ACTIONS, FUNCTIONS, VARIABLES
 from .probes import program_names, providers
 from .semantic import MapInfo, Resources
-from .types import slot_size
+from . import widen
+from .types import slot_size, tuple_of
 
 DATA_LAYOUT = "e-m:e-p:64:64-i64:64-i128:128-n32:64-S128"
 TRIPLE = "bpfel-unknown-none"
@@ -33,8 +34,9 @@ E2BIG = 7
 BPF_ANY, BPF_NOEXIST = 0, 1
 MAP_ENTRIES = 4096
 RINGBUF_SIZE = 1 << 20
-RINGBUF_MAP, START_MAP = "ringbuf", "start_time"
-STATE_SIZE = {"min": 16, "max": 16, "avg": 16, "stats": 16, "count": 8, "sum": 8, "hist": 8, "lhist": 8}
+RINGBUF_MAP, START_MAP, EXIT_MAP = "ringbuf", "start_time", "exiting"
+STATE_SIZE = {"min": 16, "max": 16, "avg": 16, "stats": 16, "count": 8, "sum": 8, "hist": 8, "lhist": 8,
+              "tseries": 24}
 
 i1, i8, i32, i64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
 PTR = i8.as_pointer()  # llvmlite builds typed pointers; LLVM reads them as `ptr`
@@ -54,10 +56,10 @@ class MapLayout:
     @staticmethod
     def of(info: MapInfo) -> "MapLayout":
         value = info.value
-        bucketed = value.kind in ("hist", "lhist")
+        bucketed = value.kind in ("hist", "lhist", "tseries")
         keys = sum(slot_size(k) for k in info.keys)
         key_size = keys + 8 if bucketed else keys or 8
-        value_size = STATE_SIZE.get(value.kind, value.size if value.kind in ("str", "tuple") else 8)
+        value_size = STATE_SIZE.get(value.kind, value.size if value.kind in ("str", "tuple", "buffer") else 8)
         symbol = "AT_" + info.name[1:]
         return MapLayout(symbol, key_size, value_size, bucketed, MAP_TYPES[info.kind], info.entries)
 
@@ -76,6 +78,8 @@ class Gen:
         self._map_global(RINGBUF_MAP, BPF_MAP_TYPE_RINGBUF, 0, 0, RINGBUF_SIZE)
         if resources.needs_elapsed:
             self._map_global(START_MAP, BPF_MAP_TYPE_ARRAY, 4, 8, 1)
+        if resources.uses_exit:
+            self._map_global(EXIT_MAP, BPF_MAP_TYPE_ARRAY, 4, 8, 1)
         licence = ir.GlobalVariable(self.module, ir.ArrayType(i8, 4), "_license")
         licence.initializer = ir.Constant(ir.ArrayType(i8, 4), bytearray(b"GPL\0"))
         licence.section = "license"
@@ -100,11 +104,19 @@ class Gen:
         self.provider = providers(self.resources.kernel)[point.provider]
         fn.section = self.provider.attach(point, self.resources.probe_facts.get(point.text)).section
         self.fn, self.attach_point, self.ctx = fn, point, fn.args[0]
+        self.probe_body = [probe.predicate, *probe.body]
         self.entry = fn.append_basic_block("entry")
         body = fn.append_basic_block("body")
         self.b = ir.IRBuilder(body)
         self.variables: dict[str, ir.Value] = {}
         self.loops: list[tuple[ir.Block, ir.Block]] = []
+        self.exit_key = None
+        if self.resources.uses_exit and point.provider != "END":  # after exit() only END runs
+            flag = self.exit_flag()
+            with self.b.if_then(self.b.icmp_unsigned("!=", flag, self.i64(0))):
+                exiting = self.b.load(self.b.inttoptr(flag, i64.as_pointer()))
+                with self.b.if_then(self.b.icmp_unsigned("!=", exiting, self.i64(0))):
+                    self.b.ret(self.i64(0))
         if probe.predicate is not None:
             keep = self.b.icmp_unsigned("!=", self.expr(probe.predicate), self.i64(0))
             go, stop = self.new_block("predicate_true"), self.new_block("predicate_false")
@@ -190,6 +202,14 @@ class Gen:
         key = self.alloca_bytes(4)
         self.b.store(ir.Constant(i32, 0), self.at(key, 0, i32))
         return self.load_or_zero(self.helper("map_lookup_elem", [self.global_ptr(START_MAP), key]))
+
+    def exit_flag(self) -> ir.Value:
+        """The address of the u64 that exit() sets to 1 (its array map's only element)."""
+        if self.exit_key is None:  # one key a program: the stack is small
+            self.exit_key = self.alloca_bytes(4)
+            entry = ir.IRBuilder(self.entry)
+            entry.store(ir.Constant(i32, 0), entry.bitcast(self.exit_key, i32.as_pointer()))
+        return self.helper("map_lookup_elem", [self.global_ptr(EXIT_MAP), self.exit_key])
 
     def leave(self) -> None:
         """Return from the program here (exit()); code after it lands in an unreachable block."""
@@ -277,10 +297,12 @@ class Gen:
 
     def variable_slot(self, var: ast.Variable) -> ir.Value:
         slot = self.variables.get(var.name)
-        if slot is None:
-            slot = self.variables[var.name] = self.alloca_bytes(slot_size(var.type))
+        if slot is None:  # as big as the widest type the variable takes in the probe (widen.py)
+            size = max((slot_size(v.type) for v in widen.variables(self.probe_body, var.name) if v.type),
+                       default=slot_size(var.type))
+            slot = self.variables[var.name] = self.alloca_bytes(size)
             ir.IRBuilder(self.entry).call(self.module.declare_intrinsic("llvm.memset", [PTR, i64]),
-                                          [slot, ir.Constant(i8, 0), self.i64(slot_size(var.type)),
+                                          [slot, ir.Constant(i8, 0), self.i64(size),
                                            ir.Constant(i1, 0)])
         return slot
 
@@ -291,14 +313,15 @@ class Gen:
             return
         value = self.expr(s.value)
         if s.op:
-            value = self.arithmetic(s.op, self.expr(target), value, target.type.signed if target.type else True)
+            value = self.arithmetic(s.op, self.expr(target), value, target.type.signed if target.type else True,
+                                    getattr(s, "by_zero", None))
         if isinstance(target, ast.Variable):
             slot = self.variable_slot(target)
             if target.type.is_scalar:
                 self.b.store(value, self.at(slot, 0, i64))
             else:
                 self.zero(slot, target.type.size)
-                self.copy(slot, value, min(s.value.type.size, target.type.size))
+                widen.store(self, slot, value, s.value.type, target.type)
             return
         layout = self.layouts[target.name]
         if target.type.is_scalar:
@@ -307,7 +330,7 @@ class Gen:
         else:
             stored = self.alloca_bytes(layout.value_size)
             self.zero(stored, layout.value_size)
-            self.copy(stored, value, min(s.value.type.size, layout.value_size))
+            widen.store(self, stored, value, s.value.type, self.resources.maps[target.name].value)
         self.update(target, self.map_key(target), stored, BPF_ANY)
 
     def update(self, target: ast.Map, key: ir.Value, value: ir.Value, flags: int) -> None:
@@ -321,13 +344,11 @@ class Gen:
         layout = self.layouts[target.name]
         key = self.alloca_bytes(layout.key_size)
         self.zero(key, layout.key_size)
-        offset = 0
-        for key_expr, key_type in zip(target.keys, self.resources.maps[target.name].keys):
-            value = self.expr(key_expr)
-            if key_expr.type.is_scalar:
-                self.b.store(value, self.at(key, offset, i64))
-            else:
-                self.copy(self.at(key, offset), value, min(key_expr.type.size, key_type.size))
+        offset, key_types = 0, self.resources.maps[target.name].keys
+        if len(target.keys) == 1 and len(key_types) > 1:  # @m[$t] of a map with keys: the tuple's items
+            key_types = [tuple_of(key_types)]
+        for key_expr, key_type in zip(target.keys, key_types):
+            widen.store(self, self.at(key, offset), self.expr(key_expr), key_expr.type, key_type)
             offset += slot_size(key_type)
         if bucket is not None:
             self.b.store(bucket, self.at(key, offset, i64))
@@ -349,11 +370,14 @@ class Gen:
             body(self.b.inttoptr(value, PTR))
 
     def aggregate(self, target: ast.Map, call: ast.Call) -> None:
+        if hasattr(FUNCTIONS[call.name], "aggregate"):  # an aggregation with its own code (tseries)
+            FUNCTIONS[call.name].aggregate(self, target, call)
+            return
         kind = call.type.kind
         arg = self.expr(call.args[0]) if call.args else self.i64(1)
         bucket = None
         if kind == "hist":
-            bucket = self.log2_bucket(arg)
+            bucket = self.log2_bucket(arg, *call.type.params)
         elif kind == "lhist":
             bucket = self.linear_bucket(arg, *call.type.params)
         key = self.map_key(target, bucket)
@@ -374,15 +398,22 @@ class Gen:
 
         self.lookup_or_init(target, key, update)
 
-    def log2_bucket(self, value: ir.Value) -> ir.Value:
-        """hist()'s bucket: 0 for negatives, 1 for 0, then 2 + floor(log2(n))."""
-        n, result = value, self.i64(0)
+    def log2_bucket(self, value: ir.Value, k: int = 0) -> ir.Value:
+        """hist(n, k)'s bucket, as bpftrace's log2(): 0 for negatives, n + 1 for n < 2^k, else
+        1 + ((l - k + 1) << k | the k bits after the leftmost 1) with l = floor(log2(n))."""
+        n, log = value, self.i64(0)
         for shift in (32, 16, 8, 4, 2, 1):
             big = self.b.icmp_unsigned(">=", n, self.i64(1 << shift))
             n = self.b.select(big, self.b.lshr(n, self.i64(shift)), n)
-            result = self.b.select(big, self.b.add(result, self.i64(shift)), result)
-        index = self.b.select(self.b.icmp_unsigned("==", value, self.i64(0)), self.i64(1),
-                              self.b.add(result, self.i64(2)))
+            log = self.b.select(big, self.b.add(log, self.i64(shift)), log)
+        mask = (1 << k) - 1
+        shift = self.b.sub(log, self.i64(k))
+        safe_shift = self.b.select(self.b.icmp_signed("<", shift, self.i64(0)), self.i64(0), shift)
+        low_bits = self.b.and_(self.b.lshr(value, safe_shift), self.i64(mask))
+        index = self.b.add(self.b.add(self.b.shl(self.b.add(shift, self.i64(1)), self.i64(k)), low_bits),
+                           self.i64(1))
+        index = self.b.select(self.b.icmp_signed("<=", value, self.i64(mask)), self.b.add(value, self.i64(1)),
+                              index)
         return self.b.select(self.b.icmp_signed("<", value, self.i64(0)), self.i64(0), index)
 
     def linear_bucket(self, value: ir.Value, low: int, high: int, step: int) -> ir.Value:
@@ -461,14 +492,15 @@ class Gen:
             return self.b.udiv(total, safe)
         return self.load_or_zero(found)
 
-    def arithmetic(self, op: str, left: ir.Value, right: ir.Value, signed: bool) -> ir.Value:
+    def arithmetic(self, op: str, left: ir.Value, right: ir.Value, signed: bool,
+                   by_zero_record: int | None = None) -> ir.Value:
         simple = {"+": self.b.add, "-": self.b.sub, "*": self.b.mul, "&": self.b.and_, "|": self.b.or_,
                   "^": self.b.xor, "<<": self.b.shl, ">>": self.b.ashr if signed else self.b.lshr}
         if op in simple:
             return simple[op](left, right)
         by_zero = self.b.icmp_unsigned("==", right, self.i64(0))
-        with self.b.if_then(by_zero):  # current bpftrace: warn, and the result is 1
-            self.record(ACTIONS["div_zero"], [])
+        with self.b.if_then(by_zero):  # current bpftrace: warn where it happened, and the result is 1
+            self.record(ACTIONS["div_zero"] if by_zero_record is None else by_zero_record, [])
         safe = self.b.select(by_zero, self.i64(1), right)
         if not signed:
             result = (self.b.udiv if op == "/" else self.b.urem)(left, safe)
@@ -494,12 +526,14 @@ class Gen:
             return self.b.load(slot)
         if e.left.type.kind == "str":
             return self.string_equal(e)
+        if e.left.type.kind == "buffer":
+            return FUNCTIONS["buf"].equal(self, e)
         left, right = self.expr(e.left), self.expr(e.right)
         signed = e.left.type.signed and e.right.type.signed
         if e.op in ("==", "!=", "<", ">", "<=", ">="):
             compare = self.b.icmp_signed if signed else self.b.icmp_unsigned
             return self.b.zext(compare(e.op, left, right), i64)
-        return self.arithmetic(e.op, left, right, e.type.signed)
+        return self.arithmetic(e.op, left, right, e.type.signed, getattr(e, "by_zero", None))
 
     def string_equal(self, e: ast.Binary) -> ir.Value:
         equal = self.compare_strings(self.expr(e.left), e.left.type.size, self.expr(e.right), e.right.type.size)
@@ -570,6 +604,13 @@ class Gen:
 
     def ternary(self, e: ast.Ternary) -> ir.Value:
         cond = self.b.icmp_unsigned("!=", self.expr(e.cond), self.i64(0))
+        if e.type.kind == "none":  # a statement: `c ? printf(...) : printf(...)`
+            with self.b.if_else(cond) as (then, otherwise):
+                with then:
+                    self.expr(e.then)
+                with otherwise:
+                    self.expr(e.otherwise)
+            return self.i64(0)
         if e.type.is_scalar:
             slot = ir.IRBuilder(self.entry).alloca(i64)
             with self.b.if_else(cond) as (then, otherwise):

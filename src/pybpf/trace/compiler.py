@@ -58,7 +58,8 @@ def compile_script(text: str, name: str = "stdin", params: list[str] | None = No
     source = Source(text, name)
     program, resources = front_end(source, params, unsafe, kernel)
     facts = repr(sorted(resources.probe_facts.items()))
-    key = hashlib.sha256(pickle.dumps((_compiler_digest(), text, params or [], unsafe, kernel, facts))).hexdigest()
+    key = hashlib.sha256(pickle.dumps((_compiler_digest(), text, params or [], unsafe, kernel, facts,
+                                       os.environ.get("BPFTRACE_DUMMY_TS_MAP")))).hexdigest()
     path = _cache_dir() / f"{key}.o"
     if cache and path.exists():
         elf = path.read_bytes()

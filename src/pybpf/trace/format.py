@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import re
 
-from .output.text import value_text
+from .output.text import Buffer, value_text
 from .types import Type, kind_name
 
 SPEC = re.compile(r"%(?P<flags>[-+ #0]*)(?P<width>\d+)?(?:\.(?P<precision>\d+))?(?P<length>hh|h|ll|l|z|j|t)?"
-                  r"(?P<conv>[diuxXocsp%])")
+                  r"(?P<conv>r[xh]?|[diuxXocsp%])")
 INTEGER_CONVERSIONS = set("diuxXocp")
 M64 = (1 << 64) - 1
 
@@ -29,7 +29,7 @@ def conversions(fmt: str) -> list[re.Match]:
 def check_format(fmt: str, types: list[Type]) -> str | None:
     """Why these argument types do not fit the format, or None."""
     specs = conversions(fmt)
-    stray = re.search(r"%(?![-+ #0]*\d*(?:\.\d+)?(?:hh|h|ll|l|z|j|t)?[diuxXocsp%])", fmt)
+    stray = re.search(r"%(?![-+ #0]*\d*(?:\.\d+)?(?:hh|h|ll|l|z|j|t)?(?:r[xh]?|[diuxXocsp%]))", fmt)
     if stray:
         return f"Invalid format string: unknown conversion specifier at offset {stray.start()}"
     if len(types) < len(specs):
@@ -40,7 +40,11 @@ def check_format(fmt: str, types: list[Type]) -> str | None:
         conv = spec.group("conv")
         if conv in INTEGER_CONVERSIONS and not t.is_int:
             return f"%{conv} specifier expects a value of type integer ({kind_name(t)} supplied)"
-        if conv == "s" and t.kind not in ("str", "int", "timestamp", "tuple", "username"):
+        if conv.startswith("r") and t.kind != "buffer":
+            return f"%{conv} specifier expects a value of type buffer ({kind_name(t)} supplied)"
+        if conv == "s" and t.kind not in ("str", "int", "timestamp", "tuple", "username", "buffer", "strerror",
+                                        "signal_name", "usym", "ksym", "kstack",
+                                        "ustack", "inet"):
             return f"%s specifier expects a value of type string ({kind_name(t)} supplied)"
     return None
 
@@ -73,6 +77,10 @@ def render(fmt: str, values: list) -> str:
             out.append((spec + conv.replace("u", "d")) % (value & ((1 << bits) - 1)))
         elif conv == "p":
             out.append((spec + "s") % f"0x{value & M64:x}")
+        elif conv.startswith("r"):  # %r: escaped; %rx: every byte \\xNN; %rh: hex bytes with spaces
+            text = value.text(keep_ascii=conv == "r", escape=conv != "rh") if isinstance(value, Buffer) else \
+                value_text(value)
+            out.append((spec + "s") % text)
         elif conv == "c":
             out.append((spec + "c") % chr(value & 0xFF))
         else:

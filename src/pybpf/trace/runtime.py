@@ -11,6 +11,7 @@ session sleeps in epoll until the kernel wakes it (kernel/linux/poll.py).
 
 from __future__ import annotations
 
+import os
 import struct
 import sys
 
@@ -24,13 +25,14 @@ import time
 from .. import elf
 from ..errors import PybpfError
 from ..kernel.loader import load_object
-from .builtins import ACTIONS
+from .builtins import ACTIONS, TAI_OFFSET_MAP
 from .codegen import RINGBUF_MAP, RINGBUF_SIZE, START_MAP, MapLayout
 from .compiler import Compiled
 from .format import render
 from .output import format_map
 from .output import json as json_output
-from .output.text import value_text
+from .output.stacks import STACK_READERS, decode_stack, stack_reader
+from .output.text import NUMBER_NAMES, Buffer, select_entries, value_text, zero_entries
 from .probes import providers
 from .source import Diagnostic
 from .types import Type, slot_size
@@ -55,11 +57,12 @@ def _time(session, fmt: str, values: list) -> None:
 
 def _cat(session, fmt: str, values: list) -> None:
     path = render(fmt, values)
+    limit = int(os.environ.get("BPFTRACE_MAX_CAT_BYTES", "10240"))  # bpftrace's max_cat_bytes
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:
-            session.emit("cat", handle.read())
+            session.emit("cat", handle.read(limit))
     except OSError as err:
-        print(f"ERROR: failed to open file '{path}': {err.strerror}", file=session.err)
+        print(f"ERROR: failed to open file '{path}' ({err.strerror})", file=session.err)
 
 
 def _system(session, fmt: str, values: list) -> None:
@@ -79,6 +82,15 @@ class Timestamp:
 
     def __init__(self, ns: int, fmt: str):
         self.ns, self.fmt = ns, fmt
+
+    def __eq__(self, other) -> bool:  # as map keys: by time
+        return isinstance(other, Timestamp) and self.ns == other.ns
+
+    def __lt__(self, other) -> bool:
+        return self.ns < other.ns
+
+    def __hash__(self) -> int:
+        return hash(self.ns)
 
     def __str__(self) -> str:
         wall = (time.time_ns() - (time.monotonic_ns() - self.ns)) / 1e9
@@ -102,6 +114,15 @@ def decode(data: bytes, t: Type):
         return int.from_bytes(data[:8], "little", signed=t.signed)
     if t.kind == "bool":
         return any(data[:8])
+    if t.kind == "inet":
+        from .builtins_net import inet_text
+        return inet_text(data)
+    if t.kind in ("kstack", "ustack"):
+        return decode_stack(data, t.params[1], t.params[0])
+    if t.kind in NUMBER_NAMES:
+        return NUMBER_NAMES[t.kind](int.from_bytes(data[:8], "little", signed=True))
+    if t.kind == "buffer":  # {u64 length; u8 data[]}
+        return Buffer(data[8:8 + min(int.from_bytes(data[:8], "little"), t.size - 8)])
     if t.kind == "str":
         return data[:t.size].split(b"\0", 1)[0].decode("utf-8", "replace")
     if t.kind == "tuple":
@@ -173,11 +194,15 @@ class Session:
         self.json = output_format == "json"  # -f json: NDJSON records (output/json.py)
         self.by_index = {info.index: info for info in self.resources.maps.values()}
         FORMATS[:] = self.resources.outputs
+        STACK_READERS[:] = [stack_reader(self.kernel, lambda: self.loaded.map_fds if self.loaded else {})]
 
     # -- start and stop ----------------------------------------------------------------
     def start(self) -> None:
         self.loaded = load_object(self.kernel, elf.load(self.compiled.elf))
         try:
+            if TAI_OFFSET_MAP in self.loaded.map_fds:  # nsecs(sw_tai): CLOCK_TAI - CLOCK_MONOTONIC
+                offset = time.clock_gettime_ns(time.CLOCK_TAI) - time.monotonic_ns()
+                self.kernel.map_update(self.loaded.map_fds[TAI_OFFSET_MAP], bytes(4), struct.pack("<q", offset))
             if START_MAP in self.loaded.map_fds:
                 self.kernel.map_update(self.loaded.map_fds[START_MAP], bytes(4),
                                        struct.pack("<Q", time.monotonic_ns()))
@@ -217,7 +242,9 @@ class Session:
             self.poll()
             if not self.json:
                 self.out.write("\n\n")
-            self.print_maps()
+            setting = self.compiled.program.config.get("print_maps_on_exit")
+            if not (getattr(setting, "value", None) == 0 or getattr(setting, "name", None) == "false"):
+                self.print_maps()
         finally:
             self.close()
 
@@ -281,12 +308,13 @@ class Session:
             self.exit_code = int.from_bytes(data[8:16], "little") & 0xFF
             self.exiting.set()
         elif action in ACTION_NAMES:
-            info = self.by_index[int.from_bytes(data[8:16], "little")]
+            extra = int.from_bytes(data[8:16], "little")  # the map index; print(@m, top, div) adds them
+            info, top, div = self.by_index[extra & 0xFFFFFF], extra >> 24 & 0xFFFFF, extra >> 44 or 1
             if ACTION_NAMES[action] == "map_full":
                 self.out.flush()
                 print("WARNING: Map full; can't update element.", file=self.err)
             elif ACTION_NAMES[action] == "print":
-                self.print_map(info)
+                self.print_map(info, top, div, explicit=True)
                 if not self.json:
                     self.out.write("\n")
             else:
@@ -306,9 +334,10 @@ class Session:
                 keys.append(decode(key[offset:], t))
                 offset += slot_size(t)
             keys = tuple(keys)
-            if kind in ("hist", "lhist"):
+            if kind in ("hist", "lhist", "tseries"):
                 bucket = int.from_bytes(key[offset:offset + 8], "little")
-                rows.setdefault(keys, {})[bucket] = int.from_bytes(value[:8], "little")
+                rows.setdefault(keys, {})[bucket] = int.from_bytes(value[:8], "little") if kind != "tseries" \
+                    else struct.unpack_from("<qqQ" if info.value.signed else "<QQQ", value)  # value, meta, epoch
             elif kind in ("avg", "stats"):
                 total, count = struct.unpack_from("<qQ", value)
                 rows[keys] = (count, total)
@@ -324,13 +353,16 @@ class Session:
         """Text that a printf, time, cat or system record produced, in the output format."""
         self.out.write(json_output.message_record(kind, text) + "\n" if self.json else text)
 
-    def print_map(self, info) -> None:
+    def print_map(self, info, top: int = 0, div: int = 1, explicit: bool = False) -> None:
+        entries = select_entries(info.value, self.entries(info), top, div)
+        if explicit and not entries and not info.keys:  # print() of an unset scalar map: its zero value
+            entries = zero_entries(info.value)
         if self.json:
-            line = json_output.map_record(info.name, info.value, self.entries(info), keyed=bool(info.keys))
+            line = json_output.map_record(info.name, info.value, entries, keyed=bool(info.keys))
             if line is not None:
                 self.out.write(line + "\n")
             return
-        lines = format_map(info.name, info.value, self.entries(info))
+        lines = format_map(info.name, info.value, entries)
         if lines:
             self.out.write("\n".join(lines) + "\n")
 

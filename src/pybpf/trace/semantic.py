@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import ast
-from .builtins import FUNCTIONS, VARIABLES
+from .builtins import FUNCTIONS, VARIABLES, division_warning
 from .probes import expand_wildcards, field_type, providers
 from .source import Diagnostics, Source, Span
+from .widen import widest
 from .types import BOOL, CAST_TYPES, INT64, NONE, UINT64, Type, integer, kind_name, string, tuple_of
 
 
@@ -52,6 +53,7 @@ class Resources:
     needs_elapsed: bool = False
     kernel: str = "virtual"  # the kernel the programs are for: probes.providers(kernel)
     probe_facts: dict = field(default_factory=dict)  # attach point text -> what its provider found (probes.py)
+    uses_exit: bool = False  # exit() sets a flag the other probes check first (codegen.EXIT_MAP)
     warnings: list = field(default_factory=list)  # source.Diagnostic
 
     def add_output(self, kind: str, fmt: str, types, span: Span | None = None) -> int:
@@ -125,8 +127,14 @@ class Analyser:
 
     # -- statements ---------------------------------------------------------------
     def block(self, statements: list[ast.Stmt]) -> None:
-        for statement in statements:
+        for i, statement in enumerate(statements):
             self.statement(statement)
+            if i + 1 < len(statements) and _ends_flow(statement):
+                self.diagnostics.warning(statements[i + 1].span, "Unreachable statement.")
+                for dead in statements[i + 1:]:  # still checked, as bpftrace types its dead code
+                    self.statement(dead)
+                del statements[i + 1:]
+                return
 
     def statement(self, s: ast.Stmt) -> None:
         if isinstance(s, ast.ExprStmt):
@@ -156,7 +164,8 @@ class Analyser:
             self.loop_depth -= 1
         elif isinstance(s, ast.Unroll):
             if not 1 <= s.count <= 100:
-                self.diagnostics.error(s.span, "unroll maximum value is 100")
+                self.diagnostics.error(s.span, "unroll maximum value is 100" if s.count > 100 else
+                                       "unroll minimum value is 1")
             self.block(s.body)
         elif isinstance(s, ast.Jump):
             if s.kind != "return" and not self.loop_depth:
@@ -171,6 +180,8 @@ class Analyser:
         if s.op:  # @x += e is @x = @x + e, and for a map a sum when nothing else was assigned
             if not value.is_int:
                 self.diagnostics.error(s.value.span, f"Invalid operand for {s.op}=: {value}")
+            if s.op in ("/", "%"):
+                s.by_zero = division_warning(self, s.span)
             value = INT64
         if value.kind == "none":
             self.diagnostics.error(s.value.span, "Value has no type and cannot be assigned")
@@ -179,12 +190,12 @@ class Analyser:
             previous = self.variables.get(s.target.name)
             if value.is_aggregation:
                 self.diagnostics.error(s.value.span, "Aggregations cannot be assigned to scratch variables")
-            elif previous is not None and previous.kind != value.kind:
+            elif previous is not None and (previous.kind != value.kind or widest(previous, value) is None):
                 self.diagnostics.error(s.op_span or s.span, f"Type mismatch for {s.target.name}: trying to assign value of "
                                                f"type '{value}' when variable already contains a value of "
                                                f"type '{previous}'")
-            elif previous is not None and value.kind == "str" and value.size > previous.size:
-                self.variables[s.target.name] = value
+            elif previous is not None and value.kind in ("str", "tuple", "buffer"):
+                self.variables[s.target.name] = widest(previous, value)
             elif previous is None:
                 self.variables[s.target.name] = value
             s.target.type = self.variables.get(s.target.name, value)
@@ -198,17 +209,20 @@ class Analyser:
             info = self.resources.maps[target.name] = MapInfo(target.name, index=len(self.resources.maps))
         keys = [self.expr(k) for k in target.keys]
         for key, t in zip(target.keys, keys):
-            if t.kind not in ("int", "bool", "str", "tuple"):
+            if t.kind not in ("int", "bool", "str", "tuple", "buffer", "usym", "ksym", "kstack", "ustack", "inet",
+                              "timestamp"):
                 self.diagnostics.error(key.span, f"{t} cannot be a map key")
         keys = [integer(8, t.signed) if t.kind == "int" else t for t in keys]
+        if len(keys) == 1 and keys[0].kind == "tuple" and info.keys and len(info.keys) > 1:
+            keys = list(keys[0].items)  # @m[$t] names the element @m[$t.0, $t.1, ...]
         if info.keys is None:
             info.keys = keys
-        elif [t.kind for t in info.keys] != [t.kind for t in keys] or len(info.keys) != len(keys):
+        elif len(info.keys) != len(keys) or any(widest(a, b) is None for a, b in zip(info.keys, keys)):
             self.diagnostics.error(target.span, f"Argument mismatch for {target.name}: trying to access with "
                                                 f"arguments: [{', '.join(map(str, keys))}] when map expects "
                                                 f"arguments: [{', '.join(map(str, info.keys))}]")
         else:
-            info.keys = [max(a, b, key=lambda t: t.size) if a.kind == "str" else a for a, b in zip(info.keys, keys)]
+            info.keys = [widest(a, b) for a, b in zip(info.keys, keys)]
         if value is not None:
             stored = integer(8, value.signed) if value.kind == "int" else value
             if info.value is None:
@@ -217,8 +231,12 @@ class Analyser:
                 self.diagnostics.error(target.span, f"Type mismatch for {target.name}: trying to assign value of "
                                                     f"type '{stored}' when map already contains a value of type "
                                                     f"'{info.value}'")
-            elif stored.kind == "str" and stored.size > info.value.size:
-                info.value = stored
+            elif widest(info.value, stored) is None:
+                self.diagnostics.error(target.span, f"Type mismatch for {target.name}: trying to assign value of "
+                                                    f"type '{stored}' when map already contains a value of type "
+                                                    f"'{info.value}'")
+            else:
+                info.value = widest(info.value, stored)
         target.type = info.value or INT64
         return target.type
 
@@ -286,11 +304,11 @@ class Analyser:
             return self.binary(e)
         if isinstance(e, ast.Ternary):
             self.condition(e.cond, "ternary")
-            then, otherwise = self.expr(e.then), self.expr(e.otherwise)
+            then, otherwise = self.expr(e.then, statement), self.expr(e.otherwise, statement)  # c ? printf() : ...
             if then.kind != otherwise.kind:
                 self.diagnostics.error(e.span, f"Ternary operator must return the same type: have '{then}' and "
                                                f"'{otherwise}'")
-            return then if then.kind != "str" else string(max(then.size, otherwise.size))
+            return then if then.kind not in ("str", "buffer") else Type(then.kind, max(then.size, otherwise.size))
         if isinstance(e, ast.Cast):
             t = self.expr(e.operand)
             if not t.is_int:
@@ -308,19 +326,33 @@ class Analyser:
             return t.items[e.index]
         if isinstance(e, ast.Tuple):
             items = [self.expr(item) for item in e.items]
-            return tuple_of([integer(8, t.signed) if t.is_int else t for t in items])
+            return tuple_of([integer(8, t.signed) if t.kind == "int" else t for t in items])
         raise AssertionError(f"unhandled expression {e!r}")  # pragma: no cover
 
     def binary(self, e: ast.Binary) -> Type:
         left, right = self.expr(e.left), self.expr(e.right)
-        if left.kind == "str" and right.kind == "str" and e.op in ("==", "!="):
+        if left.kind == right.kind and left.kind in ("str", "buffer") and e.op in ("==", "!="):
             return BOOL
         if not (left.is_int and right.is_int):
             self.diagnostics.error(e.span, f"Type mismatch for '{e.op}': comparing '{left}' with '{right}'")
             return INT64
+        if e.op in ("/", "%"):
+            e.by_zero = division_warning(self, e.span)
         if e.op in ("==", "!=", "<", ">", "<=", ">=", "&&", "||"):
             return BOOL  # current bpftrace: comparisons are bools (0.17 printed them as 0/1)
         return integer(8, left.signed and right.signed)
+
+
+def _ends_flow(s: ast.Stmt) -> bool:
+    """Whether nothing after s runs: a jump, exit(), or an if whose branches both end so (bpftrace's
+    control_flow_analyser)."""
+    if isinstance(s, ast.Jump):
+        return True
+    if isinstance(s, ast.ExprStmt):
+        return isinstance(s.expr, ast.Call) and s.expr.name == "exit"
+    if isinstance(s, ast.If):
+        return bool(s.then and s.otherwise and _ends_flow(s.then[-1]) and _ends_flow(s.otherwise[-1]))
+    return False
 
 
 def analyse(source: Source, program: ast.Program, params: list[str] | None = None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-AGGREGATIONS = ("count", "sum", "min", "max", "avg", "stats", "hist", "lhist")
+AGGREGATIONS = ("count", "sum", "min", "max", "avg", "stats", "hist", "lhist", "tseries")
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,8 @@ class Type:
     @property
     def is_scalar(self) -> bool:
         """Held in a register as a u64 (an integer, a timestamp)."""
-        return self.kind in ("int", "bool", "timestamp", "username")
+        return self.kind in ("int", "bool", "timestamp", "username", "strerror", "signal_name", "usym",
+                             "ksym")
 
     @property
     def is_aggregation(self) -> bool:

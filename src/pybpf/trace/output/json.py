@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 
 from ..types import Type
-from .text import value_text
+from .text import hist_bucket_end, value_text
 
 
 def _json_value(value) -> str:
@@ -44,11 +44,11 @@ def _buckets(counts: list[tuple[int | None, int | None, int]]) -> str:
     return "[" + ",".join(rows) + "]"
 
 
-def _hist(buckets: dict[int, int]) -> str:
-    """hist(): bucket 0 holds negatives, 1 zero, i >= 2 the values in [2^(i-2), 2^(i-1))."""
+def _hist(buckets: dict[int, int], k: int = 0) -> str:
+    """hist(n, k): bucket 0 holds negatives, bucket i the values [end(i-1), end(i)) (text.hist_bucket_end)."""
     top = max(buckets, default=0)
-    counts = [(None, -1, buckets.get(0, 0)), (0, 0, buckets.get(1, 0))]
-    counts += [(1 << (i - 2), (1 << (i - 1)) - 1, buckets.get(i, 0)) for i in range(2, top + 1)]
+    counts = [(None, -1, buckets.get(0, 0))]
+    counts += [(hist_bucket_end(i - 1, k), hist_bucket_end(i, k) - 1, buckets.get(i, 0)) for i in range(1, top + 1)]
     return _buckets(counts)
 
 
@@ -67,7 +67,7 @@ def _average(count: int, total: int) -> int:
 def _map_value(value_type: Type, value) -> str:
     kind = value_type.kind
     if kind == "hist":
-        return _hist(value)
+        return _hist(value, *value_type.params)
     if kind == "lhist":
         return _lhist(value, *value_type.params)
     if kind == "stats":
@@ -85,6 +85,11 @@ def map_record(name: str, value_type: Type, entries: list[tuple[tuple, object]],
     """The line for a map at exit or print(@m); None for an empty map (bpftrace prints nothing)."""
     if not entries:
         return None
+    if value_type.kind == "tseries":
+        from .tseries import json_points, series
+        points = {_key(key): json_points(p) for key, p in series(value_type, entries)}
+        data = json.dumps(points if keyed else next(iter(points.values())))
+        return f'{{"type": "tseries", "data": {{{json.dumps(name)}: {data}}}}}'
     if keyed:
         data = "{" + ", ".join(f"{json.dumps(_key(key))}: {_map_value(value_type, value)}"
                                for key, value in sorted(entries, key=lambda e: e[0])) + "}"

@@ -8,6 +8,46 @@ BAR_WIDTH = 52
 SUFFIXES = ("", "K", "M", "G", "T", "P", "E")
 
 
+class Buffer(bytes):
+    """buf()'s bytes: printable ASCII as is, other bytes as `\\xNN` (bpftrace's hex_format_buffer)."""
+
+    def text(self, keep_ascii: bool = True, escape: bool = True) -> str:
+        if not keep_ascii and not escape:
+            return " ".join(f"{b:02x}" for b in self)
+        return "".join(chr(b) if keep_ascii and 32 <= b <= 126 else f"\\x{b:02x}" for b in self)
+
+    def __str__(self) -> str:
+        return self.text()
+
+
+def _signal_name(number: int) -> str:
+    if not 0 <= number < 65:  # bpftrace's table of strsignal(3) texts
+        return "N/A"
+    import ctypes
+    try:
+        libc = ctypes.CDLL(None)
+        libc.strsignal.restype = ctypes.c_char_p
+        return libc.strsignal(number).decode()
+    except (OSError, AttributeError):
+        import signal
+        return signal.strsignal(number) if number else f"Unknown signal {number}"
+
+
+def _strerror(number: int) -> str:
+    import os
+    return os.strerror(number)
+
+
+def _symbol(address: int) -> str:
+    """usym/ksym: no symbol tables of the traced Python program, so an address prints as bpftrace prints
+    one it cannot resolve."""
+    return f"0x{address & ((1 << 64) - 1):x}"
+
+
+# Integers of these types print as a name (builtins_strings.py).
+NUMBER_NAMES = {"strerror": _strerror, "signal_name": _signal_name, "usym": _symbol, "ksym": _symbol}
+
+
 def value_text(value, t: Type | None = None) -> str:
     """A key or value as bpftrace prints it: ints in decimal, strings raw, tuples in parentheses."""
     if isinstance(value, tuple):
@@ -35,8 +75,27 @@ def _bar_line(label: str, count: int, top: int) -> str:
     return f"{label:<16}{count:>8} |{bar:<{BAR_WIDTH}}|"
 
 
-def hist_lines(buckets: dict[int, int]) -> list[str]:
-    """hist(): bucket 0 holds negatives, 1 zero, i >= 2 the values in [2^(i-2), 2^(i-1))."""
+def hist_bucket_end(index: int, k: int = 0) -> int:
+    """The first value past hist() bucket `index` (bucket 0: negatives).  Each power of 2 is split into
+    2^k buckets; the first 2^(k+1) buckets hold one value each (bpftrace's hist_index_label)."""
+    if index <= 2 << k:
+        return index
+    n = 1 << k
+    return (1 << ((index >> k) - 1)) * (n + (index & (n - 1)))
+
+
+def _hist_label(index: int, k: int) -> str:
+    """A bucket end as bpftrace prints it: 1024 -> 1K, 3 << 20 -> 3M."""
+    if index <= 2 << k:
+        return str(index)
+    n = 1 << k
+    power = (index >> k) - 1
+    decade = power // 10
+    return f"{(1 << (power - 10 * decade)) * (n + (index & (n - 1)))}{SUFFIXES[decade]}"
+
+
+def hist_lines(buckets: dict[int, int], k: int = 0) -> list[str]:
+    """hist(n, k): bucket 0 holds negatives, bucket i the values [end(i-1), end(i))."""
     used = [i for i, c in buckets.items() if c]
     if not used:
         return []
@@ -45,12 +104,10 @@ def hist_lines(buckets: dict[int, int]) -> list[str]:
     for i in range(min(used), max(used) + 1):
         if i == 0:
             label = "(..., 0)"
-        elif i == 1:
-            label = "[0]"
-        elif i == 2:
-            label = "[1]"
+        elif hist_bucket_end(i, k) - hist_bucket_end(i - 1, k) == 1:
+            label = f"[{_hist_label(i - 1, k)}]"
         else:
-            label = f"[{_power_label(1 << (i - 2))}, {_power_label(1 << (i - 1))})"
+            label = f"[{_hist_label(i - 1, k)}, {_hist_label(i, k)})"
         lines.append(_bar_line(label, buckets.get(i, 0), top))
     return lines
 
@@ -74,6 +131,34 @@ def lhist_lines(buckets: dict[int, int], low: int, high: int, step: int) -> list
     return lines
 
 
+def zero_entries(value_type: Type) -> list[tuple[tuple, object]]:
+    """What print() shows for a scalar map never set: its zero value (none for histograms)."""
+    kind = value_type.kind
+    if kind in ("hist", "lhist", "tseries"):
+        return []
+    if kind in ("avg", "stats"):
+        return [((), (0, 0))]
+    return [((), "" if kind == "str" else 0)] if kind in ("str", "int", "bool", "count", "sum", "min", "max") else []
+
+
+def select_entries(value_type: Type, entries: list[tuple[tuple, object]], top: int = 0,
+                   div: int = 1) -> list[tuple[tuple, object]]:
+    """print(@m, top, div): the `top` largest entries (0: all), integer values divided by div."""
+    kind = value_type.kind
+    if div > 1 and kind in ("int", "count", "sum", "min", "max"):
+        entries = [(key, int(value / div)) for key, value in entries]
+    if top:
+        def rank(entry):
+            value = entry[1]
+            if kind in ("hist", "lhist"):
+                return sum(value.values())
+            if kind in ("avg", "stats"):
+                return int(value[1] / value[0]) if value[0] else 0
+            return value if isinstance(value, int) else 0
+        entries = sorted(entries, key=lambda e: (rank(e), e[0]))[-top:]
+    return entries
+
+
 def format_map(name: str, value_type: Type, entries: list[tuple[tuple, object]]) -> list[str]:
     """The lines printing a map at exit (or with print()).
 
@@ -85,8 +170,14 @@ def format_map(name: str, value_type: Type, entries: list[tuple[tuple, object]])
     if kind in ("hist", "lhist"):
         for key, buckets in sorted(entries, key=lambda e: e[0]):
             lines.append(f"{name}{_key_text(key)}: ")
-            lines += hist_lines(buckets) if kind == "hist" else lhist_lines(buckets, *value_type.params)
+            lines += hist_lines(buckets, *value_type.params) if kind == "hist" else \
+                lhist_lines(buckets, *value_type.params)
             lines.append("")
+        return lines
+    if kind == "tseries":
+        from .tseries import graph, series
+        for key, points in series(value_type, entries):
+            lines += [f"{name}{_key_text(key)}:"] + graph(points) + [""]
         return lines
     if kind in ("avg", "stats"):
         def average(v):
@@ -94,7 +185,8 @@ def format_map(name: str, value_type: Type, entries: list[tuple[tuple, object]])
             return int(total / count) if count else 0
         for key, value in sorted(entries, key=lambda e: (average(e[1]), e[0])):
             count, total = value
-            text = str(average(value)) if kind == "avg" else f"count {count}, average {average(value)}, total {total}"
+            text = str(average(value)) if kind == "avg" else \
+                f"{{ .count = {count}, .average = {average(value)}, .total = {total} }}"  # current bpftrace
             lines.append(f"{name}{_key_text(key)}: {text}")
         return lines + [""]
     order = (lambda e: (e[1], e[0])) if kind in ("int", "bool", "count", "sum", "min", "max") else (lambda e: e[0])
