@@ -18,9 +18,10 @@ import json
 import struct
 import sys
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from pybpf.elf.btf import Btf
 from pybpf.uapi import MapType
 from pybpf.verifier import MapInfo, verify
 
@@ -52,6 +53,7 @@ FIXTURES = {
     "map_kptr": (MapType.BPF_MAP_TYPE_ARRAY, 4, 24, 1, 0),
 }
 BPF_F_STRICT_ALIGNMENT = 1
+BPF_F_SLEEPABLE = 16
 
 
 @dataclass
@@ -91,6 +93,26 @@ def _fixture(kind: str, fd: int) -> MapInfo:
     return info
 
 
+@dataclass
+class Case:
+    """One corpus test as the kernel loaded it in one mode."""
+
+    name: str
+    file: str
+    code: bytes
+    prog_type: int
+    attach: int
+    strict: bool
+    maps: dict
+    kernel_loaded: bool
+    pieces: list[str]
+    sleepable: bool = False
+    btf: Btf | None = None
+    func_info: tuple = ()
+    fixups: dict = field(default_factory=dict)  # corpus.json: fixture kind -> insn indexes (for running it)
+    runs: list = field(default_factory=list)  # [(data, expected retval)] the kernel checked with test_run
+
+
 def old_style(directory: Path, mode: str):
     """corpus.json tests the kernel ran in `mode`, with what the kernel did."""
     corpus = json.loads((directory / "corpus.json").read_text())
@@ -110,8 +132,14 @@ def old_style(directory: Path, mode: str):
                 maps[pc] = info
         expect = test["expect_unpriv" if mode == "unpriv" else "expect_priv"]
         pieces = expect["errstr"].split("\t") if expect.get("errstr") else []
-        yield (test["name"], "corpus.json", bytes(code), test["prog_type_effective"],
-               test.get("expected_attach_type", 0), bool(test["flags"] & 2), maps, result["loaded"], pieces)
+        runs = []
+        if result["loaded"] and result.get("retvals") and test.get("retval_checked"):
+            key = "retval_unpriv" if mode == "unpriv" else "retval"
+            for run, got in zip(test["retvals"], result["retvals"]):
+                runs.append((bytes.fromhex(run.get("data_hex") or "") or bytes(64), run.get(key, got), got))
+        yield Case(test["name"], "corpus.json", bytes(code), test["prog_type_effective"],
+                   test.get("expected_attach_type", 0), bool(test["flags"] & 2), maps, result["loaded"], pieces,
+                   sleepable=bool(test["flags"] & BPF_F_SLEEPABLE), fixups=test["fixups"], runs=runs)
 
 
 def new_style(directory: Path, mode: str):
@@ -119,11 +147,14 @@ def new_style(directory: Path, mode: str):
     corpus = json.loads((directory / "progs_corpus.json").read_text())
     kernel = {r["index"]: r for r in
               json.loads((directory / f"kernel-6.18-progs-{mode}.json").read_text())["results"]}
+    btfs: dict[str, Btf | None] = {}
     for test in corpus["tests"]:
         result = kernel.get(test["index"])
         if result is None or result.get("status") == "SKIP" or "loaded" not in result:
             continue
         obj = corpus["objects"][test["file"]]
+        if test["file"] not in btfs:
+            btfs[test["file"]] = Btf.parse(bytes.fromhex(obj["btf_hex"])) if obj.get("btf_hex") else None
         infos: dict[str, MapInfo] = {}
         maps = {}
         for ref in test.get("map_refs", []):
@@ -139,23 +170,38 @@ def new_style(directory: Path, mode: str):
             maps[ref["insn"]] = infos[name]
         code = b"".join(bytes.fromhex(h) for h in test["insns"])
         spec = test["spec"][mode]
-        yield (test["name"], "progs_corpus.json", code, test["prog_type"], test.get("expected_attach_type", 0),
-               bool(test["spec"]["flags_set"] & BPF_F_STRICT_ALIGNMENT), maps, result["loaded"],
-               spec.get("msgs") or [])
+        runs = []
+        if result["loaded"] and result.get("retval") is not None and spec.get("retval") is not None:
+            runs.append((bytes(64), spec["retval"], result["retval"]))
+        yield Case(test["name"], "progs_corpus.json", code, test["prog_type"], test.get("expected_attach_type", 0),
+                   bool(test["spec"]["flags_set"] & BPF_F_STRICT_ALIGNMENT), maps, result["loaded"],
+                   spec.get("msgs") or [], sleepable=bool(test.get("sec_flags", 0) & BPF_F_SLEEPABLE),
+                   btf=btfs[test["file"]], func_info=tuple(tuple(f) for f in test.get("func_info") or ()),
+                   runs=runs)
+
+
+def cases(directory: Path = DEFAULT_DIR, modes=("priv", "unpriv"), only: str = ""):
+    for mode in modes:
+        for source in (old_style, new_style):
+            for case in source(directory, mode):
+                if not only or only in case.name:
+                    yield mode, case
+
+
+def check(case: Case, mode: str, limit: int = 1_000_000):
+    return verify(case.code, case.prog_type, maps=case.maps, privileged=mode == "priv", log_level=1,
+                  expected_attach_type=case.attach, strict_alignment=case.strict, complexity_limit=limit,
+                  sleepable=case.sleepable, btf=case.btf, func_info=case.func_info)
 
 
 def replay(directory: Path = DEFAULT_DIR, modes=("priv", "unpriv"), only: str = "",
            limit: int = 1_000_000) -> list[Outcome]:
     outcomes = []
-    for mode in modes:
-        for source in (old_style, new_style):
-            for name, file, code, ptype, attach, strict, maps, loaded, pieces in source(directory, mode):
-                if only and only not in name:
-                    continue
-                result = verify(code, ptype, maps=maps, privileged=mode == "priv", log_level=1,
-                                expected_attach_type=attach, strict_alignment=strict, complexity_limit=limit)
-                errstr_ok = not pieces or in_order(result.log, pieces)
-                outcomes.append(Outcome(name, file, mode, loaded, result.accepted, errstr_ok, result.log))
+    for mode, case in cases(directory, modes, only):
+        result = check(case, mode, limit)
+        errstr_ok = not case.pieces or in_order(result.log, case.pieces)
+        outcomes.append(Outcome(case.name, case.file, mode, case.kernel_loaded, result.accepted, errstr_ok,
+                                result.log))
     return outcomes
 
 

@@ -69,6 +69,8 @@ def _map_mem(size_of, kind_of):
         if meta.map is None:
             raise fail("invalid map_ptr to access map->key" if size_of == "key" else
                        "invalid map_ptr to access map->value")
+        if size_of == "value" and meta.map.map_type in SOCKET_MAPS:  # resolve_map_arg_type(): a socket
+            return _sock_common(btf_ok=True)(v, regno, reg, meta, kind)
         if reg.null or reg.type not in (STACK, PACKET, PACKET_META, MAP_KEY, MAP_VALUE, MEM):
             raise _type_error(reg, regno, KEY_TYPES)
         size = meta.map.key_size if size_of == "key" else meta.map.value_size
@@ -91,6 +93,7 @@ def _fixed_mem(size):
     def check(v, regno, reg, meta, kind):
         if reg.null or reg.type not in MEM_KINDS:
             raise _type_error(reg, regno, MEM_TYPES)
+        memory.check_alignment(v, reg, 0, size, strict_once=True)  # the int pointers are MEM_ALIGNED
         memory.check_helper_mem(v, regno, size, WRITE, False, uninit_ok=True)
     return check
 
@@ -225,7 +228,9 @@ RETURNS = {
 # Helpers a program type may not call although they exist (the type's get_func_proto leaves them out).
 _TRACING = (ProgType.BPF_PROG_TYPE_KPROBE, ProgType.BPF_PROG_TYPE_TRACEPOINT, ProgType.BPF_PROG_TYPE_PERF_EVENT,
             ProgType.BPF_PROG_TYPE_RAW_TRACEPOINT, ProgType.BPF_PROG_TYPE_RAW_TRACEPOINT_WRITABLE)
-FORBIDDEN = {t: ("ktime_get_coarse_ns",) for t in _TRACING}
+_SOCKET_REFS = ("sk_lookup_tcp", "sk_lookup_udp", "skc_lookup_tcp", "sk_release")  # the networking protos only
+FORBIDDEN = {t: ("ktime_get_coarse_ns",) + _SOCKET_REFS for t in _TRACING}
+FORBIDDEN[ProgType.BPF_PROG_TYPE_FLOW_DISSECTOR] = _SOCKET_REFS
 # Helpers that take a callback, and the registers the callback gets.
 CALLBACK_ARGS = {"loop": ("index", "ctx"), "for_each_map_elem": ("map", "key", "value", "ctx")}
 # Helpers whose map argument must be of given types (check_map_func_compatibility, the common cases).
@@ -252,6 +257,36 @@ SPECIAL_MAPS = {MapType.BPF_MAP_TYPE_PROG_ARRAY: ("tail_call",),
                 MapType.BPF_MAP_TYPE_SK_STORAGE: ("sk_storage_get", "sk_storage_delete")}
 # Maps whose lookups give a referenced socket rather than a value.
 SOCKET_MAPS = (MapType.BPF_MAP_TYPE_SOCKMAP, MapType.BPF_MAP_TYPE_SOCKHASH)
+# check_map_func_compatibility() for socket maps: the helpers each may go into (may_update_sockmap() adds
+# map_update_elem and map_delete_elem in the contexts below), and the other direction.
+SOCKET_MAP_HELPERS = {
+    MapType.BPF_MAP_TYPE_SOCKMAP: ("sk_redirect_map", "sock_map_update", "msg_redirect_map", "sk_select_reuseport",
+                                   "map_lookup_elem"),
+    MapType.BPF_MAP_TYPE_SOCKHASH: ("sk_redirect_hash", "sock_hash_update", "msg_redirect_hash",
+                                    "sk_select_reuseport", "map_lookup_elem"),
+}
+MAP_TYPES_FOR.update({
+    "sk_redirect_map": (MapType.BPF_MAP_TYPE_SOCKMAP,), "sock_map_update": (MapType.BPF_MAP_TYPE_SOCKMAP,),
+    "msg_redirect_map": (MapType.BPF_MAP_TYPE_SOCKMAP,), "sk_redirect_hash": (MapType.BPF_MAP_TYPE_SOCKHASH,),
+    "sock_hash_update": (MapType.BPF_MAP_TYPE_SOCKHASH,), "msg_redirect_hash": (MapType.BPF_MAP_TYPE_SOCKHASH,),
+    "sk_select_reuseport": (MapType.BPF_MAP_TYPE_REUSEPORT_SOCKARRAY,) + SOCKET_MAPS,
+})
+SOCKMAP_UPDATERS = (ProgType.BPF_PROG_TYPE_SOCKET_FILTER, ProgType.BPF_PROG_TYPE_SCHED_CLS,
+                    ProgType.BPF_PROG_TYPE_SCHED_ACT, ProgType.BPF_PROG_TYPE_XDP, ProgType.BPF_PROG_TYPE_SK_REUSEPORT,
+                    ProgType.BPF_PROG_TYPE_FLOW_DISSECTOR, ProgType.BPF_PROG_TYPE_SK_LOOKUP)
+
+
+def _may_update_sockmap(v, helper: str) -> bool:
+    """may_update_sockmap(): only where no locked struct sock can be reached."""
+    if helper not in ("map_update_elem", "map_delete_elem"):
+        return False
+    ptype = v.opts.prog_type
+    if (ptype in SOCKMAP_UPDATERS
+            or (ptype == ProgType.BPF_PROG_TYPE_TRACING and v.opts.expected_attach_type == AttachType.BPF_TRACE_ITER)
+            or (ptype == ProgType.BPF_PROG_TYPE_SOCK_OPS and helper == "map_delete_elem")):
+        return True
+    v.log("cannot update sockmap in this context")
+    return False
 
 
 def check_call(v, pc: int, s) -> bool:
@@ -279,6 +314,8 @@ def check_helper_call(v, pc: int, helper_id: int) -> bool:
         from .insns import read_reg
         reg = read_reg(v, regno)
         check = ARG_CHECKS.get(kind)
+        if reg.is_pkt and kind != "ARG_ANYTHING" and not _helper_pkt_access(v, spec):
+            raise fail("helper access to the packet is not allowed")
         if check is None:
             raise fail(f"helper {name}#{helper_id}: argument kind {kind} is not supported by this verifier",
                        errno.EINVAL)
@@ -286,10 +323,15 @@ def check_helper_call(v, pc: int, helper_id: int) -> bool:
     if meta.map is not None:
         allowed = MAP_TYPES_FOR.get(spec.name)
         mtype = meta.map.map_type
-        if (allowed and mtype not in allowed) or (mtype in SPECIAL_MAPS and spec.name not in SPECIAL_MAPS[mtype]):
+        if ((allowed and mtype not in allowed) or (mtype in SPECIAL_MAPS and spec.name not in SPECIAL_MAPS[mtype])
+                or (mtype in SOCKET_MAP_HELPERS and spec.name not in SOCKET_MAP_HELPERS[mtype]
+                    and not _may_update_sockmap(v, spec.name))):
             raise fail(f"cannot pass map_type {mtype} into func {name}#{helper_id}")
-    if spec.name == "tail_call" and not v.capable:
-        _record_tail_call_map(v, pc, meta.map)
+    if spec.name == "tail_call":
+        if v.cur.refs:  # check_reference_leak(): the tail call never returns to release them
+            raise fail("tail_call would lead to reference leak", errno.EINVAL)
+        if not v.capable:
+            _record_tail_call_map(v, pc, meta.map)
     if spec.name == "get_local_storage" and not regs[2].is_const(0):
         raise fail("get_local_storage() doesn't support non-zero flags", errno.EINVAL)
     if "release" in spec.effects:
@@ -323,7 +365,7 @@ def check_helper_call(v, pc: int, helper_id: int) -> bool:
             r0.mem_size = meta.alloc_size or 0
         if base == BTF_ID:
             r0.btf_name = "task_struct"
-        if null:
+        if null and not r0.id:
             r0.id = v.new_id()
         if "acquire" in spec.effects:
             r0.ref_obj_id = r0.id or v.new_id()
@@ -332,6 +374,21 @@ def check_helper_call(v, pc: int, helper_id: int) -> bool:
             r0.ref_obj_id = meta.ref_obj_id
     v.pc = pc + 1
     return False
+
+
+# may_access_direct_pkt_data() with a call's meta: these program types pass packets to pkt_access helpers.
+PKT_HELPER_TYPES = (ProgType.BPF_PROG_TYPE_LWT_IN, ProgType.BPF_PROG_TYPE_LWT_OUT, ProgType.BPF_PROG_TYPE_LWT_SEG6LOCAL,
+                    ProgType.BPF_PROG_TYPE_SK_REUSEPORT, ProgType.BPF_PROG_TYPE_FLOW_DISSECTOR,
+                    ProgType.BPF_PROG_TYPE_CGROUP_SKB, ProgType.BPF_PROG_TYPE_SCHED_CLS, ProgType.BPF_PROG_TYPE_SCHED_ACT,
+                    ProgType.BPF_PROG_TYPE_XDP, ProgType.BPF_PROG_TYPE_LWT_XMIT, ProgType.BPF_PROG_TYPE_SK_SKB,
+                    ProgType.BPF_PROG_TYPE_SK_MSG)
+
+
+def _helper_pkt_access(v, spec) -> bool:
+    ptype = v.opts.prog_type
+    if ptype == ProgType.BPF_PROG_TYPE_CGROUP_SOCKOPT:
+        return True
+    return ptype in PKT_HELPER_TYPES and "pkt_access" in spec.effects
 
 
 def _record_tail_call_map(v, pc: int, map_info) -> None:

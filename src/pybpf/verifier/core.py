@@ -19,7 +19,7 @@ from .calls import check_tail_call_maps
 from .errors import VerifierError
 from ..isa.opcodes import BPF_PSEUDO_MAP_IDX_VALUE, BPF_PSEUDO_MAP_VALUE
 from ..uapi import MapType
-from .program import Slot, Subprog, check_cfg, check_encodings, find_subprogs
+from .program import Slot, Subprog, can_be_sleepable, check_btf_func, check_cfg, check_encodings, find_subprogs
 from .regs import CTX, MapInfo
 from .state import MAX_CALL_FRAMES, State, state_str
 
@@ -41,6 +41,9 @@ class Options:
     strict_alignment: bool = False
     maps: dict[int, MapInfo] = field(default_factory=dict)  # the map each map-referencing lddw names
     complexity_limit: int = BPF_COMPLEXITY_LIMIT_INSNS  # instructions processed before giving up
+    sleepable: bool = False  # BPF_F_SLEEPABLE
+    btf: object = None  # the program's BTF (pybpf.elf.btf.Btf), with func_info: (insn, FUNC type id) per subprogram
+    func_info: tuple = ()
 
 
 @dataclass
@@ -117,7 +120,12 @@ class Verifier:
             raise VerifierError("empty program", None, errno.EINVAL)
         if len(slots) > limit:
             raise VerifierError(f"program has {len(slots)} instructions, the limit is {limit}", None, errno.E2BIG)
+        if self.opts.sleepable and not can_be_sleepable(self.opts.prog_type, self.opts.expected_attach_type):
+            raise VerifierError("Only fentry/fexit/fmod_ret, lsm, iter, uprobe, and struct_ops programs can be "
+                                "sleepable", None, errno.EINVAL)
         self.subprogs = find_subprogs(slots, self.capable)
+        if self.opts.btf is not None and self.opts.func_info:
+            check_btf_func(self.subprogs, self.opts.btf, self.opts.func_info)
         check_encodings(slots, self.opts.maps, self._check_lddw)
         self.prune_points = check_cfg(slots, self.capable)
         self.cur = State()

@@ -269,6 +269,24 @@ def _syscall(off, size, kind, attach, capable):
     return (0 <= off < 0xFFFF and not off % size), None
 
 
+# struct sk_reuseport_md: data, data_end, len, eth_protocol, ip_protocol, bind_inany, hash, sk, migrating_sk.
+REUSEPORT_SIZE = 56
+REUSEPORT_POINTERS = {0: PACKET, 8: PACKET_END, 40: SOCK, 48: SOCK_COMMON + "?"}
+
+
+def _sk_reuseport(off, size, kind, attach, capable):
+    """sk_reuseport_is_valid_access()."""
+    if off < 0 or off >= REUSEPORT_SIZE or off % size or kind != READ:
+        return False, None
+    if off in REUSEPORT_POINTERS:
+        return size == 8, REUSEPORT_POINTERS[off]
+    if off == 32:  # hash
+        return size == 4, None
+    if 20 <= off < 24 and size < 2:  # eth_protocol: no narrower than sk_buff's protocol
+        return False, None
+    return 16 <= off < 32 and narrow_ok(off, size, 4), None
+
+
 def _generic(limit: int):
     """Read-only narrow access inside a context of `limit` bytes (types without finer rules here)."""
     def check(off, size, kind, attach, capable):
@@ -296,7 +314,7 @@ OTHER_RULES: dict[int, CtxCheck] = {
     ProgType.BPF_PROG_TYPE_CGROUP_DEVICE: _generic(12),
     ProgType.BPF_PROG_TYPE_CGROUP_SYSCTL: _generic(8),
     ProgType.BPF_PROG_TYPE_CGROUP_SOCKOPT: _sockopt,
-    ProgType.BPF_PROG_TYPE_SK_REUSEPORT: _generic(72),
+    ProgType.BPF_PROG_TYPE_SK_REUSEPORT: _sk_reuseport,
     ProgType.BPF_PROG_TYPE_NETFILTER: _netfilter,
 }
 
