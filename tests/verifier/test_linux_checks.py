@@ -194,3 +194,40 @@ def test_only_some_programs_can_be_sleepable(prog_type, attach, accepted):
     assert result.accepted == accepted, result.log
     if not accepted:
         assert "programs can be sleepable" in result.log
+
+
+# -- may_goto loops (check_cond_jmp_op's BPF_JCOND, widen_imprecise_scalars) ------------------
+STACK_LOOP = """
+r0 = 0
+r2 = r10
+r2 += -64
+r1 = 0
+may_goto pc+4
+*(u64 *)(r2 +0) = r1
+r2 += 8
+r1 += 1
+if r1 != {bound} goto pc-5
+exit
+"""
+
+
+def test_a_may_goto_loop_converges_once_changed_scalars_are_widened():
+    text = "r0 = 0\nr1 = 0\nmay_goto pc+3\nr0 += 1\nr1 += 2\ngoto pc-4\nexit"
+    result = verify(code(text), P.BPF_PROG_TYPE_SOCKET_FILTER, log_level=1)
+    assert result.accepted, result.log
+    assert result.stats.processed < 50
+
+
+def test_a_may_goto_loop_keeps_the_counter_its_bound_check_decides():
+    result = verify(code(STACK_LOOP.format(bound=8)), P.BPF_PROG_TYPE_SOCKET_FILTER, log_level=1)
+    assert result.accepted, result.log
+
+
+def test_a_may_goto_loop_that_runs_past_the_stack_is_refused():
+    result = verify(code(STACK_LOOP.format(bound=9)), P.BPF_PROG_TYPE_SOCKET_FILTER, log_level=1)
+    assert not result.accepted and "invalid write to stack R2 off=0 size=8" in result.log, result.log
+
+
+def test_may_goto_to_itself_is_an_infinite_loop():
+    result = verify(code("r0 = 0\nmay_goto pc-1\nexit"), P.BPF_PROG_TYPE_SOCKET_FILTER, log_level=1)
+    assert not result.accepted and "infinite loop detected at insn 1" in result.log

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from ..uapi import ProgType
 from .calls import check_tail_call_maps
 from .errors import VerifierError
-from ..isa.opcodes import BPF_PSEUDO_MAP_IDX_VALUE, BPF_PSEUDO_MAP_VALUE
+from ..isa.opcodes import BPF_JCOND, BPF_JMP, BPF_PSEUDO_MAP_IDX_VALUE, BPF_PSEUDO_MAP_VALUE
 from ..uapi import MapType
 from .program import Slot, Subprog, can_be_sleepable, check_btf_func, check_cfg, check_encodings, find_subprogs
 from .regs import CTX, MapInfo
@@ -105,6 +105,7 @@ class Verifier:
         self.pending: list[tuple[State, Checkpoint | None, int, int]] = []
         self.cur: State = State()
         self.cur_cp: Checkpoint | None = None
+        self.fresh_cp: Checkpoint | None = None  # the checkpoint the last visit_state() made
         self.pc = 0
         self.scratched: set[str] = set()
 
@@ -205,9 +206,15 @@ class Verifier:
         """is_state_visited(): True when the current state is covered and the path can stop."""
         from .state import states_equal
         checkpoints = self.explored.setdefault(pc, [])
+        may_goto = self.slots[pc].code == (BPF_JMP | BPF_JCOND)
         for cp in checkpoints:
             if cp.branches:
-                if states_equal(cp.state, self.cur, exact=True) and self._on_path(cp):
+                if (may_goto and cp.state.may_goto_depth != self.cur.may_goto_depth
+                        and states_equal(cp.state, self.cur)):
+                    self.finish_path()  # another iteration of a may_goto loop, covered by an earlier one
+                    return True
+                if (states_equal(cp.state, self.cur, exact=True) and self._on_path(cp)
+                        and cp.state.may_goto_depth == self.cur.may_goto_depth):
                     self.log(f"infinite loop detected at insn {pc}")
                     raise VerifierError(f"infinite loop detected at insn {pc}", pc, errno.EINVAL)
                 continue
@@ -224,12 +231,23 @@ class Verifier:
                 return False
         cp = Checkpoint(self.cur.copy(), self.cur_cp)
         checkpoints.append(cp)
-        self.cur_cp = cp
+        self.cur_cp = self.fresh_cp = cp
         self.stats.total_states += 1
         live = sum(len(v) for v in self.explored.values())
         self.stats.peak_states = max(self.stats.peak_states, live)
         self.stats.max_states_per_insn = max(self.stats.max_states_per_insn, len(checkpoints))
         return False
+
+    def previous_iteration(self, pc: int):
+        """find_prev_entry(): the checkpoint at `pc` one loop iteration back on the current path."""
+        node = self.cur_cp
+        if node is not None and node is self.fresh_cp:  # the checkpoint of this very visit
+            node = node.parent
+        while node is not None:
+            if node in self.explored.get(pc, ()):
+                return node.state
+            node = node.parent
+        return None
 
     def _on_path(self, cp: Checkpoint) -> bool:
         node = self.cur_cp

@@ -402,9 +402,16 @@ def check_jmp(v, pc: int, s: Slot) -> bool:
     if op == BPF_JCOND:
         if s.code != (BPF_JMP | BPF_JCOND) or s.src or s.dst or s.imm:
             raise fail(f"invalid may_goto imm {s.imm}", errno.EINVAL)
-        other = v.cur.copy()
-        v.push(other, pc + 1 + s.off, pc)
-        v.pc = pc + 1
+        # check_cond_jmp_op(): this path takes the jump (the count ran out); the loop body is explored
+        # later, one may_goto deeper and widened against the previous iteration.
+        body = v.cur.copy()
+        body.may_goto_depth += 1
+        prev = v.previous_iteration(pc)
+        if prev is not None:
+            from .state import widen_scalars
+            widen_scalars(prev, body)
+        v.push(body, pc + 1, pc)
+        v.pc = pc + 1 + s.off
         return False
     if op not in JMP_NAME:
         raise fail(f"invalid BPF_JMP/JMP32 opcode {op:x}", errno.EINVAL)
@@ -425,6 +432,10 @@ def check_jmp(v, pc: int, s: Slot) -> bool:
     bits = 32 if is32 else 64
     target = pc + 1 + s.off
     taken = _branch_taken(dst, src, name, bits)
+    if taken in (0, 1):
+        for reg in (dst, src):
+            if reg.type == SCALAR:
+                reg.decided = True
     if taken == 1:
         v.pc = target
         return False

@@ -14,7 +14,7 @@ import errno
 import struct
 from dataclasses import dataclass, field
 
-from ..isa.opcodes import (BPF_ABS, BPF_CALL, BPF_CLASS, BPF_EXIT, BPF_IND, BPF_JA,
+from ..isa.opcodes import (BPF_ABS, BPF_CALL, BPF_CLASS, BPF_EXIT, BPF_IND, BPF_JA, BPF_JCOND,
                            BPF_JMP, BPF_JMP32, BPF_LD, BPF_LDX, BPF_MEM, BPF_MEMSX, BPF_MODE, BPF_OP,
                            BPF_PSEUDO_BTF_ID, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC,
                            BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_IDX, BPF_PSEUDO_MAP_IDX_VALUE,
@@ -215,6 +215,8 @@ def check_cfg(slots: list[Slot], capable: bool) -> set[int]:
             target = jump_target(pc, s)
             prune.add(target)
             return [target]
+        if op == BPF_JCOND:  # may_goto: its own checkpoint, where loop iterations meet
+            prune.add(pc)
         target = jump_target(pc, s)
         prune.update((pc + 1, target))
         return [pc + 1, target]

@@ -63,7 +63,7 @@ class Reg:
     """One register (or spilled stack slot) of the abstract state."""
 
     __slots__ = ("type", "null", "flags", "off", "b", "id", "ref_obj_id", "map", "range",
-                 "mem_size", "frameno", "subprog", "precise", "btf_name")
+                 "mem_size", "frameno", "subprog", "precise", "btf_name", "decided")
 
     def __init__(self, type: str = NOT_INIT) -> None:
         self.type = type
@@ -80,6 +80,7 @@ class Reg:
         self.subprog = 0
         self.precise = False
         self.btf_name = ""
+        self.decided = False  # a branch was decided by this scalar's value (kept when may_goto widens)
 
     def copy(self) -> "Reg":
         new = Reg.__new__(Reg)
