@@ -96,6 +96,9 @@ def _fixture(kind: str, fd: int) -> MapInfo:
     info = MapInfo(mtype, key, value, entries, flags, fd=fd)
     if kind == "map_in_map":
         info.inner = MapInfo(MapType.BPF_MAP_TYPE_ARRAY, 4, 4, 1)
+    if kind == "map_kptr":  # test_verifier.c's struct btf_ptr
+        info.kptrs = {0: ("kptr_untrusted", "prog_test_ref_kfunc"), 8: ("kptr", "prog_test_ref_kfunc"),
+                      16: ("kptr", "prog_test_member")}
     return info
 
 

@@ -231,3 +231,45 @@ def test_a_may_goto_loop_that_runs_past_the_stack_is_refused():
 def test_may_goto_to_itself_is_an_infinite_loop():
     result = verify(code("r0 = 0\nmay_goto pc-1\nexit"), P.BPF_PROG_TYPE_SOCKET_FILTER, log_level=1)
     assert not result.accepted and "infinite loop detected at insn 1" in result.log
+
+
+# -- kptr fields of a map value (check_map_access's btf_record, check_map_kptr_access) -------------
+KPTR_MAP = MapInfo(MapType.BPF_MAP_TYPE_ARRAY, 4, 24, 1, 0, fd=100,
+                   kptrs={0: ("kptr_untrusted", "prog_test_ref_kfunc"), 8: ("kptr", "prog_test_ref_kfunc")})
+KPTR_VALUE = """
+*(u32 *)(r10 -4) = 0
+r2 = r10
+r2 += -4
+LDMAP 1 100
+call 1
+if r0 == 0 goto pc+2
+{access}
+r0 = 0
+exit
+"""
+
+
+@pytest.mark.parametrize("access, message", [
+    ("r1 = *(u64 *)(r0 +0)", None),
+    ("*(u64 *)(r0 +0) = 0", None),
+    ("r1 = 0\n*(u64 *)(r0 +0) = r1", None),
+    ("r1 = *(u64 *)(r0 +16)", None),  # past the kptrs: plain value bytes
+    ("*(u64 *)(r0 +0) = 1", "BPF_ST imm must be 0 when storing to kptr at off=0"),
+    ("r1 = *(u32 *)(r0 +0)", "kptr access size must be BPF_DW"),
+    ("r1 = *(u8 *)(r0 +7)", "kptr access misaligned expected=0 off=7"),
+    ("*(u64 *)(r0 +0) = r10", "invalid kptr access, R10 type=fp expected=ptr_prog_test_ref_kfunc"),
+    ("*(u64 *)(r0 +8) = 0", "store to referenced kptr disallowed"),
+    ("r1 = 0\n*(u64 *)(r0 +8) = r1", "store to referenced kptr disallowed"),
+])
+def test_kptr_fields_are_read_and_written_whole_and_referenced_ones_never_stored(access, message):
+    text = KPTR_VALUE.format(access=access).replace("goto pc+2", f"goto pc+{access.count(chr(10)) + 2}")
+    result = verify(code(text), P.BPF_PROG_TYPE_SCHED_CLS, maps={3: KPTR_MAP}, log_level=1)
+    assert result.accepted == (message is None), result.log
+    if message:
+        assert result.log.splitlines()[-2] == message
+
+
+def test_helpers_may_not_touch_a_kptr():
+    text = KPTR_VALUE.format(access="r1 = r0\nr2 = 8\nr3 = 0\ncall 4").replace("goto pc+2", "goto pc+5")
+    result = verify(code(text), P.BPF_PROG_TYPE_KPROBE, maps={3: KPTR_MAP}, log_level=1)
+    assert not result.accepted and "kptr cannot be accessed indirectly by helper" in result.log, result.log

@@ -57,6 +57,9 @@ class MapInfo:
     inner: "MapInfo | None" = None
     values: Any = None  # read-only contents (bytes) for direct reads of frozen maps
     fd: int = -1
+    # Special fields of the value from the map's BTF (btf_record): offset -> (kind, struct), kind "kptr_untrusted"
+    # (__kptr_untrusted) or "kptr" (__kptr, referenced); each is an 8-byte pointer to `struct`.
+    kptrs: dict = None
 
 
 class Reg:
