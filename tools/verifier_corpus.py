@@ -91,11 +91,39 @@ def in_order(log: str, pieces: list[str]) -> bool:
     return True
 
 
+SPECIAL_STRUCTS = ("bpf_spin_lock", "bpf_res_spin_lock", "bpf_timer", "bpf_wq", "bpf_list_head", "bpf_rb_root",
+                   "bpf_refcount", "bpf_task_work")
+
+
+def value_fields(btf: Btf, type_id: int) -> tuple[dict | None, dict | None]:
+    """A map value's special fields from its BTF (btf_parse_fields, top-level members only): kptrs (a pointer
+    member whose pointee is tagged "kptr" or "kptr_untrusted") and lock/timer structs."""
+    kptrs, fields = {}, {}
+    value = btf.resolve(type_id)
+    if value.kind not in ("STRUCT", "UNION"):
+        return None, None
+    for member in value.members:
+        member_type = btf.resolve(member.type)
+        off = member.offset // 8
+        if member_type.kind == "STRUCT" and member_type.name in SPECIAL_STRUCTS:
+            fields[off] = member_type.name
+        elif member_type.kind == "PTR":
+            tagged = btf[member_type.type]
+            while tagged.kind in ("TYPE_TAG", "CONST", "VOLATILE", "RESTRICT"):
+                if tagged.kind == "TYPE_TAG" and tagged.name in ("kptr", "kptr_untrusted"):
+                    kptrs[off] = (tagged.name, btf.resolve(tagged.type).name)
+                    break
+                tagged = btf[tagged.type]
+    return kptrs or None, fields or None
+
+
 def _fixture(kind: str, fd: int) -> MapInfo:
     mtype, key, value, entries, flags = FIXTURES[kind]
     info = MapInfo(mtype, key, value, entries, flags, fd=fd)
     if kind == "map_in_map":
         info.inner = MapInfo(MapType.BPF_MAP_TYPE_ARRAY, 4, 4, 1)
+    if kind in ("map_spin_lock", "map_timer"):  # test_verifier.c's struct val / struct timer
+        info.fields = {0: "bpf_spin_lock" if kind == "map_spin_lock" else "bpf_timer"}
     if kind == "map_kptr":  # test_verifier.c's struct btf_ptr
         info.kptrs = {0: ("kptr_untrusted", "prog_test_ref_kfunc"), 8: ("kptr", "prog_test_ref_kfunc"),
                       16: ("kptr", "prog_test_member")}
@@ -180,6 +208,8 @@ def new_style(directory: Path, mode: str):
                                frozen=bool(spec.get("freeze")), fd=100 + len(infos))
                 if spec.get("freeze") and spec.get("init_hex") is not None:
                     info.values = bytes.fromhex(spec["init_hex"])
+                if btfs[test["file"]] is not None and spec.get("value_type_id"):
+                    info.kptrs, info.fields = value_fields(btfs[test["file"]], spec["value_type_id"])
                 infos[name] = info
                 init = bytes.fromhex(spec["init_hex"]) if spec.get("init_hex") is not None else None
                 kind = "prog_array_slots" if spec.get("init_slots") or spec.get("inner") else ""

@@ -273,3 +273,23 @@ def test_helpers_may_not_touch_a_kptr():
     text = KPTR_VALUE.format(access="r1 = r0\nr2 = 8\nr3 = 0\ncall 4").replace("goto pc+2", "goto pc+5")
     result = verify(code(text), P.BPF_PROG_TYPE_KPROBE, maps={3: KPTR_MAP}, log_level=1)
     assert not result.accepted and "kptr cannot be accessed indirectly by helper" in result.log, result.log
+
+
+@pytest.mark.parametrize("field, prog_type, message", [
+    ("bpf_spin_lock", P.BPF_PROG_TYPE_KPROBE, "tracing progs cannot use bpf_spin_lock yet"),
+    ("bpf_spin_lock", P.BPF_PROG_TYPE_SOCKET_FILTER, "socket filter progs cannot use bpf_spin_lock yet"),
+    ("bpf_timer", P.BPF_PROG_TYPE_TRACEPOINT, "tracing progs cannot use bpf_timer yet"),
+    ("bpf_timer", P.BPF_PROG_TYPE_SCHED_CLS, None),
+])
+def test_maps_with_locks_or_timers_are_refused_to_some_program_types(field, prog_type, message):
+    info = MapInfo(MapType.BPF_MAP_TYPE_ARRAY, 4, 16, 1, 0, fd=100, fields={0: field})
+    result = verify(code("LDMAP 1 100\nr0 = 0\nexit"), prog_type, maps={0: info}, log_level=1)
+    assert result.accepted == (message is None), result.log
+    if message:
+        assert message in result.log
+
+
+def test_releasing_an_unreferenced_socket():
+    text = "r1 = *(u64 *)(r1 +168)\nif r1 == 0 goto pc+1\ncall 86\nr0 = 0\nexit"
+    result = verify(code(text), P.BPF_PROG_TYPE_SCHED_CLS, log_level=1)
+    assert not result.accepted and "R1 must be referenced when passed to release function" in result.log

@@ -335,6 +335,9 @@ def check_helper_call(v, pc: int, helper_id: int) -> bool:
     if spec.name == "get_local_storage" and not regs[2].is_const(0):
         raise fail("get_local_storage() doesn't support non-zero flags", errno.EINVAL)
     if "release" in spec.effects:
+        if meta.release_regno < 0:  # check_func_arg(): the socket argument carries no reference
+            regno = 1 + next((i for i, k in enumerate(spec.args) if "SOCK" in k), 0)
+            raise fail(f"R{regno} must be referenced when passed to release function")
         _release(v, meta)
     if meta.callback is not None:
         _enter_callback(v, pc, spec.name, meta)

@@ -27,6 +27,9 @@ BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000
 BPF_COMPLEXITY_LIMIT_JMP_SEQ = 8192
 MAX_STATES_PER_INSN = 64
 PRIVILEGED_INSN_LIMIT, UNPRIVILEGED_INSN_LIMIT = 1_000_000, 4096
+# is_tracing_prog_type()
+TRACING_TYPES = (ProgType.BPF_PROG_TYPE_KPROBE, ProgType.BPF_PROG_TYPE_TRACEPOINT, ProgType.BPF_PROG_TYPE_PERF_EVENT,
+                 ProgType.BPF_PROG_TYPE_RAW_TRACEPOINT, ProgType.BPF_PROG_TYPE_RAW_TRACEPOINT_WRITABLE)
 # Maps whose values have a fixed address (map_direct_value_addr).
 DIRECT_VALUE_MAPS = (MapType.BPF_MAP_TYPE_ARRAY,)
 
@@ -140,6 +143,7 @@ class Verifier:
         info = self.opts.maps.get(pc)
         if info is None:
             raise VerifierError(f"fd {s.imm} is not pointing to valid bpf_map", pc, errno.EBADF)
+        self._check_map_prog_compatibility(pc, info)
         if s.src in (BPF_PSEUDO_MAP_VALUE, BPF_PSEUDO_MAP_IDX_VALUE):
             off = second.imm & 0xFFFFFFFF
             if info.map_type not in DIRECT_VALUE_MAPS:
@@ -149,6 +153,18 @@ class Verifier:
             if off >= info.value_size:
                 raise VerifierError(f"invalid access to map value pointer, value_size={info.value_size} "
                                     f"off={off}", pc, errno.EACCES)
+
+    def _check_map_prog_compatibility(self, pc: int, info: MapInfo) -> None:
+        """check_map_prog_compatibility(): maps whose values hold locks or timers, per program type."""
+        fields = set((info.fields or {}).values())
+        tracing = self.opts.prog_type in TRACING_TYPES
+        if "bpf_spin_lock" in fields:
+            if self.opts.prog_type == ProgType.BPF_PROG_TYPE_SOCKET_FILTER:
+                raise VerifierError("socket filter progs cannot use bpf_spin_lock yet", pc, errno.EINVAL)
+            if tracing:
+                raise VerifierError("tracing progs cannot use bpf_spin_lock yet", pc, errno.EINVAL)
+        if "bpf_timer" in fields and tracing:
+            raise VerifierError("tracing progs cannot use bpf_timer yet", pc, errno.EINVAL)
 
     # -- the walk -----------------------------------------------------------------
     def walk(self) -> None:

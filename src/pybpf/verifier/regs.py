@@ -60,6 +60,8 @@ class MapInfo:
     # Special fields of the value from the map's BTF (btf_record): offset -> (kind, struct), kind "kptr_untrusted"
     # (__kptr_untrusted) or "kptr" (__kptr, referenced); each is an 8-byte pointer to `struct`.
     kptrs: dict = None
+    # The other special fields of the value (btf_record): offset -> the kernel struct ("bpf_spin_lock", "bpf_timer").
+    fields: dict = None
 
 
 class Reg:
