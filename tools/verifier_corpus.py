@@ -208,6 +208,10 @@ def new_style(directory: Path, mode: str):
                                frozen=bool(spec.get("freeze")), fd=100 + len(infos))
                 if spec.get("freeze") and spec.get("init_hex") is not None:
                     info.values = bytes.fromhex(spec["init_hex"])
+                if spec.get("inner"):
+                    inner = spec["inner"]
+                    info.inner = MapInfo(inner.get("type"), inner.get("key_size", 4), inner.get("value_size", 4),
+                                         inner.get("max_entries", 1), inner.get("map_flags", 0))
                 if btfs[test["file"]] is not None and spec.get("value_type_id"):
                     info.kptrs, info.fields = value_fields(btfs[test["file"]], spec["value_type_id"])
                 infos[name] = info

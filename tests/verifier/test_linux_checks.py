@@ -293,3 +293,25 @@ def test_releasing_an_unreferenced_socket():
     text = "r1 = *(u64 *)(r1 +168)\nif r1 == 0 goto pc+1\ncall 86\nr0 = 0\nexit"
     result = verify(code(text), P.BPF_PROG_TYPE_SCHED_CLS, log_level=1)
     assert not result.accepted and "R1 must be referenced when passed to release function" in result.log
+
+
+def test_sk_msg_context_gives_packet_pointers():
+    text = ("r2 = *(u64 *)(r1 +0)\nr3 = *(u64 *)(r1 +8)\nr0 = r2\nr0 += 8\nif r0 > r3 goto pc+1\n"
+            "r0 = *(u8 *)(r2 +0)\nr0 = 1\nexit")
+    assert verify(code(text), P.BPF_PROG_TYPE_SK_MSG).accepted
+    result = verify(code("r0 = *(u32 *)(r1 +80)\nexit"), P.BPF_PROG_TYPE_SK_MSG, log_level=1)
+    assert not result.accepted and "invalid bpf_context access off=80 size=4" in result.log
+
+
+def test_get_stack_returns_an_errno_or_at_most_the_buffer_size():
+    text = "r6 = r1\n*(u64 *)(r10 -8) = 0\nr2 = r10\nr2 += -8\nr3 = 8\nr4 = 0\ncall 67\nexit"
+    result = verify(code(text.replace("exit", "r1 = r0\nexit")), P.BPF_PROG_TYPE_KPROBE, log_level=2)
+    assert "R0=scalar(smin=0xfffffffffffff001,smax=smax32=8,smin32=0xfffff001)" in result.log, result.log
+
+
+def test_socket_lookups_number_references_as_linux():
+    # the NULL-check id is 1, the reference 2: "Unreleased reference id=2"
+    text = ("*(u64 *)(r10 -8) = 0\n*(u64 *)(r10 -16) = 0\n*(u64 *)(r10 -24) = 0\n*(u64 *)(r10 -32) = 0\n"
+            "*(u64 *)(r10 -40) = 0\nr2 = r10\nr2 += -40\nr3 = 36\nr4 = 0\nr5 = 0\ncall 84\nr0 = 0\nexit")
+    result = verify(code(text), P.BPF_PROG_TYPE_SCHED_CLS, log_level=1)
+    assert not result.accepted and "Unreleased reference id=2 alloc_insn=10" in result.log, result.log

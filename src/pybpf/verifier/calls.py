@@ -42,6 +42,7 @@ class CallMeta:
         self.ref_obj_id = 0
         self.callback = None
         self.callback_ctx = None
+        self.msize_max = 0  # the largest size a size argument may have (msize_max_value)
 
 
 def _type_error(reg: Reg, regno: int, expected: str) -> VerifierError:
@@ -109,6 +110,7 @@ def _size(zero_ok):
             raise fail(f"R{regno} invalid zero-sized read: u64=[{b.umin},{b.umax}]")
         if b.umax >= BPF_MAX_VAR_SIZ:
             raise fail(f"R{regno} unbounded memory access, use 'var &= const' or 'if (var < const)'")
+        meta.msize_max = b.umax
         if meta.mem_regno == -2:
             if b.umax:  # check_helper_mem_access(): only a zero-byte access may use NULL
                 raise fail(f"R{regno - 1} type=scalar expected=fp")
@@ -289,6 +291,11 @@ def _may_update_sockmap(v, helper: str) -> bool:
     return False
 
 
+# Helpers whose result is a negative errno or a length within the size argument (do_refine_retval_range).
+SIZED_RESULTS = ("get_stack", "get_task_stack", "probe_read_str", "probe_read_kernel_str", "probe_read_user_str")
+MAX_ERRNO = 4095
+
+
 def check_call(v, pc: int, s) -> bool:
     if s.src == 1:
         return check_subprog_call(v, pc, s)
@@ -352,6 +359,10 @@ def check_helper_call(v, pc: int, helper_id: int) -> bool:
         r0.set_not_init()
     elif spec.ret == "RET_INTEGER":
         r0.set_unknown()
+        if spec.name in SIZED_RESULTS:  # do_refine_retval_range(): -errno or at most the buffer size
+            b = r0.b
+            b.smin, b.smax, b.s32_min, b.s32_max = -MAX_ERRNO, meta.msize_max, -MAX_ERRNO, meta.msize_max
+            b.sync()
     else:
         base, null, flags = RETURNS[spec.ret]
         r0.set_pointer(base, null=null, flags=flags)
@@ -361,17 +372,16 @@ def check_helper_call(v, pc: int, helper_id: int) -> bool:
             r0.map = meta.map
             if meta.map.map_type in SOCKET_MAPS:
                 r0.set_pointer(SOCK, null=True)
-                r0.id = v.new_id()
-                r0.ref_obj_id = r0.id
-                v.cur.refs.append((r0.id, pc))
         if base == MEM:
             r0.mem_size = meta.alloc_size or 0
         if base == BTF_ID:
             r0.btf_name = "task_struct"
-        if null and not r0.id:
+        # check_helper_call()'s id numbering: one id for the NULL check, then one for an acquired reference
+        # (which becomes the NULL-check id too), as the kernel's log numbers them.
+        if null:
             r0.id = v.new_id()
-        if "acquire" in spec.effects:
-            r0.ref_obj_id = r0.id or v.new_id()
+        if "acquire" in spec.effects or (base == MAP_VALUE and meta.map.map_type in SOCKET_MAPS):
+            r0.id = r0.ref_obj_id = v.new_id()
             v.cur.refs.append((r0.ref_obj_id, pc))
         elif "cast" in spec.effects:
             r0.ref_obj_id = meta.ref_obj_id
