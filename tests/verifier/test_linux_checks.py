@@ -315,3 +315,32 @@ def test_socket_lookups_number_references_as_linux():
             "*(u64 *)(r10 -40) = 0\nr2 = r10\nr2 += -40\nr3 = 36\nr4 = 0\nr5 = 0\ncall 84\nr0 = 0\nexit")
     result = verify(code(text), P.BPF_PROG_TYPE_SCHED_CLS, log_level=1)
     assert not result.accepted and "Unreleased reference id=2 alloc_insn=10" in result.log, result.log
+
+
+@pytest.mark.parametrize("jump, accepted", [("if r6 != r7 goto pc+1", True), ("if r6 == r7 goto pc+1", False)])
+def test_a_maybe_null_pointer_equal_to_a_valid_one_is_valid(jump, accepted):
+    # r6 checked, r7 not: where r7 == r6 it is not NULL either (the equal edge only).
+    hash_map = MapInfo(MapType.BPF_MAP_TYPE_HASH, 4, 8, 1, 0, fd=100)
+    text = f"""
+*(u32 *)(r10 -8) = 0
+r9 = r10
+r9 += -8
+LDMAP 8 100
+r1 = r8
+r2 = r9
+call 1
+r6 = r0
+r1 = r8
+r2 = r9
+call 1
+r7 = r0
+if r6 == 0 goto pc+2
+{jump}
+r0 = *(u32 *)(r7 +0)
+r0 = 0
+exit
+"""
+    result = verify(code(text), P.BPF_PROG_TYPE_SOCKET_FILTER, maps={3: hash_map}, log_level=1)
+    assert result.accepted == accepted, result.log
+    if not accepted:
+        assert "R7 invalid mem access 'map_value_or_null'" in result.log
