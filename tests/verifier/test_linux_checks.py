@@ -344,3 +344,13 @@ exit
     assert result.accepted == accepted, result.log
     if not accepted:
         assert "R7 invalid mem access 'map_value_or_null'" in result.log
+
+
+@pytest.mark.parametrize("imm, accepted", [(0, True), (1, False)])
+def test_unprivileged_map_pointer_against_zero_is_a_known_branch(imm, accepted):
+    array = MapInfo(MapType.BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0, fd=100)
+    text = f"LDMAP 1 100\nif r1 == {imm} goto pc+0\nr0 = 0\nexit"
+    result = verify(code(text), P.BPF_PROG_TYPE_SOCKET_FILTER, maps={0: array}, privileged=False, log_level=1)
+    assert result.accepted == accepted, result.log
+    if not accepted:
+        assert "R1 pointer comparison prohibited" in result.log

@@ -37,7 +37,7 @@ BUF = "buf"
 PACKET_TYPES = (PACKET, PACKET_META)
 SOCK_TYPES = (SOCK, SOCK_COMMON, TCP_SOCK)
 # Types whose value can never be NULL once the _or_null flag is gone (reg_not_null).
-NOT_NULL_TYPES = (SOCK, TCP_SOCK, MAP_VALUE, MAP_KEY, SOCK_COMMON, MEM)
+NOT_NULL_TYPES = (SOCK, TCP_SOCK, MAP_VALUE, MAP_KEY, SOCK_COMMON, MEM, MAP_PTR)
 MAP_TYPES = (MAP_PTR, MAP_KEY, MAP_VALUE)
 # Type modifiers, in the order reg_type_str() prints them as prefixes.
 FLAG_ORDER = ("rdonly", "ringbuf", "user", "percpu", "rcu", "untrusted", "trusted")
