@@ -12,7 +12,8 @@ verifier checks calls to them as Linux does, and the engines refuse them.
 "acquire" (the returned pointer is a reference that must be released),
 "release" (the pointer argument's reference ends), "cast" (the returned
 pointer carries the argument's reference), "changes_pkt_data" (packet
-pointers are invalid after the call).
+pointers are invalid after the call), "pkt_access" (the helper may be
+given packet pointers: the kernel's bpf_func_proto.pkt_access).
 """
 
 from __future__ import annotations
@@ -153,7 +154,8 @@ def _errno_of(err: OSError) -> int:
     return -(err.errno or 22) & 0xFFFFFFFFFFFFFFFF
 
 
-@register("map_lookup_elem", ("ARG_CONST_MAP_PTR", "ARG_PTR_TO_MAP_KEY"), "RET_PTR_TO_MAP_VALUE_OR_NULL")
+@register("map_lookup_elem", ("ARG_CONST_MAP_PTR", "ARG_PTR_TO_MAP_KEY"), "RET_PTR_TO_MAP_VALUE_OR_NULL",
+          effects=("pkt_access",))
 def map_lookup_elem(m, map_ptr, key_ptr, *_):
     """Pointer to the value for *key, or NULL."""
     bpf_map = m.kernel.map_at(map_ptr)
@@ -162,7 +164,7 @@ def map_lookup_elem(m, map_ptr, key_ptr, *_):
 
 
 @register("map_update_elem", ("ARG_CONST_MAP_PTR", "ARG_PTR_TO_MAP_KEY", "ARG_PTR_TO_MAP_VALUE", "ARG_ANYTHING"),
-          "RET_INTEGER")
+          "RET_INTEGER", effects=("pkt_access",))
 def map_update_elem(m, map_ptr, key_ptr, value_ptr, flags, *_):
     """Create or update an element; 0 or a negative errno."""
     bpf_map = m.kernel.map_at(map_ptr)
@@ -175,7 +177,7 @@ def map_update_elem(m, map_ptr, key_ptr, value_ptr, flags, *_):
     return 0
 
 
-@register("map_delete_elem", ("ARG_CONST_MAP_PTR", "ARG_PTR_TO_MAP_KEY"), "RET_INTEGER")
+@register("map_delete_elem", ("ARG_CONST_MAP_PTR", "ARG_PTR_TO_MAP_KEY"), "RET_INTEGER", effects=("pkt_access",))
 def map_delete_elem(m, map_ptr, key_ptr, *_):
     """Delete an element; 0 or a negative errno."""
     bpf_map = m.kernel.map_at(map_ptr)
@@ -186,7 +188,8 @@ def map_delete_elem(m, map_ptr, key_ptr, *_):
     return 0
 
 
-@register("map_push_elem", ("ARG_CONST_MAP_PTR", "ARG_PTR_TO_MAP_VALUE", "ARG_ANYTHING"), "RET_INTEGER")
+@register("map_push_elem", ("ARG_CONST_MAP_PTR", "ARG_PTR_TO_MAP_VALUE", "ARG_ANYTHING"), "RET_INTEGER",
+          effects=("pkt_access",))
 def map_push_elem(m, map_ptr, value_ptr, flags, *_):
     """Push onto a queue, stack or bloom filter; 0 or a negative errno."""
     bpf_map = m.kernel.map_at(map_ptr)
@@ -207,13 +210,15 @@ def _take(m, map_ptr, value_ptr, pop: bool) -> int:
     return 0
 
 
-@register("map_pop_elem", ("ARG_CONST_MAP_PTR", "ARG_PTR_TO_UNINIT_MAP_VALUE"), "RET_INTEGER")
+@register("map_pop_elem", ("ARG_CONST_MAP_PTR", "ARG_PTR_TO_UNINIT_MAP_VALUE"), "RET_INTEGER",
+          effects=("pkt_access",))
 def map_pop_elem(m, map_ptr, value_ptr, *_):
     """Pop from a queue or stack into *value; 0 or -ENOENT."""
     return _take(m, map_ptr, value_ptr, True)
 
 
-@register("map_peek_elem", ("ARG_CONST_MAP_PTR", "ARG_PTR_TO_UNINIT_MAP_VALUE"), "RET_INTEGER")
+@register("map_peek_elem", ("ARG_CONST_MAP_PTR", "ARG_PTR_TO_UNINIT_MAP_VALUE"), "RET_INTEGER",
+          effects=("pkt_access",))
 def map_peek_elem(m, map_ptr, value_ptr, *_):
     """Copy the next element of a queue or stack into *value; 0 or -ENOENT."""
     return _take(m, map_ptr, value_ptr, False)

@@ -37,16 +37,20 @@ class Result:
 
 def verify(program, prog_type: int = 1, *, maps: dict | None = None, privileged: bool = True,
            log_level: int = 0, gpl: bool = True, expected_attach_type: int = 0,
-           strict_alignment: bool = False, complexity_limit: int = BPF_COMPLEXITY_LIMIT_INSNS) -> Result:
+           strict_alignment: bool = False, complexity_limit: int = BPF_COMPLEXITY_LIMIT_INSNS,
+           sleepable: bool = False, btf=None, func_info=()) -> Result:
     """Verify `program` (bytes or a list of `Insn`).
 
     `maps` maps the pc of each map-referencing lddw to the `MapInfo` of its map.
+    `btf` (a `pybpf.elf.btf.Btf`) and `func_info` ((first insn, FUNC type id) per subprogram) are the
+    program's BTF, as BPF_PROG_LOAD's prog_btf_fd and func_info give it.
     The log holds the kernel's messages: the error, and at log_level >= 1 the
     instruction trace; the last line is the kernel's "processed N insns" summary.
     """
     options = Options(prog_type=prog_type, expected_attach_type=expected_attach_type, privileged=privileged,
                       log_level=log_level, gpl=gpl, strict_alignment=strict_alignment, maps=dict(maps or {}),
-                      complexity_limit=complexity_limit)
+                      complexity_limit=complexity_limit, sleepable=sleepable, btf=btf,
+                      func_info=tuple(tuple(f) for f in func_info))
     try:
         slots = slots_of(program)
     except VerifierError as err:

@@ -43,6 +43,7 @@ class CallMeta:
         self.callback = None
         self.callback_ctx = None
         self.const_map_key = -1  # the key, when an array's lookup key is known (get_constant_map_key)
+        self.msize_max = 0  # the largest size a size argument may have (msize_max_value)
 
 
 def _type_error(reg: Reg, regno: int, expected: str) -> VerifierError:
@@ -70,6 +71,8 @@ def _map_mem(size_of, kind_of):
         if meta.map is None:
             raise fail("invalid map_ptr to access map->key" if size_of == "key" else
                        "invalid map_ptr to access map->value")
+        if size_of == "value" and meta.map.map_type in SOCKET_MAPS:  # resolve_map_arg_type(): a socket
+            return _sock_common(btf_ok=True)(v, regno, reg, meta, kind)
         if reg.null or reg.type not in (STACK, PACKET, PACKET_META, MAP_KEY, MAP_VALUE, MEM):
             raise _type_error(reg, regno, KEY_TYPES)
         size = meta.map.key_size if size_of == "key" else meta.map.value_size
@@ -113,6 +116,7 @@ def _fixed_mem(size):
     def check(v, regno, reg, meta, kind):
         if reg.null or reg.type not in MEM_KINDS:
             raise _type_error(reg, regno, MEM_TYPES)
+        memory.check_alignment(v, reg, 0, size, strict_once=True)  # the int pointers are MEM_ALIGNED
         memory.check_helper_mem(v, regno, size, WRITE, False, uninit_ok=True)
     return check
 
@@ -128,6 +132,7 @@ def _size(zero_ok):
             raise fail(f"R{regno} invalid zero-sized read: u64=[{b.umin},{b.umax}]")
         if b.umax >= BPF_MAX_VAR_SIZ:
             raise fail(f"R{regno} unbounded memory access, use 'var &= const' or 'if (var < const)'")
+        meta.msize_max = b.umax
         if meta.mem_regno == -2:
             if b.umax:  # check_helper_mem_access(): only a zero-byte access may use NULL
                 raise fail(f"R{regno - 1} type=scalar expected=fp")
@@ -247,7 +252,9 @@ RETURNS = {
 # Helpers a program type may not call although they exist (the type's get_func_proto leaves them out).
 _TRACING = (ProgType.BPF_PROG_TYPE_KPROBE, ProgType.BPF_PROG_TYPE_TRACEPOINT, ProgType.BPF_PROG_TYPE_PERF_EVENT,
             ProgType.BPF_PROG_TYPE_RAW_TRACEPOINT, ProgType.BPF_PROG_TYPE_RAW_TRACEPOINT_WRITABLE)
-FORBIDDEN = {t: ("ktime_get_coarse_ns",) for t in _TRACING}
+_SOCKET_REFS = ("sk_lookup_tcp", "sk_lookup_udp", "skc_lookup_tcp", "sk_release")  # the networking protos only
+FORBIDDEN = {t: ("ktime_get_coarse_ns",) + _SOCKET_REFS for t in _TRACING}
+FORBIDDEN[ProgType.BPF_PROG_TYPE_FLOW_DISSECTOR] = _SOCKET_REFS
 # Helpers that take a callback, and the registers the callback gets.
 CALLBACK_ARGS = {"loop": ("index", "ctx"), "for_each_map_elem": ("map", "key", "value", "ctx")}
 # Helpers whose map argument must be of given types (check_map_func_compatibility, the common cases).
@@ -274,6 +281,41 @@ SPECIAL_MAPS = {MapType.BPF_MAP_TYPE_PROG_ARRAY: ("tail_call",),
                 MapType.BPF_MAP_TYPE_SK_STORAGE: ("sk_storage_get", "sk_storage_delete")}
 # Maps whose lookups give a referenced socket rather than a value.
 SOCKET_MAPS = (MapType.BPF_MAP_TYPE_SOCKMAP, MapType.BPF_MAP_TYPE_SOCKHASH)
+# check_map_func_compatibility() for socket maps: the helpers each may go into (may_update_sockmap() adds
+# map_update_elem and map_delete_elem in the contexts below), and the other direction.
+SOCKET_MAP_HELPERS = {
+    MapType.BPF_MAP_TYPE_SOCKMAP: ("sk_redirect_map", "sock_map_update", "msg_redirect_map", "sk_select_reuseport",
+                                   "map_lookup_elem"),
+    MapType.BPF_MAP_TYPE_SOCKHASH: ("sk_redirect_hash", "sock_hash_update", "msg_redirect_hash",
+                                    "sk_select_reuseport", "map_lookup_elem"),
+}
+MAP_TYPES_FOR.update({
+    "sk_redirect_map": (MapType.BPF_MAP_TYPE_SOCKMAP,), "sock_map_update": (MapType.BPF_MAP_TYPE_SOCKMAP,),
+    "msg_redirect_map": (MapType.BPF_MAP_TYPE_SOCKMAP,), "sk_redirect_hash": (MapType.BPF_MAP_TYPE_SOCKHASH,),
+    "sock_hash_update": (MapType.BPF_MAP_TYPE_SOCKHASH,), "msg_redirect_hash": (MapType.BPF_MAP_TYPE_SOCKHASH,),
+    "sk_select_reuseport": (MapType.BPF_MAP_TYPE_REUSEPORT_SOCKARRAY,) + SOCKET_MAPS,
+})
+SOCKMAP_UPDATERS = (ProgType.BPF_PROG_TYPE_SOCKET_FILTER, ProgType.BPF_PROG_TYPE_SCHED_CLS,
+                    ProgType.BPF_PROG_TYPE_SCHED_ACT, ProgType.BPF_PROG_TYPE_XDP, ProgType.BPF_PROG_TYPE_SK_REUSEPORT,
+                    ProgType.BPF_PROG_TYPE_FLOW_DISSECTOR, ProgType.BPF_PROG_TYPE_SK_LOOKUP)
+
+
+def _may_update_sockmap(v, helper: str) -> bool:
+    """may_update_sockmap(): only where no locked struct sock can be reached."""
+    if helper not in ("map_update_elem", "map_delete_elem"):
+        return False
+    ptype = v.opts.prog_type
+    if (ptype in SOCKMAP_UPDATERS
+            or (ptype == ProgType.BPF_PROG_TYPE_TRACING and v.opts.expected_attach_type == AttachType.BPF_TRACE_ITER)
+            or (ptype == ProgType.BPF_PROG_TYPE_SOCK_OPS and helper == "map_delete_elem")):
+        return True
+    v.log("cannot update sockmap in this context")
+    return False
+
+
+# Helpers whose result is a negative errno or a length within the size argument (do_refine_retval_range).
+SIZED_RESULTS = ("get_stack", "get_task_stack", "probe_read_str", "probe_read_kernel_str", "probe_read_user_str")
+MAX_ERRNO = 4095
 
 
 def _reference_leak(state, prefix: str) -> VerifierError:
@@ -307,6 +349,8 @@ def check_helper_call(v, pc: int, helper_id: int) -> bool:
         from .insns import read_reg
         reg = read_reg(v, regno)
         check = ARG_CHECKS.get(kind)
+        if reg.is_pkt and kind != "ARG_ANYTHING" and not _helper_pkt_access(v, spec):
+            raise fail("helper access to the packet is not allowed")
         if check is None:
             raise fail(f"helper {name}#{helper_id}: argument kind {kind} is not supported by this verifier",
                        errno.EINVAL)
@@ -314,14 +358,22 @@ def check_helper_call(v, pc: int, helper_id: int) -> bool:
     if meta.map is not None:
         allowed = MAP_TYPES_FOR.get(spec.name)
         mtype = meta.map.map_type
-        if (allowed and mtype not in allowed) or (mtype in SPECIAL_MAPS and spec.name not in SPECIAL_MAPS[mtype]):
+        if ((allowed and mtype not in allowed) or (mtype in SPECIAL_MAPS and spec.name not in SPECIAL_MAPS[mtype])
+                or (mtype in SOCKET_MAP_HELPERS and spec.name not in SOCKET_MAP_HELPERS[mtype]
+                    and not _may_update_sockmap(v, spec.name))):
             # check_map_func_compatibility's error path returns -EINVAL, not -EACCES
             raise fail(f"cannot pass map_type {mtype} into func {name}#{helper_id}", errno.EINVAL)
-    if spec.name == "tail_call" and not v.capable:
-        _record_tail_call_map(v, pc, meta.map)
+    if spec.name == "tail_call":
+        if v.cur.refs:  # check_reference_leak(): the tail call never returns to release them
+            raise _reference_leak(v.cur, "tail_call")
+        if not v.capable:
+            _record_tail_call_map(v, pc, meta.map)
     if spec.name == "get_local_storage" and not regs[2].is_const(0):
         raise fail("get_local_storage() doesn't support non-zero flags", errno.EINVAL)
     if "release" in spec.effects:
+        if meta.release_regno < 0:  # check_func_arg(): the socket argument carries no reference
+            regno = 1 + next((i for i, k in enumerate(spec.args) if "SOCK" in k), 0)
+            raise fail(f"R{regno} must be referenced when passed to release function")
         _release(v, meta)
     if meta.callback is not None:
         _enter_callback(v, pc, spec.name, meta)
@@ -336,6 +388,10 @@ def check_helper_call(v, pc: int, helper_id: int) -> bool:
         r0.set_not_init()
     elif spec.ret == "RET_INTEGER":
         r0.set_unknown()
+        if spec.name in SIZED_RESULTS:  # do_refine_retval_range(): -errno or at most the buffer size
+            b = r0.b
+            b.smin, b.smax, b.s32_min, b.s32_max = -MAX_ERRNO, meta.msize_max, -MAX_ERRNO, meta.msize_max
+            b.sync()
     else:
         base, null, flags = RETURNS[spec.ret]
         if spec.name == "map_lookup_elem" and 0 <= meta.const_map_key < meta.map.max_entries:
@@ -347,22 +403,36 @@ def check_helper_call(v, pc: int, helper_id: int) -> bool:
             r0.map = meta.map
             if meta.map.map_type in SOCKET_MAPS:
                 r0.set_pointer(SOCK, null=True)
-                r0.id = v.new_id()
-                r0.ref_obj_id = r0.id
-                v.cur.refs.append((r0.id, pc))
         if base == MEM:
             r0.mem_size = meta.alloc_size or 0
         if base == BTF_ID:
             r0.btf_name = "task_struct"
+        # check_helper_call()'s id numbering: one id for the NULL check, then one for an acquired reference
+        # (which becomes the NULL-check id too), as the kernel's log numbers them.
         if null:
             r0.id = v.new_id()
-        if "acquire" in spec.effects:
-            r0.ref_obj_id = r0.id or v.new_id()
+        if "acquire" in spec.effects or (base == MAP_VALUE and meta.map.map_type in SOCKET_MAPS):
+            r0.id = r0.ref_obj_id = v.new_id()
             v.cur.refs.append((r0.ref_obj_id, pc))
         elif "cast" in spec.effects:
             r0.ref_obj_id = meta.ref_obj_id
     v.pc = pc + 1
     return False
+
+
+# may_access_direct_pkt_data() with a call's meta: these program types pass packets to pkt_access helpers.
+PKT_HELPER_TYPES = (ProgType.BPF_PROG_TYPE_LWT_IN, ProgType.BPF_PROG_TYPE_LWT_OUT, ProgType.BPF_PROG_TYPE_LWT_SEG6LOCAL,
+                    ProgType.BPF_PROG_TYPE_SK_REUSEPORT, ProgType.BPF_PROG_TYPE_FLOW_DISSECTOR,
+                    ProgType.BPF_PROG_TYPE_CGROUP_SKB, ProgType.BPF_PROG_TYPE_SCHED_CLS, ProgType.BPF_PROG_TYPE_SCHED_ACT,
+                    ProgType.BPF_PROG_TYPE_XDP, ProgType.BPF_PROG_TYPE_LWT_XMIT, ProgType.BPF_PROG_TYPE_SK_SKB,
+                    ProgType.BPF_PROG_TYPE_SK_MSG)
+
+
+def _helper_pkt_access(v, spec) -> bool:
+    ptype = v.opts.prog_type
+    if ptype == ProgType.BPF_PROG_TYPE_CGROUP_SOCKOPT:
+        return True
+    return ptype in PKT_HELPER_TYPES and "pkt_access" in spec.effects
 
 
 def _record_tail_call_map(v, pc: int, map_info) -> None:

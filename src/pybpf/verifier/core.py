@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from ..uapi import ProgType
 from .calls import check_tail_call_maps
 from .errors import VerifierError
-from ..isa.opcodes import BPF_PSEUDO_MAP_IDX_VALUE, BPF_PSEUDO_MAP_VALUE
+from ..isa.opcodes import BPF_JCOND, BPF_JMP, BPF_PSEUDO_MAP_IDX_VALUE, BPF_PSEUDO_MAP_VALUE
 from ..uapi import MapType
-from .program import Slot, Subprog, check_cfg, check_encodings, find_subprogs
+from .program import Slot, Subprog, can_be_sleepable, check_btf_func, check_cfg, check_encodings, find_subprogs
 from .regs import CTX, MapInfo
 from .state import MAX_CALL_FRAMES, State, state_str
 
@@ -27,6 +27,9 @@ BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000
 BPF_COMPLEXITY_LIMIT_JMP_SEQ = 8192
 MAX_STATES_PER_INSN = 64
 PRIVILEGED_INSN_LIMIT, UNPRIVILEGED_INSN_LIMIT = 1_000_000, 4096
+# is_tracing_prog_type()
+TRACING_TYPES = (ProgType.BPF_PROG_TYPE_KPROBE, ProgType.BPF_PROG_TYPE_TRACEPOINT, ProgType.BPF_PROG_TYPE_PERF_EVENT,
+                 ProgType.BPF_PROG_TYPE_RAW_TRACEPOINT, ProgType.BPF_PROG_TYPE_RAW_TRACEPOINT_WRITABLE)
 # Maps whose values have a fixed address (map_direct_value_addr).
 DIRECT_VALUE_MAPS = (MapType.BPF_MAP_TYPE_ARRAY,)
 
@@ -41,6 +44,9 @@ class Options:
     strict_alignment: bool = False
     maps: dict[int, MapInfo] = field(default_factory=dict)  # the map each map-referencing lddw names
     complexity_limit: int = BPF_COMPLEXITY_LIMIT_INSNS  # instructions processed before giving up
+    sleepable: bool = False  # BPF_F_SLEEPABLE
+    btf: object = None  # the program's BTF (pybpf.elf.btf.Btf), with func_info: (insn, FUNC type id) per subprogram
+    func_info: tuple = ()
 
 
 @dataclass
@@ -102,6 +108,7 @@ class Verifier:
         self.pending: list[tuple[State, Checkpoint | None, int, int]] = []
         self.cur: State = State()
         self.cur_cp: Checkpoint | None = None
+        self.fresh_cp: Checkpoint | None = None  # the checkpoint the last visit_state() made
         self.pc = 0
         self.scratched: set[str] = set()
 
@@ -117,7 +124,12 @@ class Verifier:
             raise VerifierError("empty program", None, errno.EINVAL)
         if len(slots) > limit:
             raise VerifierError(f"program has {len(slots)} instructions, the limit is {limit}", None, errno.E2BIG)
+        if self.opts.sleepable and not can_be_sleepable(self.opts.prog_type, self.opts.expected_attach_type):
+            raise VerifierError("Only fentry/fexit/fmod_ret, lsm, iter, uprobe, and struct_ops programs can be "
+                                "sleepable", None, errno.EINVAL)
         self.subprogs = find_subprogs(slots, self.capable)
+        if self.opts.btf is not None and self.opts.func_info:
+            check_btf_func(self.subprogs, self.opts.btf, self.opts.func_info)
         check_encodings(slots, self.opts.maps, self._check_lddw)
         self.prune_points = check_cfg(slots, self.capable)
         self.cur = State()
@@ -131,6 +143,7 @@ class Verifier:
         info = self.opts.maps.get(pc)
         if info is None:
             raise VerifierError(f"fd {s.imm} is not pointing to valid bpf_map", pc, errno.EBADF)
+        self._check_map_prog_compatibility(pc, info)
         if s.src in (BPF_PSEUDO_MAP_VALUE, BPF_PSEUDO_MAP_IDX_VALUE):
             off = second.imm & 0xFFFFFFFF
             if info.map_type not in DIRECT_VALUE_MAPS:
@@ -140,6 +153,18 @@ class Verifier:
             if off >= info.value_size:
                 raise VerifierError(f"invalid access to map value pointer, value_size={info.value_size} "
                                     f"off={off}", pc, errno.EACCES)
+
+    def _check_map_prog_compatibility(self, pc: int, info: MapInfo) -> None:
+        """check_map_prog_compatibility(): maps whose values hold locks or timers, per program type."""
+        fields = set((info.fields or {}).values())
+        tracing = self.opts.prog_type in TRACING_TYPES
+        if "bpf_spin_lock" in fields:
+            if self.opts.prog_type == ProgType.BPF_PROG_TYPE_SOCKET_FILTER:
+                raise VerifierError("socket filter progs cannot use bpf_spin_lock yet", pc, errno.EINVAL)
+            if tracing:
+                raise VerifierError("tracing progs cannot use bpf_spin_lock yet", pc, errno.EINVAL)
+        if "bpf_timer" in fields and tracing:
+            raise VerifierError("tracing progs cannot use bpf_timer yet", pc, errno.EINVAL)
 
     # -- the walk -----------------------------------------------------------------
     def walk(self) -> None:
@@ -197,9 +222,15 @@ class Verifier:
         """is_state_visited(): True when the current state is covered and the path can stop."""
         from .state import states_equal
         checkpoints = self.explored.setdefault(pc, [])
+        may_goto = self.slots[pc].code == (BPF_JMP | BPF_JCOND)
         for cp in checkpoints:
             if cp.branches:
-                if states_equal(cp.state, self.cur, exact=True) and self._on_path(cp):
+                if (may_goto and cp.state.may_goto_depth != self.cur.may_goto_depth
+                        and states_equal(cp.state, self.cur)):
+                    self.finish_path()  # another iteration of a may_goto loop, covered by an earlier one
+                    return True
+                if (states_equal(cp.state, self.cur, exact=True) and self._on_path(cp)
+                        and cp.state.may_goto_depth == self.cur.may_goto_depth):
                     self.log(f"infinite loop detected at insn {pc}")
                     raise VerifierError(f"infinite loop detected at insn {pc}", pc, errno.EINVAL)
                 continue
@@ -216,12 +247,23 @@ class Verifier:
                 return False
         cp = Checkpoint(self.cur.copy(), self.cur_cp)
         checkpoints.append(cp)
-        self.cur_cp = cp
+        self.cur_cp = self.fresh_cp = cp
         self.stats.total_states += 1
         live = sum(len(v) for v in self.explored.values())
         self.stats.peak_states = max(self.stats.peak_states, live)
         self.stats.max_states_per_insn = max(self.stats.max_states_per_insn, len(checkpoints))
         return False
+
+    def previous_iteration(self, pc: int):
+        """find_prev_entry(): the checkpoint at `pc` one loop iteration back on the current path."""
+        node = self.cur_cp
+        if node is not None and node is self.fresh_cp:  # the checkpoint of this very visit
+            node = node.parent
+        while node is not None:
+            if node in self.explored.get(pc, ()):
+                return node.state
+            node = node.parent
+        return None
 
     def _on_path(self, cp: Checkpoint) -> bool:
         node = self.cur_cp

@@ -269,6 +269,38 @@ def _syscall(off, size, kind, attach, capable):
     return (0 <= off < 0xFFFF and not off % size), None
 
 
+# struct sk_reuseport_md: data, data_end, len, eth_protocol, ip_protocol, bind_inany, hash, sk, migrating_sk.
+REUSEPORT_SIZE = 56
+REUSEPORT_POINTERS = {0: PACKET, 8: PACKET_END, 40: SOCK, 48: SOCK_COMMON + "?"}
+
+
+def _sk_reuseport(off, size, kind, attach, capable):
+    """sk_reuseport_is_valid_access()."""
+    if off < 0 or off >= REUSEPORT_SIZE or off % size or kind != READ:
+        return False, None
+    if off in REUSEPORT_POINTERS:
+        return size == 8, REUSEPORT_POINTERS[off]
+    if off == 32:  # hash
+        return size == 4, None
+    if 20 <= off < 24 and size < 2:  # eth_protocol: no narrower than sk_buff's protocol
+        return False, None
+    return 16 <= off < 32 and narrow_ok(off, size, 4), None
+
+
+# struct sk_msg_md: data, data_end, then u32 family .. size (16..72), then the sk pointer at 72.
+SK_MSG_SIZE = 80
+SK_MSG_POINTERS = {0: PACKET, 8: PACKET_END, 72: SOCK}
+
+
+def _sk_msg(off, size, kind, attach, capable):
+    """sk_msg_is_valid_access(): read-only; the pointers whole, the other fields as u32."""
+    if off < 0 or off >= SK_MSG_SIZE or kind != READ or off % size:
+        return False, None
+    if off in SK_MSG_POINTERS:
+        return size == 8, SK_MSG_POINTERS[off]
+    return 16 <= off < 72 and size == 4, None
+
+
 def _generic(limit: int):
     """Read-only narrow access inside a context of `limit` bytes (types without finer rules here)."""
     def check(off, size, kind, attach, capable):
@@ -292,11 +324,11 @@ OTHER_RULES: dict[int, CtxCheck] = {
     ProgType.BPF_PROG_TYPE_EXT: _raw_tp,
     ProgType.BPF_PROG_TYPE_SYSCALL: _syscall,
     ProgType.BPF_PROG_TYPE_SOCK_OPS: _sock_ops,
-    ProgType.BPF_PROG_TYPE_SK_MSG: _generic(88),
+    ProgType.BPF_PROG_TYPE_SK_MSG: _sk_msg,
     ProgType.BPF_PROG_TYPE_CGROUP_DEVICE: _generic(12),
     ProgType.BPF_PROG_TYPE_CGROUP_SYSCTL: _generic(8),
     ProgType.BPF_PROG_TYPE_CGROUP_SOCKOPT: _sockopt,
-    ProgType.BPF_PROG_TYPE_SK_REUSEPORT: _generic(72),
+    ProgType.BPF_PROG_TYPE_SK_REUSEPORT: _sk_reuseport,
     ProgType.BPF_PROG_TYPE_NETFILTER: _netfilter,
 }
 

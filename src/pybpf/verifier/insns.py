@@ -402,9 +402,16 @@ def check_jmp(v, pc: int, s: Slot) -> bool:
     if op == BPF_JCOND:
         if s.code != (BPF_JMP | BPF_JCOND) or s.src or s.dst or s.imm:
             raise fail(f"invalid may_goto imm {s.imm}", errno.EINVAL)
-        other = v.cur.copy()
-        v.push(other, pc + 1 + s.off, pc)
-        v.pc = pc + 1
+        # check_cond_jmp_op(): this path takes the jump (the count ran out); the loop body is explored
+        # later, one may_goto deeper and widened against the previous iteration.
+        body = v.cur.copy()
+        body.may_goto_depth += 1
+        prev = v.previous_iteration(pc)
+        if prev is not None:
+            from .state import widen_scalars
+            widen_scalars(prev, body)
+        v.push(body, pc + 1, pc)
+        v.pc = pc + 1 + s.off
         return False
     if op not in JMP_NAME:
         raise fail(f"invalid BPF_JMP/JMP32 opcode {op:x}", errno.EINVAL)
@@ -425,6 +432,10 @@ def check_jmp(v, pc: int, s: Slot) -> bool:
     bits = 32 if is32 else 64
     target = pc + 1 + s.off
     taken = _branch_taken(dst, src, name, bits)
+    if taken in (0, 1):
+        for reg in (dst, src):
+            if reg.type == SCALAR:
+                reg.decided = True
     if taken == 1:
         v.pc = target
         return False
@@ -435,6 +446,11 @@ def check_jmp(v, pc: int, s: Slot) -> bool:
     o_regs = other.regs
     o_dst = o_regs[s.dst]
     o_src = o_regs[s.src] if BPF_SRC(s.code) == BPF_X else src.copy()
+    if (not is32 and BPF_SRC(s.code) == BPF_X and name in ("jeq", "jne") and dst.is_pointer and src.is_pointer
+            and dst.null != src.null and BTF_ID not in (dst.type, src.type)):
+        # `if (p_or_null == p)`: p_or_null is not NULL where they are equal (only that register).
+        equal = other if name == "jeq" else v.cur
+        _mark_not_null(equal.regs[s.src] if src.null else equal.regs[s.dst])
     if dst.type == SCALAR and src.type == SCALAR:
         this_src = src if BPF_SRC(s.code) == BPF_X else src.copy()
         branches.refine(o_dst.b, o_src.b, name, bits)
@@ -484,6 +500,14 @@ def _sync_linked(state, reg: Reg, src: Reg | None) -> None:
         for other in state.all_regs():
             if other is not r and other.type == SCALAR and other.id == r.id:
                 other.b.copy_from(r.b)
+
+
+def _mark_not_null(reg: Reg) -> None:
+    """mark_ptr_not_null_reg()."""
+    if reg.type == MAP_VALUE and reg.map is not None and reg.map.inner is not None:
+        reg.set_pointer(MAP_PTR, map=reg.map.inner)
+    else:
+        reg.null = False
 
 
 def _mark_ptr_or_null(v, state, ptr_id: int, is_null: bool) -> None:

@@ -282,7 +282,10 @@ def check_mem_access(v, pc: int, regno: int, off: int, size: int, kind: str, val
             raise fail(f"R{value_regno} leaks addr into map")
         _map_access_type(reg, off, size, kind)
         check_region(v, regno, reg, off, size, reg.map.value_size)
-        if read_into >= 0:
+        if reg.map.kptrs and _kptr_access(v, pc, regno, reg, off, size, kind, value_regno, imm):
+            if read_into >= 0:
+                regs[read_into].set_unknown()  # (an untrusted kernel pointer here: a scalar, never dereferenced)
+        elif read_into >= 0:
             dst = regs[read_into]
             info = reg.map
             if reg.b.is_const and info.frozen and info.values is not None:
@@ -356,6 +359,42 @@ def check_mem_access(v, pc: int, regno: int, off: int, size: int, kind: str, val
     if read_into >= 0 and size < 8 and regs[read_into].type == SCALAR:
         b = regs[read_into].b
         b.sext(size) if sign_extend else b.truncate(size)
+
+
+def _kptr_access(v, pc: int, regno: int, reg: Reg, off: int, size: int, kind: str, value_regno: int,
+                 imm: int | None) -> bool:
+    """check_map_access()'s special fields and check_map_kptr_access(): a kptr is read or written whole,
+    by a plain load or store, never by a helper; a referenced kptr is never stored to.  True when the
+    access is to a kptr field."""
+    start, end = reg.b.smin + off, reg.b.umax + off + size
+    field = None
+    for at in sorted(reg.map.kptrs):
+        if start < at + 8 and at < end:
+            if kind == HELPER:
+                raise fail("kptr cannot be accessed indirectly by helper")
+            if not reg.b.is_const:
+                raise fail("kptr access cannot have variable offset")
+            if at != off + reg.b.value:
+                raise fail(f"kptr access misaligned expected={at} off={off + reg.b.value}")
+            if size != 8:
+                raise fail("kptr access size must be BPF_DW")
+            field = at
+    if field is None:
+        return False
+    how, struct = reg.map.kptrs[field]
+    s = v.slots[pc]
+    cls, mode = s.code & 0x07, s.code & 0xE0
+    if mode != 0x60:  # BPF_MEM
+        raise fail("kptr in map can only be accessed using BPF_MEM instruction mode")
+    if cls != 0x01 and how == "kptr":  # not BPF_LDX
+        raise fail("store to referenced kptr disallowed")
+    if cls == 0x02 and imm:  # BPF_ST
+        raise fail(f"BPF_ST imm must be 0 when storing to kptr at off={field}")
+    if cls == 0x03:  # BPF_STX: only a NULL, or a pointer of the kptr's type (none here without kernel BTF)
+        value = v.cur.regs[value_regno]
+        if not value.is_const(0):
+            raise fail(f"invalid kptr access, R{value_regno} type={value.type_str()} expected=ptr_{struct}")
+    return True
 
 
 def _map_access_type(reg: Reg, off: int, size: int, kind: str) -> None:
@@ -435,6 +474,8 @@ def check_helper_mem(v, regno: int, size: int, kind: str, zero_ok: bool, uninit_
     elif t == MAP_VALUE:
         _map_access_type(reg, reg.off, size, kind if kind != HELPER else READ)
         check_region(v, regno, reg, reg.off, size, reg.map.value_size, zero_ok)
+        if reg.map.kptrs:
+            _kptr_access(v, -1, regno, reg, reg.off, size, HELPER, -1, None)
     elif t == MEM:
         if kind == WRITE and "rdonly" in reg.flags:
             raise fail(f"R{regno} cannot write into {reg.type_str()}")

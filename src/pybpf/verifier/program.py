@@ -14,11 +14,12 @@ import errno
 import struct
 from dataclasses import dataclass, field
 
-from ..isa.opcodes import (BPF_ABS, BPF_CALL, BPF_CLASS, BPF_EXIT, BPF_IND, BPF_JA,
+from ..isa.opcodes import (BPF_ABS, BPF_CALL, BPF_CLASS, BPF_EXIT, BPF_IND, BPF_JA, BPF_JCOND,
                            BPF_JMP, BPF_JMP32, BPF_LD, BPF_LDX, BPF_MEM, BPF_MEMSX, BPF_MODE, BPF_OP,
                            BPF_PSEUDO_BTF_ID, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC,
                            BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_IDX, BPF_PSEUDO_MAP_IDX_VALUE,
                            BPF_PSEUDO_MAP_VALUE, BY_CODE)
+from ..uapi import AttachType, ProgType
 from .errors import VerifierError
 
 LDDW = 0x18
@@ -49,6 +50,7 @@ class Subprog:
     stack_depth: int = 0
     has_tail_call: bool = False
     has_ld_abs: bool = False
+    linkage: int = 0  # from the program's BTF: 0 static, 1 global
     callees: list[int] = field(default_factory=list)  # subprograms its text calls, dead code included
 
 
@@ -124,6 +126,38 @@ def find_subprogs(slots: list[Slot], capable: bool) -> list[Subprog]:
     return subprogs
 
 
+def can_be_sleepable(prog_type: int, attach: int) -> bool:
+    """can_be_sleepable(): fentry/fexit/fmod_ret/iter tracing, LSM, uprobes and struct_ops (and syscall
+    programs, which check_attach_btf_id() wants sleepable)."""
+    if prog_type == ProgType.BPF_PROG_TYPE_SYSCALL:
+        return True
+    if prog_type == ProgType.BPF_PROG_TYPE_TRACING:
+        return attach in (AttachType.BPF_TRACE_FENTRY, AttachType.BPF_TRACE_FEXIT, AttachType.BPF_MODIFY_RETURN,
+                          AttachType.BPF_TRACE_ITER)
+    return prog_type in (ProgType.BPF_PROG_TYPE_LSM, ProgType.BPF_PROG_TYPE_KPROBE, ProgType.BPF_PROG_TYPE_STRUCT_OPS)
+
+
+def check_btf_func(subprogs: list[Subprog], btf, func_info) -> None:
+    """check_btf_func(): one FUNC per subprogram, at its first instruction; a subprogram with LD_ABS or a
+    tail call must return a scalar (an int or an enum), since either may leave it early with r0 = 0."""
+    if len(func_info) != len(subprogs):
+        raise VerifierError("number of funcs in func_info doesn't match number of subprogs", None, errno.EINVAL)
+    for i, ((insn, type_id), sp) in enumerate(zip(func_info, subprogs)):
+        if sp.start != insn:
+            raise VerifierError("func_info BTF section doesn't match subprog layout in BPF program", None,
+                                errno.EINVAL)
+        func = btf[type_id] if 0 < type_id <= len(btf) else None
+        if func is None or func.kind != "FUNC" or btf[func.type].kind != "FUNC_PROTO":
+            raise VerifierError(f"invalid type id {type_id} in func info", None, errno.EINVAL)
+        sp.linkage = func.linkage
+        ret = btf.resolve(btf[func.type].type) if btf[func.type].type else None
+        scalar = ret is not None and ((ret.kind == "INT" and ret.size_or_type <= 8) or ret.kind in ("ENUM", "ENUM64"))
+        if i and not scalar and sp.has_ld_abs:
+            raise VerifierError("LD_ABS is only allowed in functions that return 'int'.", None, errno.EINVAL)
+        if i and not scalar and sp.has_tail_call:
+            raise VerifierError("tail_call is only allowed in functions that return 'int'.", None, errno.EINVAL)
+
+
 def check_encodings(slots: list[Slot], maps: dict, map_fd_ok) -> None:
     """resolve_pseudo_ldimm64(): reserved LDX fields, lddw shape and sources, known opcodes."""
     n = len(slots)
@@ -181,6 +215,8 @@ def check_cfg(slots: list[Slot], capable: bool) -> set[int]:
             target = jump_target(pc, s)
             prune.add(target)
             return [target]
+        if op == BPF_JCOND:  # may_goto: its own checkpoint, where loop iterations meet
+            prune.add(pc)
         target = jump_target(pc, s)
         prune.update((pc + 1, target))
         return [pc + 1, target]

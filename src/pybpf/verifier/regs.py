@@ -37,7 +37,7 @@ BUF = "buf"
 PACKET_TYPES = (PACKET, PACKET_META)
 SOCK_TYPES = (SOCK, SOCK_COMMON, TCP_SOCK)
 # Types whose value can never be NULL once the _or_null flag is gone (reg_not_null).
-NOT_NULL_TYPES = (SOCK, TCP_SOCK, MAP_VALUE, MAP_KEY, SOCK_COMMON, MEM)
+NOT_NULL_TYPES = (SOCK, TCP_SOCK, MAP_VALUE, MAP_KEY, SOCK_COMMON, MEM, MAP_PTR)
 MAP_TYPES = (MAP_PTR, MAP_KEY, MAP_VALUE)
 # Type modifiers, in the order reg_type_str() prints them as prefixes.
 FLAG_ORDER = ("rdonly", "ringbuf", "user", "percpu", "rcu", "untrusted", "trusted")
@@ -57,13 +57,18 @@ class MapInfo:
     inner: "MapInfo | None" = None
     values: Any = None  # read-only contents (bytes) for direct reads of frozen maps
     fd: int = -1
+    # Special fields of the value from the map's BTF (btf_record): offset -> (kind, struct), kind "kptr_untrusted"
+    # (__kptr_untrusted) or "kptr" (__kptr, referenced); each is an 8-byte pointer to `struct`.
+    kptrs: dict = None
+    # The other special fields of the value (btf_record): offset -> the kernel struct ("bpf_spin_lock", "bpf_timer").
+    fields: dict = None
 
 
 class Reg:
     """One register (or spilled stack slot) of the abstract state."""
 
     __slots__ = ("type", "null", "flags", "off", "b", "id", "ref_obj_id", "map", "range",
-                 "mem_size", "frameno", "subprog", "precise", "btf_name")
+                 "mem_size", "frameno", "subprog", "precise", "btf_name", "decided")
 
     def __init__(self, type: str = NOT_INIT) -> None:
         self.type = type
@@ -80,6 +85,7 @@ class Reg:
         self.subprog = 0
         self.precise = False
         self.btf_name = ""
+        self.decided = False  # a branch was decided by this scalar's value (kept when may_goto widens)
 
     def copy(self) -> "Reg":
         new = Reg.__new__(Reg)

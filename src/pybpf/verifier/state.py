@@ -86,16 +86,18 @@ class Frame:
 class State:
     """A whole verifier state: call frames, acquired references, bookkeeping."""
 
-    __slots__ = ("frames", "refs")
+    __slots__ = ("frames", "refs", "may_goto_depth")
 
     def __init__(self) -> None:
         self.frames: list[Frame] = [Frame(0)]
         self.refs: list[tuple[int, int]] = []  # (id, insn that acquired it)
+        self.may_goto_depth = 0  # may_goto fall-throughs taken on this path
 
     def copy(self) -> "State":
         new = State.__new__(State)
         new.frames = [f.copy() for f in self.frames]
         new.refs = self.refs[:]
+        new.may_goto_depth = self.may_goto_depth
         return new
 
     @property
@@ -224,6 +226,23 @@ def stack_safe(old: Frame, cur: Frame, ids: IdMap, exact: bool) -> bool:
             if t != c:
                 return False
     return True
+
+
+def widen_scalars(old: State, cur: State) -> None:
+    """widen_imprecise_scalars(): scalars that changed since the previous iteration become unknown, so that
+    iterations of a may_goto loop converge.  The kernel keeps precise scalars; without precision marks this
+    keeps the scalars that decided a branch (`Reg.decided`: the loop counter a bound check ends the loop on,
+    which the kernel's backtracking would mark precise) and widens every other changed scalar.  Widening
+    only loses knowledge, so whichever scalars it picks the walk stays sound."""
+    if len(old.frames) != len(cur.frames):
+        return
+    for fo, fc in zip(old.frames, cur.frames):
+        pairs = list(zip(fo.regs, fc.regs))
+        pairs += [(so.spilled, sc.spilled) for so, sc in zip(fo.stack, fc.stack) if so.is_spill and sc.is_spill]
+        for ro, rc in pairs:
+            if (ro.type == SCALAR and rc.type == SCALAR and not (ro.decided or rc.decided)
+                    and not _reg_exact(ro, rc, IdMap())):
+                rc.set_unknown()
 
 
 def states_equal(old: State, cur: State, exact: bool = False) -> bool:

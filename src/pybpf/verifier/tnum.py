@@ -22,6 +22,9 @@ class Tnum(NamedTuple):
         return not self.mask
 
     def __str__(self) -> str:
+        """tnum_strn(): a known value as a number (decimal up to 512), else (value; mask)."""
+        if not self.mask:
+            return str(self.value) if self.value <= 512 else f"{self.value:#x}"
         return f"(0x{self.value:x}; 0x{self.mask:x})"
 
 
