@@ -214,7 +214,13 @@ class Session:
                 self.poller = Poller()
                 self.reader.add_to(self.poller)
             table = providers(self.resources.kernel)
-            for name, point in self.compiled.programs:
+            oneshot = ("BEGIN", "END")  # BEGIN runs before the other probes are attached, as in bpftrace
+            programs = sorted(self.compiled.programs, key=lambda program: program[1].provider not in oneshot)
+            began = False
+            for name, point in programs:
+                if not began and point.provider not in oneshot:
+                    self.kernel.trigger("BEGIN")
+                    began = True
                 attach = table[point.provider].attach(point, self.resources.probe_facts.get(point.text))
                 options = dict(attach.options)
                 if self.pid is not None and point.provider in ("uprobe", "uretprobe", "usdt"):
@@ -229,7 +235,8 @@ class Session:
             attached = json_output.attached_record(count) if self.json else \
                 f"Attached {count} probe{'s' if count != 1 else ''}"
             print(attached, file=self.err)
-            self.kernel.trigger("BEGIN")
+            if not began:
+                self.kernel.trigger("BEGIN")
             self.poll()
         except BaseException:
             self.close()
