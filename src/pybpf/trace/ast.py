@@ -43,9 +43,11 @@ class PositionalParam(Expr):
 
 @dataclass(eq=False)
 class Variable(Expr):
-    """A scratch variable, `$name`."""
+    """A scratch variable, `$name`.  `binding` names its declaration (semantic): two blocks may each
+    have their own `$x`, and codegen gives each binding its own stack slot."""
 
     name: str
+    binding: str = field(default="", init=False)
 
 
 @dataclass(eq=False)
@@ -87,8 +89,17 @@ class Ternary(Expr):
 
 @dataclass(eq=False)
 class Cast(Expr):
-    target: str  # int8 ... uint64
+    target: str  # int8 ... uint64, bool, or a pointer type as written: "int8*", "struct Foo*"
     operand: Expr
+
+
+@dataclass(eq=False)
+class BlockExpr(Expr):
+    """`{ stmt; ...; expr }`: the statements run in their own scope, then `value` (if any) is the result.
+    A macro call expands to one."""
+
+    body: list["Stmt"]
+    value: Expr | None = None
 
 
 @dataclass(eq=False)
@@ -125,6 +136,22 @@ class Assign(Stmt):
 
 
 @dataclass(eq=False)
+class VarDecl(Stmt):
+    """`let $x;`, `let $x: type;` or `let $x = e;`: declares $x in the current block."""
+
+    variable: Variable
+    type_name: str | None = None
+    value: Expr | None = None
+
+
+@dataclass(eq=False)
+class Return(Stmt):
+    """`return;` or `return e;` (the value is evaluated, and ignored by BEGIN/END/interval probes)."""
+
+    value: Expr | None = None
+
+
+@dataclass(eq=False)
 class If(Stmt):
     cond: Expr
     then: list[Stmt]
@@ -145,6 +172,17 @@ class ForRange(Stmt):
     start: Expr
     end: Expr
     body: list[Stmt]
+
+
+@dataclass(eq=False)
+class ForMap(Stmt):
+    """`for ($kv : @map) { ... }`: $kv is (key, value) of each entry (the key a tuple for several keys).
+    `captures` (semantic) are the outer variables the body uses: the callback reaches them by pointer."""
+
+    variable: Variable
+    map: "Map"
+    body: list[Stmt]
+    captures: list[str] = field(default_factory=list, init=False)
 
 
 @dataclass(eq=False)
@@ -184,7 +222,18 @@ class MapDeclaration(Node):
 
 
 @dataclass(eq=False)
+class Macro(Node):
+    """`macro name(params) { body }`.  A parameter is a Variable ($x: the caller's variable, which
+    the body may change), a Map (@m: the caller's map) or a Builtin (x: an expression, substituted)."""
+
+    name: str
+    params: list[Expr]
+    body: BlockExpr
+
+
+@dataclass(eq=False)
 class Program(Node):
     probes: list[Probe]
     config: dict[str, Expr] = field(default_factory=dict)
     declarations: list[MapDeclaration] = field(default_factory=list)
+    macros: list[Macro] = field(default_factory=list)

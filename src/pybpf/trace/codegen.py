@@ -22,7 +22,8 @@ from . import ast
 from .builtins import ACTIONS, FUNCTIONS, VARIABLES
 from .probes import PROVIDERS, program_names
 from .semantic import MapInfo, Resources
-from .types import slot_size
+from .loops import add_btf_functions, for_map
+from .types import pointee_size, slot_size
 
 DATA_LAYOUT = "e-m:e-p:64:64-i64:64-i128:128-n32:64-S128"
 TRIPLE = "bpfel-unknown-none"
@@ -92,6 +93,8 @@ class Gen:
         for probe in self.program.probes:
             for point in probe.attach_points:
                 self.function(probe, point, len(self.programs))
+        if any(fn.linkage == "internal" for fn in self.module.functions):
+            add_btf_functions(self.module)  # Linux wants BTF func_info for the callbacks' subprograms
         return self.module
 
     def function(self, probe: ast.Probe, point: ast.AttachPoint, index: int) -> None:
@@ -103,7 +106,8 @@ class Gen:
         body = fn.append_basic_block("body")
         self.b = ir.IRBuilder(body)
         self.variables: dict[str, ir.Value] = {}
-        self.loops: list[tuple[ir.Block, ir.Block]] = []
+        self.loops: list[tuple[ir.Block, ir.Block] | None] = []  # None: the callback of a map loop
+        self.callback_flag: ir.Value | None = None  # in a map loop's callback: where `return` leaves a 1
         if probe.predicate is not None:
             keep = self.b.icmp_unsigned("!=", self.expr(probe.predicate), self.i64(0))
             go, stop = self.new_block("predicate_true"), self.new_block("predicate_false")
@@ -191,8 +195,13 @@ class Gen:
         return self.load_or_zero(self.helper("map_lookup_elem", [self.global_ptr(START_MAP), key]))
 
     def leave(self) -> None:
-        """Return from the program here (exit()); code after it lands in an unreachable block."""
-        self.b.ret(self.i64(0))
+        """Return from the program here (exit(), return); code after it lands in an unreachable block.
+        In a map loop's callback: stop the iteration and tell the caller to return too."""
+        if self.callback_flag is not None:
+            self.b.store(self.i64(1), self.callback_flag)
+            self.b.ret(self.i64(1))
+        else:
+            self.b.ret(self.i64(0))
         self.b.position_at_end(self.new_block("after_return"))
 
     # -- records to user space ------------------------------------------------------------
@@ -263,25 +272,50 @@ class Gen:
             self.b.store(self.b.add(self.b.load(slot), self.i64(1)), slot)
             self.b.branch(head)
             self.b.position_at_end(done)
+        elif isinstance(s, ast.ForMap):
+            for_map(self, s)
         elif isinstance(s, ast.Unroll):
             for _ in range(s.count):
                 self.block(s.body)
+        elif isinstance(s, ast.Return):
+            if s.value is not None:
+                self.expr(s.value)
+            self.leave()
+        elif isinstance(s, ast.VarDecl):
+            if s.value is not None:
+                self.store_variable(s.variable, s.value, self.expr(s.value))
+            else:
+                self.zero(self.variable_slot(s.variable), slot_size(self.variable_type(s.variable)))
         elif isinstance(s, ast.Jump):
-            if s.kind == "return":
-                self.leave()
+            if self.loops[-1] is None:  # in a map loop's callback: 0 goes on to the next entry, 1 stops
+                self.b.ret(self.i64(1 if s.kind == "break" else 0))
             else:
                 head, done = self.loops[-1]
                 self.b.branch(done if s.kind == "break" else head)
-                self.b.position_at_end(self.new_block("after_jump"))
+            self.b.position_at_end(self.new_block("after_jump"))
+
+    def variable_type(self, var: ast.Variable):
+        return self.resources.variables.get(var.binding, var.type)
 
     def variable_slot(self, var: ast.Variable) -> ir.Value:
-        slot = self.variables.get(var.name)
+        """The stack slot of a variable's binding (zeroed at entry), sized for its final type."""
+        key = var.binding or var.name
+        slot = self.variables.get(key)
         if slot is None:
-            slot = self.variables[var.name] = self.alloca_bytes(slot_size(var.type))
+            size = slot_size(self.variable_type(var))
+            slot = self.variables[key] = self.alloca_bytes(size)
             ir.IRBuilder(self.entry).call(self.module.declare_intrinsic("llvm.memset", [PTR, i64]),
-                                          [slot, ir.Constant(i8, 0), self.i64(slot_size(var.type)),
-                                           ir.Constant(i1, 0)])
+                                          [slot, ir.Constant(i8, 0), self.i64(size), ir.Constant(i1, 0)])
         return slot
+
+    def store_variable(self, var: ast.Variable, value_expr: ast.Expr, value: ir.Value) -> None:
+        slot = self.variable_slot(var)
+        t = self.variable_type(var)
+        if t.is_scalar:
+            self.b.store(value, self.at(slot, 0, i64))
+        else:
+            self.zero(slot, slot_size(t))
+            self.copy(slot, value, min(value_expr.type.size, t.size))
 
     def assign(self, s: ast.Assign) -> None:
         target = s.target
@@ -290,14 +324,11 @@ class Gen:
             return
         value = self.expr(s.value)
         if s.op:
+            if target.type.kind == "ptr" and s.op in "+-":
+                value = self.b.mul(value, self.i64(pointee_size(target.type)))
             value = self.arithmetic(s.op, self.expr(target), value, target.type.signed if target.type else True)
         if isinstance(target, ast.Variable):
-            slot = self.variable_slot(target)
-            if target.type.is_scalar:
-                self.b.store(value, self.at(slot, 0, i64))
-            else:
-                self.zero(slot, target.type.size)
-                self.copy(slot, value, min(s.value.type.size, target.type.size))
+            self.store_variable(target, s.value, value)
             return
         layout = self.layouts[target.name]
         if target.type.is_scalar:
@@ -420,6 +451,13 @@ class Gen:
             return self.binary(e)
         if isinstance(e, ast.Ternary):
             return self.ternary(e)
+        if isinstance(e, ast.BlockExpr):
+            self.block(e.body)
+            return self.expr(e.value) if e.value is not None else self.i64(0)
+        if isinstance(e, ast.Cast) and e.type.kind == "bool":
+            return self.b.zext(self.b.icmp_unsigned("!=", self.expr(e.operand), self.i64(0)), i64)
+        if isinstance(e, ast.Cast) and e.type.kind == "ptr":
+            return self.expr(e.operand)
         if isinstance(e, ast.Cast):
             bits = e.type.size * 8
             narrow = self.b.trunc(self.expr(e.operand), ir.IntType(bits)) if bits < 64 else self.expr(e.operand)
@@ -493,6 +531,10 @@ class Gen:
             return self.string_equal(e)
         left, right = self.expr(e.left), self.expr(e.right)
         signed = e.left.type.signed and e.right.type.signed
+        if e.op in ("+", "-") and e.left.type.kind == "ptr" and e.right.type.kind != "ptr":
+            right = self.b.mul(right, self.i64(pointee_size(e.left.type)))
+        elif e.op == "+" and e.right.type.kind == "ptr" and e.left.type.kind != "ptr":
+            left = self.b.mul(left, self.i64(pointee_size(e.right.type)))
         if e.op in ("==", "!=", "<", ">", "<=", ">="):
             compare = self.b.icmp_signed if signed else self.b.icmp_unsigned
             return self.b.zext(compare(e.op, left, right), i64)

@@ -15,7 +15,7 @@ from . import ast
 from .builtins import FUNCTIONS, VARIABLES
 from .probes import PROVIDERS
 from .source import Diagnostics, Source, Span
-from .types import BOOL, CAST_TYPES, INT64, NONE, UINT64, Type, integer, kind_name, string, tuple_of
+from .types import BOOL, INT64, NONE, UINT64, Type, integer, kind_name, named_type, string, tuple_of
 
 
 # Map kinds a declaration may name.  The virtual kernel keeps per-CPU kinds in shared maps updated
@@ -50,11 +50,20 @@ class Resources:
     outputs: list[Output] = field(default_factory=list)
     maps: dict[str, MapInfo] = field(default_factory=dict)
     needs_elapsed: bool = False
+    variables: dict[str, Type] = field(default_factory=dict)  # a scratch variable's binding -> its final type
     warnings: list = field(default_factory=list)  # source.Diagnostic
 
     def add_output(self, kind: str, fmt: str, types, span: Span | None = None) -> int:
         self.outputs.append(Output(kind, fmt, tuple(types), span))
         return len(self.outputs) - 1
+
+
+@dataclass
+class Binding:
+    """A scratch variable's declaration: its type (None for `let $x;` until assigned) and unique key."""
+
+    type: Type | None
+    key: str
 
 
 class Analyser:
@@ -64,9 +73,37 @@ class Analyser:
         self.diagnostics = Diagnostics(source)
         self.resources = Resources()
         self.params = params or []
-        self.variables: dict[str, Type] = {}
+        self.scopes: list[dict[str, Binding]] = [{}]
+        self.for_maps: list[tuple[ast.ForMap, int]] = []  # the map loops being analysed, with their scope depth
         self.probe: ast.Probe | None = None
         self.loop_depth = 0
+
+    # -- scratch variables: block scoped, as current bpftrace -------------------------------
+    def lookup(self, name: str) -> Binding | None:
+        for depth in range(len(self.scopes) - 1, -1, -1):
+            binding = self.scopes[depth].get(name)
+            if binding is not None:
+                for loop, loop_depth in self.for_maps:  # an outer variable a map loop's callback reaches by pointer
+                    if depth < loop_depth and binding.key not in loop.captures:
+                        loop.captures.append(binding.key)
+                return binding
+        return None
+
+    def declare(self, var: ast.Variable, t: Type | None) -> Binding:
+        binding = Binding(t, f"{var.name}#{len(self.resources.variables)}")
+        self.scopes[-1][var.name] = binding
+        self.resources.variables[binding.key] = t or INT64
+        return binding
+
+    def bind(self, var: ast.Variable, binding: Binding) -> None:
+        var.binding, var.type = binding.key, binding.type or INT64
+        if binding.type is not None:
+            self.resources.variables[binding.key] = binding.type
+
+    def scoped_block(self, statements: list[ast.Stmt]) -> None:
+        self.scopes.append({})
+        self.block(statements)
+        self.scopes.pop()
 
     def run(self) -> Resources:
         for declaration in self.program.declarations:
@@ -84,7 +121,7 @@ class Analyser:
                     self.diagnostics.error(point.span, f"More than one {point.provider} probe defined")
                 seen[point.provider] = point
         for probe in self.program.probes:
-            self.probe, self.variables = probe, {}
+            self.probe, self.scopes = probe, [{}]
             for point in probe.attach_points:
                 provider = PROVIDERS.get(point.provider)
                 if provider is None:
@@ -125,32 +162,75 @@ class Analyser:
             self.assign(s)
         elif isinstance(s, ast.If):
             self.condition(s.cond)
-            self.block(s.then)
-            self.block(s.otherwise)
+            self.scoped_block(s.then)
+            self.scoped_block(s.otherwise)
         elif isinstance(s, ast.While):
             self.condition(s.cond, "while()")
             self.loop_depth += 1
-            self.block(s.body)
+            self.scoped_block(s.body)
             self.loop_depth -= 1
         elif isinstance(s, ast.ForRange):
             for bound in (s.start, s.end):
                 if not self.expr(bound).is_int:
                     self.diagnostics.error(bound.span, f"Loop range requires an integer ({bound.type} provided)")
-            previous = self.variables.get(s.variable.name)
-            if previous is not None and not previous.is_int:
-                self.diagnostics.error(s.variable.span, f"Loop variable {s.variable.name} already holds a "
-                                                        f"{previous}")
-            self.variables[s.variable.name] = s.variable.type = INT64
+            self.scopes.append({})
+            self.bind(s.variable, self.declare(s.variable, INT64))
             self.loop_depth += 1
             self.block(s.body)
             self.loop_depth -= 1
+            self.scopes.pop()
+        elif isinstance(s, ast.ForMap):
+            self.for_map(s)
         elif isinstance(s, ast.Unroll):
             if not 1 <= s.count <= 100:
                 self.diagnostics.error(s.span, "unroll maximum value is 100")
-            self.block(s.body)
+            self.scoped_block(s.body)
         elif isinstance(s, ast.Jump):
-            if s.kind != "return" and not self.loop_depth:
+            if not self.loop_depth:
                 self.diagnostics.error(s.span, f"{s.kind} used outside of a loop")
+        elif isinstance(s, ast.Return):
+            if s.value is not None:
+                self.expr(s.value)
+        elif isinstance(s, ast.VarDecl):
+            self.var_declaration(s)
+
+    def var_declaration(self, s: ast.VarDecl) -> None:
+        declared = None
+        if s.type_name is not None:
+            declared = named_type(s.type_name)
+            if declared is None:
+                self.diagnostics.error(s.span, f"Unknown type: {s.type_name}")
+        value = self.expr(s.value) if s.value is not None else None
+        if value is not None and value.kind == "none":
+            self.diagnostics.error(s.value.span, "Value has no type and cannot be assigned")
+            value = None
+        if declared is not None and value is not None and declared.kind != value.kind:
+            self.diagnostics.error(s.span, f"Type mismatch for {s.variable.name}: trying to assign value of type "
+                                           f"'{value}' when variable already has a type '{declared}'")
+        if self.scopes[-1].get(s.variable.name) is not None:
+            self.diagnostics.error(s.variable.span, f"Variable {s.variable.name} was already declared")
+        self.bind(s.variable, self.declare(s.variable, declared or value))
+
+    def for_map(self, s: ast.ForMap) -> None:
+        info = self.resources.maps.get(s.map.name)
+        if info is None or info.value is None:
+            self.diagnostics.error(s.map.span, f"Undefined map: {s.map.name}")
+            key, value = INT64, INT64
+        else:
+            if info.value.kind in ("hist", "lhist", "stats"):
+                self.diagnostics.error(s.map.span, f"Loop expression does not support type: {info.value}")
+            keys = info.keys or [INT64]
+            key = keys[0] if len(keys) == 1 else tuple_of(keys)
+            value = INT64 if info.value.is_aggregation else info.value
+        s.map.type = info.value if info is not None and info.value is not None else INT64
+        self.scopes.append({})
+        self.for_maps.append((s, len(self.scopes) - 1))
+        self.bind(s.variable, self.declare(s.variable, tuple_of([key, value])))
+        self.loop_depth += 1
+        self.block(s.body)
+        self.loop_depth -= 1
+        self.for_maps.pop()
+        self.scopes.pop()
 
     def condition(self, cond: ast.Expr, where: str = "if()") -> None:
         if not self.expr(cond).is_int:
@@ -166,18 +246,21 @@ class Analyser:
             self.diagnostics.error(s.value.span, "Value has no type and cannot be assigned")
             return
         if isinstance(s.target, ast.Variable):
-            previous = self.variables.get(s.target.name)
+            binding = self.lookup(s.target.name)
+            previous = binding.type if binding is not None else None
             if value.is_aggregation:
                 self.diagnostics.error(s.value.span, "Aggregations cannot be assigned to scratch variables")
             elif previous is not None and previous.kind != value.kind:
-                self.diagnostics.error(s.op_span or s.span, f"Type mismatch for {s.target.name}: trying to assign value of "
-                                               f"type '{value}' when variable already contains a value of "
-                                               f"type '{previous}'")
-            elif previous is not None and value.kind == "str" and value.size > previous.size:
-                self.variables[s.target.name] = value
+                self.diagnostics.error(s.op_span or s.span, f"Type mismatch for {s.target.name}: trying to assign "
+                                                            f"value of type '{value}' when variable already "
+                                                            f"contains a value of type '{previous}'")
+            elif previous is not None and value.kind in ("str", "tuple") and value.size > previous.size:
+                binding.type = value
+            elif binding is None:
+                binding = self.declare(s.target, value)
             elif previous is None:
-                self.variables[s.target.name] = value
-            s.target.type = self.variables.get(s.target.name, value)
+                binding.type = value
+            self.bind(s.target, binding)
             return
         self.map_use(s.target, value)
 
@@ -225,10 +308,19 @@ class Analyser:
         if isinstance(e, ast.String):
             return string(len(e.value.encode()) + 1)
         if isinstance(e, ast.Variable):
-            t = self.variables.get(e.name)
-            if t is None:
+            binding = self.lookup(e.name)
+            if binding is None:
                 self.diagnostics.error(e.span, f"Undefined or undeclared variable: {e.name}")
                 return INT64
+            if binding.type is None:  # `let $x;` read before any assignment: an integer 0
+                binding.type = INT64
+            self.bind(e, binding)
+            return binding.type
+        if isinstance(e, ast.BlockExpr):
+            self.scopes.append({})
+            self.block(e.body)
+            t = self.expr(e.value, statement) if e.value is not None else NONE
+            self.scopes.pop()
             return t
         if isinstance(e, ast.PositionalParam):
             if e.index == 0:
@@ -281,9 +373,13 @@ class Analyser:
             return then if then.kind != "str" else string(max(then.size, otherwise.size))
         if isinstance(e, ast.Cast):
             t = self.expr(e.operand)
-            if not t.is_int:
+            target = named_type(e.target)
+            if target is None:
+                self.diagnostics.error(e.span, f"Unknown type: {e.target}")
+                return INT64
+            if not (t.is_int or t.kind == "ptr" or (target.kind == "bool" and t.is_scalar)):
                 self.diagnostics.error(e.span, f"Cannot cast from \"{t}\" to \"{e.target}\"")
-            return CAST_TYPES[e.target]
+            return target
         if isinstance(e, ast.TupleAccess):
             t = self.expr(e.tuple)
             if t.kind != "tuple":
@@ -296,7 +392,7 @@ class Analyser:
             return t.items[e.index]
         if isinstance(e, ast.Tuple):
             items = [self.expr(item) for item in e.items]
-            return tuple_of([integer(8, t.signed) if t.is_int else t for t in items])
+            return tuple_of([integer(8, t.signed) if t.kind == "int" else t for t in items])
         raise AssertionError(f"unhandled expression {e!r}")  # pragma: no cover
 
     def binary(self, e: ast.Binary) -> Type:

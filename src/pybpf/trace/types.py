@@ -23,7 +23,7 @@ class Type:
     @property
     def is_scalar(self) -> bool:
         """Held in a register as a u64 (an integer, a timestamp)."""
-        return self.kind in ("int", "bool", "timestamp", "username")
+        return self.kind in ("int", "bool", "timestamp", "username", "ptr")
 
     @property
     def is_aggregation(self) -> bool:
@@ -34,6 +34,8 @@ class Type:
             return f"{'' if self.signed else 'u'}int{self.size * 8}"
         if self.kind == "str":
             return f"string[{self.size}]"
+        if self.kind == "ptr":
+            return f"{self.items[0]} *"
         if self.kind == "tuple":
             return "(" + ",".join(str(t) for t in self.items) + ")"
         if self.kind == "lhist":
@@ -73,3 +75,24 @@ def slot_size(t: Type) -> int:
 INT64, UINT64, NONE, BOOL = integer(8, True), integer(8, False), Type("none", 0), Type("bool", 8)
 CAST_TYPES = {f"{'' if signed else 'u'}int{bits}": integer(bits // 8, signed)
               for bits in (8, 16, 32, 64) for signed in (True, False)}
+
+
+def pointer_to(t: Type) -> Type:
+    return Type("ptr", 8, items=(t,))
+
+
+def named_type(name: str) -> Type | None:
+    """The type a cast or `let $x: T` names: `uint32`, `bool`, `int8*`; None when unknown."""
+    stars = len(name) - len(name.rstrip("*"))
+    base = name.rstrip("*")
+    t = CAST_TYPES.get(base) or (BOOL if base == "bool" else None)
+    if t is None:
+        return None
+    for _ in range(stars):
+        t = pointer_to(t)
+    return t
+
+
+def pointee_size(t: Type) -> int:
+    """What pointer arithmetic steps by: the size of what a pointer points to."""
+    return t.items[0].size if t.items[0].kind != "ptr" else 8
