@@ -112,7 +112,8 @@ class TupleAccess(Expr):
     """`$t.0`: an element of a tuple."""
 
     tuple: Expr
-    index: int
+    index: int  # -1 until semantic analysis folds index_expr
+    index_expr: Expr | None = None  # `$t[1 + 1]`
 
 
 @dataclass(eq=False)

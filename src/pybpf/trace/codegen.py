@@ -440,6 +440,15 @@ class Gen:
             return VARIABLES[e.name].emit(self, e)
         if isinstance(e, ast.Call):
             return (FUNCTIONS[e.name] if e.name in FUNCTIONS else VARIABLES[e.name]).emit(self, e)
+        if isinstance(e, ast.Unary) and e.op == "&":
+            return self.b.ptrtoint(self.variable_slot(e.operand), i64)
+        if isinstance(e, ast.Unary) and e.op == "*":
+            return self.dereference(self.expr(e.operand), e.type)
+        if isinstance(e, ast.Unary) and e.op in ("++", "--"):
+            step = pointee_size(e.type) if e.type.kind == "ptr" else 1
+            value = (self.b.add if e.op == "++" else self.b.sub)(self.expr(e.operand), self.i64(step))
+            self.store_variable(e.operand, e, value)
+            return value
         if isinstance(e, ast.Unary):
             operand = self.expr(e.operand)
             if e.op == "-":
@@ -479,6 +488,19 @@ class Gen:
                 offset += slot_size(item.type)
             return buffer
         raise AssertionError(f"unhandled expression {e!r}")  # pragma: no cover
+
+    def dereference(self, address: ir.Value, t) -> ir.Value:
+        """`*p`: what p points to, read with probe_read_kernel (bpftrace's default address space)."""
+        size = t.size if not t.is_scalar else t.size if t.kind == "int" else 8
+        buffer = self.alloca_bytes(max(slot_size(t), size))
+        self.zero(buffer, max(slot_size(t), size))
+        self.helper("probe_read_kernel", [buffer, self.i64(size), self.b.inttoptr(address, PTR)])
+        if not t.is_scalar:
+            return buffer
+        if t.kind == "int" and size < 8:
+            narrow = self.b.load(self.at(buffer, 0, ir.IntType(size * 8)))
+            return (self.b.sext if t.signed else self.b.zext)(narrow, i64)
+        return self.b.load(self.at(buffer, 0, i64))
 
     def map_read(self, e: ast.Map) -> ir.Value:
         kind = self.resources.maps[e.name].value.kind

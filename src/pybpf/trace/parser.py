@@ -323,7 +323,11 @@ class Parser:
         return left
 
     def unary(self) -> ast.Expr:
-        if self.tok.kind == "op" and self.tok.text in ("-", "!", "~", "+"):
+        if self.at("++", "--") and self.tokens[self.pos + 1].kind in ("var", "map"):
+            op = self.take()  # `++$x` in an expression: the value after the step
+            target = self.postfix(self.primary())
+            return ast.Unary(op.span.to(target.span), op.text, target)
+        if self.tok.kind == "op" and self.tok.text in ("-", "!", "~", "+", "*", "&"):
             op = self.take()
             operand = self.unary()
             return operand if op.text == "+" else ast.Unary(op.span.to(operand.span), op.text, operand)
@@ -339,8 +343,13 @@ class Parser:
         return self.postfix(self.primary())
 
     def postfix(self, expr: ast.Expr) -> ast.Expr:
-        while self.at(".") and self.tokens[self.pos + 1].kind == "int":
-            self.take()
+        while (self.at(".") and self.tokens[self.pos + 1].kind == "int") or \
+                (self.at("[") and not isinstance(expr, ast.Map)):
+            if self.take().text == "[":  # `$t[1 + 1]`: a tuple element by a constant expression
+                index_expr = self.expr()
+                end = self.expect("]")
+                expr = ast.TupleAccess(expr.span.to(end.span), expr, -1, index_expr)
+                continue
             index = self.take()
             expr = ast.TupleAccess(expr.span.to(index.span), expr, index.value)
         while self.at("[") and isinstance(expr, ast.Map) and not expr.keys:

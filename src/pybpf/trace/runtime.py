@@ -28,7 +28,7 @@ from .output import json as json_output
 from .output.text import value_text
 from .probes import PROVIDERS
 from .source import Diagnostic
-from .types import Type, slot_size
+from .types import Pointer, Type, slot_size
 
 ACTION_NAMES = {number: name for name, number in ACTIONS.items()}
 
@@ -97,6 +97,8 @@ def decode(data: bytes, t: Type):
         return int.from_bytes(data[:8], "little", signed=t.signed)
     if t.kind == "bool":
         return any(data[:8])
+    if t.kind == "ptr":  # tracelang: pointers print in hex
+        return Pointer(int.from_bytes(data[:8], "little"))
     if t.kind == "str":
         return data[:t.size].split(b"\0", 1)[0].decode("utf-8", "replace")
     if t.kind == "tuple":
@@ -153,7 +155,8 @@ class Session:
             self.poll()
             if not self.json:
                 self.out.write("\n\n")
-            self.print_maps()
+            if self.resources.config.get("print_maps_on_exit", 1):  # tracelang: config = { ... }
+                self.print_maps()
         finally:
             self.close()
 

@@ -15,7 +15,7 @@ from . import ast
 from .builtins import FUNCTIONS, VARIABLES
 from .probes import PROVIDERS
 from .source import Diagnostics, Source, Span
-from .types import BOOL, INT64, NONE, UINT64, Type, integer, kind_name, named_type, string, tuple_of
+from .types import BOOL, INT64, NONE, UINT64, Type, integer, kind_name, named_type, pointer_to, string, tuple_of
 
 
 # Map kinds a declaration may name.  The virtual kernel keeps per-CPU kinds in shared maps updated
@@ -51,6 +51,7 @@ class Resources:
     maps: dict[str, MapInfo] = field(default_factory=dict)
     needs_elapsed: bool = False
     variables: dict[str, Type] = field(default_factory=dict)  # a scratch variable's binding -> its final type
+    config: dict[str, int | str] = field(default_factory=dict)  # the script's `config = { ... }`
     warnings: list = field(default_factory=list)  # source.Diagnostic
 
     def add_output(self, kind: str, fmt: str, types, span: Span | None = None) -> int:
@@ -106,6 +107,13 @@ class Analyser:
         self.scopes.pop()
 
     def run(self) -> Resources:
+        for name, value in self.program.config.items():
+            if isinstance(value, (ast.Integer, ast.String)):
+                self.resources.config[name] = value.value
+            elif isinstance(value, ast.Builtin):  # stack_mode = perf
+                self.resources.config[name] = value.name
+            else:
+                self.diagnostics.error(value.span, f"Invalid value for config variable {name}")
         for declaration in self.program.declarations:
             if declaration.kind not in MAP_KINDS:
                 self.diagnostics.error(declaration.span, f"Invalid map type: {declaration.kind} "
@@ -129,7 +137,7 @@ class Analyser:
                 else:
                     provider.check(self, point)
             if probe.predicate is not None:
-                if not self.expr(probe.predicate).is_int:
+                if not (self.expr(probe.predicate).is_int or probe.predicate.type.kind == "ptr"):
                     self.diagnostics.error(probe.predicate.span, "Invalid type for predicate: "
                                            f"{probe.predicate.type}")
             self.block(probe.body)
@@ -233,7 +241,8 @@ class Analyser:
         self.scopes.pop()
 
     def condition(self, cond: ast.Expr, where: str = "if()") -> None:
-        if not self.expr(cond).is_int:
+        t = self.expr(cond)
+        if not (t.is_int or t.kind == "ptr"):
             self.diagnostics.error(cond.span, f"Invalid condition in {where}: {kind_name(cond.type)}")
 
     def assign(self, s: ast.Assign) -> None:
@@ -242,6 +251,12 @@ class Analyser:
             if not value.is_int:
                 self.diagnostics.error(s.value.span, f"Invalid operand for {s.op}=: {value}")
             value = INT64
+            current = self.lookup(s.target.name) if isinstance(s.target, ast.Variable) else \
+                self.resources.maps.get(s.target.name)
+            current = current.type if isinstance(s.target, ast.Variable) and current else \
+                current.value if current else None
+            if current is not None and current.kind == "ptr" and s.op in ("+", "-"):
+                value = current  # pointer arithmetic keeps the pointer type
         if value.kind == "none":
             self.diagnostics.error(s.value.span, "Value has no type and cannot be assigned")
             return
@@ -357,9 +372,25 @@ class Analyser:
                 self.diagnostics.error(e.name_span or e.span, f"Unknown function: {e.name}")
                 return NONE
             return function.check(self, e, statement)
+        if isinstance(e, ast.Unary) and e.op in ("++", "--"):
+            t = self.expr(e.operand)
+            if not isinstance(e.operand, ast.Variable) or not (t.is_int or t.kind == "ptr"):
+                self.diagnostics.error(e.span, f"The {e.op} operator needs an integer or pointer scratch variable")
+            return t
+        if isinstance(e, ast.Unary) and e.op == "&":
+            t = self.expr(e.operand)
+            if not isinstance(e.operand, ast.Variable):
+                self.diagnostics.error(e.span, "The & operator takes the address of a scratch variable")
+            return pointer_to(t)
+        if isinstance(e, ast.Unary) and e.op == "*":
+            t = self.expr(e.operand)
+            if t.kind != "ptr":
+                self.diagnostics.error(e.span, f"The * operator can not be used on expressions of type {t}")
+                return INT64
+            return t.items[0]
         if isinstance(e, ast.Unary):
             t = self.expr(e.operand)
-            if not t.is_int:
+            if not (t.is_int or (t.kind == "ptr" and e.op == "!")):
                 self.diagnostics.error(e.span, f"The {e.op} operator can not be used on expressions of type {t}")
             return BOOL if e.op == "!" else t
         if isinstance(e, ast.Binary):
@@ -382,6 +413,14 @@ class Analyser:
             return target
         if isinstance(e, ast.TupleAccess):
             t = self.expr(e.tuple)
+            if e.index_expr is not None:
+                self.expr(e.index_expr)
+                index = constant(e.index_expr)
+                if index is None or index < 0:
+                    self.diagnostics.error(e.index_expr.span, "The index of a tuple must be a non-negative "
+                                                              "integer literal")
+                    return INT64
+                e.index = index
             if t.kind != "tuple":
                 self.diagnostics.error(e.span, f"Can not access index {e.index} on expression of type '{t}'")
                 return INT64
@@ -399,12 +438,43 @@ class Analyser:
         left, right = self.expr(e.left), self.expr(e.right)
         if left.kind == "str" and right.kind == "str" and e.op in ("==", "!="):
             return BOOL
+        if "ptr" in (left.kind, right.kind):
+            return self.pointer_binary(e, left, right)
         if not (left.is_int and right.is_int):
             self.diagnostics.error(e.span, f"Type mismatch for '{e.op}': comparing '{left}' with '{right}'")
             return INT64
         if e.op in ("==", "!=", "<", ">", "<=", ">=", "&&", "||"):
             return BOOL  # current bpftrace: comparisons are bools (0.17 printed them as 0/1)
         return integer(8, left.signed and right.signed)
+
+
+    def pointer_binary(self, e: ast.Binary, left: Type, right: Type) -> Type:
+        """C's rules: pointer +/- integer steps by the pointee size; pointers compare with pointers and integers."""
+        operands = all(t.is_int or t.kind == "ptr" for t in (left, right))
+        if operands and e.op in ("==", "!=", "<", ">", "<=", ">=", "&&", "||"):
+            return BOOL
+        if e.op in ("+", "-") and left.kind == "ptr" and right.is_int:
+            return left
+        if e.op == "+" and right.kind == "ptr" and left.is_int:
+            return right
+        self.diagnostics.error(e.span, f"The {e.op} operator can not be used on expressions of types {left}, "
+                                       f"{right}")
+        return INT64
+
+
+def constant(e: ast.Expr) -> int | None:
+    """The value of an integer expression made of literals (`1 + 1`), else None."""
+    if isinstance(e, ast.Integer):
+        return e.value
+    if isinstance(e, ast.Unary) and e.op == "-":
+        value = constant(e.operand)
+        return None if value is None else -value
+    if isinstance(e, ast.Binary) and e.op in ("+", "-", "*"):
+        left, right = constant(e.left), constant(e.right)
+        if left is None or right is None:
+            return None
+        return left + right if e.op == "+" else left - right if e.op == "-" else left * right
+    return None
 
 
 def analyse(source: Source, program: ast.Program, params: list[str] | None = None,

@@ -96,3 +96,10 @@ def named_type(name: str) -> Type | None:
 def pointee_size(t: Type) -> int:
     """What pointer arithmetic steps by: the size of what a pointer points to."""
     return t.items[0].size if t.items[0].kind != "ptr" else 8
+
+
+class Pointer(int):
+    """A pointer's value: bpftrace prints pointers in hex (0x33); printf's %d and JSON still see the number."""
+
+    def __str__(self) -> str:
+        return hex(self)
