@@ -1,0 +1,75 @@
+"""Block expressions, `let`, block scoping, pointers, `&`/`*`, tuple indexing, config: output and diagnostics."""
+
+import pytest
+
+from pybpf import elf
+from pybpf.cli.pybpftrace import main
+from pybpf.kernel.errors import BpfError
+from pybpf.kernel.loader import load_object
+from pybpf.trace.compiler import compile_script
+from support.kernel import needs_kernel
+
+OUTPUT = {
+    "block expression value": ('begin { print({ $x = 1; print("bob"); $x > 1 }); exit(); }', "bob\nfalse\n"),
+    "block expression as a condition": ('begin { if ({ let $a = true; $a }) { print("yes"); } exit(); }', "yes\n"),
+    "discard": ('begin { _ = { print(1); 1 }; exit(); }', "1\n"),
+    "let without a value is 0": ('begin { let $a; if ($a) { $a = 1; } print($a); exit(); }', "0\n"),
+    "let with a type": ('begin { let $a: uint8 = 300; print($a); exit(); }', "300\n"),
+    "inner variables are the block's own": ('begin { if (1) { $x = 1; } $x = "s"; print($x); exit(); }', "s\n"),
+    "return with a value": ('begin { $a = 1; print($a); return $a; print(2); } interval:ms:1 { exit(); }', "1\n"),
+    "pointer steps by its pointee": ('begin { $p = (int32 *) 0x30; $p++; $q = $p + 2; print(($p, $q)); exit(); }',
+                                     "(0x34, 0x3c)\n"),
+    "pointer compares with integers": ('begin { $p = (int64 *) 0x32; if ($p > 0x31 && $p) { print("ok"); } exit(); }',
+                                       "ok\n"),
+    "address and dereference": ('begin { $a = (1, "hi"); $b = &$a; print(*$b); exit(); }', "(1, hi)\n"),
+    "pre-increment in an expression": ('begin { $a = "hello"; $b = (int8 *) &$a; printf("%c %c\\n", *$b, *++$b); '
+                                       'exit(); }', "h e\n"),
+    "tuple index by a constant expression": ('begin { $a = (1, 2, 3); print($a[1 + 1]); exit(); }', "3\n"),
+    "bool cast": ('begin { @a = count(); print(((bool) @a, (bool) 0)); clear(@a); exit(); }', "(true, false)\n"),
+}
+
+
+@pytest.mark.parametrize("name", OUTPUT)
+def test_output(name, capsys):
+    script, expected = OUTPUT[name]
+    assert main(["--no-cache", "-e", script]) == 0
+    assert capsys.readouterr().out.rstrip("\n") == expected.rstrip("\n")
+
+
+def test_config_print_maps_on_exit(capsys):
+    assert main(["--no-cache", "-e", 'config = { print_maps_on_exit = 0 } begin { @a = 1; exit(); }']) == 0
+    assert "@a" not in capsys.readouterr().out
+
+
+ERRORS = {
+    'begin { if (1) { $x = 1; } print($x); }': '''\
+stdin:1:34-36: ERROR: Undefined or undeclared variable: $x
+begin { if (1) { $x = 1; } print($x); }
+                                 ~~''',
+    'begin { let $a: uint8 = "s"; }': '''\
+stdin:1:9-28: ERROR: Type mismatch for $a: trying to assign value of type 'string[2]' when variable already has a type 'uint8'
+begin { let $a: uint8 = "s"; }
+        ~~~~~~~~~~~~~~~~~~~''',
+}
+
+
+@pytest.mark.parametrize("script", ERRORS)
+def test_diagnostics(script, capsys):
+    assert main(["--no-cache", "-e", script]) != 0
+    assert capsys.readouterr().err.strip() == ERRORS[script]
+
+
+@needs_kernel
+@pytest.mark.kernel
+@pytest.mark.parametrize("name", ["block expression value", "pointer steps by its pointee", "address and dereference",
+                                  "pre-increment in an expression", "let without a value is 0"])
+def test_linux_accepts(name):
+    from pybpf.kernel.linux import LinuxKernel
+
+    kernel = LinuxKernel()
+    try:
+        loaded = load_object(kernel, elf.load(compile_script(OUTPUT[name][0], cache=False).elf))
+    except BpfError as err:
+        pytest.fail(f"{err.args[0]}\n" + "\n".join(err.log.splitlines()[-8:]))
+    for fd in loaded.fds():
+        kernel.close(fd)
