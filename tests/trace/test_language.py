@@ -73,3 +73,28 @@ def test_linux_accepts(name):
         pytest.fail(f"{err.args[0]}\n" + "\n".join(err.log.splitlines()[-8:]))
     for fd in loaded.fds():
         kernel.close(fd)
+
+
+ENUMS = {
+    "variants print by name": ('enum { ONE = 1, TWO = 2 }; begin { @[ONE] = 11; @v = (ONE, TWO); exit(); }',
+                               "@[ONE]: 11\n@v: (ONE, TWO)"),
+    "arithmetic gives an integer": ('enum { ONE = 1, TWO = 2 }; begin { @[ONE + 1] = TWO - 1; exit(); }', "@[2]: 1"),
+    "cast to a named enum": ('enum BAZ { FOO = 333, BAR }; begin { print(((enum BAZ) 334, (enum BAZ) 5)); exit(); }',
+                             "(BAR, 5)"),
+    "elvis operator": ('begin { $x = 1; $a = $x ?: 10; $b = 0 ?: 20; print(($a, $b)); exit(); }', "(1, 20)"),
+    "ternary of statements": ('begin { 1 ? printf("yes\\n") : printf("no\\n"); exit(); }', "yes"),
+}
+
+
+@pytest.mark.parametrize("name", ENUMS)
+def test_enums_and_ternaries(name, capsys):
+    script, expected = ENUMS[name]
+    assert main(["--no-cache", "-e", script]) == 0
+    assert capsys.readouterr().out.strip("\n") == expected
+
+
+def test_unroll_bounds(capsys):
+    assert main(["--no-cache", "-e", 'begin { unroll (0) { print(1); } }']) != 0
+    assert "ERROR: unroll minimum value is 1" in capsys.readouterr().err
+    assert main(["--no-cache", "-e", 'begin { unroll (101) { print(1); } }']) != 0
+    assert "ERROR: unroll maximum value is 100" in capsys.readouterr().err

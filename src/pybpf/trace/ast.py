@@ -30,9 +30,10 @@ class String(Expr):
 
 @dataclass(eq=False)
 class Builtin(Expr):
-    """A bare name: pid, comm, nsecs, arg0, retval, ..."""
+    """A bare name: pid, comm, nsecs, arg0, retval, ... or an enum variant (its value set by semantic)."""
 
     name: str
+    enum_value: int | None = field(default=None, init=False)
 
 
 @dataclass(eq=False)
@@ -83,7 +84,7 @@ class Binary(Expr):
 @dataclass(eq=False)
 class Ternary(Expr):
     cond: Expr
-    then: Expr
+    then: Expr | None  # None for `cond ?: otherwise` (the condition's value)
     otherwise: Expr
 
 
@@ -223,6 +224,14 @@ class MapDeclaration(Node):
 
 
 @dataclass(eq=False)
+class EnumDecl(Node):
+    """`enum [Name] { A = 1, B, ... };`: named integer constants (B is A + 1, as in C)."""
+
+    name: str
+    variants: list[tuple[str, int]]
+
+
+@dataclass(eq=False)
 class Macro(Node):
     """`macro name(params) { body }`.  A parameter is a Variable ($x: the caller's variable, which
     the body may change), a Map (@m: the caller's map) or a Builtin (x: an expression, substituted)."""
@@ -238,3 +247,4 @@ class Program(Node):
     config: dict[str, Expr] = field(default_factory=dict)
     declarations: list[MapDeclaration] = field(default_factory=list)
     macros: list[Macro] = field(default_factory=list)
+    enums: list[EnumDecl] = field(default_factory=list)

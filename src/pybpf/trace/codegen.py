@@ -436,6 +436,8 @@ class Gen:
                 self.string_constant(e.value, e.type.size)
         if isinstance(e, ast.Map):
             return self.map_read(e)
+        if isinstance(e, ast.Builtin) and e.enum_value is not None:
+            return self.i64(e.enum_value)
         if isinstance(e, ast.Builtin):
             return VARIABLES[e.name].emit(self, e)
         if isinstance(e, ast.Call):
@@ -465,7 +467,7 @@ class Gen:
             return self.expr(e.value) if e.value is not None else self.i64(0)
         if isinstance(e, ast.Cast) and e.type.kind == "bool":
             return self.b.zext(self.b.icmp_unsigned("!=", self.expr(e.operand), self.i64(0)), i64)
-        if isinstance(e, ast.Cast) and e.type.kind == "ptr":
+        if isinstance(e, ast.Cast) and e.type.kind in ("ptr", "enum"):
             return self.expr(e.operand)
         if isinstance(e, ast.Cast):
             bits = e.type.size * 8
@@ -630,7 +632,17 @@ class Gen:
         return self.b.load(found)
 
     def ternary(self, e: ast.Ternary) -> ir.Value:
-        cond = self.b.icmp_unsigned("!=", self.expr(e.cond), self.i64(0))
+        tested = self.expr(e.cond)
+        cond = self.b.icmp_unsigned("!=", tested, self.i64(0))
+        if e.type.kind == "none":  # both sides are statements: printf(...) : printf(...)
+            with self.b.if_else(cond) as (then, otherwise):
+                with then:
+                    self.expr(e.then)
+                with otherwise:
+                    self.expr(e.otherwise)
+            return self.i64(0)
+        if e.then is None:
+            return self.b.select(cond, tested, self.expr(e.otherwise))
         if e.type.is_scalar:
             slot = ir.IRBuilder(self.entry).alloca(i64)
             with self.b.if_else(cond) as (then, otherwise):

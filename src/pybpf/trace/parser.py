@@ -59,18 +59,47 @@ class Parser:
         config: dict[str, ast.Expr] = {}
         if self.at("config") and self.tokens[self.pos + 1].text == "=":
             config = self.config()
-        declarations, macros, probes = [], [], []
+        declarations, macros, enums, probes = [], [], [], []
         while self.tok.kind != "eof":  # map declarations and macros may come in any order before the probes
             if self.at("let") and self.tokens[self.pos + 1].kind == "map" and not probes:
                 declarations.append(self.map_declaration())
             elif self.at("macro") and self.tokens[self.pos + 1].kind == "ident":
                 macros.append(self.macro())
+            elif self.at("enum") and (self.tokens[self.pos + 1].text == "{" or self.tokens[self.pos + 2].text == "{"):
+                enums.append(self.enum())
             else:
                 probes.append(self.probe(len(probes)))
         if not probes:
             raise self.diagnostics.fail(self.tok.span, "syntax error, unexpected end of file, expecting a probe")
         self.diagnostics.check()
-        return ast.Program(Span(0, len(self.source.text)), probes, config, declarations, macros)
+        return ast.Program(Span(0, len(self.source.text)), probes, config, declarations, macros, enums)
+
+    def enum(self) -> ast.EnumDecl:
+        start = self.take()
+        name = self.take().text if self.tok.kind == "ident" else ""
+        self.expect("{")
+        variants, value = [], 0
+        while not self.at("}"):
+            token = self.take()
+            if token.kind != "ident":
+                self.pos -= 1
+                raise self.unexpected()
+            if self.at("="):
+                self.take()
+                negative = self.at("-") and bool(self.take())
+                number = self.take()
+                if number.kind != "int":
+                    self.pos -= 1
+                    raise self.unexpected()
+                value = -number.value if negative else number.value
+            variants.append((token.text, value))
+            value += 1
+            if not self.at("}"):
+                self.expect(",")
+        end = self.expect("}")
+        if self.at(";"):
+            self.take()
+        return ast.EnumDecl(start.span.to(end.span), name, variants)
 
     def macro(self) -> ast.Macro:
         start = self.take()
@@ -306,7 +335,7 @@ class Parser:
         cond = self.binary(0)
         if self.at("?"):
             self.take()
-            then = self.expr()
+            then = None if self.at(":") else self.expr()  # `a ?: b` is a when a is true
             self.expect(":")
             otherwise = self.expr()
             return ast.Ternary(cond.span.to(otherwise.span), cond, then, otherwise)

@@ -28,7 +28,7 @@ from .output import json as json_output
 from .output.text import value_text
 from .probes import PROVIDERS
 from .source import Diagnostic
-from .types import Pointer, Type, slot_size
+from .types import EnumValue, Pointer, Type, slot_size
 
 ACTION_NAMES = {number: name for name, number in ACTIONS.items()}
 
@@ -97,8 +97,10 @@ def decode(data: bytes, t: Type):
         return int.from_bytes(data[:8], "little", signed=t.signed)
     if t.kind == "bool":
         return any(data[:8])
-    if t.kind == "ptr":  # tracelang: pointers print in hex
+    if t.kind == "ptr":  # tracelang: pointers print in hex, enums by name
         return Pointer(int.from_bytes(data[:8], "little"))
+    if t.kind == "enum":
+        return EnumValue(int.from_bytes(data[:8], "little"), t.variants)
     if t.kind == "str":
         return data[:t.size].split(b"\0", 1)[0].decode("utf-8", "replace")
     if t.kind == "tuple":

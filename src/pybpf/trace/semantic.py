@@ -15,7 +15,7 @@ from . import ast
 from .builtins import FUNCTIONS, VARIABLES
 from .probes import PROVIDERS
 from .source import Diagnostics, Source, Span
-from .types import BOOL, INT64, NONE, UINT64, Type, integer, kind_name, named_type, pointer_to, string, tuple_of
+from .types import BOOL, INT64, NONE, UINT64, Type, integer, enum_of, kind_name, named_type, pointer_to, string, tuple_of
 
 
 # Map kinds a declaration may name.  The virtual kernel keeps per-CPU kinds in shared maps updated
@@ -75,7 +75,9 @@ class Analyser:
         self.resources = Resources()
         self.params = params or []
         self.scopes: list[dict[str, Binding]] = [{}]
-        self.for_maps: list[tuple[ast.ForMap, int]] = []  # the map loops being analysed, with their scope depth
+        self.for_maps: list[tuple[ast.ForMap, int]] = []
+        self.enums: dict[str, Type] = {}  # `enum NAME { ... }`
+        self.enum_constants: dict[str, tuple[int, Type]] = {}  # each variant: its value and enum type  # the map loops being analysed, with their scope depth
         self.probe: ast.Probe | None = None
         self.loop_depth = 0
 
@@ -107,6 +109,12 @@ class Analyser:
         self.scopes.pop()
 
     def run(self) -> Resources:
+        for decl in self.program.enums:
+            t = enum_of(tuple(decl.variants))
+            if decl.name:
+                self.enums[decl.name] = t
+            for name, value in decl.variants:
+                self.enum_constants[name] = (value, t)
         for name, value in self.program.config.items():
             if isinstance(value, (ast.Integer, ast.String)):
                 self.resources.config[name] = value.value
@@ -190,8 +198,10 @@ class Analyser:
         elif isinstance(s, ast.ForMap):
             self.for_map(s)
         elif isinstance(s, ast.Unroll):
-            if not 1 <= s.count <= 100:
+            if s.count > 100:
                 self.diagnostics.error(s.span, "unroll maximum value is 100")
+            elif s.count < 1:
+                self.diagnostics.error(s.span, "unroll minimum value is 1")
             self.scoped_block(s.body)
         elif isinstance(s, ast.Jump):
             if not self.loop_depth:
@@ -286,12 +296,12 @@ class Analyser:
             info = self.resources.maps[target.name] = MapInfo(target.name, index=len(self.resources.maps))
         keys = [self.expr(k) for k in target.keys]
         for key, t in zip(target.keys, keys):
-            if t.kind not in ("int", "bool", "str", "tuple"):
+            if t.kind not in ("int", "bool", "str", "tuple", "enum"):
                 self.diagnostics.error(key.span, f"{t} cannot be a map key")
         keys = [integer(8, t.signed) if t.kind == "int" else t for t in keys]
         if info.keys is None:
             info.keys = keys
-        elif [t.kind for t in info.keys] != [t.kind for t in keys] or len(info.keys) != len(keys):
+        elif [_kind(t) for t in info.keys] != [_kind(t) for t in keys] or len(info.keys) != len(keys):
             self.diagnostics.error(target.span, f"Argument mismatch for {target.name}: trying to access with "
                                                 f"arguments: [{', '.join(map(str, keys))}] when map expects "
                                                 f"arguments: [{', '.join(map(str, info.keys))}]")
@@ -301,7 +311,7 @@ class Analyser:
             stored = integer(8, value.signed) if value.kind == "int" else value
             if info.value is None:
                 info.value = stored
-            elif info.value.kind != stored.kind or info.value.params != stored.params:
+            elif _kind(info.value) != _kind(stored) or info.value.params != stored.params:
                 self.diagnostics.error(target.span, f"Type mismatch for {target.name}: trying to assign value of "
                                                     f"type '{stored}' when map already contains a value of type "
                                                     f"'{info.value}'")
@@ -358,6 +368,9 @@ class Analyser:
             if info.value.is_aggregation and info.value.kind not in ("count", "sum", "min", "max", "avg"):
                 self.diagnostics.error(e.span, f"{info.value} maps cannot be read in an expression")
             return info.value if not info.value.is_aggregation else INT64
+        if isinstance(e, ast.Builtin) and e.name in self.enum_constants:
+            e.enum_value, t = self.enum_constants[e.name]
+            return t
         if isinstance(e, ast.Builtin):
             builtin = VARIABLES.get(e.name)
             if builtin is None:
@@ -397,14 +410,17 @@ class Analyser:
             return self.binary(e)
         if isinstance(e, ast.Ternary):
             self.condition(e.cond, "ternary")
-            then, otherwise = self.expr(e.then), self.expr(e.otherwise)
+            then = self.expr(e.then, statement) if e.then is not None else e.cond.type  # `a ?: b`
+            otherwise = self.expr(e.otherwise, statement)
+            if then.kind == "none" and otherwise.kind == "none":
+                return NONE
             if then.kind != otherwise.kind:
                 self.diagnostics.error(e.span, f"Ternary operator must return the same type: have '{then}' and "
                                                f"'{otherwise}'")
             return then if then.kind != "str" else string(max(then.size, otherwise.size))
         if isinstance(e, ast.Cast):
             t = self.expr(e.operand)
-            target = named_type(e.target)
+            target = self.enums.get(e.target[5:]) if e.target.startswith("enum ") else named_type(e.target)
             if target is None:
                 self.diagnostics.error(e.span, f"Unknown type: {e.target}")
                 return INT64
@@ -460,6 +476,11 @@ class Analyser:
         self.diagnostics.error(e.span, f"The {e.op} operator can not be used on expressions of types {left}, "
                                        f"{right}")
         return INT64
+
+
+def _kind(t: Type) -> str:
+    """A type's kind for map consistency: an enum value is an integer."""
+    return "int" if t.kind == "enum" else t.kind
 
 
 def constant(e: ast.Expr) -> int | None:

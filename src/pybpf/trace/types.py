@@ -14,16 +14,17 @@ class Type:
     signed: bool = False
     items: tuple["Type", ...] = ()  # tuple elements
     params: tuple[int, ...] = ()  # lhist: min, max, step
+    variants: tuple[tuple[str, int], ...] = ()  # an enum's names and values
 
     @property
     def is_int(self) -> bool:
         """Usable as an integer: ints, and bools (0 and 1)."""
-        return self.kind in ("int", "bool")
+        return self.kind in ("int", "bool", "enum")
 
     @property
     def is_scalar(self) -> bool:
         """Held in a register as a u64 (an integer, a timestamp)."""
-        return self.kind in ("int", "bool", "timestamp", "username", "ptr")
+        return self.kind in ("int", "bool", "timestamp", "username", "ptr", "enum")
 
     @property
     def is_aggregation(self) -> bool:
@@ -36,6 +37,8 @@ class Type:
             return f"string[{self.size}]"
         if self.kind == "ptr":
             return f"{self.items[0]} *"
+        if self.kind == "enum":
+            return "enum"
         if self.kind == "tuple":
             return "(" + ",".join(str(t) for t in self.items) + ")"
         if self.kind == "lhist":
@@ -103,3 +106,19 @@ class Pointer(int):
 
     def __str__(self) -> str:
         return hex(self)
+
+
+class EnumValue(int):
+    """An enum-typed value: bpftrace prints the variant's name (FOO), or the number when no variant has it."""
+
+    def __new__(cls, value: int, variants: tuple[tuple[str, int], ...]):
+        self = super().__new__(cls, value)
+        self.label = next((name for name, v in variants if v == value), None)
+        return self
+
+    def __str__(self) -> str:
+        return self.label if self.label is not None else int.__repr__(self)
+
+
+def enum_of(variants: tuple[tuple[str, int], ...]) -> Type:
+    return Type("enum", 8, False, variants=variants)
