@@ -81,6 +81,8 @@ ENUMS = {
     "arithmetic gives an integer": ('enum { ONE = 1, TWO = 2 }; begin { @[ONE + 1] = TWO - 1; exit(); }', "@[2]: 1"),
     "cast to a named enum": ('enum BAZ { FOO = 333, BAR }; begin { print(((enum BAZ) 334, (enum BAZ) 5)); exit(); }',
                              "(BAR, 5)"),
+    "printf %s of an enum": ('enum Foo { ONE = 1, TWO = 2 }; begin { $x = 7; printf("%d %s %s\\n", ONE, TWO, '
+                             '(enum Foo) $x); exit(); }', "1 TWO 7"),
     "elvis operator": ('begin { $x = 1; $a = $x ?: 10; $b = 0 ?: 20; print(($a, $b)); exit(); }', "(1, 20)"),
     "ternary of statements": ('begin { 1 ? printf("yes\\n") : printf("no\\n"); exit(); }', "yes"),
 }

@@ -24,6 +24,7 @@ OUTPUT = {
                                                         'print(cpu() >= 0); }', "hi\ntrue\n"),
     "map loop in a macro": ('macro total(@a) { let $x = 1; for ($kv : @a) { $x += $kv.1; } $x } '
                             'begin { @x[1] = 5; @x[2] = 10; print(total(@x)); clear(@x); }', "16\n"),
+    "a literal body stays a literal": ('macro fmt() { "hi\\n" } begin { printf(fmt()); }', "hi\n"),
     "exit in a macro": ('macro early() { exit(); } begin { early(); print(1); }', ""),
 }
 

@@ -40,7 +40,7 @@ def check_format(fmt: str, types: list[Type]) -> str | None:
         conv = spec.group("conv")
         if conv in INTEGER_CONVERSIONS and not t.is_int:
             return f"%{conv} specifier expects a value of type integer ({kind_name(t)} supplied)"
-        if conv == "s" and t.kind not in ("str", "int", "timestamp", "tuple", "username"):
+        if conv == "s" and t.kind not in ("str", "int", "timestamp", "tuple", "username", "enum"):
             return f"%s specifier expects a value of type string ({kind_name(t)} supplied)"
     return None
 

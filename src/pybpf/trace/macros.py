@@ -125,6 +125,8 @@ class Expander:
         body = copy.deepcopy(macro.body)
         inner.statements(body)
         body.span = e.span
+        if not body.body and isinstance(body.value, (ast.String, ast.Integer)):
+            return body.value  # a literal stays one: `printf(fmt())` with `macro fmt() { "..." }`
         return body
 
     def mismatch(self, e: ast.Expr, macro: ast.Macro, name: str, args: list[ast.Expr]) -> None:
