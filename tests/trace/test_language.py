@@ -25,6 +25,13 @@ OUTPUT = {
     "pre-increment in an expression": ('begin { $a = "hello"; $b = (int8 *) &$a; printf("%c %c\\n", *$b, *++$b); '
                                        'exit(); }', "h e\n"),
     "tuple index by a constant expression": ('begin { $a = (1, 2, 3); print($a[1 + 1]); exit(); }', "3\n"),
+    "a variable's tuple widens for a longer string": ('begin { $a = ("hi", 1); print($a); $a = ("hellolongstr", 2); '
+                                                     'print($a); $a = ("by", 3); print($a); exit(); }',
+                                                     "(hi, 1)\n(hellolongstr, 2)\n(by, 3)\n"),
+    "a map's tuple value and key widen": ('begin { @[1] = ("hi", ("hellolongstr", 2)); @[1] = ("hellolongstr", '
+                                          '("hi", 5)); @k["a", ("bb", 1)] = 1; @k["ccc", ("d", 2)] = 2; exit(); }',
+                                          "\n\n@[1]: (hellolongstr, (hi, 5))\n@k[a, (bb, 1)]: 1\n"
+                                          "@k[ccc, (d, 2)]: 2\n"),
     "bool cast": ('begin { @a = count(); print(((bool) @a, (bool) 0)); clear(@a); exit(); }', "(true, false)\n"),
 }
 

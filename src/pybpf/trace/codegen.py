@@ -315,7 +315,27 @@ class Gen:
             self.b.store(value, self.at(slot, 0, i64))
         else:
             self.zero(slot, slot_size(t))
-            self.copy(slot, value, min(value_expr.type.size, t.size))
+            self.convert(slot, t, value, value_expr.type)
+
+    def convert(self, dest: ir.Value, dest_type, source: ir.Value, source_type) -> None:
+        """Copy a value into a (zeroed) place of a wider type: a tuple's elements move to their offsets there
+        (a longer string in the wider tuple pushes the later ones along); strings keep what fits."""
+        if dest_type.kind == "tuple" and source_type.kind == "tuple" and dest_type != source_type:
+            to, at = 0, 0
+            for d, s in zip(dest_type.items, source_type.items):
+                self.convert(self.at(dest, to), d, self.at(source, at), s)
+                to, at = to + slot_size(d), at + slot_size(s)
+            return
+        self.copy(dest, source, 8 if dest_type.is_scalar else min(dest_type.size, source_type.size))
+
+    def narrowed(self, place: ir.Value, place_type, wanted) -> ir.Value:
+        """A variable or map value read where the script expects an earlier (narrower) type of it."""
+        if wanted == place_type or wanted.is_scalar:
+            return place
+        buffer = self.alloca_bytes(slot_size(wanted))
+        self.zero(buffer, slot_size(wanted))
+        self.convert(buffer, wanted, place, place_type)
+        return buffer
 
     def assign(self, s: ast.Assign) -> None:
         target = s.target
@@ -337,7 +357,7 @@ class Gen:
         else:
             stored = self.alloca_bytes(layout.value_size)
             self.zero(stored, layout.value_size)
-            self.copy(stored, value, min(s.value.type.size, layout.value_size))
+            self.convert(stored, self.resources.maps[target.name].value, value, s.value.type)
         self.update(target, self.map_key(target), stored, BPF_ANY)
 
     def update(self, target: ast.Map, key: ir.Value, value: ir.Value, flags: int) -> None:
@@ -357,7 +377,7 @@ class Gen:
             if key_expr.type.is_scalar:
                 self.b.store(value, self.at(key, offset, i64))
             else:
-                self.copy(self.at(key, offset), value, min(key_expr.type.size, key_type.size))
+                self.convert(self.at(key, offset), key_type, value, key_expr.type)
             offset += slot_size(key_type)
         if bucket is not None:
             self.b.store(bucket, self.at(key, offset, i64))
@@ -430,7 +450,8 @@ class Gen:
             return self.string_constant(e.value, e.type.size)
         if isinstance(e, ast.Variable):
             slot = self.variable_slot(e)
-            return self.b.load(self.at(slot, 0, i64)) if e.type.is_scalar else slot
+            return self.b.load(self.at(slot, 0, i64)) if e.type.is_scalar else \
+                self.narrowed(slot, self.variable_type(e), e.type)
         if isinstance(e, ast.PositionalParam):
             return self.i64(e.value) if e.type.is_scalar else \
                 self.string_constant(e.value, e.type.size)
@@ -513,7 +534,7 @@ class Gen:
             self.zero(buffer, size)
             with self.if_nonnull(found):
                 self.copy(buffer, self.b.inttoptr(found, PTR), size)
-            return buffer
+            return self.narrowed(buffer, self.resources.maps[e.name].value, e.type)
         if kind in ("avg", "stats"):
             total, count = self.load_or_zero(found), self.load_or_zero(found, 8)
             safe = self.b.select(self.b.icmp_unsigned("==", count, self.i64(0)), self.i64(1), count)

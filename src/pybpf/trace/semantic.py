@@ -15,7 +15,7 @@ from . import ast
 from .builtins import FUNCTIONS, VARIABLES
 from .probes import PROVIDERS
 from .source import Diagnostics, Source, Span
-from .types import BOOL, INT64, NONE, UINT64, Type, integer, enum_of, kind_name, named_type, pointer_to, string, tuple_of
+from .types import BOOL, INT64, NONE, UINT64, Type, integer, enum_of, kind_name, named_type, pointer_to, string, tuple_of, widen
 
 
 # Map kinds a declaration may name.  The virtual kernel keeps per-CPU kinds in shared maps updated
@@ -279,8 +279,8 @@ class Analyser:
                 self.diagnostics.error(s.op_span or s.span, f"Type mismatch for {s.target.name}: trying to assign "
                                                             f"value of type '{value}' when variable already "
                                                             f"contains a value of type '{previous}'")
-            elif previous is not None and value.kind in ("str", "tuple") and value.size > previous.size:
-                binding.type = value
+            elif previous is not None and value.kind in ("str", "tuple"):
+                binding.type = widen(previous, value)
             elif binding is None:
                 binding = self.declare(s.target, value)
             elif previous is None:
@@ -306,7 +306,7 @@ class Analyser:
                                                 f"arguments: [{', '.join(map(str, keys))}] when map expects "
                                                 f"arguments: [{', '.join(map(str, info.keys))}]")
         else:
-            info.keys = [max(a, b, key=lambda t: t.size) if a.kind == "str" else a for a, b in zip(info.keys, keys)]
+            info.keys = [widen(a, b) for a, b in zip(info.keys, keys)]
         if value is not None:
             stored = integer(8, value.signed) if value.kind == "int" else value
             if info.value is None:
@@ -315,8 +315,8 @@ class Analyser:
                 self.diagnostics.error(target.span, f"Type mismatch for {target.name}: trying to assign value of "
                                                     f"type '{stored}' when map already contains a value of type "
                                                     f"'{info.value}'")
-            elif stored.kind == "str" and stored.size > info.value.size:
-                info.value = stored
+            elif stored.kind in ("str", "tuple"):
+                info.value = widen(info.value, stored)
         target.type = info.value or INT64
         return target.type
 

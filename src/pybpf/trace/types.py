@@ -122,3 +122,13 @@ class EnumValue(int):
 
 def enum_of(variants: tuple[tuple[str, int], ...]) -> Type:
     return Type("enum", 8, False, variants=variants)
+
+
+def widen(a: Type, b: Type) -> Type:
+    """The type that holds values of both a and b: strings take the longer size, tuples widen element-wise
+    (bpftrace resizes a variable or map when a longer string arrives)."""
+    if a.kind == "str" and b.kind == "str":
+        return a if a.size >= b.size else b
+    if a.kind == "tuple" and b.kind == "tuple" and len(a.items) == len(b.items):
+        return tuple_of([widen(x, y) for x, y in zip(a.items, b.items)])
+    return a
