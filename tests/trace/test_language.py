@@ -32,6 +32,9 @@ OUTPUT = {
                                           '("hi", 5)); @k["a", ("bb", 1)] = 1; @k["ccc", ("d", 2)] = 2; exit(); }',
                                           "\n\n@[1]: (hellolongstr, (hi, 5))\n@k[a, (bb, 1)]: 1\n"
                                           "@k[ccc, (d, 2)]: 2\n"),
+    "one tuple for all the keys": ('begin { @a[1, (2, 3)] = 10; $c = (4, (5, 6)); @a[$c] = 12; '
+                                   'for ($kv : @a) { if ($kv.0.0 == 1) { delete(@a, $kv.0); } } exit(); }',
+                                   "\n\n@a[4, (5, 6)]: 12\n"),
     "bool cast": ('begin { @a = count(); print(((bool) @a, (bool) 0)); clear(@a); exit(); }', "(true, false)\n"),
 }
 

@@ -23,7 +23,7 @@ from .builtins import ACTIONS, FUNCTIONS, VARIABLES
 from .probes import PROVIDERS, program_names
 from .semantic import MapInfo, Resources
 from .loops import add_btf_functions, for_map
-from .types import pointee_size, slot_size
+from .types import pointee_size, slot_size, tuple_of
 
 DATA_LAYOUT = "e-m:e-p:64:64-i64:64-i128:128-n32:64-S128"
 TRIPLE = "bpfel-unknown-none"
@@ -372,7 +372,11 @@ class Gen:
         key = self.alloca_bytes(layout.key_size)
         self.zero(key, layout.key_size)
         offset = 0
-        for key_expr, key_type in zip(target.keys, self.resources.maps[target.name].keys):
+        key_types = self.resources.maps[target.name].keys
+        if len(target.keys) == 1 and len(key_types) > 1:  # one tuple holding all the keys
+            self.convert(key, tuple_of(key_types), self.expr(target.keys[0]), target.keys[0].type)
+            offset, key_types = sum(slot_size(t) for t in key_types), []
+        for key_expr, key_type in zip(target.keys, key_types):
             value = self.expr(key_expr)
             if key_expr.type.is_scalar:
                 self.b.store(value, self.at(key, offset, i64))

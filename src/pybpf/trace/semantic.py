@@ -299,6 +299,9 @@ class Analyser:
             if t.kind not in ("int", "bool", "str", "tuple", "enum"):
                 self.diagnostics.error(key.span, f"{t} cannot be a map key")
         keys = [integer(8, t.signed) if t.kind == "int" else t for t in keys]
+        if info.keys is not None and len(keys) == 1 and keys[0].kind == "tuple" and len(info.keys) > 1 and \
+                [_kind(t) for t in keys[0].items] == [_kind(t) for t in info.keys]:
+            keys = list(keys[0].items)  # @m[$t] with $t = (k1, k2): the tuple is the keys
         if info.keys is None:
             info.keys = keys
         elif [_kind(t) for t in info.keys] != [_kind(t) for t in keys] or len(info.keys) != len(keys):
