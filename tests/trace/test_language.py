@@ -35,6 +35,7 @@ OUTPUT = {
     "one tuple for all the keys": ('begin { @a[1, (2, 3)] = 10; $c = (4, (5, 6)); @a[$c] = 12; '
                                    'for ($kv : @a) { if ($kv.0.0 == 1) { delete(@a, $kv.0); } } exit(); }',
                                    "\n\n@a[4, (5, 6)]: 12\n"),
+    "an aggregation as a block's value": ('begin { @ = { let $a = 100; avg($a) }; exit(); }', "\n\n@: 100\n"),
     "bool cast": ('begin { @a = count(); print(((bool) @a, (bool) 0)); clear(@a); exit(); }', "(true, false)\n"),
 }
 

@@ -339,8 +339,12 @@ class Gen:
 
     def assign(self, s: ast.Assign) -> None:
         target = s.target
-        if isinstance(s.value, ast.Call) and s.value.type.is_aggregation:
-            self.aggregate(target, s.value)
+        call = s.value
+        while isinstance(call, ast.BlockExpr) and call.type.is_aggregation:  # @x = { ...; avg($a) }
+            self.block(call.body)
+            call = call.value
+        if isinstance(call, ast.Call) and call.type.is_aggregation:
+            self.aggregate(target, call)
             return
         value = self.expr(s.value)
         if s.op:
