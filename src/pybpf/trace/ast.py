@@ -30,9 +30,10 @@ class String(Expr):
 
 @dataclass(eq=False)
 class Builtin(Expr):
-    """A bare name: pid, comm, nsecs, arg0, retval, ..."""
+    """A bare name: pid, comm, nsecs, arg0, retval, ... or an enum variant (its value set by semantic)."""
 
     name: str
+    enum_value: int | None = field(default=None, init=False)
 
 
 @dataclass(eq=False)
@@ -51,9 +52,11 @@ class PositionalParam(Expr):
 
 @dataclass(eq=False)
 class Variable(Expr):
-    """A scratch variable, `$name`."""
+    """A scratch variable, `$name`.  `binding` names its declaration (semantic): two blocks may each
+    have their own `$x`, and codegen gives each binding its own stack slot."""
 
     name: str
+    binding: str = field(default="", init=False)
 
 
 @dataclass(eq=False)
@@ -89,14 +92,23 @@ class Binary(Expr):
 @dataclass(eq=False)
 class Ternary(Expr):
     cond: Expr
-    then: Expr
+    then: Expr | None  # None for `cond ?: otherwise` (the condition's value)
     otherwise: Expr
 
 
 @dataclass(eq=False)
 class Cast(Expr):
-    target: str  # int8 ... uint64
+    target: str  # int8 ... uint64, bool, or a pointer type as written: "int8*", "struct Foo*"
     operand: Expr
+
+
+@dataclass(eq=False)
+class BlockExpr(Expr):
+    """`{ stmt; ...; expr }`: the statements run in their own scope, then `value` (if any) is the result.
+    A macro call expands to one."""
+
+    body: list["Stmt"]
+    value: Expr | None = None
 
 
 @dataclass(eq=False)
@@ -109,7 +121,8 @@ class TupleAccess(Expr):
     """`$t.0`: an element of a tuple."""
 
     tuple: Expr
-    index: int
+    index: int  # -1 until semantic analysis folds index_expr
+    index_expr: Expr | None = None  # `$t[1 + 1]`
 
 
 @dataclass(eq=False)
@@ -133,6 +146,22 @@ class Assign(Stmt):
 
 
 @dataclass(eq=False)
+class VarDecl(Stmt):
+    """`let $x;`, `let $x: type;` or `let $x = e;`: declares $x in the current block."""
+
+    variable: Variable
+    type_name: str | None = None
+    value: Expr | None = None
+
+
+@dataclass(eq=False)
+class Return(Stmt):
+    """`return;` or `return e;` (the value is evaluated, and ignored by BEGIN/END/interval probes)."""
+
+    value: Expr | None = None
+
+
+@dataclass(eq=False)
 class If(Stmt):
     cond: Expr
     then: list[Stmt]
@@ -153,6 +182,17 @@ class ForRange(Stmt):
     start: Expr
     end: Expr
     body: list[Stmt]
+
+
+@dataclass(eq=False)
+class ForMap(Stmt):
+    """`for ($kv : @map) { ... }`: $kv is (key, value) of each entry (the key a tuple for several keys).
+    `captures` (semantic) are the outer variables the body uses: the callback reaches them by pointer."""
+
+    variable: Variable
+    map: "Map"
+    body: list[Stmt]
+    captures: list[str] = field(default_factory=list, init=False)
 
 
 @dataclass(eq=False)
@@ -192,7 +232,27 @@ class MapDeclaration(Node):
 
 
 @dataclass(eq=False)
+class EnumDecl(Node):
+    """`enum [Name] { A = 1, B, ... };`: named integer constants (B is A + 1, as in C)."""
+
+    name: str
+    variants: list[tuple[str, int]]
+
+
+@dataclass(eq=False)
+class Macro(Node):
+    """`macro name(params) { body }`.  A parameter is a Variable ($x: the caller's variable, which
+    the body may change), a Map (@m: the caller's map) or a Builtin (x: an expression, substituted)."""
+
+    name: str
+    params: list[Expr]
+    body: BlockExpr
+
+
+@dataclass(eq=False)
 class Program(Node):
     probes: list[Probe]
     config: dict[str, Expr] = field(default_factory=dict)
     declarations: list[MapDeclaration] = field(default_factory=list)
+    macros: list[Macro] = field(default_factory=list)
+    enums: list[EnumDecl] = field(default_factory=list)

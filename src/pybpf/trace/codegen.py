@@ -22,8 +22,8 @@ from . import ast
 from .builtins import ACTIONS, FUNCTIONS, VARIABLES
 from .probes import program_names, providers
 from .semantic import MapInfo, Resources
-from . import widen
-from .types import slot_size, tuple_of
+from .loops import add_btf_functions, for_map
+from .types import pointee_size, slot_size, tuple_of
 
 DATA_LAYOUT = "e-m:e-p:64:64-i64:64-i128:128-n32:64-S128"
 TRIPLE = "bpfel-unknown-none"
@@ -96,6 +96,8 @@ class Gen:
         for probe in self.program.probes:
             for point in probe.attach_points:
                 self.function(probe, point, len(self.programs))
+        if any(fn.linkage == "internal" for fn in self.module.functions):
+            add_btf_functions(self.module)  # Linux wants BTF func_info for the callbacks' subprograms
         return self.module
 
     def function(self, probe: ast.Probe, point: ast.AttachPoint, index: int) -> None:
@@ -109,7 +111,8 @@ class Gen:
         body = fn.append_basic_block("body")
         self.b = ir.IRBuilder(body)
         self.variables: dict[str, ir.Value] = {}
-        self.loops: list[tuple[ir.Block, ir.Block]] = []
+        self.loops: list[tuple[ir.Block, ir.Block] | None] = []  # None: the callback of a map loop
+        self.callback_flag: ir.Value | None = None  # in a map loop's callback: where `return` leaves a 1
         self.exit_key = None
         if self.resources.uses_exit and point.provider != "END":  # after exit() only END runs
             flag = self.exit_flag()
@@ -212,8 +215,13 @@ class Gen:
         return self.helper("map_lookup_elem", [self.global_ptr(EXIT_MAP), self.exit_key])
 
     def leave(self) -> None:
-        """Return from the program here (exit()); code after it lands in an unreachable block."""
-        self.b.ret(self.i64(0))
+        """Return from the program here (exit(), return); code after it lands in an unreachable block.
+        In a map loop's callback: stop the iteration and tell the caller to return too."""
+        if self.callback_flag is not None:
+            self.b.store(self.i64(1), self.callback_flag)
+            self.b.ret(self.i64(1))
+        else:
+            self.b.ret(self.i64(0))
         self.b.position_at_end(self.new_block("after_return"))
 
     # -- records to user space ------------------------------------------------------------
@@ -284,44 +292,88 @@ class Gen:
             self.b.store(self.b.add(self.b.load(slot), self.i64(1)), slot)
             self.b.branch(head)
             self.b.position_at_end(done)
+        elif isinstance(s, ast.ForMap):
+            for_map(self, s)
         elif isinstance(s, ast.Unroll):
             for _ in range(s.count):
                 self.block(s.body)
+        elif isinstance(s, ast.Return):
+            if s.value is not None:
+                self.expr(s.value)
+            self.leave()
+        elif isinstance(s, ast.VarDecl):
+            if s.value is not None:
+                self.store_variable(s.variable, s.value, self.expr(s.value))
+            else:
+                self.zero(self.variable_slot(s.variable), slot_size(self.variable_type(s.variable)))
         elif isinstance(s, ast.Jump):
-            if s.kind == "return":
-                self.leave()
+            if self.loops[-1] is None:  # in a map loop's callback: 0 goes on to the next entry, 1 stops
+                self.b.ret(self.i64(1 if s.kind == "break" else 0))
             else:
                 head, done = self.loops[-1]
                 self.b.branch(done if s.kind == "break" else head)
-                self.b.position_at_end(self.new_block("after_jump"))
+            self.b.position_at_end(self.new_block("after_jump"))
+
+    def variable_type(self, var: ast.Variable):
+        return self.resources.variables.get(var.binding, var.type)
 
     def variable_slot(self, var: ast.Variable) -> ir.Value:
-        slot = self.variables.get(var.name)
-        if slot is None:  # as big as the widest type the variable takes in the probe (widen.py)
-            size = max((slot_size(v.type) for v in widen.variables(self.probe_body, var.name) if v.type),
-                       default=slot_size(var.type))
-            slot = self.variables[var.name] = self.alloca_bytes(size)
+        """The stack slot of a variable's binding (zeroed at entry), sized for its final type."""
+        key = var.binding or var.name
+        slot = self.variables.get(key)
+        if slot is None:
+            size = slot_size(self.variable_type(var))
+            slot = self.variables[key] = self.alloca_bytes(size)
             ir.IRBuilder(self.entry).call(self.module.declare_intrinsic("llvm.memset", [PTR, i64]),
-                                          [slot, ir.Constant(i8, 0), self.i64(size),
-                                           ir.Constant(i1, 0)])
+                                          [slot, ir.Constant(i8, 0), self.i64(size), ir.Constant(i1, 0)])
         return slot
+
+    def store_variable(self, var: ast.Variable, value_expr: ast.Expr, value: ir.Value) -> None:
+        slot = self.variable_slot(var)
+        t = self.variable_type(var)
+        if t.is_scalar:
+            self.b.store(value, self.at(slot, 0, i64))
+        else:
+            self.zero(slot, slot_size(t))
+            self.convert(slot, t, value, value_expr.type)
+
+    def convert(self, dest: ir.Value, dest_type, source: ir.Value, source_type) -> None:
+        """Copy a value into a (zeroed) place of a wider type: a tuple's elements move to their offsets there
+        (a longer string in the wider tuple pushes the later ones along); strings keep what fits."""
+        if dest_type.kind == "tuple" and source_type.kind == "tuple" and dest_type != source_type:
+            to, at = 0, 0
+            for d, s in zip(dest_type.items, source_type.items):
+                self.convert(self.at(dest, to), d, self.at(source, at), s)
+                to, at = to + slot_size(d), at + slot_size(s)
+            return
+        self.copy(dest, source, 8 if dest_type.is_scalar else min(dest_type.size, source_type.size))
+
+    def narrowed(self, place: ir.Value, place_type, wanted) -> ir.Value:
+        """A variable or map value read where the script expects an earlier (narrower) type of it."""
+        if wanted == place_type or wanted.is_scalar:
+            return place
+        buffer = self.alloca_bytes(slot_size(wanted))
+        self.zero(buffer, slot_size(wanted))
+        self.convert(buffer, wanted, place, place_type)
+        return buffer
 
     def assign(self, s: ast.Assign) -> None:
         target = s.target
-        if isinstance(s.value, ast.Call) and s.value.type.is_aggregation:
-            self.aggregate(target, s.value)
+        call = s.value
+        while isinstance(call, ast.BlockExpr) and call.type.is_aggregation:  # @x = { ...; avg($a) }
+            self.block(call.body)
+            call = call.value
+        if isinstance(call, ast.Call) and call.type.is_aggregation:
+            self.aggregate(target, call)
             return
         value = self.expr(s.value)
         if s.op:
+            if target.type.kind == "ptr" and s.op in "+-":
+                value = self.b.mul(value, self.i64(pointee_size(target.type)))
             value = self.arithmetic(s.op, self.expr(target), value, target.type.signed if target.type else True,
                                     getattr(s, "by_zero", None))
         if isinstance(target, ast.Variable):
-            slot = self.variable_slot(target)
-            if target.type.is_scalar:
-                self.b.store(value, self.at(slot, 0, i64))
-            else:
-                self.zero(slot, target.type.size)
-                widen.store(self, slot, value, s.value.type, target.type)
+            self.store_variable(target, s.value, value)
             return
         layout = self.layouts[target.name]
         if target.type.is_scalar:
@@ -330,7 +382,7 @@ class Gen:
         else:
             stored = self.alloca_bytes(layout.value_size)
             self.zero(stored, layout.value_size)
-            widen.store(self, stored, value, s.value.type, self.resources.maps[target.name].value)
+            self.convert(stored, self.resources.maps[target.name].value, value, s.value.type)
         self.update(target, self.map_key(target), stored, BPF_ANY)
 
     def update(self, target: ast.Map, key: ir.Value, value: ir.Value, flags: int) -> None:
@@ -344,11 +396,17 @@ class Gen:
         layout = self.layouts[target.name]
         key = self.alloca_bytes(layout.key_size)
         self.zero(key, layout.key_size)
-        offset, key_types = 0, self.resources.maps[target.name].keys
-        if len(target.keys) == 1 and len(key_types) > 1:  # @m[$t] of a map with keys: the tuple's items
-            key_types = [tuple_of(key_types)]
+        offset = 0
+        key_types = self.resources.maps[target.name].keys
+        if len(target.keys) == 1 and len(key_types) > 1:  # one tuple holding all the keys
+            self.convert(key, tuple_of(key_types), self.expr(target.keys[0]), target.keys[0].type)
+            offset, key_types = sum(slot_size(t) for t in key_types), []
         for key_expr, key_type in zip(target.keys, key_types):
-            widen.store(self, self.at(key, offset), self.expr(key_expr), key_expr.type, key_type)
+            value = self.expr(key_expr)
+            if key_expr.type.is_scalar:
+                self.b.store(value, self.at(key, offset, i64))
+            else:
+                self.convert(self.at(key, offset), key_type, value, key_expr.type)
             offset += slot_size(key_type)
         if bucket is not None:
             self.b.store(bucket, self.at(key, offset, i64))
@@ -431,18 +489,30 @@ class Gen:
             return self.string_constant(e.value, e.type.size)
         if isinstance(e, ast.Variable):
             slot = self.variable_slot(e)
-            return self.b.load(self.at(slot, 0, i64)) if e.type.is_scalar else slot
+            return self.b.load(self.at(slot, 0, i64)) if e.type.is_scalar else \
+                self.narrowed(slot, self.variable_type(e), e.type)
         if isinstance(e, ast.PositionalParam):
             return self.i64(e.value) if e.type.is_scalar else \
                 self.string_constant(e.value, e.type.size)
         if isinstance(e, ast.Map):
             return self.map_read(e)
+        if isinstance(e, ast.Builtin) and e.enum_value is not None:
+            return self.i64(e.enum_value)
         if isinstance(e, ast.Builtin):
             return VARIABLES[e.name].emit(self, e)
         if isinstance(e, ast.FieldAccess):
             return self.provider.emit_field(self, e)
         if isinstance(e, ast.Call):
             return (FUNCTIONS[e.name] if e.name in FUNCTIONS else VARIABLES[e.name]).emit(self, e)
+        if isinstance(e, ast.Unary) and e.op == "&":
+            return self.b.ptrtoint(self.variable_slot(e.operand), i64)
+        if isinstance(e, ast.Unary) and e.op == "*":
+            return self.dereference(self.expr(e.operand), e.type)
+        if isinstance(e, ast.Unary) and e.op in ("++", "--"):
+            step = pointee_size(e.type) if e.type.kind == "ptr" else 1
+            value = (self.b.add if e.op == "++" else self.b.sub)(self.expr(e.operand), self.i64(step))
+            self.store_variable(e.operand, e, value)
+            return value
         if isinstance(e, ast.Unary):
             operand = self.expr(e.operand)
             if e.op == "-":
@@ -454,6 +524,13 @@ class Gen:
             return self.binary(e)
         if isinstance(e, ast.Ternary):
             return self.ternary(e)
+        if isinstance(e, ast.BlockExpr):
+            self.block(e.body)
+            return self.expr(e.value) if e.value is not None else self.i64(0)
+        if isinstance(e, ast.Cast) and e.type.kind == "bool":
+            return self.b.zext(self.b.icmp_unsigned("!=", self.expr(e.operand), self.i64(0)), i64)
+        if isinstance(e, ast.Cast) and e.type.kind in ("ptr", "enum"):
+            return self.expr(e.operand)
         if isinstance(e, ast.Cast):
             bits = e.type.size * 8
             narrow = self.b.trunc(self.expr(e.operand), ir.IntType(bits)) if bits < 64 else self.expr(e.operand)
@@ -476,6 +553,19 @@ class Gen:
             return buffer
         raise AssertionError(f"unhandled expression {e!r}")  # pragma: no cover
 
+    def dereference(self, address: ir.Value, t) -> ir.Value:
+        """`*p`: what p points to, read with probe_read_kernel (bpftrace's default address space)."""
+        size = t.size if not t.is_scalar else t.size if t.kind == "int" else 8
+        buffer = self.alloca_bytes(max(slot_size(t), size))
+        self.zero(buffer, max(slot_size(t), size))
+        self.helper("probe_read_kernel", [buffer, self.i64(size), self.b.inttoptr(address, PTR)])
+        if not t.is_scalar:
+            return buffer
+        if t.kind == "int" and size < 8:
+            narrow = self.b.load(self.at(buffer, 0, ir.IntType(size * 8)))
+            return (self.b.sext if t.signed else self.b.zext)(narrow, i64)
+        return self.b.load(self.at(buffer, 0, i64))
+
     def map_read(self, e: ast.Map) -> ir.Value:
         kind = self.resources.maps[e.name].value.kind
         found = self.helper("map_lookup_elem", [self.map_ptr(e.name), self.map_key(e)])
@@ -485,7 +575,7 @@ class Gen:
             self.zero(buffer, size)
             with self.if_nonnull(found):
                 self.copy(buffer, self.b.inttoptr(found, PTR), size)
-            return buffer
+            return self.narrowed(buffer, self.resources.maps[e.name].value, e.type)
         if kind in ("avg", "stats"):
             total, count = self.load_or_zero(found), self.load_or_zero(found, 8)
             safe = self.b.select(self.b.icmp_unsigned("==", count, self.i64(0)), self.i64(1), count)
@@ -530,6 +620,10 @@ class Gen:
             return FUNCTIONS["buf"].equal(self, e)
         left, right = self.expr(e.left), self.expr(e.right)
         signed = e.left.type.signed and e.right.type.signed
+        if e.op in ("+", "-") and e.left.type.kind == "ptr" and e.right.type.kind != "ptr":
+            right = self.b.mul(right, self.i64(pointee_size(e.left.type)))
+        elif e.op == "+" and e.right.type.kind == "ptr" and e.left.type.kind != "ptr":
+            left = self.b.mul(left, self.i64(pointee_size(e.right.type)))
         if e.op in ("==", "!=", "<", ">", "<=", ">="):
             compare = self.b.icmp_signed if signed else self.b.icmp_unsigned
             return self.b.zext(compare(e.op, left, right), i64)
@@ -603,14 +697,17 @@ class Gen:
         return self.b.load(found)
 
     def ternary(self, e: ast.Ternary) -> ir.Value:
-        cond = self.b.icmp_unsigned("!=", self.expr(e.cond), self.i64(0))
-        if e.type.kind == "none":  # a statement: `c ? printf(...) : printf(...)`
+        tested = self.expr(e.cond)
+        cond = self.b.icmp_unsigned("!=", tested, self.i64(0))
+        if e.type.kind == "none":  # both sides are statements: printf(...) : printf(...)
             with self.b.if_else(cond) as (then, otherwise):
                 with then:
                     self.expr(e.then)
                 with otherwise:
                     self.expr(e.otherwise)
             return self.i64(0)
+        if e.then is None:
+            return self.b.select(cond, tested, self.expr(e.otherwise))
         if e.type.is_scalar:
             slot = ir.IRBuilder(self.entry).alloca(i64)
             with self.b.if_else(cond) as (then, otherwise):

@@ -17,7 +17,8 @@ from . import ast
 from .parser import parse
 from .probes import program_names
 from .semantic import Resources, analyse
-from .source import Source
+from .macros import expand_macros
+from .source import Diagnostics, Source
 
 
 
@@ -43,6 +44,9 @@ class Compiled:
 def front_end(source: Source, params: list[str] | None = None,
               unsafe: bool = False, kernel: str = "virtual") -> tuple[ast.Program, Resources]:
     program = parse(source)
+    diagnostics = Diagnostics(source)
+    expand_macros(program, diagnostics)
+    diagnostics.check()
     return program, analyse(source, program, params, unsafe, kernel)
 
 

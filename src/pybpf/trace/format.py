@@ -44,7 +44,7 @@ def check_format(fmt: str, types: list[Type]) -> str | None:
             return f"%{conv} specifier expects a value of type buffer ({kind_name(t)} supplied)"
         if conv == "s" and t.kind not in ("str", "int", "timestamp", "tuple", "username", "buffer", "strerror",
                                         "signal_name", "usym", "ksym", "kstack",
-                                        "ustack", "inet"):
+                                        "ustack", "inet", "enum"):
             return f"%s specifier expects a value of type string ({kind_name(t)} supplied)"
     return None
 

@@ -14,6 +14,12 @@ BINARY_LEVELS = (("||",), ("&&",), ("|",), ("^",), ("&",), ("==", "!="), ("<", "
 COMPOUND = {"+=": "+", "-=": "-", "*=": "*", "/=": "/", "%=": "%", "&=": "&", "|=": "|", "^=": "^",
             "<<=": "<<", ">>=": ">>"}
 _ATTACH_STOP = set(" \t\r\n{,")
+_NO_SEMICOLON = (ast.If, ast.While, ast.Unroll, ast.ForRange, ast.ForMap)
+# C spellings a cast or declaration may use for bpftrace's integer types.
+TYPE_ALIASES = {"char": "int8", "short": "int16", "int": "int32", "long": "int64", "int8_t": "int8",
+                "int16_t": "int16", "int32_t": "int32", "int64_t": "int64", "uint8_t": "uint8",
+                "uint16_t": "uint16", "uint32_t": "uint32", "uint64_t": "uint64", "u8": "uint8", "u16": "uint16",
+                "u32": "uint32", "u64": "uint64", "s8": "int8", "s16": "int16", "s32": "int32", "s64": "int64"}
 
 
 class Parser:
@@ -53,16 +59,69 @@ class Parser:
         config: dict[str, ast.Expr] = {}
         if self.at("config") and self.tokens[self.pos + 1].text == "=":
             config = self.config()
-        declarations = []
-        while self.at("let") and self.tokens[self.pos + 1].kind == "map":
-            declarations.append(self.map_declaration())
-        probes = []
-        while self.tok.kind != "eof":
-            probes.append(self.probe(len(probes)))
+        declarations, macros, enums, probes = [], [], [], []
+        while self.tok.kind != "eof":  # map declarations and macros may come in any order before the probes
+            if self.at("let") and self.tokens[self.pos + 1].kind == "map" and not probes:
+                declarations.append(self.map_declaration())
+            elif self.at("macro") and self.tokens[self.pos + 1].kind == "ident":
+                macros.append(self.macro())
+            elif self.at("enum") and (self.tokens[self.pos + 1].text == "{" or self.tokens[self.pos + 2].text == "{"):
+                enums.append(self.enum())
+            else:
+                probes.append(self.probe(len(probes)))
         if not probes:
             raise self.diagnostics.fail(self.tok.span, "syntax error, unexpected end of file, expecting a probe")
         self.diagnostics.check()
-        return ast.Program(Span(0, len(self.source.text)), probes, config, declarations)
+        return ast.Program(Span(0, len(self.source.text)), probes, config, declarations, macros, enums)
+
+    def enum(self) -> ast.EnumDecl:
+        start = self.take()
+        name = self.take().text if self.tok.kind == "ident" else ""
+        self.expect("{")
+        variants, value = [], 0
+        while not self.at("}"):
+            token = self.take()
+            if token.kind != "ident":
+                self.pos -= 1
+                raise self.unexpected()
+            if self.at("="):
+                self.take()
+                negative = self.at("-") and bool(self.take())
+                number = self.take()
+                if number.kind != "int":
+                    self.pos -= 1
+                    raise self.unexpected()
+                value = -number.value if negative else number.value
+            variants.append((token.text, value))
+            value += 1
+            if not self.at("}"):
+                self.expect(",")
+        end = self.expect("}")
+        if self.at(";"):
+            self.take()
+        return ast.EnumDecl(start.span.to(end.span), name, variants)
+
+    def macro(self) -> ast.Macro:
+        start = self.take()
+        name = self.take()
+        self.expect("(")
+        params: list[ast.Expr] = []
+        while not self.at(")"):
+            token = self.take()
+            if token.kind == "var":
+                params.append(ast.Variable(token.span, token.text))
+            elif token.kind == "map":
+                params.append(ast.Map(token.span, token.text, []))
+            elif token.kind == "ident":
+                params.append(ast.Builtin(token.span, token.text))
+            else:
+                self.pos -= 1
+                raise self.unexpected()
+            if not self.at(")"):
+                self.expect(",")
+        self.expect(")")
+        body = self.block_expr()
+        return ast.Macro(start.span.to(name.span), name.text, params, body)  # bpftrace points at `macro name`
 
     def map_declaration(self) -> ast.MapDeclaration:
         start = self.take()
@@ -133,8 +192,10 @@ class Parser:
 
     # -- statements --------------------------------------------------------------------
     def block(self) -> list[ast.Stmt]:
+        """`{ statements }`; `self.open_value` tells whether the last was an expression with no `;`
+        after it (the value of a block expression)."""
         self.expect("{")
-        statements = []
+        statements, self.open_value = [], False
         while not self.at("}"):
             if self.tok.kind == "eof":
                 raise self.unexpected()
@@ -143,10 +204,19 @@ class Parser:
                 continue
             statement = self.statement()
             statements.append(statement)
-            if not self.at("}") and not isinstance(statement, (ast.If, ast.While, ast.Unroll, ast.ForRange)):
+            open_value = isinstance(statement, ast.ExprStmt) and not self.at(";")
+            if not self.at("}") and not isinstance(statement, _NO_SEMICOLON) and \
+                    not (isinstance(statement, ast.ExprStmt) and isinstance(statement.expr, ast.BlockExpr)):
                 self.expect(";")
+            self.open_value = open_value and self.at("}")
         self.expect("}")
         return statements
+
+    def block_expr(self) -> ast.BlockExpr:
+        start = self.tok.span
+        body = self.block()
+        value = body.pop().expr if self.open_value else None
+        return ast.BlockExpr(start.to(self.tokens[self.pos - 1].span), body, value)
 
     def statement(self) -> ast.Stmt:
         token = self.tok
@@ -168,9 +238,19 @@ class Parser:
             self.expect(")")
             body = self.block()
             return ast.Unroll(token.span.to(self.tokens[self.pos - 1].span), count.value, body)
-        if token.kind == "ident" and token.text in ("break", "continue", "return"):
+        if token.kind == "ident" and token.text in ("break", "continue"):
             self.take()
             return ast.Jump(token.span, token.text)
+        if token.kind == "ident" and token.text == "return":
+            self.take()
+            value = None if self.at(";", "}") else self.expr()
+            return ast.Return(token.span if value is None else token.span.to(value.span), value)
+        if token.kind == "ident" and token.text == "let" and self.tokens[self.pos + 1].kind == "var":
+            return self.var_declaration()
+        if token.kind == "ident" and token.text == "_" and self.tokens[self.pos + 1].text == "=":
+            self.take(), self.take()  # `_ = e`: evaluate e, discard its value (and the warning)
+            value = self.expr()
+            return ast.ExprStmt(token.span.to(value.span), value)
         expr = self.expr()
         if self.tok.kind == "op" and (self.tok.text == "=" or self.tok.text in COMPOUND):
             op = self.take()
@@ -183,22 +263,59 @@ class Parser:
             return ast.Assign(expr.span.to(op.span), expr, ast.Integer(op.span, 1), op.text[0])
         return ast.ExprStmt(expr.span, expr)
 
-    def for_statement(self) -> ast.ForRange:
+    def var_declaration(self) -> ast.VarDecl:
+        start = self.take()
+        token = self.take()
+        variable = ast.Variable(token.span, token.text)
+        type_name = value = None
+        if self.at(":"):
+            self.take()
+            type_name = self.type_name()
+            if type_name is None:
+                raise self.unexpected()
+        if self.at("="):
+            self.take()
+            value = self.expr()
+        end = value.span if value is not None else self.tokens[self.pos - 1].span
+        return ast.VarDecl(start.span.to(end), variable, type_name, value)
+
+    def type_name(self) -> str | None:
+        """A type at the current token (`uint32`, `int8_t *`, `struct Foo *`, `bool`), consumed; else None."""
+        token = self.tok
+        if token.kind != "ident":
+            return None
+        if token.text in ("struct", "union", "enum") and self.tokens[self.pos + 1].kind == "ident":
+            self.take()
+            name = f"{token.text} {self.take().text}"
+        elif token.text in CAST_TYPES or token.text in TYPE_ALIASES or token.text in ("bool", "string"):
+            self.take()
+            name = TYPE_ALIASES.get(token.text, token.text)
+        else:
+            return None
+        while self.at("*"):
+            self.take()
+            name += "*"
+        return name
+
+    def for_statement(self) -> ast.Stmt:
         start = self.take()
         self.expect("(")
         variable = self.take()
         if variable.kind != "var":
             raise self.diagnostics.fail(variable.span, "for needs a scratch variable: for ($i : 0..10) { ... }")
         self.expect(":")
+        var = ast.Variable(variable.span, variable.text)
         if self.tok.kind == "map":
-            raise self.diagnostics.fail(self.tok.span, "pybpftrace does not iterate over maps with for yet; "
-                                                       "print() the map, or keep a count in another map")
+            token = self.take()
+            self.expect(")")
+            body = self.block()
+            return ast.ForMap(start.span.to(self.tokens[self.pos - 1].span), var,
+                              ast.Map(token.span, token.text, []), body)
         low = self.binary(0)
         self.expect("..")
         high = self.binary(0)
         self.expect(")")
         body = self.block()
-        var = ast.Variable(variable.span, variable.text)
         return ast.ForRange(start.span.to(self.tokens[self.pos - 1].span), var, low, high, body)
 
     def if_statement(self) -> ast.If:
@@ -218,7 +335,7 @@ class Parser:
         cond = self.binary(0)
         if self.at("?"):
             self.take()
-            then = self.expr()
+            then = None if self.at(":") else self.expr()  # `a ?: b` is a when a is true
             self.expect(":")
             otherwise = self.expr()
             return ast.Ternary(cond.span.to(otherwise.span), cond, then, otherwise)
@@ -235,16 +352,23 @@ class Parser:
         return left
 
     def unary(self) -> ast.Expr:
-        if self.tok.kind == "op" and self.tok.text in ("-", "!", "~", "+"):
+        if self.at("++", "--") and self.tokens[self.pos + 1].kind in ("var", "map"):
+            op = self.take()  # `++$x` in an expression: the value after the step
+            target = self.postfix(self.primary())
+            return ast.Unary(op.span.to(target.span), op.text, target)
+        if self.tok.kind == "op" and self.tok.text in ("-", "!", "~", "+", "*", "&"):
             op = self.take()
             operand = self.unary()
             return operand if op.text == "+" else ast.Unary(op.span.to(operand.span), op.text, operand)
-        if self.at("(") and self.tokens[self.pos + 1].text in CAST_TYPES and self.tokens[self.pos + 2].text == ")":
+        if self.at("("):
+            mark = self.pos
             start = self.take()
-            target = self.take().text
-            self.take()
-            operand = self.unary()
-            return ast.Cast(start.span.to(operand.span), target, operand)
+            target = self.type_name()
+            if target is not None and self.at(")"):
+                self.take()
+                operand = self.unary()
+                return ast.Cast(start.span.to(operand.span), target, operand)
+            self.pos = mark
         return self.postfix(self.primary())
 
     def postfix(self, expr: ast.Expr) -> ast.Expr:
@@ -252,8 +376,13 @@ class Parser:
             self.take()
             member = self.take()
             expr = ast.FieldAccess(expr.span.to(member.span), expr, member.text)
-        while self.at(".") and self.tokens[self.pos + 1].kind == "int":
-            self.take()
+        while (self.at(".") and self.tokens[self.pos + 1].kind == "int") or \
+                (self.at("[") and not isinstance(expr, ast.Map)):
+            if self.take().text == "[":  # `$t[1 + 1]`: a tuple element by a constant expression
+                index_expr = self.expr()
+                end = self.expect("]")
+                expr = ast.TupleAccess(expr.span.to(end.span), expr, -1, index_expr)
+                continue
             index = self.take()
             expr = ast.TupleAccess(expr.span.to(index.span), expr, index.value)
         while self.at("[") and isinstance(expr, ast.Map) and not expr.keys:
@@ -296,6 +425,8 @@ class Parser:
                 end = self.expect(")")
                 return ast.Call(token.span.to(end.span), token.text, args, token.span)
             return ast.Builtin(token.span, token.text)
+        if self.at("{"):
+            return self.block_expr()
         if self.at("("):
             start = self.take()
             items = [self.expr()]

@@ -35,7 +35,7 @@ from .output.stacks import STACK_READERS, decode_stack, stack_reader
 from .output.text import NUMBER_NAMES, Buffer, select_entries, value_text, zero_entries
 from .probes import providers
 from .source import Diagnostic
-from .types import Type, slot_size
+from .types import EnumValue, Pointer, Type, slot_size
 
 ACTION_NAMES = {number: name for name, number in ACTIONS.items()}
 
@@ -123,6 +123,10 @@ def decode(data: bytes, t: Type):
         return NUMBER_NAMES[t.kind](int.from_bytes(data[:8], "little", signed=True))
     if t.kind == "buffer":  # {u64 length; u8 data[]}
         return Buffer(data[8:8 + min(int.from_bytes(data[:8], "little"), t.size - 8)])
+    if t.kind == "ptr":  # tracelang: pointers print in hex, enums by name
+        return Pointer(int.from_bytes(data[:8], "little"))
+    if t.kind == "enum":
+        return EnumValue(int.from_bytes(data[:8], "little"), t.variants)
     if t.kind == "str":
         return data[:t.size].split(b"\0", 1)[0].decode("utf-8", "replace")
     if t.kind == "tuple":
@@ -249,8 +253,7 @@ class Session:
             self.poll()
             if not self.json:
                 self.out.write("\n\n")
-            setting = self.compiled.program.config.get("print_maps_on_exit")
-            if not (getattr(setting, "value", None) == 0 or getattr(setting, "name", None) == "false"):
+            if self.resources.config.get("print_maps_on_exit", 1) not in (0, "false"):  # config = { ... }
                 self.print_maps()
         finally:
             self.close()

@@ -15,8 +15,8 @@ from . import ast
 from .builtins import FUNCTIONS, VARIABLES, division_warning
 from .probes import expand_wildcards, field_type, providers
 from .source import Diagnostics, Source, Span
+from .types import BOOL, INT64, NONE, UINT64, Type, enum_of, integer, kind_name, named_type, pointer_to, string, tuple_of
 from .widen import widest
-from .types import BOOL, CAST_TYPES, INT64, NONE, UINT64, Type, integer, kind_name, string, tuple_of
 
 
 # Map kinds a declaration may name.  The virtual kernel keeps per-CPU kinds in shared maps updated
@@ -54,11 +54,21 @@ class Resources:
     kernel: str = "virtual"  # the kernel the programs are for: probes.providers(kernel)
     probe_facts: dict = field(default_factory=dict)  # attach point text -> what its provider found (probes.py)
     uses_exit: bool = False  # exit() sets a flag the other probes check first (codegen.EXIT_MAP)
+    variables: dict[str, Type] = field(default_factory=dict)  # a scratch variable's binding -> its final type
+    config: dict[str, int | str] = field(default_factory=dict)  # the script's `config = { ... }`
     warnings: list = field(default_factory=list)  # source.Diagnostic
 
     def add_output(self, kind: str, fmt: str, types, span: Span | None = None) -> int:
         self.outputs.append(Output(kind, fmt, tuple(types), span))
         return len(self.outputs) - 1
+
+
+@dataclass
+class Binding:
+    """A scratch variable's declaration: its type (None for `let $x;` until assigned) and unique key."""
+
+    type: Type | None
+    key: str
 
 
 class Analyser:
@@ -68,11 +78,54 @@ class Analyser:
         self.diagnostics = Diagnostics(source)
         self.resources = Resources(kernel=kernel)
         self.params = params or []
-        self.variables: dict[str, Type] = {}
+        self.scopes: list[dict[str, Binding]] = [{}]
+        self.for_maps: list[tuple[ast.ForMap, int]] = []
+        self.enums: dict[str, Type] = {}  # `enum NAME { ... }`
+        self.enum_constants: dict[str, tuple[int, Type]] = {}  # each variant: its value and enum type  # the map loops being analysed, with their scope depth
         self.probe: ast.Probe | None = None
         self.loop_depth = 0
 
+    # -- scratch variables: block scoped, as current bpftrace -------------------------------
+    def lookup(self, name: str) -> Binding | None:
+        for depth in range(len(self.scopes) - 1, -1, -1):
+            binding = self.scopes[depth].get(name)
+            if binding is not None:
+                for loop, loop_depth in self.for_maps:  # an outer variable a map loop's callback reaches by pointer
+                    if depth < loop_depth and binding.key not in loop.captures:
+                        loop.captures.append(binding.key)
+                return binding
+        return None
+
+    def declare(self, var: ast.Variable, t: Type | None) -> Binding:
+        binding = Binding(t, f"{var.name}#{len(self.resources.variables)}")
+        self.scopes[-1][var.name] = binding
+        self.resources.variables[binding.key] = t or INT64
+        return binding
+
+    def bind(self, var: ast.Variable, binding: Binding) -> None:
+        var.binding, var.type = binding.key, binding.type or INT64
+        if binding.type is not None:
+            self.resources.variables[binding.key] = binding.type
+
+    def scoped_block(self, statements: list[ast.Stmt]) -> None:
+        self.scopes.append({})
+        self.block(statements)
+        self.scopes.pop()
+
     def run(self) -> Resources:
+        for decl in self.program.enums:
+            t = enum_of(tuple(decl.variants))
+            if decl.name:
+                self.enums[decl.name] = t
+            for name, value in decl.variants:
+                self.enum_constants[name] = (value, t)
+        for name, value in self.program.config.items():
+            if isinstance(value, (ast.Integer, ast.String)):
+                self.resources.config[name] = value.value
+            elif isinstance(value, ast.Builtin):  # stack_mode = perf
+                self.resources.config[name] = value.name
+            else:
+                self.diagnostics.error(value.span, f"Invalid value for config variable {name}")
         for declaration in self.program.declarations:
             if declaration.kind not in MAP_KINDS:
                 self.diagnostics.error(declaration.span, f"Invalid map type: {declaration.kind} "
@@ -88,7 +141,7 @@ class Analyser:
                     self.diagnostics.error(point.span, f"More than one {point.provider} probe defined")
                 seen[point.provider] = point
         for probe in self.program.probes:
-            self.probe, self.variables = probe, {}
+            self.probe, self.scopes = probe, [{}]
             probe.attach_points = expand_wildcards(self, probe.attach_points)
             if not probe.attach_points:  # missing_probes = warn|ignore skipped every one
                 self.diagnostics.warning(probe.span, "Probe has no valid attach points. It is being removed "
@@ -101,7 +154,7 @@ class Analyser:
                 else:
                     provider.check(self, point)
             if probe.predicate is not None:
-                if not self.expr(probe.predicate).is_int:
+                if not (self.expr(probe.predicate).is_int or probe.predicate.type.kind == "ptr"):
                     self.diagnostics.error(probe.predicate.span, "Invalid type for predicate: "
                                            f"{probe.predicate.type}")
             self.block(probe.body)
@@ -143,36 +196,81 @@ class Analyser:
             self.assign(s)
         elif isinstance(s, ast.If):
             self.condition(s.cond)
-            self.block(s.then)
-            self.block(s.otherwise)
+            self.scoped_block(s.then)
+            self.scoped_block(s.otherwise)
         elif isinstance(s, ast.While):
             self.condition(s.cond, "while()")
             self.loop_depth += 1
-            self.block(s.body)
+            self.scoped_block(s.body)
             self.loop_depth -= 1
         elif isinstance(s, ast.ForRange):
             for bound in (s.start, s.end):
                 if not self.expr(bound).is_int:
                     self.diagnostics.error(bound.span, f"Loop range requires an integer ({bound.type} provided)")
-            previous = self.variables.get(s.variable.name)
-            if previous is not None and not previous.is_int:
-                self.diagnostics.error(s.variable.span, f"Loop variable {s.variable.name} already holds a "
-                                                        f"{previous}")
-            self.variables[s.variable.name] = s.variable.type = INT64
+            self.scopes.append({})
+            self.bind(s.variable, self.declare(s.variable, INT64))
             self.loop_depth += 1
             self.block(s.body)
             self.loop_depth -= 1
+            self.scopes.pop()
+        elif isinstance(s, ast.ForMap):
+            self.for_map(s)
         elif isinstance(s, ast.Unroll):
-            if not 1 <= s.count <= 100:
-                self.diagnostics.error(s.span, "unroll maximum value is 100" if s.count > 100 else
-                                       "unroll minimum value is 1")
-            self.block(s.body)
+            if s.count > 100:
+                self.diagnostics.error(s.span, "unroll maximum value is 100")
+            elif s.count < 1:
+                self.diagnostics.error(s.span, "unroll minimum value is 1")
+            self.scoped_block(s.body)
         elif isinstance(s, ast.Jump):
-            if s.kind != "return" and not self.loop_depth:
+            if not self.loop_depth:
                 self.diagnostics.error(s.span, f"{s.kind} used outside of a loop")
+        elif isinstance(s, ast.Return):
+            if s.value is not None:
+                self.expr(s.value)
+        elif isinstance(s, ast.VarDecl):
+            self.var_declaration(s)
+
+    def var_declaration(self, s: ast.VarDecl) -> None:
+        declared = None
+        if s.type_name is not None:
+            declared = named_type(s.type_name)
+            if declared is None:
+                self.diagnostics.error(s.span, f"Unknown type: {s.type_name}")
+        value = self.expr(s.value) if s.value is not None else None
+        if value is not None and value.kind == "none":
+            self.diagnostics.error(s.value.span, "Value has no type and cannot be assigned")
+            value = None
+        if declared is not None and value is not None and declared.kind != value.kind:
+            self.diagnostics.error(s.span, f"Type mismatch for {s.variable.name}: trying to assign value of type "
+                                           f"'{value}' when variable already has a type '{declared}'")
+        if self.scopes[-1].get(s.variable.name) is not None:
+            self.diagnostics.error(s.variable.span, f"Variable {s.variable.name} was already declared")
+        self.bind(s.variable, self.declare(s.variable, declared or value))
+
+    def for_map(self, s: ast.ForMap) -> None:
+        info = self.resources.maps.get(s.map.name)
+        if info is None or info.value is None:
+            self.diagnostics.error(s.map.span, f"Undefined map: {s.map.name}")
+            key, value = INT64, INT64
+        else:
+            if info.value.kind in ("hist", "lhist", "stats"):
+                self.diagnostics.error(s.map.span, f"Loop expression does not support type: {info.value}")
+            keys = info.keys or [INT64]
+            key = keys[0] if len(keys) == 1 else tuple_of(keys)
+            value = INT64 if info.value.is_aggregation else info.value
+        s.map.type = info.value if info is not None and info.value is not None else INT64
+        self.scopes.append({})
+        self.for_maps.append((s, len(self.scopes) - 1))
+        self.bind(s.variable, self.declare(s.variable, tuple_of([key, value])))
+        self.loop_depth += 1
+        self.block(s.body)
+        self.loop_depth -= 1
+        self.for_maps.pop()
+        self.scopes.pop()
 
     def condition(self, cond: ast.Expr, where: str = "if()") -> None:
-        if not self.expr(cond).is_int:
+        t = self.expr(cond)
+        if not (t.is_int or t.kind == "ptr"):
             self.diagnostics.error(cond.span, f"Invalid condition in {where}: {kind_name(cond.type)}")
 
     def assign(self, s: ast.Assign) -> None:
@@ -183,22 +281,31 @@ class Analyser:
             if s.op in ("/", "%"):
                 s.by_zero = division_warning(self, s.span)
             value = INT64
+            current = self.lookup(s.target.name) if isinstance(s.target, ast.Variable) else \
+                self.resources.maps.get(s.target.name)
+            current = current.type if isinstance(s.target, ast.Variable) and current else \
+                current.value if current else None
+            if current is not None and current.kind == "ptr" and s.op in ("+", "-"):
+                value = current  # pointer arithmetic keeps the pointer type
         if value.kind == "none":
             self.diagnostics.error(s.value.span, "Value has no type and cannot be assigned")
             return
         if isinstance(s.target, ast.Variable):
-            previous = self.variables.get(s.target.name)
+            binding = self.lookup(s.target.name)
+            previous = binding.type if binding is not None else None
             if value.is_aggregation:
                 self.diagnostics.error(s.value.span, "Aggregations cannot be assigned to scratch variables")
             elif previous is not None and (previous.kind != value.kind or widest(previous, value) is None):
-                self.diagnostics.error(s.op_span or s.span, f"Type mismatch for {s.target.name}: trying to assign value of "
-                                               f"type '{value}' when variable already contains a value of "
-                                               f"type '{previous}'")
+                self.diagnostics.error(s.op_span or s.span, f"Type mismatch for {s.target.name}: trying to assign "
+                                                            f"value of type '{value}' when variable already "
+                                                            f"contains a value of type '{previous}'")
             elif previous is not None and value.kind in ("str", "tuple", "buffer"):
-                self.variables[s.target.name] = widest(previous, value)
+                binding.type = widest(previous, value)
+            elif binding is None:
+                binding = self.declare(s.target, value)
             elif previous is None:
-                self.variables[s.target.name] = value
-            s.target.type = self.variables.get(s.target.name, value)
+                binding.type = value
+            self.bind(s.target, binding)
             return
         self.map_use(s.target, value)
 
@@ -210,24 +317,26 @@ class Analyser:
         keys = [self.expr(k) for k in target.keys]
         for key, t in zip(target.keys, keys):
             if t.kind not in ("int", "bool", "str", "tuple", "buffer", "usym", "ksym", "kstack", "ustack", "inet",
-                              "timestamp"):
+                              "timestamp", "enum"):
                 self.diagnostics.error(key.span, f"{t} cannot be a map key")
         keys = [integer(8, t.signed) if t.kind == "int" else t for t in keys]
-        if len(keys) == 1 and keys[0].kind == "tuple" and info.keys and len(info.keys) > 1:
-            keys = list(keys[0].items)  # @m[$t] names the element @m[$t.0, $t.1, ...]
+        if info.keys is not None and len(keys) == 1 and keys[0].kind == "tuple" and len(info.keys) > 1 and \
+                [_kind(t) for t in keys[0].items] == [_kind(t) for t in info.keys]:
+            keys = list(keys[0].items)  # @m[$t] with $t = (k1, k2): the tuple is the keys
         if info.keys is None:
             info.keys = keys
-        elif len(info.keys) != len(keys) or any(widest(a, b) is None for a, b in zip(info.keys, keys)):
+        elif len(info.keys) != len(keys) or any(_kind(a) != _kind(b) or (a.kind == b.kind and widest(a, b) is None)
+                                                for a, b in zip(info.keys, keys)):
             self.diagnostics.error(target.span, f"Argument mismatch for {target.name}: trying to access with "
                                                 f"arguments: [{', '.join(map(str, keys))}] when map expects "
                                                 f"arguments: [{', '.join(map(str, info.keys))}]")
         else:
-            info.keys = [widest(a, b) for a, b in zip(info.keys, keys)]
+            info.keys = [widest(a, b) or a for a, b in zip(info.keys, keys)]
         if value is not None:
             stored = integer(8, value.signed) if value.kind == "int" else value
             if info.value is None:
                 info.value = stored
-            elif info.value.kind != stored.kind or info.value.params != stored.params:
+            elif _kind(info.value) != _kind(stored) or info.value.params != stored.params:
                 self.diagnostics.error(target.span, f"Type mismatch for {target.name}: trying to assign value of "
                                                     f"type '{stored}' when map already contains a value of type "
                                                     f"'{info.value}'")
@@ -253,10 +362,19 @@ class Analyser:
         if isinstance(e, ast.String):
             return string(len(e.value.encode()) + 1)
         if isinstance(e, ast.Variable):
-            t = self.variables.get(e.name)
-            if t is None:
+            binding = self.lookup(e.name)
+            if binding is None:
                 self.diagnostics.error(e.span, f"Undefined or undeclared variable: {e.name}")
                 return INT64
+            if binding.type is None:  # `let $x;` read before any assignment: an integer 0
+                binding.type = INT64
+            self.bind(e, binding)
+            return binding.type
+        if isinstance(e, ast.BlockExpr):
+            self.scopes.append({})
+            self.block(e.body)
+            t = self.expr(e.value, statement) if e.value is not None else NONE
+            self.scopes.pop()
             return t
         if isinstance(e, ast.PositionalParam):
             if e.index == 0:
@@ -279,6 +397,9 @@ class Analyser:
             if info.value.is_aggregation and info.value.kind not in ("count", "sum", "min", "max", "avg"):
                 self.diagnostics.error(e.span, f"{info.value} maps cannot be read in an expression")
             return info.value if not info.value.is_aggregation else INT64
+        if isinstance(e, ast.Builtin) and e.name in self.enum_constants:
+            e.enum_value, t = self.enum_constants[e.name]
+            return t
         if isinstance(e, ast.Builtin):
             builtin = VARIABLES.get(e.name)
             if builtin is None:
@@ -295,27 +416,58 @@ class Analyser:
                 self.diagnostics.error(e.name_span or e.span, f"Unknown function: {e.name}")
                 return NONE
             return function.check(self, e, statement)
+        if isinstance(e, ast.Unary) and e.op in ("++", "--"):
+            t = self.expr(e.operand)
+            if not isinstance(e.operand, ast.Variable) or not (t.is_int or t.kind == "ptr"):
+                self.diagnostics.error(e.span, f"The {e.op} operator needs an integer or pointer scratch variable")
+            return t
+        if isinstance(e, ast.Unary) and e.op == "&":
+            t = self.expr(e.operand)
+            if not isinstance(e.operand, ast.Variable):
+                self.diagnostics.error(e.span, "The & operator takes the address of a scratch variable")
+            return pointer_to(t)
+        if isinstance(e, ast.Unary) and e.op == "*":
+            t = self.expr(e.operand)
+            if t.kind != "ptr":
+                self.diagnostics.error(e.span, f"The * operator can not be used on expressions of type {t}")
+                return INT64
+            return t.items[0]
         if isinstance(e, ast.Unary):
             t = self.expr(e.operand)
-            if not t.is_int:
+            if not (t.is_int or (t.kind == "ptr" and e.op == "!")):
                 self.diagnostics.error(e.span, f"The {e.op} operator can not be used on expressions of type {t}")
             return BOOL if e.op == "!" else t
         if isinstance(e, ast.Binary):
             return self.binary(e)
         if isinstance(e, ast.Ternary):
             self.condition(e.cond, "ternary")
-            then, otherwise = self.expr(e.then, statement), self.expr(e.otherwise, statement)  # c ? printf() : ...
+            then = self.expr(e.then, statement) if e.then is not None else e.cond.type  # `a ?: b`
+            otherwise = self.expr(e.otherwise, statement)
+            if then.kind == "none" and otherwise.kind == "none":
+                return NONE
             if then.kind != otherwise.kind:
                 self.diagnostics.error(e.span, f"Ternary operator must return the same type: have '{then}' and "
                                                f"'{otherwise}'")
             return then if then.kind not in ("str", "buffer") else Type(then.kind, max(then.size, otherwise.size))
         if isinstance(e, ast.Cast):
             t = self.expr(e.operand)
-            if not t.is_int:
+            target = self.enums.get(e.target[5:]) if e.target.startswith("enum ") else named_type(e.target)
+            if target is None:
+                self.diagnostics.error(e.span, f"Unknown type: {e.target}")
+                return INT64
+            if not (t.is_int or t.kind == "ptr" or (target.kind == "bool" and t.is_scalar)):
                 self.diagnostics.error(e.span, f"Cannot cast from \"{t}\" to \"{e.target}\"")
-            return CAST_TYPES[e.target]
+            return target
         if isinstance(e, ast.TupleAccess):
             t = self.expr(e.tuple)
+            if e.index_expr is not None:
+                self.expr(e.index_expr)
+                index = constant(e.index_expr)
+                if index is None or index < 0:
+                    self.diagnostics.error(e.index_expr.span, "The index of a tuple must be a non-negative "
+                                                              "integer literal")
+                    return INT64
+                e.index = index
             if t.kind != "tuple":
                 self.diagnostics.error(e.span, f"Can not access index {e.index} on expression of type '{t}'")
                 return INT64
@@ -333,6 +485,8 @@ class Analyser:
         left, right = self.expr(e.left), self.expr(e.right)
         if left.kind == right.kind and left.kind in ("str", "buffer") and e.op in ("==", "!="):
             return BOOL
+        if "ptr" in (left.kind, right.kind):
+            return self.pointer_binary(e, left, right)
         if not (left.is_int and right.is_int):
             self.diagnostics.error(e.span, f"Type mismatch for '{e.op}': comparing '{left}' with '{right}'")
             return INT64
@@ -341,6 +495,40 @@ class Analyser:
         if e.op in ("==", "!=", "<", ">", "<=", ">=", "&&", "||"):
             return BOOL  # current bpftrace: comparisons are bools (0.17 printed them as 0/1)
         return integer(8, left.signed and right.signed)
+
+
+    def pointer_binary(self, e: ast.Binary, left: Type, right: Type) -> Type:
+        """C's rules: pointer +/- integer steps by the pointee size; pointers compare with pointers and integers."""
+        operands = all(t.is_int or t.kind == "ptr" for t in (left, right))
+        if operands and e.op in ("==", "!=", "<", ">", "<=", ">=", "&&", "||"):
+            return BOOL
+        if e.op in ("+", "-") and left.kind == "ptr" and right.is_int:
+            return left
+        if e.op == "+" and right.kind == "ptr" and left.is_int:
+            return right
+        self.diagnostics.error(e.span, f"The {e.op} operator can not be used on expressions of types {left}, "
+                                       f"{right}")
+        return INT64
+
+
+def _kind(t: Type) -> str:
+    """A type's kind for map consistency: an enum value is an integer."""
+    return "int" if t.kind == "enum" else t.kind
+
+
+def constant(e: ast.Expr) -> int | None:
+    """The value of an integer expression made of literals (`1 + 1`), else None."""
+    if isinstance(e, ast.Integer):
+        return e.value
+    if isinstance(e, ast.Unary) and e.op == "-":
+        value = constant(e.operand)
+        return None if value is None else -value
+    if isinstance(e, ast.Binary) and e.op in ("+", "-", "*"):
+        left, right = constant(e.left), constant(e.right)
+        if left is None or right is None:
+            return None
+        return left + right if e.op == "+" else left - right if e.op == "-" else left * right
+    return None
 
 
 def _ends_flow(s: ast.Stmt) -> bool:
