@@ -15,7 +15,11 @@ kernel must return the same r0 (low 32 bits) and the same packet.  The
 kernel columns are skipped, with the reason, where bpf() is not usable.
 Native code runs as prog_load builds it (bounds-checked unless its verifier
 accepted the program); --verified rebuilds it unchecked, as for a verified
-program (every program here passes the Linux verifier).
+program (every program here passes the Linux verifier).  The programs of
+BEYOND_OUR_VERIFIER pass Linux's verifier but not yet ours (it has no
+precision tracking, and gives up after minutes: "BPF program is too large"),
+so prog_load refuses them on the virtual kernel: they run on Linux only
+unless --all asks for the attempt.
 """
 
 from __future__ import annotations
@@ -56,6 +60,8 @@ def program(source: str, counts: int):
     return assemble(PROLOGUE + source.format(counts=counts), helper_id=helper_id)
 
 
+# Loops whose states our verifier cannot prune without precision tracking (Linux verifies them at once).
+BEYOND_OUR_VERIFIER = ("log2 over an array", "primes by division", "switch dispatch")
 SAMPLES = 15  # test_run calls per program and engine; the best mean counts (the machine is shared)
 
 
@@ -117,6 +123,8 @@ def main() -> None:
     parser.add_argument("--verified", action="store_true",
                         help="run native code unchecked, as prog_load does for a program its verifier accepted "
                              "(every program here passes the Linux verifier)")
+    parser.add_argument("--all", action="store_true",
+                        help="also load BEYOND_OUR_VERIFIER's programs into the virtual kernel (minutes each, refused)")
     args = parser.parse_args()
     available, reason = syscall.kernel_available()
     names = list(ENGINES)
@@ -139,6 +147,12 @@ def main() -> None:
             except syscall.KernelError as err:
                 print(f"{title:24} {'linux':9} skipped: {str(err).splitlines()[0]}")
         reference, steps = None, 0
+        if title in BEYOND_OUR_VERIFIER and not args.all:
+            print(f"{title:24} {'virtual':9} skipped: pybpf's verifier gives up on this loop (no precision "
+                  f"tracking yet); --all tries")
+            if linux is not None:
+                print(f"{title:24} {'linux':9} {'':6} {linux[2]:11.0f}")
+            continue
         for name in names:
             retval, data_out, ns, counted, compile_ns = time_engine(name, source, packet, args.min_time,
                                                                     args.verified)

@@ -25,7 +25,7 @@ from .state import MAX_CALL_FRAMES, State, state_str
 
 BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000
 BPF_COMPLEXITY_LIMIT_JMP_SEQ = 8192
-MAX_STATES_PER_INSN = 100_000  # no cap in practice, as Linux: a capped loop head stops pruning its body
+MAX_STATES_PER_INSN = 64
 PRIVILEGED_INSN_LIMIT, UNPRIVILEGED_INSN_LIMIT = 1_000_000, 4096
 # is_tracing_prog_type()
 TRACING_TYPES = (ProgType.BPF_PROG_TYPE_KPROBE, ProgType.BPF_PROG_TYPE_TRACEPOINT, ProgType.BPF_PROG_TYPE_PERF_EVENT,
