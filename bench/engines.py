@@ -1,6 +1,6 @@
 """Every execution engine vs. the Linux JIT on micro-benchmarks (bpf-benchmark / llvmbpf style).
 
-Run: python3 bench/engines.py [--min-time SECONDS] [--repeat N] [--only NAME] [--verified]
+Run: python3 bench/engines.py [--min-time SECONDS] [--repeat N] [--only NAME] [--all]
 
 Each program of bench/engines_programs.py is loaded as XDP into the virtual
 kernel once per engine of `pybpf.vm.engines.ENGINES` (a new engine joins by
@@ -13,9 +13,8 @@ tiered engine's is its first tier's) and the ratio to the Linux JIT; then geomet
 means over all programs and over the loop programs.  All engines and the
 kernel must return the same r0 (low 32 bits) and the same packet.  The
 kernel columns are skipped, with the reason, where bpf() is not usable.
-Native code runs as prog_load builds it (bounds-checked unless its verifier
-accepted the program); --verified rebuilds it unchecked, as for a verified
-program (every program here passes the Linux verifier).  The programs of
+Native code runs as prog_load builds it: unchecked, since its verifier
+accepted the program.  The programs of
 BEYOND_OUR_VERIFIER pass Linux's verifier but not yet ours (it has no
 precision tracking, and gives up after minutes: "BPF program is too large"),
 so prog_load refuses them on the virtual kernel: they run on Linux only
@@ -40,7 +39,7 @@ from pybpf.isa.asm import assemble  # noqa: E402
 from pybpf.kernel.linux import syscall  # noqa: E402
 from pybpf.kernel.virtual import VirtualKernel  # noqa: E402
 from pybpf.uapi import MapType, ProgType  # noqa: E402
-from pybpf.vm.engines import ENGINES, clear_caches, rebuild  # noqa: E402
+from pybpf.vm.engines import ENGINES, clear_caches  # noqa: E402
 
 XDP = ProgType.BPF_PROG_TYPE_XDP
 PROLOGUE = f"""
@@ -75,7 +74,7 @@ def _best(run, min_time: float) -> tuple[object, float]:
     return result, float(max(best, 1))
 
 
-def time_engine(name: str, source: str, packet: bytes, min_time: float, verified: bool = False):
+def time_engine(name: str, source: str, packet: bytes, min_time: float):
     """(retval, data_out, ns per run, steps, compile ns) of one program on one engine."""
     kernel = VirtualKernel(ncpus=1)
     counts = kernel.map_create(MapType.BPF_MAP_TYPE_ARRAY, 4, 8, 8)
@@ -83,8 +82,6 @@ def time_engine(name: str, source: str, packet: bytes, min_time: float, verified
     clear_caches()
     start = time.perf_counter_ns()
     fd = kernel.prog_load(XDP, insns, engine=name).fd
-    if verified:  # as prog_load builds it for a program its verifier accepted
-        kernel.prog(fd).interp = rebuild(kernel.prog(fd).interp, name, verified=True)
     kernel.prog_test_run(fd, packet)  # the native engine compiles before its first run
     compile_ns = time.perf_counter_ns() - start
     if name == "tiered":  # steady state: the runs that make the program hot (a test_run's repeat counts whole)
@@ -120,16 +117,12 @@ def main() -> None:
     parser.add_argument("--min-time", type=float, default=0.6, help="seconds of runs per program and engine")
     parser.add_argument("--repeat", type=int, default=1000, help="BPF_PROG_TEST_RUN repeat count on Linux")
     parser.add_argument("--only", help="run only the programs whose name contains this")
-    parser.add_argument("--verified", action="store_true",
-                        help="run native code unchecked, as prog_load does for a program its verifier accepted "
-                             "(every program here passes the Linux verifier)")
     parser.add_argument("--all", action="store_true",
                         help="also load BEYOND_OUR_VERIFIER's programs into the virtual kernel (minutes each, refused)")
     args = parser.parse_args()
     available, reason = syscall.kernel_available()
     names = list(ENGINES)
-    print(f"engines {', '.join(names)} (virtual kernel, XDP test_run) vs. the Linux JIT (BPF_PROG_TEST_RUN); "
-          f"native code {'unchecked (--verified)' if args.verified else 'as prog_load builds it'}")
+    print(f"engines {', '.join(names)} (virtual kernel, XDP test_run) vs. the Linux JIT (BPF_PROG_TEST_RUN)")
     if not available:
         print(f"kernel columns skipped: {reason}")
     header = f"{'program':24} {'engine':9} {'insns':>6} {'ns/run':>11} {'ns/insn':>8} {'compile us':>11} {'/linux':>8}"
@@ -154,8 +147,7 @@ def main() -> None:
                 print(f"{title:24} {'linux':9} {'':6} {linux[2]:11.0f}")
             continue
         for name in names:
-            retval, data_out, ns, counted, compile_ns = time_engine(name, source, packet, args.min_time,
-                                                                    args.verified)
+            retval, data_out, ns, counted, compile_ns = time_engine(name, source, packet, args.min_time)
             steps = counted or steps  # every engine executes the reference interpreter's instructions
             if reference is None:
                 reference = retval, data_out
