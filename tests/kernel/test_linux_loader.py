@@ -22,7 +22,7 @@ from pybpf.kernel.errors import BpfError
 from pybpf.kernel.loader import load_object
 from pybpf.kernel.virtual import VirtualKernel
 from pybpf.uapi import ProgType
-from support.kernel import needs_kernel
+from support.kernel import needs_kernel, skip_if_kernel_lacks_helper
 
 pytestmark = [needs_kernel, pytest.mark.kernel]
 TESTS = Path(__file__).parent.parent
@@ -67,6 +67,7 @@ def verdict(kernel, name: str):
     try:
         loaded = load_object(kernel, elf.load(object_path(name)))
     except BpfError as err:
+        skip_if_kernel_lacks_helper(getattr(err, "log", ""))
         return ("refused", err.errno), {}
     runs = {}
     try:

@@ -16,7 +16,7 @@ from pybpf.isa.asm import assemble
 from pybpf.kernel.errors import BpfError
 from pybpf.kernel.virtual import VirtualKernel
 from pybpf.uapi import ProgType
-from support.kernel import needs_kernel
+from support.kernel import needs_kernel, skip_if_kernel_lacks_helper
 from support.paths import DATA
 
 XDP, TC, SOCKET, CGROUP = (ProgType.BPF_PROG_TYPE_XDP, ProgType.BPF_PROG_TYPE_SCHED_CLS,
@@ -139,7 +139,11 @@ def test_packet_run_matches_linux(case):
     fds = []
 
     def load(prog_type, code):
-        fds.append(syscall.prog_load(prog_type, code).fd)
+        try:
+            fds.append(syscall.prog_load(prog_type, code).fd)
+        except syscall.KernelError as err:
+            skip_if_kernel_lacks_helper(err.log)
+            raise
         return fds[-1]
 
     def run(fd, data, ctx):
