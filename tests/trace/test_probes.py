@@ -96,7 +96,12 @@ def test_bad_command_line_input_is_one_line(tmp_path, capsys):
     assert main(["-c", "ls -l", "-e", "BEGIN { exit(); }"]) == 1
     assert "runs Python programs" in capsys.readouterr().err
     assert main([str(tmp_path / "missing.bt")]) == 1
-    assert "No such file" in capsys.readouterr().err
+    missing = tmp_path / "missing.bt"
+    assert capsys.readouterr().err == f"ERROR: failed to open file '{missing}': No such file or directory\n"
+    assert main(["-c", f"python {tmp_path / 'missing.py'}", "-e", "END { printf(\"ran\\n\"); }"]) == 1
+    out = capsys.readouterr()
+    assert out.err == f"ERROR: can't open file '{tmp_path / 'missing.py'}': No such file or directory\n"
+    assert "ran" not in out.out  # refused before anything was attached or run
     assert main(["-p", "1", "-e", "BEGIN { exit(); }"]) == 1
     assert "-p needs --kernel linux" in capsys.readouterr().err
 

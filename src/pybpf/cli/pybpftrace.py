@@ -66,8 +66,11 @@ def _script(args, parser) -> tuple[str, str, list[str]]:
         parser.error("a script is needed: -e 'PROGRAM', a file, or - for standard input")
     if args.filename == "-":
         return sys.stdin.read(), "stdin", args.params
-    with open(args.filename, encoding="utf-8") as handle:
-        return handle.read(), args.filename, args.params
+    try:
+        with open(args.filename, encoding="utf-8") as handle:
+            return handle.read(), args.filename, args.params
+    except OSError as err:  # bpftrace's words
+        raise PybpfError(f"failed to open file '{args.filename}': {err.strerror}") from None
 
 
 def _command_thread(command: str, done: threading.Event) -> threading.Thread:

@@ -7,12 +7,17 @@ import runpy
 import sys
 import threading
 
+from ..errors import PybpfError
+
 
 def script_thread(argv: list[str], done: threading.Event) -> threading.Thread:
     """A thread (not started) that runs argv[0] as __main__ with sys.argv = argv, then sets `done`.
 
     The script's folder goes first on sys.path, so probes can name the script's own modules.
+    A script that is not there is refused now, before any probe is attached, in Python's own words.
     """
+    if not os.path.exists(argv[0]):
+        raise PybpfError(f"can't open file '{os.path.abspath(argv[0])}': No such file or directory")
     sys.path.insert(0, os.path.dirname(os.path.abspath(argv[0])))
 
     def run() -> None:
