@@ -6,7 +6,8 @@
 Modules follow kernel/bpf/verifier.c's seams: `program` (checks before the
 walk: subprograms, encodings, control flow), `core` (the walk and state
 pruning), `insns` (ALU and jumps), `memory` (loads, stores, helper memory),
-`calls` (helpers, subprograms, exit), `ctx` (context access per program
+`calls` (helpers, subprograms, exit), `global_funcs` (global functions
+verified on their own against their BTF signature), `ctx` (context access per program
 type), `bounds`/`tnum`/`scalar_alu`/`branches` (scalar tracking), `regs` and
 `state` (the abstract state and its log format).
 """
