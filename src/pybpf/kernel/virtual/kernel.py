@@ -38,6 +38,7 @@ from ...vm.engines import options as engine_options
 from ...vm.engines import choose as choose_engine
 from ...verifier import MapInfo, verify
 from ..errors import BpfError
+from ..protocol import BPF_LOG_FIXED, log_attr_error
 from . import packet_ctx, probe_ctx
 from .attach import ATTACH_POINTS
 from .stacks import StackTable
@@ -45,7 +46,6 @@ from .trace_pipe import TracePipe, task_comm
 
 BPF_MAXINSNS = 4096
 BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000
-BPF_LOG_MIN_SIZE = 128
 ENOTSUPP = 524
 # Program types whose test run takes only a context (raw tracepoint args, a syscall's struct).
 CAN_READ, CAN_WRITE = 1, 2
@@ -422,8 +422,9 @@ class VirtualKernel:
             ProgType(prog_type)
         except ValueError:
             raise BpfError(command, errno.EINVAL, f"unknown program type {prog_type}") from None
-        if (log_level and log_size < BPF_LOG_MIN_SIZE) or (not log_level and log_size) or log_level > 7:
-            raise BpfError(command, errno.EINVAL, "log_level and log_size do not agree (a log needs >= 128 bytes)")
+        log_error = log_attr_error(log_level, log_size)
+        if log_error:
+            raise BpfError(command, errno.EINVAL, log_error)
         if not self.privileged and prog_type not in UNPRIVILEGED_PROG_TYPES:
             raise BpfError(command, errno.EPERM, f"loading {ProgType(prog_type).name} needs CAP_BPF "
                            "(unprivileged: socket filter and cgroup skb programs only)")
@@ -477,14 +478,15 @@ class VirtualKernel:
             if result.accepted:
                 return "", result.stats.processed
             log = run(1).log  # as libbpf retries a refused load at level 1 to show why
-        elif len(log) + 1 > log_size:  # bpf_vlog_finalize: a truncated log is ENOSPC, its tail kept
+        elif log_size and len(log) + 1 > log_size:  # bpf_vlog_finalize: a truncated log is ENOSPC
+            kept = log[:log_size - 1] if log_level & BPF_LOG_FIXED else log[len(log) + 1 - log_size:]
             raise BpfError(command, errno.ENOSPC, f"the verifier log needs {len(log) + 1} bytes, "
-                           f"the buffer has {log_size}", log=log[len(log) + 1 - log_size:])
+                           f"the buffer has {log_size}", log=kept)
         if not result.accepted:
             error = result.error
             reason = error.message.splitlines()[-1]
             raise BpfError(command, result.errno, reason if error.pc is None else f"pc {error.pc}: {reason}", log=log)
-        return log, result.stats.processed
+        return (log if log_size else ""), result.stats.processed  # a log_level without a buffer logs nothing
 
     def _map_info(self, obj: MapObject) -> MapInfo:
         """What the verifier knows of a map: its shape, and a read-only frozen map's contents."""
