@@ -12,7 +12,7 @@ import errno
 
 from ..helpers import REGISTRY, helper_name
 from ..uapi import AttachType, MapType, ProgType
-from . import global_funcs, memory
+from . import global_funcs, kfuncs, memory
 from .ctx import READ, WRITE
 from .errors import VerifierError
 from .regs import (BTF_ID, CTX, FUNC, MAP_KEY, MAP_PTR, MAP_VALUE, MEM, NOT_INIT, PACKET, PACKET_END, PACKET_META, SCALAR,
@@ -328,8 +328,7 @@ def check_call(v, pc: int, s) -> bool:
     if s.src == 1:
         return check_subprog_call(v, pc, s)
     if s.src == 2:
-        raise fail("calling kernel functions needs the kernel's BTF (kfuncs are not supported here)",
-                   errno.EINVAL)
+        return kfuncs.check_kfunc_call(v, pc, s)
     return check_helper_call(v, pc, s.imm)
 
 

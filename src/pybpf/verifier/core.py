@@ -48,6 +48,7 @@ class Options:
     sleepable: bool = False  # BPF_F_SLEEPABLE
     btf: object = None  # the program's BTF (pybpf.elf.btf.Btf), with func_info: (insn, FUNC type id) per subprogram
     func_info: tuple = ()
+    kernel_btf: object = None  # the kernel's BTF (vmlinux), which names kfuncs and gives their prototypes
 
 
 @dataclass
