@@ -20,6 +20,7 @@ usage: verifier_corpus.py [CORPUS_DIR] [--mode priv|unpriv|all] [--only SUBSTR] 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import struct
 import sys
@@ -31,6 +32,7 @@ from pybpf.elf.btf import Btf
 from pybpf.uapi import MapType
 from pybpf.verifier import MapInfo, verify
 
+VMLINUX = "/sys/kernel/btf/vmlinux"
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "kernel_verifier"
 # test_verifier's map fixtures (tools/load_kernel.py MapFactory): kind -> (type, key, value, entries, flags).
 FIXTURES = {
@@ -146,6 +148,7 @@ class Case:
     sleepable: bool = False
     btf: Btf | None = None
     func_info: tuple = ()
+    kernel_btf: Btf | None = None  # this machine's vmlinux BTF, for the kfuncs a test calls
     fixups: dict = field(default_factory=dict)  # corpus.json: fixture kind -> insn indexes (for running it)
     runs: list = field(default_factory=list)  # [(data, expected retval, the 6.18 kernel's retval)]
     map_init: dict = field(default_factory=dict)  # map fd -> (fixture kind or "", initial value of key 0 or None)
@@ -181,6 +184,16 @@ def old_style(directory: Path, mode: str):
                    test.get("expected_attach_type", 0), bool(test["flags"] & 2), maps, result["loaded"], pieces,
                    sleepable=bool(test["flags"] & BPF_F_SLEEPABLE), fixups=test["fixups"], runs=runs,
                    map_init=map_init)
+
+
+@functools.cache
+def vmlinux():
+    """This machine's kernel BTF and its FUNC ids by name, or None where /sys/kernel/btf/vmlinux is missing."""
+    try:
+        btf = Btf.parse(Path(VMLINUX).read_bytes())
+    except OSError:
+        return None
+    return btf, {t.name: t.id for t in btf.iter_types() if t.kind == "FUNC"}
 
 
 def new_style(directory: Path, mode: str):
@@ -224,6 +237,9 @@ def new_style(directory: Path, mode: str):
         code = bytearray(b"".join(bytes.fromhex(h) for h in test["insns"]))
         for pc, info in maps.items():
             struct.pack_into("<i", code, pc * 8 + 4, info.fd)
+        kfuncs = vmlinux() if test.get("kfunc_refs") else None
+        for ref in test.get("kfunc_refs") or ():  # as libbpf resolves them: the FUNC's id in vmlinux BTF
+            struct.pack_into("<i", code, ref["insn"] * 8 + 4, kfuncs[1].get(ref["name"], 0) if kfuncs else 0)
         code = bytes(code)
         spec = test["spec"][mode]
         runs = []
@@ -233,6 +249,7 @@ def new_style(directory: Path, mode: str):
                    bool(test["spec"]["flags_set"] & BPF_F_STRICT_ALIGNMENT), maps, result["loaded"],
                    spec.get("msgs") or [], sleepable=bool(test.get("sec_flags", 0) & BPF_F_SLEEPABLE),
                    btf=btfs[test["file"]], func_info=tuple(tuple(f) for f in test.get("func_info") or ()),
+                   kernel_btf=kfuncs[0] if kfuncs else None,
                    runs=runs, map_init=map_init)
 
 
@@ -247,7 +264,7 @@ def cases(directory: Path = DEFAULT_DIR, modes=("priv", "unpriv"), only: str = "
 def check(case: Case, mode: str, limit: int = 1_000_000):
     return verify(case.code, case.prog_type, maps=case.maps, privileged=mode == "priv", log_level=1,
                   expected_attach_type=case.attach, strict_alignment=case.strict, complexity_limit=limit,
-                  sleepable=case.sleepable, btf=case.btf, func_info=case.func_info)
+                  sleepable=case.sleepable, btf=case.btf, func_info=case.func_info, kernel_btf=case.kernel_btf)
 
 
 def replay(directory: Path = DEFAULT_DIR, modes=("priv", "unpriv"), only: str = "",

@@ -113,7 +113,7 @@ def test_prog_load_test_run_and_log(kernel):
 
 def test_log_buffer_rules_match_the_protocol(kernel):
     code = assemble("r0 = 0\nexit")
-    for level, size in ((1, 16), (0, 4096)):
+    for level, size in ((16, 4096), (0, 4096)):
         with pytest.raises(BpfError) as err:
             kernel.prog_load(SOCKET_FILTER, code, log_level=level, log_size=size)
         assert err.value.errno == errno.EINVAL

@@ -7,12 +7,13 @@ BPF_PSEUDO_MAP_IDX references into those maps.  Nothing is left behind when
 a step fails: every fd made so far is closed (and every pin made, unpinned) before the error
 propagates. Maps pinned by name are reused or pinned as libbpf does (`kernel.pinning`).
 
-A kernel that takes BTF (it has `btf_load`: Linux) first gets the object's
+A kernel that takes BTF (it has `btf_load`: both do) first gets the object's
 .BTF, fixed up as libbpf does (`elf.btf_fixup`); maps are then created with
 their key and value types, and programs loaded with their func_info and
 line_info (one record per sub-program, in the linked program's numbering),
-so that Linux verifies global functions against their BTF signatures and
-`bpftool prog dump xlated` shows the source lines.
+so that the verifier checks global functions against their BTF signatures and
+`bpftool prog dump xlated` shows the source lines.  What only Linux takes
+(attach BTF ids, NUMA nodes) goes to a kernel with `attach_btf_id`.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def _btf_of(m: MapDef, btf_fd: int | None) -> dict:
 def _map_create(kernel, m: MapDef, max_entries: int, btf: dict, **extra) -> int:
     if m.map_extra:
         extra["map_extra"] = m.map_extra  # a bloom filter's number of hashes, an arena's address
-    if m.flags & BPF_F_NUMA_NODE and hasattr(kernel, "btf_load"):  # Linux's; the virtual kernel has one node
+    if m.flags & BPF_F_NUMA_NODE and hasattr(kernel, "attach_btf_id"):  # Linux's; the virtual kernel has one node
         extra["numa_node"] = m.numa_node
     if btf:
         try:
@@ -204,8 +205,8 @@ def _ksyms_resolved(kernel, obj: BpfObject, prog, insns: list) -> list:
 
 def _load_options(kernel, prog) -> dict:
     """BPF_F_SLEEPABLE and the attach_btf_id of tracing, LSM and iterator programs, for a kernel that
-    takes them (one that takes BTF: Linux)."""
-    if not hasattr(kernel, "btf_load"):
+    takes them (one that finds attach BTF ids: Linux)."""
+    if not hasattr(kernel, "attach_btf_id"):
         return {}
     options = {"prog_flags": BPF_F_SLEEPABLE} if prog.sleepable else {}
     definition = find_section_def(prog.section)

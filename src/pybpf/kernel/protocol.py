@@ -11,6 +11,22 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
+# BPF_PROG_LOAD's log_level bits (include/uapi/linux/bpf.h): the instruction trace (1, or 2 to keep it on
+# success), statistics, and BPF_LOG_FIXED (a log too long for its buffer keeps its head, not its tail).
+BPF_LOG_LEVEL1, BPF_LOG_LEVEL2, BPF_LOG_STATS, BPF_LOG_FIXED = 1, 2, 4, 8
+BPF_LOG_MASK = BPF_LOG_LEVEL1 | BPF_LOG_LEVEL2 | BPF_LOG_STATS | BPF_LOG_FIXED
+
+
+def log_attr_error(log_level: int, log_size: int) -> str | None:
+    """Why bpf_vlog_init() (Linux 6.18) refuses a log_level and log_size with EINVAL, or None: a buffer
+    needs a level, and the level has only BPF_LOG_MASK's bits.  Any buffer size will do (since 6.4
+    there is no 128-byte minimum; a log that does not fit is ENOSPC)."""
+    if log_size and not log_level:
+        return f"a log buffer ({log_size} bytes) needs a log_level"
+    if log_level & ~BPF_LOG_MASK:
+        return f"log_level {log_level:#x} has bits outside BPF_LOG_MASK ({BPF_LOG_MASK:#x})"
+    return None
+
 
 @runtime_checkable
 class Kernel(Protocol):
@@ -29,9 +45,11 @@ class Kernel(Protocol):
     def map_delete_batch(self, fd: int, keys) -> int: ...
     def map_freeze(self, fd: int) -> None: ...
 
-    # programs
+    # programs (with btf_fd and func_info from btf_load, checked against their BTF)
+    def btf_load(self, data: bytes) -> int: ...
     def prog_load(self, prog_type: int, program, license: str = "GPL", *, log_level: int = 0, log_size: int = 0,
-                  expected_attach_type: int = 0, name: str = "", fd_array: list[int] | None = None): ...
+                  expected_attach_type: int = 0, name: str = "", fd_array: list[int] | None = None,
+                  btf_fd: int = 0, func_info: bytes = b"", line_info: bytes = b""): ...
     def prog_test_run(self, fd: int, data: bytes = b"", *, ctx: bytes = b"", repeat: int = 1): ...
 
     # objects

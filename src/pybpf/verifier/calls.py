@@ -12,7 +12,7 @@ import errno
 
 from ..helpers import REGISTRY, helper_name
 from ..uapi import AttachType, MapType, ProgType
-from . import memory
+from . import global_funcs, kfuncs, memory
 from .ctx import READ, WRITE
 from .errors import VerifierError
 from .regs import (BTF_ID, CTX, FUNC, MAP_KEY, MAP_PTR, MAP_VALUE, MEM, NOT_INIT, PACKET, PACKET_END, PACKET_META, SCALAR,
@@ -328,8 +328,7 @@ def check_call(v, pc: int, s) -> bool:
     if s.src == 1:
         return check_subprog_call(v, pc, s)
     if s.src == 2:
-        raise fail("calling kernel functions needs the kernel's BTF (kfuncs are not supported here)",
-                   errno.EINVAL)
+        return kfuncs.check_kfunc_call(v, pc, s)
     return check_helper_call(v, pc, s.imm)
 
 
@@ -507,6 +506,11 @@ def check_subprog_call(v, pc: int, s) -> bool:
         raise fail(f"the call stack of {len(state.frames) + 1} frames is too deep !", errno.E2BIG)
     target = pc + s.imm + 1
     callee = v.subprog_of(target)
+    err = global_funcs.check_call_args(v, callee)
+    if global_funcs.is_global(v, callee):
+        return global_funcs.call_global(v, pc, callee, err)
+    if err is not None and err.message:
+        v.log(err.message)  # a static callee's BTF did not match: noted, and its body walked as called
     caller = state.frame
     frame = Frame(len(state.frames), pc, callee)
     for i in range(1, 6):
@@ -547,6 +551,10 @@ def check_exit(v, pc: int) -> bool:
     r0 = state.regs[0]
     if r0.type == NOT_INIT:
         raise fail("R0 !read_ok")
+    if frame.subprog:  # a global function verified on its own returns a scalar to any caller
+        if r0.type != SCALAR:
+            raise fail(f"At subprogram exit the register R0 is not a scalar value ({r0.type_str()})", errno.EINVAL)
+        return True
     if r0.is_pointer and not v.allow_ptr_leaks:
         raise fail("R0 leaks addr as return value")
     wanted = return_range(v.opts.prog_type, v.opts.expected_attach_type)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from ..uapi import ProgType
 from .calls import check_tail_call_maps
 from .errors import VerifierError
+from .global_funcs import check_subprogs as check_global_subprogs, log_main_args
 from ..isa.opcodes import BPF_JCOND, BPF_JMP, BPF_PSEUDO_MAP_IDX_VALUE, BPF_PSEUDO_MAP_VALUE
 from ..uapi import MapType
 from .program import Slot, Subprog, can_be_sleepable, check_btf_func, check_cfg, check_encodings, find_subprogs
@@ -47,6 +48,7 @@ class Options:
     sleepable: bool = False  # BPF_F_SLEEPABLE
     btf: object = None  # the program's BTF (pybpf.elf.btf.Btf), with func_info: (insn, FUNC type id) per subprogram
     func_info: tuple = ()
+    kernel_btf: object = None  # the kernel's BTF (vmlinux), which names kfuncs and gives their prototypes
 
 
 @dataclass
@@ -105,6 +107,9 @@ class Verifier:
         self.ctx_insns: dict[int, bool] = {}  # insn -> did its pointer operand point to ctx
         self.alu_masks: dict[int, tuple[int, int]] = {}  # insn -> its Spectre v1 mask (sanitize.py)
         self.tail_call_maps: dict[int, object] = {}  # insn -> the prog array every path passes, or None
+        self.func_args: dict[int, object] = {}  # subprog -> its argument kinds, or why not (global_funcs.py)
+        self.unreliable: set[int] = set()  # subprogs whose BTF a call did not match
+        self.called_globals: set[int] = set()  # global functions verified code calls
         self.pending: list[tuple[State, Checkpoint | None, int, int]] = []
         self.cur: State = State()
         self.cur_cp: Checkpoint | None = None
@@ -135,7 +140,9 @@ class Verifier:
         self.cur = State()
         regs = self.cur.regs
         regs[1].set_pointer(CTX)
+        log_main_args(self)
         self.walk()
+        check_global_subprogs(self)
         self.check_stack_depth()
         check_tail_call_maps(self)
 

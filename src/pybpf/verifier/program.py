@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from ..isa.opcodes import (BPF_ABS, BPF_CALL, BPF_CLASS, BPF_EXIT, BPF_IND, BPF_JA, BPF_JCOND,
                            BPF_JMP, BPF_JMP32, BPF_LD, BPF_LDX, BPF_MEM, BPF_MEMSX, BPF_MODE, BPF_OP,
-                           BPF_PSEUDO_BTF_ID, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC,
+                           BPF_PSEUDO_BTF_ID, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_KFUNC_CALL,
                            BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_IDX, BPF_PSEUDO_MAP_IDX_VALUE,
                            BPF_PSEUDO_MAP_VALUE, BY_CODE)
 from ..uapi import AttachType, ProgType
@@ -96,6 +96,9 @@ def find_subprogs(slots: list[Slot], capable: bool) -> list[Subprog]:
     starts = {0}
     n = len(slots)
     for pc, s in enumerate(slots):
+        if s.code == (BPF_JMP | BPF_CALL) and s.src == BPF_PSEUDO_KFUNC_CALL and not capable:
+            raise VerifierError("loading/calling other bpf or kernel functions are allowed for CAP_BPF and "
+                                "CAP_SYS_ADMIN", pc, errno.EPERM)
         if calls_subprog(s):
             if not capable:
                 raise VerifierError("loading/calling other bpf or kernel functions are allowed for CAP_BPF and "

@@ -150,6 +150,8 @@ class Reg:
 
 def type_str(base: str, null: bool = False, flags: frozenset[str] = frozenset()) -> str:
     prefix = "".join(f + "_" for f in FLAG_ORDER if f in flags)
+    if null and base == BTF_ID:  # reg_type_str(): "ptr_or_null_task_struct", not "ptr__or_null"
+        return f"{prefix}{base}or_null_"
     return f"{prefix}{base}{'_or_null' if null else ''}"
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from ...isa.insn import Insn, encode
 from ...uapi import MapType, ProgType
 from ..errors import BpfError
+from ..protocol import log_attr_error
 from . import syscall
 from .attr import BpfBtfInfo, BpfLinkInfo, BpfMapInfo, BpfProgInfo
 from .errno_hints import translate
@@ -26,7 +27,6 @@ from .errno_hints import translate
 PERCPU_TYPES = {MapType.BPF_MAP_TYPE_PERCPU_HASH, MapType.BPF_MAP_TYPE_PERCPU_ARRAY,
                 MapType.BPF_MAP_TYPE_LRU_PERCPU_HASH, MapType.BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE}
 BPF_F_SLEEPABLE = 1 << 4
-BPF_LOG_MIN_SIZE = 128  # the kernel refuses a log buffer smaller than this
 # Section kind -> (prefix of the vmlinux BTF name, its kind) that a program's attach_btf_id names.
 ATTACH_BTF_NAMES = {"tp_btf": ("btf_trace_", "TYPEDEF"), "lsm": ("bpf_lsm_", "FUNC"), "lsm_cgroup": ("bpf_lsm_", "FUNC"),
                     "iter": ("bpf_iter_", "FUNC"), "fentry": ("", "FUNC"), "fexit": ("", "FUNC"),
@@ -251,15 +251,16 @@ class LinuxKernel:
                   expected_attach_type: int = 0, name: str = "", fd_array: list[int] | None = None,
                   **extra) -> Loaded:
         """BPF_PROG_LOAD; a refusal carries the verifier's log even when no log was asked for."""
-        if (log_level and log_size < BPF_LOG_MIN_SIZE) or (not log_level and log_size) or log_level > 7:
-            raise BpfError("BPF_PROG_LOAD", errno.EINVAL,
-                           "log_level and log_size do not agree (a log needs >= 128 bytes)")
+        log_error = log_attr_error(log_level, log_size)
+        if log_error:  # refused here as the kernel would, before the syscall's own retry for a log
+            raise BpfError("BPF_PROG_LOAD", errno.EINVAL, log_error)
         if prog_type == ProgType.BPF_PROG_TYPE_SYSCALL:  # "Syscall programs can only be sleepable"
             extra["prog_flags"] = extra.get("prog_flags", 0) | BPF_F_SLEEPABLE
         code = program if isinstance(program, (bytes, bytearray)) else encode(list(program))
         with translate("BPF_PROG_LOAD", what=f"program type {prog_type}"):
-            loaded = syscall.prog_load(prog_type, bytes(code), license=license, log_level=log_level,
-                                       log_size=log_size if log_level else 1 << 20,
+            level = log_level if log_size else 0  # a level without a buffer logs nothing, as in the kernel
+            loaded = syscall.prog_load(prog_type, bytes(code), license=license, log_level=level,
+                                       log_size=log_size if level else 1 << 20,
                                        expected_attach_type=expected_attach_type, name=name,
                                        fd_array=fd_array, **extra)
         self._sources[loaded.fd] = (bytes(code), license, list(fd_array or []), name)  # for oneshot twins

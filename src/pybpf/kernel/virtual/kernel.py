@@ -24,6 +24,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from ...elf import ElfError
+from ...elf.btf import Btf
 from ...helpers import REGISTRY
 from ...isa.insn import EncodingError, Insn, decode, encode
 from ...isa.opcodes import (BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_IDX, BPF_PSEUDO_MAP_IDX_VALUE,
@@ -38,6 +40,7 @@ from ...vm.engines import options as engine_options
 from ...vm.engines import choose as choose_engine
 from ...verifier import MapInfo, verify
 from ..errors import BpfError
+from ..protocol import BPF_LOG_FIXED, log_attr_error
 from . import packet_ctx, probe_ctx
 from .attach import ATTACH_POINTS
 from .stacks import StackTable
@@ -45,7 +48,6 @@ from .trace_pipe import TracePipe, task_comm
 
 BPF_MAXINSNS = 4096
 BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000
-BPF_LOG_MIN_SIZE = 128
 ENOTSUPP = 524
 # Program types whose test run takes only a context (raw tracepoint args, a syscall's struct).
 CAN_READ, CAN_WRITE = 1, 2
@@ -99,6 +101,13 @@ class LinkObject:
     prog: ProgObject
     target: str
     attachment: object
+
+
+@dataclass
+class BtfObject:
+    """A BTF blob loaded with BPF_BTF_LOAD: the types a program's func_info and a map's key and value name."""
+
+    btf: Btf
 
 
 @dataclass(frozen=True)
@@ -216,9 +225,24 @@ class VirtualKernel:
             self.mem.unmap(region)
 
     # -- maps --------------------------------------------------------------------
+    def btf_load(self, data: bytes) -> int:
+        """BPF_BTF_LOAD: raw BTF (header, types, strings) for programs' func_info and maps' types."""
+        try:
+            btf = Btf.parse(bytes(data))
+        except ElfError as err:
+            raise BpfError("BPF_BTF_LOAD", errno.EINVAL, str(err), log=f"{err}\n") from None
+        return self._install(BtfObject(btf))
+
     def map_create(self, map_type: int, key_size: int, value_size: int, max_entries: int, flags: int = 0, *,
-                   name: str = "", map_extra: int = 0, inner_map_fd: int = 0) -> int:
-        """BPF_MAP_CREATE; a map-in-map takes its inner maps' template from `inner_map_fd`, as Linux does."""
+                   name: str = "", map_extra: int = 0, inner_map_fd: int = 0, btf_fd: int = 0,
+                   btf_key_type_id: int = 0, btf_value_type_id: int = 0) -> int:
+        """BPF_MAP_CREATE; a map-in-map takes its inner maps' template from `inner_map_fd`, as Linux does.
+        The key and value's BTF (`btf_fd` and type ids) must name a loaded BTF; they are not kept."""
+        if btf_fd:
+            btf = self._get(btf_fd, BtfObject, "BPF_MAP_CREATE").btf
+            if not 0 < btf_value_type_id <= len(btf) or not 0 <= btf_key_type_id <= len(btf):
+                raise BpfError("BPF_MAP_CREATE", errno.EINVAL, f"BTF type ids {btf_key_type_id} (key) and "
+                               f"{btf_value_type_id} (value) are not in the BTF of fd {btf_fd}")
         template = None
         if map_type in MAP_IN_MAP_TYPES:
             try:
@@ -414,16 +438,20 @@ class VirtualKernel:
     # -- programs ----------------------------------------------------------------
     def prog_load(self, prog_type: int, program: list[Insn] | bytes, license: str = "GPL", *,
                   log_level: int = 0, log_size: int = 0, expected_attach_type: int = 0, name: str = "",
-                  fd_array: list[int] | None = None, engine: str | None = None) -> Loaded:
+                  fd_array: list[int] | None = None, engine: str | None = None, btf_fd: int = 0,
+                  func_info: bytes = b"", line_info: bytes = b"") -> Loaded:
         """Load a program once the verifier accepts it; `engine` (or PYBPF_ENGINE) names the engine of
-        `pybpf.vm.engines.ENGINES` to run it.  A refusal carries the verifier's log even without log_level."""
+        `pybpf.vm.engines.ENGINES` to run it.  A refusal carries the verifier's log even without log_level.
+        With `btf_fd` and `func_info` (struct bpf_func_info records: first instruction, FUNC type id) the
+        verifier checks the program against its BTF, global functions on their own; line_info is not kept."""
         command = "BPF_PROG_LOAD"
         try:
             ProgType(prog_type)
         except ValueError:
             raise BpfError(command, errno.EINVAL, f"unknown program type {prog_type}") from None
-        if (log_level and log_size < BPF_LOG_MIN_SIZE) or (not log_level and log_size) or log_level > 7:
-            raise BpfError(command, errno.EINVAL, "log_level and log_size do not agree (a log needs >= 128 bytes)")
+        log_error = log_attr_error(log_level, log_size)
+        if log_error:
+            raise BpfError(command, errno.EINVAL, log_error)
         if not self.privileged and prog_type not in UNPRIVILEGED_PROG_TYPES:
             raise BpfError(command, errno.EPERM, f"loading {ProgType(prog_type).name} needs CAP_BPF "
                            "(unprivileged: socket filter and cgroup skb programs only)")
@@ -435,10 +463,11 @@ class VirtualKernel:
         limit = BPF_COMPLEXITY_LIMIT_INSNS if self.privileged else BPF_MAXINSNS
         if not 0 < count <= limit:  # bpf_prog_load: E2BIG for an empty program too
             raise BpfError(command, errno.E2BIG, f"{count} instructions (a program has 1 to {limit})")
+        btf = self._program_btf(command, btf_fd, func_info)
         used: list[MapObject] = []
         references = self._resolve_maps(insns, fd_array or [], used)
         log, verified = self._verify(command, insns, prog_type, expected_attach_type, license, references,
-                                     log_level, log_size)
+                                     log_level, log_size, btf)
         try:
             chosen = choose_engine(count, engine, verified=True)
         except UnknownEngine as err:
@@ -458,16 +487,28 @@ class VirtualKernel:
         self._by_id["prog"][obj.id] = obj
         return Loaded(self._install(obj), log)
 
+    def _program_btf(self, command: str, btf_fd: int, func_info: bytes) -> dict:
+        """check_btf_info_early(): func_info needs the program's BTF; verify()'s btf and func_info."""
+        if not func_info:
+            return {}
+        if not btf_fd:
+            raise BpfError(command, errno.EINVAL, "func_info needs the program's BTF (btf_fd)")
+        if len(func_info) % 8:
+            raise BpfError(command, errno.EINVAL, f"func_info of {len(func_info)} bytes is not 8-byte records")
+        records = tuple(struct.iter_unpack("<II", bytes(func_info)))
+        return {"btf": self._get(btf_fd, BtfObject, command).btf, "func_info": records}
+
     def _verify(self, command: str, insns: list[Insn], prog_type: int, expected_attach_type: int, license: str,
-                references: dict[int, tuple[MapObject, int]], log_level: int, log_size: int) -> tuple[str, int]:
-        """bpf_check on the kernel's map objects: the log the caller asked for and the instructions
-        processed, or BpfError."""
+                references: dict[int, tuple[MapObject, int]], log_level: int, log_size: int,
+                btf: dict) -> tuple[str, int]:
+        """bpf_check on the kernel's map objects (and the program's BTF): the log the caller asked for and
+        the instructions processed, or BpfError."""
         infos: dict[int, MapInfo] = {}
         maps = {pc: infos.setdefault(obj.id, self._map_info(obj)) for pc, (obj, _) in references.items()}
 
         def run(level: int):
             return verify(insns, prog_type, maps=maps, privileged=self.privileged, log_level=level,
-                          gpl=license in GPL_COMPATIBLE, expected_attach_type=expected_attach_type)
+                          gpl=license in GPL_COMPATIBLE, expected_attach_type=expected_attach_type, **btf)
         result = run(log_level & BPF_LOG_LEVEL)
         log = result.log
         if result.accepted and log_level and not log_level & BPF_LOG_LEVEL2:
@@ -477,14 +518,15 @@ class VirtualKernel:
             if result.accepted:
                 return "", result.stats.processed
             log = run(1).log  # as libbpf retries a refused load at level 1 to show why
-        elif len(log) + 1 > log_size:  # bpf_vlog_finalize: a truncated log is ENOSPC, its tail kept
+        elif log_size and len(log) + 1 > log_size:  # bpf_vlog_finalize: a truncated log is ENOSPC
+            kept = log[:log_size - 1] if log_level & BPF_LOG_FIXED else log[len(log) + 1 - log_size:]
             raise BpfError(command, errno.ENOSPC, f"the verifier log needs {len(log) + 1} bytes, "
-                           f"the buffer has {log_size}", log=log[len(log) + 1 - log_size:])
+                           f"the buffer has {log_size}", log=kept)
         if not result.accepted:
             error = result.error
             reason = error.message.splitlines()[-1]
             raise BpfError(command, result.errno, reason if error.pc is None else f"pc {error.pc}: {reason}", log=log)
-        return log, result.stats.processed
+        return (log if log_size else ""), result.stats.processed  # a log_level without a buffer logs nothing
 
     def _map_info(self, obj: MapObject) -> MapInfo:
         """What the verifier knows of a map: its shape, and a read-only frozen map's contents."""
