@@ -98,6 +98,31 @@ def test_c_traces_uprobes_of_the_command_only(probed):
     assert "end\n" in done.stdout and "@: " not in done.stdout
 
 
+def test_c_raises_usdt_semaphores_in_the_command_held_after_its_exec(probed):
+    done = cli("-e", f"usdt:{probed}:pybpf:tick {{ @ticks = count(); }}", "-c", f"{probed} 50", stdin="go\n")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"{sum(range(50))} 50\n")  # every iteration saw the semaphore raised
+    assert "@ticks: 50\n" in done.stdout
+
+
+def test_cpid_is_the_pid_of_the_command(probed):
+    done = cli("-e", f"uprobe:{probed}:pybpf_add {{ @[pid == cpid] = count(); }} "
+               "tracepoint:syscalls:sys_enter_read /pid == cpid/ { @reads = count(); }",
+               "-c", f"{probed} 40", stdin="go\n")
+    assert done.returncode == 0, done.stderr
+    assert "@[true]: 40\n" in done.stdout and "@[false]" not in done.stdout
+    assert "@reads: " in done.stdout  # its fgets(stdin), by its pid
+
+
+def test_c_with_a_command_that_cannot_start_is_an_error_and_runs_nothing(tmp_path):
+    script = tmp_path / "no_interpreter"
+    script.write_text("#!/no/such/interpreter\n")
+    script.chmod(0o755)
+    done = cli("-e", "BEGIN { printf(\"began\\n\"); }", "-c", str(script))
+    assert done.returncode == 1 and "began" not in done.stdout
+    assert f"ERROR: -c: command '{script}' could not be started" in done.stderr
+
+
 def test_list_shows_a_binary_uprobes_and_usdt_probes(probed, capsys):
     assert main(["--kernel", "linux", "-l", f"uprobe:{probed}:*"]) == 0
     lines = capsys.readouterr().out.splitlines()

@@ -664,6 +664,25 @@ class Nsecs(Function):
         return gen.b.add(now, gen.load_or_zero(gen.helper("map_lookup_elem", [gen.global_ptr(TAI_OFFSET_MAP), key])))
 
 
+CPID_MAP = "cpid"  # an array of one u64: the pid of -c's command, written by user space before it runs
+
+
+@variable
+class Cpid(Variable):
+    """cpid: the pid of the command -c started (0 without one).  bpftrace compiles it as a constant, having
+    forked the command first; here the command is forked after compiling, so user space writes its pid into
+    a one-element array before any probe is attached."""
+
+    name = "cpid"
+
+    def emit(self, gen, node):
+        if CPID_MAP not in gen.globals:
+            gen._map_global(CPID_MAP, 2, 4, 8, 1)  # BPF_MAP_TYPE_ARRAY
+        key = gen.alloca_bytes(4)
+        gen.zero(key, 4)
+        return gen.load_or_zero(gen.helper("map_lookup_elem", [gen.global_ptr(CPID_MAP), key]))
+
+
 # Every builtin also answers to __builtin_NAME (what bpftrace's macros use) and to NAME() with no arguments.
 for _name, _variable in list(VARIABLES.items()):
     VARIABLES[f"__builtin_{_name}"] = _variable

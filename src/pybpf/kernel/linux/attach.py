@@ -76,7 +76,7 @@ class Link:
         for action in undo:
             try:
                 action()
-            except OSError:
+            except (OSError, PybpfError):  # the process is gone, or no longer maps the binary
                 pass
         LINKS.discard(self)
 

@@ -22,6 +22,7 @@ from ..errors import BpfError
 from . import syscall
 from .attr import BpfBtfInfo, BpfLinkInfo, BpfMapInfo, BpfProgInfo
 from .errno_hints import translate
+from .symbols import StackSymbols
 
 PERCPU_TYPES = {MapType.BPF_MAP_TYPE_PERCPU_HASH, MapType.BPF_MAP_TYPE_PERCPU_ARRAY,
                 MapType.BPF_MAP_TYPE_LRU_PERCPU_HASH, MapType.BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE}
@@ -135,6 +136,7 @@ class LinuxKernel:
         self._links: dict[int, object] = {}  # link fd -> the attachment linux.attach returned
         self._oneshots: dict[str, list[int]] = {}
         self._sources: dict[int, tuple] = {}  # prog fd -> (code, license, fd_array, name)  # "BEGIN" -> prog fds to run with BPF_PROG_TEST_RUN
+        self.stacks = StackSymbols()  # kstack/ustack frames (trace/output/stacks.py)
 
     # -- maps -----------------------------------------------------------------
     def map_create(self, map_type: int, key_size: int, value_size: int, max_entries: int, flags: int = 0, *,
