@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import platform
+import re
 import shutil
 import subprocess
 import tempfile
@@ -75,6 +77,31 @@ def test_wildcard_tracepoints_attach_every_match(capsys, getppids):
                     if n.startswith("sys_enter_getp") and n.endswith("id")])
     assert attached == expected >= 3  # getpid, getppid, getpgid...
     assert "@[tracepoint:syscalls:sys_enter_getppid]: 300\n" in out
+
+
+@needs_cc
+def test_args_as_a_whole_record_prints_as_current_bpftrace(capsys, getppids):
+    code, out, err = run(capsys, "-e", "tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { @calls[args] = count(); "
+                                       "@last = args; } tracepoint:sched:sched_process_exit /pid == cpid/ "
+                                       "{ print(args); }", "-c", f"{getppids} 70")
+    assert code == 0, err
+    nr = {"x86_64": 110, "aarch64": 173}.get(platform.machine(), "[0-9]+")  # getppid's number
+    assert re.search(rf"^@calls\[{{ \.__syscall_nr = {nr} }}\]: 70$", out, re.M), out
+    assert re.search(rf"^@last: {{ \.__syscall_nr = {nr} }}$", out, re.M), out
+    exits = [line for line in out.splitlines() if line.startswith("{ .comm = pybpf_getppid, .pid = ")]
+    assert len(exits) == 1 and exits[0].endswith(" }"), out  # char[16] as a string, then the integers
+
+
+@pytest.mark.parametrize("script, message", [
+    ("rawtracepoint:sched_switch { print(args); }", "args as a whole record is not available for rawtracepoint "
+                                                    "probes"),
+    ("tracepoint:syscalls:sys_enter_getppid,tracepoint:syscalls:sys_enter_read { print(args); }",
+     "args: the attach points of this probe have different records (tracepoint:syscalls:sys_enter_read "
+     "differs); use args.FIELD"),
+])
+def test_args_records_pybpftrace_cannot_read_are_errors(capsys, script, message):
+    code, out, err = run(capsys, "-e", script)
+    assert code == 1 and message in err and "~~~~" in err and "Traceback" not in err
 
 
 def test_printf_comes_through_the_ring_buffer_in_order(capsys):

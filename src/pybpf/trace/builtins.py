@@ -166,6 +166,34 @@ for _i in range(8):
 
 
 @variable
+class Args(Variable):
+    """args as a whole (print(args), @x = args): a record of the probe's arguments, as current bpftrace
+    prints it ({ .field = value, ... }); every attach point of the probe must have the same record."""
+
+    name = "args"
+
+    def check(self, analyser, node):
+        from .probes import providers
+        table = providers(analyser.resources.kernel)
+        found = None
+        for point in analyser.probe.attach_points:
+            provider = table.get(point.provider)
+            t = provider.record(analyser, point) if provider is not None else None
+            if isinstance(t, str):
+                analyser.diagnostics.error(node.span, t)
+                return INT64
+            if found is not None and t is not None and t != found:
+                analyser.diagnostics.error(node.span, "args: the attach points of this probe have different "
+                                                      f"records ({point.text} differs); use args.FIELD")
+                return INT64
+            found = found or t
+        return found or INT64
+
+    def emit(self, gen, node):
+        return gen.provider.emit_record(gen, node.type)
+
+
+@variable
 class Retval(Variable):
     name = "retval"
 

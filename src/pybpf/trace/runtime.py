@@ -35,7 +35,7 @@ from .output.stacks import STACK_READERS, decode_stack, stack_reader
 from .output.text import NUMBER_NAMES, Buffer, select_entries, value_text, zero_entries
 from .probes import providers
 from .source import Diagnostic
-from .types import EnumValue, Pointer, Type, slot_size
+from .types import EnumValue, Pointer, Record, Type, slot_size
 
 ACTION_NAMES = {number: name for name, number in ACTIONS.items()}
 
@@ -134,7 +134,7 @@ def decode(data: bytes, t: Type):
         for item in t.items:
             values.append(decode(data[offset:], item))
             offset += slot_size(item)
-        return tuple(values)
+        return Record(values, t.names) if t.names else tuple(values)
     return int.from_bytes(data[:8], "little")
 
 
