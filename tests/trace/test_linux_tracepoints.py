@@ -200,3 +200,12 @@ def test_kernel_auto_takes_linux_here(capsys):
     out, err = capsys.readouterr()
     assert out.startswith("up\n")
     assert "Attached 2 probes" in err
+
+
+def test_for_over_a_map_in_begin_loads_its_callback_with_named_btf_parameters(capsys):
+    # the callback is a sub-program: Linux wants func_info (also for BEGIN's raw tracepoint twin) and a FUNC
+    # whose parameters have names
+    code, out, err = run(capsys, "-e", "BEGIN { @m[16] = 32; @m[64] = 128; for ($kv : @m) { print($kv); } "
+                                       "exit(); }")
+    assert code == 0, err
+    assert sorted(out.split("\n\n")[0].splitlines()) == ["(16, 32)", "(64, 128)"], out  # in hash order
