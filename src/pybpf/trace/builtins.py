@@ -155,7 +155,7 @@ class Arg(Variable):
         if provider is not None and not provider.has_args:
             analyser.diagnostics.error(node.span, f"The {self.name} builtin can only be used with probes that "
                                                   "have arguments (uprobe, uretprobe, usdt, tracepoint)")
-        return UINT64
+        return getattr(provider, "arg_type", UINT64)  # usdt: int64, as bpftrace
 
     def emit(self, gen, node):
         return gen.provider.arg(gen, self.index)

@@ -6,7 +6,7 @@
 | `tracepoint:CAT:NAME` (wildcards) | perf tracepoint event | `tracepoint` | `args->field` from tracefs `format` |
 | `rawtracepoint:NAME` | BPF_RAW_TRACEPOINT_OPEN | `raw_tracepoint` | `arg0..`: the u64 args array |
 | `uprobe:PATH:FUNC` (wildcards), `uretprobe:` | uprobe PMU at the file offset | `uprobe` | `arg0..` (x86-64 SysV registers), `retval` |
-| `usdt:PATH:[PROVIDER:]NAME` | uprobe on each stapsdt site | `uprobe` | `arg0..` from the note's argument specs |
+| `usdt:PATH:[PROVIDER:]NAME` | uprobe on each stapsdt site | `uprobe` | `arg0..` from the note's argument specs (per site, by cookie) |
 | `profile:`, `interval:` | cpu-clock perf events | `perf_event` | none |
 | `software:EVENT:N`, `hardware:EVENT:N` | perf software/hardware event | `perf_event` | none |
 | `kprobe:`, `kretprobe:` | kprobe PMU (this host has none) | `kprobe` | `arg0..`, `retval` |
@@ -25,7 +25,7 @@ from dataclasses import replace
 
 from . import ast
 from .probes import Attach, OneShot, Provider, _rate
-from .types import UINT64, integer, pointer_to, slot_size, string, tuple_of
+from .types import INT64, UINT64, integer, pointer_to, slot_size, string, tuple_of
 
 # struct pt_regs (x86-64, arch/x86/include/asm/ptrace.h): byte offset of each register.
 PT_REGS = {"r15": 0, "r14": 8, "r13": 16, "r12": 24, "rbp": 32, "rbx": 40, "r11": 48, "r10": 56, "r9": 64,
@@ -269,6 +269,7 @@ class Usdt(Provider):
 
     name = "usdt"
     has_args = True
+    arg_type = INT64  # bpftrace types USDT arguments int64 (the specs' sizes are sign-extended)
 
     def check(self, analyser, point):
         from ..kernel.linux import usdt
@@ -289,19 +290,30 @@ class Usdt(Provider):
         except SymbolError:
             analyser.diagnostics.error(point.span, f"Could not find USDT probe {point.func} in {path}")
             return
-        if len({site.args for site in sites}) > 1:
-            analyser.diagnostics.error(point.span, f"usdt:{point.func} has {len(sites)} sites with different "
-                                                   "argument locations: pybpftrace reads one layout")
-            return
-        analyser.resources.probe_facts[point.text] = (path, sites[0].args)
+        analyser.resources.probe_facts[point.text] = (path, tuple(usdt.layouts(sites)))
 
     def attach(self, point, facts=None):
         path = facts[0] if facts else point.target
-        return Attach(f"usdt:{path}:{point.func}", {}, "uprobe")
+        # sites whose arguments differ in layout: each site's uprobe says which with its cookie
+        options = {"layout_cookies": True} if facts and len(facts[1]) > 1 else {}
+        return Attach(f"usdt:{path}:{point.func}", options, "uprobe")
 
     def arg(self, gen, index):
+        """argN as the note's spec says; with several layouts, the one bpf_get_attach_cookie names (every
+        layout's value is computed and the cookie selects one: a read that faults for a wrong layout
+        gives 0 and is not chosen)."""
+        layouts = gen.resources.probe_facts[gen.attach_point.text][1]
+        values = [self._arg(gen, specs, index) for specs in layouts]
+        if len(values) == 1:
+            return values[0]
+        cookie = gen.helper("get_attach_cookie", [gen.ctx])
+        value = values[0]
+        for i, other in enumerate(values[1:], 1):
+            value = gen.b.select(gen.b.icmp_unsigned("==", cookie, gen.i64(i)), other, value)
+        return value
+
+    def _arg(self, gen, specs, index):
         from llvmlite import ir
-        specs = gen.resources.probe_facts[gen.attach_point.text][1]
         if index >= len(specs):
             return gen.i64(0)
         spec = specs[index]
