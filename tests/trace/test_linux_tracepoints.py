@@ -92,6 +92,14 @@ def test_args_as_a_whole_record_prints_as_current_bpftrace(capsys, getppids):
     assert len(exits) == 1 and exits[0].endswith(" }"), out  # char[16] as a string, then the integers
 
 
+@needs_cc
+def test_args_record_is_a_json_object_with_f_json(capsys, getppids):
+    code, out, err = run(capsys, "-f", "json", "-e", "tracepoint:syscalls:sys_enter_getppid /pid == cpid/ "
+                                                     "{ @a = args; }", "-c", f"{getppids} 3")
+    assert code == 0, err
+    assert re.search(r'^\{"type": "map", "data": \{"@a": \{"__syscall_nr": \d+\}\}\}$', out, re.M), out
+
+
 @pytest.mark.parametrize("script, message", [
     ("rawtracepoint:sched_switch { print(args); }", "args as a whole record is not available for rawtracepoint "
                                                     "probes"),
