@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import bisect
 import functools
+import os
 
+from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 
 
@@ -13,7 +15,9 @@ class SymbolTable:
 
     A symbol with a size covers only its bytes (as bcc resolves: an address
     past the end of the function before it is unknown); one without covers up
-    to the next symbol."""
+    to the next symbol.  Of several names at one address (aliases: write,
+    __write, __GI___write) the last by name answers (bcc's pick among them
+    depends on the order it read them in)."""
 
     def __init__(self, entries):
         entries = sorted((e[0], e[1], e[2] if len(e) > 2 else 0) for e in entries)
@@ -54,9 +58,25 @@ def ksym(addr: int) -> str:
 
 @functools.cache
 def elf_symbols(path: str) -> SymbolTable:
-    """Function symbols of an ELF file by virtual address."""
+    """Function symbols of an ELF file by virtual address, with those of its separate debug file
+    (/usr/lib/debug/.build-id/NN/REST.debug, where distributions install them) when it has one, as bcc
+    reads both: a stripped library's local functions (__libc_start_call_main) are only there."""
     from .uprobe import function_symbols
-    return SymbolTable((vaddr, name, size) for name, (vaddr, size) in function_symbols(path).items())
+    found = dict(function_symbols(path))
+    debug = _debug_file(path)
+    try:
+        extra = function_symbols(debug) if debug is not None else {}
+    except (OSError, ELFError):
+        extra = {}  # an unreadable debug file: the binary's own symbols
+    for name, (vaddr, size) in extra.items():
+        found.setdefault(name, (vaddr, size))
+    return SymbolTable((vaddr, name, size) for name, (vaddr, size) in found.items())
+
+
+def _debug_file(path: str) -> str | None:
+    found = _build_id(path)
+    candidate = f"/usr/lib/debug/.build-id/{found[:2]}/{found[2:]}.debug" if found else None
+    return candidate if candidate and candidate != path and os.path.exists(candidate) else None
 
 
 def build_id(path: str) -> str | None:
