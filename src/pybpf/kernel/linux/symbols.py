@@ -62,10 +62,10 @@ def elf_symbols(path: str) -> SymbolTable:
     (/usr/lib/debug/.build-id/NN/REST.debug, where distributions install them) when it has one, as bcc
     reads both: a stripped library's local functions (__libc_start_call_main) are only there."""
     from .uprobe import function_symbols
-    found = dict(function_symbols(path))
+    found = dict(function_symbols(path, ifunc=True))
     debug = _debug_file(path)
     try:
-        extra = function_symbols(debug) if debug is not None else {}
+        extra = function_symbols(debug, ifunc=True) if debug is not None else {}
     except (OSError, ELFError):
         extra = {}  # an unreadable debug file: the binary's own symbols
     for name, (vaddr, size) in extra.items():
