@@ -155,3 +155,17 @@ def test_a_signal_with_c_stacks_and_usdt_semaphores_leaves_no_map_and_no_command
         assert running(probed) == []
     for pid in running(probed):  # a command SIGKILL left running, waiting on its stdin
         os.kill(pid, signal.SIGKILL)
+
+
+def test_a_script_printing_what_its_own_writes_trigger_still_ends_on_sigterm():
+    # every line it prints is a write() that makes another record: the reader must not loop forever
+    kernel = LinuxKernel()
+    tag = f"k{random.getrandbits(32):08x}"
+    proc = start(f"tracepoint:syscalls:sys_enter_write {{ @{tag} = count(); printf(\"write %d\\n\", pid); }}")
+    deadline = time.monotonic() + 30
+    while not our_maps(kernel, f"AT_{tag}") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    out, err = stop(proc, signal.SIGTERM)
+    assert proc.returncode == 0 and f"@{tag}: " in out, err
+    assert maps_left(kernel, f"AT_{tag}") == []
