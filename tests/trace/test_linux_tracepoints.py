@@ -141,6 +141,15 @@ def test_hist_of_read_sizes_has_the_bucket_of_every_read(tmp_path):
     assert f"@fds[{fd}]: 27\n" in tracing.output
 
 
+def test_raw_tracepoint_wildcards_attach_every_match(capsys):
+    code, out, err = run(capsys, "-e", "rawtracepoint:sys_* { @[probe] = count(); }", "--timeout", "1")
+    assert code == 0, err
+    assert "Attached 2 probes\n" in err  # sys_enter, sys_exit
+    assert "@[rawtracepoint:sys_enter]: " in out and "@[rawtracepoint:sys_exit]: " in out
+    code, out, err = run(capsys, "-e", "rawtracepoint:no_such_* { }")
+    assert code == 1 and "ERROR: No matches for rawtracepoint no_such_*." in err
+
+
 def test_raw_tracepoint_args_are_the_kernel_arguments():
     # sys_enter(struct pt_regs *regs, long id): arg1 is the syscall number
     script = "rawtracepoint:sys_enter /pid == $1/ { @ids[arg1] = count(); }"

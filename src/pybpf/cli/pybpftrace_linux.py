@@ -13,7 +13,6 @@ from __future__ import annotations
 import ctypes
 import fnmatch
 import os
-import re
 import shlex
 import shutil
 import signal
@@ -31,14 +30,8 @@ def _tracepoints() -> list[str]:
 
 
 def _raw_tracepoints() -> list[str]:
-    """Every raw tracepoint: the kernel's BTF has a `btf_trace_NAME` typedef for each."""
-    try:
-        with open("/sys/kernel/btf/vmlinux", "rb") as f:
-            data = f.read()
-    except OSError:
-        return []
-    names = sorted({m.decode() for m in re.findall(rb"(?<=\0)btf_trace_(\w+)(?=\0)", data)})
-    return [f"rawtracepoint:{name}" for name in names]
+    from ..kernel.linux.tracefs import raw_tracepoints
+    return [f"rawtracepoint:{name}" for name in raw_tracepoints()]
 
 
 def _perf_events() -> list[str]:

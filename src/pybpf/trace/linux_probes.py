@@ -178,6 +178,17 @@ class RawTracepoint(Provider):
     name = "rawtracepoint"
     has_args = True
 
+    def expand(self, analyser, point):
+        """rawtracepoint:sys_*: every raw tracepoint whose name matches (the kernel BTF's btf_trace_ names)."""
+        from ..kernel.linux.tracefs import raw_tracepoints
+        pattern = point.func or point.target
+        if not any(c in pattern for c in "*?["):
+            return [point]
+        names = [n for n in raw_tracepoints() if fnmatch.fnmatchcase(n, pattern)]
+        if not names:
+            return missing(analyser, point, f"rawtracepoint {pattern}")
+        return [replace(point, target="", func=n, text=f"rawtracepoint:{n}") for n in names]
+
     def check(self, analyser, point):
         name = point.func or point.target
         if not name:
