@@ -47,6 +47,7 @@ def scripts(probed: str | None) -> dict[str, str]:
         "count getppid": COUNTING,
         "syscalls by process": "tracepoint:raw_syscalls:sys_enter { @[comm, args->id] = count(); }",
         "read size hist": "tracepoint:syscalls:sys_exit_read { @bytes = hist(args->ret); }",
+        "stacks": "tracepoint:syscalls:sys_enter_getppid { @[kstack, ustack] = count(); }",
     }
     if probed:
         found["uprobe latency"] = (f"uprobe:{probed}:pybpf_add {{ @start[tid] = nsecs; }} "

@@ -7,8 +7,12 @@ Selected are the PROG tests whose probes are only BEGIN, END, interval and
 profile and that need nothing else of the host (no REQUIRES, REQUIRES_FEATURE,
 BEFORE/AFTER, SETUP, NEW_PIDNS or other architectures).  Each runs as the
 suite's own runner runs it (`CMD -e 'PROG'`, `-q -f json` for JSON
-expectations, ENV set, SIGINT at TIMEOUT), and is judged by its EXPECT*
-lines and exit status.  Printed: the pass count, and the failures grouped
+expectations, ENV set, SIGINT at TIMEOUT counted from the tracer's
+"Attached N probes" line, as the suite's runner counts it from attach), and
+is judged by its EXPECT* lines and exit status.  With `--testprogs DIR` the
+tests that run an AFTER command once the probes are attached are in too: the
+suite's test programs they name are built with gcc into DIR/testprogs, and
+the tests run in DIR.  Printed: the pass count, and the failures grouped
 by cause (the first ERROR line, or what was expected and missing).
 """
 
@@ -24,6 +28,8 @@ import re
 import signal
 import subprocess
 import sys
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,6 +58,7 @@ class Test:
     return_code: int = 0
     directives: set[str] = field(default_factory=set)
     arch: list[str] = field(default_factory=list)
+    after: str = ""
 
 
 def parse_suite(path: Path) -> list[Test]:
@@ -85,18 +92,26 @@ def parse_suite(path: Path) -> list[Test]:
             current.return_code = int(value)
         elif key == "ARCH":
             current.arch = value.split("|")
+        elif key == "AFTER":
+            current.after = value
         elif current.prog and key not in EXCLUDING and not key.isupper():
             current.prog += "\n" + line  # a program continued on the next lines
     return tests
 
 
-def selected(test: Test, kernel: str = "virtual") -> str | None:
-    """Why a test is out of scope, or None if it is in."""
+def selected(test: Test, kernel: str = "virtual", testprogs: set[str] | None = None) -> str | None:
+    """Why a test is out of scope, or None if it is in (`testprogs`: the test programs built for AFTER)."""
     if not test.prog:
         return "RUN (command-line) test"
     if (LINUX_KERNEL_PROBE if kernel == "linux" else KERNEL_PROBE).search(test.prog):
         return "kernel or user-space probes"
-    hit = sorted(test.directives & set(EXCLUDING))
+    excluding = set(EXCLUDING)
+    if testprogs is not None and test.after:
+        missing = sorted(set(re.findall(r"\./testprogs/(\w+)", test.after)) - testprogs)
+        if missing:
+            return f"testprog {missing[0]} not built"
+        excluding.discard("AFTER")
+    hit = sorted(test.directives & excluding)
     if hit:
         return f"needs {hit[0]}"
     if test.arch and platform.machine() not in test.arch:
@@ -128,23 +143,79 @@ def check(kind: str, expect: str, output: str, root: Path) -> bool:
     return False
 
 
-def run_test(test: Test, command: str, root: Path) -> tuple[bool, str]:
+ATTACHED = re.compile(r"^Attach(?:ing|ed) \d+ probes?")  # pybpftrace's and bpftrace 0.17's words
+ATTACH_TIMEOUT = 30.0  # seconds to start and attach before TIMEOUT counts, as the suite's runner allows
+
+
+def build_testprogs(tests: list[Test], root: Path, into: Path) -> set[str]:
+    """The suite's test programs AFTER commands name, built as its CMakeLists builds them (-g -O0)."""
+    names = {name for test in tests for name in re.findall(r"\./testprogs/(\w+)", test.after)}
+    (into / "testprogs").mkdir(parents=True, exist_ok=True)
+    if not (into / "runtime").exists():
+        (into / "runtime").symlink_to(root.resolve())
+    built = set()
+    for name in sorted(names):
+        source, binary = root.parent / "testprogs" / f"{name}.c", into / "testprogs" / name
+        if binary.exists() or (source.exists() and subprocess.run(
+                ["gcc", "-g", "-O0", "-o", str(binary), str(source), f"-I{root.parent / 'testprogs'}"],
+                capture_output=True).returncode == 0):
+            built.add(name)
+    return built
+
+
+def _communicate(process: subprocess.Popen, test: Test, cwd: Path, quiet: bool) -> tuple[str, str]:
+    """The tracer's output, its TIMEOUT counted from its attach line (from its start when -q hides it),
+    with the test's AFTER command started at that line; (output, "") or (output, why it failed)."""
+    lines: list[str] = []
+    attached = threading.Event()
+
+    def read() -> None:
+        for line in process.stdout:
+            lines.append(line)
+            if ATTACHED.match(line):
+                attached.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    started, after = time.monotonic(), None
+    if not quiet:
+        while not attached.is_set() and process.poll() is None and time.monotonic() - started < ATTACH_TIMEOUT:
+            attached.wait(0.02)
+    if attached.is_set() and test.after:
+        after = subprocess.Popen(["bash", "-c", test.after], cwd=cwd, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL, start_new_session=True)
+    why = ""
+    try:
+        process.wait(timeout=test.timeout - (0 if attached.is_set() else time.monotonic() - started))
+    except (subprocess.TimeoutExpired, ValueError):
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            why = "hung after SIGINT"
+    reader.join(timeout=5)
+    if after is not None:
+        try:
+            after.wait(timeout=1)
+        except subprocess.TimeoutExpired:
+            os.killpg(after.pid, signal.SIGKILL)
+            after.wait()
+    return "".join(lines), why
+
+
+def run_test(test: Test, command: str, root: Path, cwd: Path | None = None) -> tuple[bool, str]:
     use_json = any(kind == "EXPECT_JSON" for kind, _ in test.expects)
     prog = test.prog.replace("'", "'\\''")
     shell = f"{command} {'-q -f json ' if use_json else ''}-e '{prog}'"
     env = dict(os.environ, **test.env)
+    cwd = cwd or root.parent
     process = subprocess.Popen(["bash", "-c", shell], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               env=env, cwd=root.parent, start_new_session=True, errors="replace")
-    try:
-        output, _ = process.communicate(timeout=test.timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGINT)
-        try:
-            output, _ = process.communicate(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            output, _ = process.communicate()
-            return False, "hung after SIGINT"
+                               env=env, cwd=cwd, start_new_session=True, errors="replace")
+    output, why = _communicate(process, test, cwd, quiet=use_json)
+    if why:
+        return False, why
     missing = [f"{kind} {expect}" for kind, expect in test.expects if not check(kind, expect, output, root)]
     error = next((line for line in output.splitlines() if "ERROR" in line and "RLIMIT_MEMLOCK" not in line), None)
     if test.will_fail:
@@ -173,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
                              "tests selected too (the same selection for any --bpftrace)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
     parser.add_argument("-v", "--verbose", action="store_true", help="list every failing test")
+    parser.add_argument("--testprogs", type=Path, default=None,
+                        help="build the suite's test programs here and select the tests with an AFTER command")
     args = parser.parse_args(argv)
     if args.bpftrace is None:
         args.bpftrace = f"{sys.executable} -m pybpf.cli.pybpftrace" + (" --kernel linux" if args.kernel == "linux"
@@ -180,15 +253,17 @@ def main(argv: list[str] | None = None) -> int:
     if not args.runtime.is_dir():
         parser.error(f"{args.runtime} is not a directory (a bpftrace checkout's tests/runtime)")
     tests, skipped = [], collections.Counter()
-    for path in sorted(p for p in args.runtime.iterdir() if p.is_file() and not p.suffix):
-        for test in parse_suite(path):
-            why = selected(test, args.kernel)
-            if why:
-                skipped[why] += 1
-            else:
-                tests.append(test)
+    suites = [test for path in sorted(p for p in args.runtime.iterdir() if p.is_file() and not p.suffix)
+              for test in parse_suite(path)]
+    testprogs = build_testprogs(suites, args.runtime, args.testprogs) if args.testprogs else None
+    for test in suites:
+        why = selected(test, args.kernel, testprogs)
+        if why:
+            skipped[why] += 1
+        else:
+            tests.append(test)
     with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
-        results = list(pool.map(lambda t: (t, *run_test(t, args.bpftrace, args.runtime)), tests))
+        results = list(pool.map(lambda t: (t, *run_test(t, args.bpftrace, args.runtime, args.testprogs)), tests))
     passed = sum(ok for _, ok, _ in results)
     by_suite = collections.defaultdict(lambda: [0, 0])
     causes = collections.Counter()

@@ -81,12 +81,14 @@ def counting_prog(prog_type: int, map_fd: int, *, pid: int | None = -1, name: st
         exit""", name)
 
 
-def build_probed(tmp: str, *, sdt: str = "") -> str:
+def build_probed(tmp: str, *, sdt: str = "", frame_pointers: bool = False) -> str:
     """tests/data/linux/probed.c built with gcc into tmp; its USDT probe from sys/sdt.h (sdt="sdt.h"),
-    from its own inline assembly (sdt="asm", x86-64), or none."""
+    from its own inline assembly (sdt="asm", x86-64), or none.  With frame_pointers, unoptimised with frame
+    pointers, so that the kernel's user stack walk finds main under pybpf_add."""
     out = os.path.join(tmp, "probed")
     flags = {"": [], "sdt.h": ["-DHAVE_SDT"], "asm": ["-DHAVE_ASM_SDT"]}[sdt]
-    subprocess.run(["gcc", "-O2", *flags, "-o", out, os.path.join(DATA, "probed.c")], check=True)
+    flags += ["-O0", "-fno-omit-frame-pointer"] if frame_pointers else ["-O2"]
+    subprocess.run(["gcc", *flags, "-o", out, os.path.join(DATA, "probed.c")], check=True)
     return out
 
 

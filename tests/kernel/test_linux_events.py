@@ -156,6 +156,23 @@ def test_ring_buffer_accounts_for_every_record_under_a_flood(counts):
         syscall.close(ring)
 
 
+def test_ring_buffer_consume_returns_when_reading_makes_more_records(counts):
+    # each record read makes another (the callback calls getppid): one call reads what was there and returns
+    size = 4096
+    ring = syscall.map_create(MapType.BPF_MAP_TYPE_RINGBUF, 0, 0, size, name="ring")
+    prog = ringbuf_prog(ring, counts)
+    try:
+        with RingBuffer(ring, size, lambda record: os.getppid()) as rb, attach(None, prog, TARGET):
+            for _ in range(20):
+                os.getppid()
+            first = rb.consume()
+            assert 0 < first <= 20
+            assert rb.consume() > 0  # what the first call's reading produced (half of it discarded)
+    finally:
+        syscall.close(prog)
+        syscall.close(ring)
+
+
 def test_trace_pipe_carries_bpf_trace_printk():
     marker = f"pybpf{os.getpid() % 100000:05d}"
     text = (marker + "\n\0").encode().ljust(16, b"\0")

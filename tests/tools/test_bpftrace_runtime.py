@@ -1,7 +1,10 @@
 """tools/bpftrace_runtime.py: bpftrace's runtime-test format, selection and judging, on a small suite."""
 
 import importlib.util
+import shutil
 import sys
+
+import pytest
 
 from support.paths import REPO
 
@@ -49,3 +52,35 @@ def test_parse_select_and_run(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "selected 3 tests (BEGIN/END/interval/profile only); passed 2 (66.7%)" in out
     assert "missing EXPECT SUCCESS" in out
+
+
+AFTER_SUITE = """\
+NAME runs its after command once attached
+PROG interval:ms:300 { printf("SUCCESS\\n"); exit(); }
+EXPECT SUCCESS
+AFTER ./testprogs/mark
+TIMEOUT 5
+
+NAME names a test program that does not build
+PROG BEGIN { exit(); }
+AFTER ./testprogs/broken
+"""
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc to build the suite's test programs")
+def test_testprogs_builds_what_after_names_and_runs_it_in_that_directory(tmp_path, capsys):
+    runtime = tmp_path / "tests" / "runtime"
+    runtime.mkdir(parents=True)
+    (runtime / "after").write_text(AFTER_SUITE)
+    (tmp_path / "tests" / "testprogs").mkdir()
+    (tmp_path / "tests" / "testprogs" / "mark.c").write_text(
+        '#include <stdio.h>\nint main(void) { fclose(fopen("after-ran", "w")); return 0; }\n')
+    (tmp_path / "tests" / "testprogs" / "broken.c").write_text("not C\n")
+    tests = runner.parse_suite(runtime / "after")
+    assert [runner.selected(t) for t in tests] == ["needs AFTER", "needs AFTER"]  # without --testprogs
+    built = tmp_path / "built"
+    assert runner.main([str(runtime), "--jobs", "1", "--testprogs", str(built)]) == 0
+    out = capsys.readouterr().out
+    assert "selected 1 tests (BEGIN/END/interval/profile only); passed 1 (100.0%)" in out
+    assert "testprog broken not built 1" in out
+    assert (built / "after-ran").exists()  # the AFTER command ran, in the --testprogs directory

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import platform
+import re
 import shutil
 import subprocess
 import tempfile
@@ -77,6 +79,39 @@ def test_wildcard_tracepoints_attach_every_match(capsys, getppids):
     assert "@[tracepoint:syscalls:sys_enter_getppid]: 300\n" in out
 
 
+@needs_cc
+def test_args_as_a_whole_record_prints_as_current_bpftrace(capsys, getppids):
+    code, out, err = run(capsys, "-e", "tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { @calls[args] = count(); "
+                                       "@last = args; } tracepoint:sched:sched_process_exit /pid == cpid/ "
+                                       "{ print(args); }", "-c", f"{getppids} 70")
+    assert code == 0, err
+    nr = {"x86_64": 110, "aarch64": 173}.get(platform.machine(), "[0-9]+")  # getppid's number
+    assert re.search(rf"^@calls\[{{ \.__syscall_nr = {nr} }}\]: 70$", out, re.M), out
+    assert re.search(rf"^@last: {{ \.__syscall_nr = {nr} }}$", out, re.M), out
+    exits = [line for line in out.splitlines() if line.startswith("{ .comm = pybpf_getppid, .pid = ")]
+    assert len(exits) == 1 and exits[0].endswith(" }"), out  # char[16] as a string, then the integers
+
+
+@needs_cc
+def test_args_record_is_a_json_object_with_f_json(capsys, getppids):
+    code, out, err = run(capsys, "-f", "json", "-e", "tracepoint:syscalls:sys_enter_getppid /pid == cpid/ "
+                                                     "{ @a = args; }", "-c", f"{getppids} 3")
+    assert code == 0, err
+    assert re.search(r'^\{"type": "map", "data": \{"@a": \{"__syscall_nr": \d+\}\}\}$', out, re.M), out
+
+
+@pytest.mark.parametrize("script, message", [
+    ("rawtracepoint:sched_switch { print(args); }", "args as a whole record is not available for rawtracepoint "
+                                                    "probes"),
+    ("tracepoint:syscalls:sys_enter_getppid,tracepoint:syscalls:sys_enter_read { print(args); }",
+     "args: the attach points of this probe have different records (tracepoint:syscalls:sys_enter_read "
+     "differs); use args.FIELD"),
+])
+def test_args_records_pybpftrace_cannot_read_are_errors(capsys, script, message):
+    code, out, err = run(capsys, "-e", script)
+    assert code == 1 and message in err and "~~~~" in err and "Traceback" not in err
+
+
 def test_printf_comes_through_the_ring_buffer_in_order(capsys):
     code, out, err = run(capsys, "-e", 'BEGIN { printf("begin %d %s\\n", 42, "x"); } '
                                        'interval:ms:20 { @n = count(); printf("tick %d\\n", @n); '
@@ -104,6 +139,15 @@ def test_hist_of_read_sizes_has_the_bucket_of_every_read(tmp_path):
     assert "[2K, 4K)              20 |" in tracing.output
     assert "[64, 128)              7 |" in tracing.output
     assert f"@fds[{fd}]: 27\n" in tracing.output
+
+
+def test_raw_tracepoint_wildcards_attach_every_match(capsys):
+    code, out, err = run(capsys, "-e", "rawtracepoint:sys_* { @[probe] = count(); }", "--timeout", "1")
+    assert code == 0, err
+    assert "Attached 2 probes\n" in err  # sys_enter, sys_exit
+    assert "@[rawtracepoint:sys_enter]: " in out and "@[rawtracepoint:sys_exit]: " in out
+    code, out, err = run(capsys, "-e", "rawtracepoint:no_such_* { }")
+    assert code == 1 and "ERROR: No matches for rawtracepoint no_such_*." in err
 
 
 def test_raw_tracepoint_args_are_the_kernel_arguments():
@@ -173,3 +217,12 @@ def test_kernel_auto_takes_linux_here(capsys):
     out, err = capsys.readouterr()
     assert out.startswith("up\n")
     assert "Attached 2 probes" in err
+
+
+def test_for_over_a_map_in_begin_loads_its_callback_with_named_btf_parameters(capsys):
+    # the callback is a sub-program: Linux wants func_info (also for BEGIN's raw tracepoint twin) and a FUNC
+    # whose parameters have names
+    code, out, err = run(capsys, "-e", "BEGIN { @m[16] = 32; @m[64] = 128; for ($kv : @m) { print($kv); } "
+                                       "exit(); }")
+    assert code == 0, err
+    assert sorted(out.split("\n\n")[0].splitlines()) == ["(16, 32)", "(64, 128)"], out  # in hash order

@@ -98,13 +98,47 @@ def test_c_traces_uprobes_of_the_command_only(probed):
     assert "end\n" in done.stdout and "@: " not in done.stdout
 
 
+def test_c_raises_usdt_semaphores_in_the_command_held_after_its_exec(probed):
+    done = cli("-e", f"usdt:{probed}:pybpf:tick {{ @ticks = count(); }}", "-c", f"{probed} 50", stdin="go\n")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"{sum(range(50))} 50\n")  # every iteration saw the semaphore raised
+    assert "@ticks: 50\n" in done.stdout
+
+
+def test_usdt_sites_whose_arguments_differ_in_layout_each_read_their_own(probed):
+    from pybpf.kernel.linux import usdt
+    sites = usdt.find_probe(probed, "pybpf", "total")
+    assert len(usdt.layouts(sites)) == 2  # the sum in a register, the constant -1 ($-1)
+    done = cli("-e", f"usdt:{probed}:pybpf:total {{ @[arg0] = count(); }}", "-c", f"{probed} 30", stdin="go\n")
+    assert done.returncode == 0, done.stderr
+    assert f"@[{sum(range(30))}]: 1\n" in done.stdout and "@[-1]: 1\n" in done.stdout
+
+
+def test_cpid_is_the_pid_of_the_command(probed):
+    done = cli("-e", f"uprobe:{probed}:pybpf_add {{ @[pid == cpid] = count(); }} "
+               "tracepoint:syscalls:sys_enter_read /pid == cpid/ { @reads = count(); }",
+               "-c", f"{probed} 40", stdin="go\n")
+    assert done.returncode == 0, done.stderr
+    assert "@[true]: 40\n" in done.stdout and "@[false]" not in done.stdout
+    assert "@reads: " in done.stdout  # its fgets(stdin), by its pid
+
+
+def test_c_with_a_command_that_cannot_start_is_an_error_and_runs_nothing(tmp_path):
+    script = tmp_path / "no_interpreter"
+    script.write_text("#!/no/such/interpreter\n")
+    script.chmod(0o755)
+    done = cli("-e", "BEGIN { printf(\"began\\n\"); }", "-c", str(script))
+    assert done.returncode == 1 and "began" not in done.stdout
+    assert f"ERROR: -c: command '{script}' could not be started" in done.stderr
+
+
 def test_list_shows_a_binary_uprobes_and_usdt_probes(probed, capsys):
     assert main(["--kernel", "linux", "-l", f"uprobe:{probed}:*"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert f"uprobe:{probed}:pybpf_add" in lines and f"uprobe:{probed}:main" in lines
     assert f"usdt:{probed}:pybpf:tick" in lines
     assert main(["--kernel", "linux", "-l", f"usdt:{probed}:*"]) == 0
-    assert capsys.readouterr().out.splitlines() == [f"usdt:{probed}:pybpf:tick"]
+    assert capsys.readouterr().out.splitlines() == [f"usdt:{probed}:pybpf:tick", f"usdt:{probed}:pybpf:total"]
 
 
 @pytest.mark.parametrize("script, message", [

@@ -1,15 +1,18 @@
 """pybpftrace on the Linux kernel: `-l` over the kernel's probes and a binary's, and `-c` for any command.
 
-`-c CMD` forks a child that waits on a pipe before it execs CMD; the probes
-are attached to the waiting child, then one byte on the pipe lets it run
-(bpftrace starts its child the same way), and the run ends when it exits.
+`-c CMD` forks a child that asks to be traced (PTRACE_TRACEME) and execs CMD:
+the kernel stops it right after the exec, before CMD's first instruction.
+The probes are attached to the stopped command (its binary is mapped by then,
+so its USDT semaphores can be raised, as bpftrace does), then PTRACE_DETACH
+lets it run, and the run ends when it exits.  PTRACE_O_EXITKILL kills a
+command still held when pybpftrace itself dies.
 """
 
 from __future__ import annotations
 
+import ctypes
 import fnmatch
 import os
-import re
 import shlex
 import shutil
 import signal
@@ -27,14 +30,8 @@ def _tracepoints() -> list[str]:
 
 
 def _raw_tracepoints() -> list[str]:
-    """Every raw tracepoint: the kernel's BTF has a `btf_trace_NAME` typedef for each."""
-    try:
-        with open("/sys/kernel/btf/vmlinux", "rb") as f:
-            data = f.read()
-    except OSError:
-        return []
-    names = sorted({m.decode() for m in re.findall(rb"(?<=\0)btf_trace_(\w+)(?=\0)", data)})
-    return [f"rawtracepoint:{name}" for name in names]
+    from ..kernel.linux.tracefs import raw_tracepoints
+    return [f"rawtracepoint:{name}" for name in raw_tracepoints()]
 
 
 def _perf_events() -> list[str]:
@@ -82,8 +79,20 @@ def _write_matching(lines: list[str], pattern: str, write) -> int:
     return count
 
 
+PTRACE_TRACEME, PTRACE_SETOPTIONS, PTRACE_DETACH, PTRACE_O_EXITKILL = 0, 0x4200, 17, 0x100000
+
+
+def _ptrace(request: int, pid: int, data: int = 0) -> int:
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+    return libc.ptrace(request, pid, None, ctypes.c_void_p(data))
+
+
 class PausedCommand:
-    """CMD forked and waiting to exec until `resume()`; `done` is set when it exits."""
+    """CMD forked, exec'd and held at its first instruction until `resume()`; `done` is set when it exits.
+
+    Where ptrace is refused (a seccomp or Yama policy), the child stops itself
+    before the exec instead (SIGSTOP, resumed with SIGCONT)."""
 
     def __init__(self, command: str, done: threading.Event):
         argv = shlex.split(command)
@@ -92,40 +101,53 @@ class PausedCommand:
         program = argv[0] if "/" in argv[0] else shutil.which(argv[0])
         if program is None or not os.access(program, os.X_OK):
             raise PybpfError(f"-c: command '{argv[0]}' not found or not executable")
-        self.done, self.returncode = done, None
-        read_end, self._go = os.pipe()
+        self.done, self.returncode, self._held = done, None, True
         self.pid = os.fork()
-        if self.pid == 0:  # the child: wait for the probes, then become CMD
+        if self.pid == 0:  # the child: stopped by the kernel after the exec (or by itself before it)
             try:
-                os.close(self._go)
-                if os.read(read_end, 1) == b"x":
-                    os.execv(program, argv)
+                if _ptrace(PTRACE_TRACEME, 0) != 0:
+                    os.kill(os.getpid(), signal.SIGSTOP)
+                os.execv(program, argv)
             finally:
                 os._exit(127)
-        os.close(read_end)
+        _, status = os.waitpid(self.pid, os.WUNTRACED)
+        if not os.WIFSTOPPED(status):  # the exec failed
+            self.returncode, self._held = os.waitstatus_to_exitcode(status), False
+            done.set()
+            raise PybpfError(f"-c: command '{argv[0]}' could not be started (exit status {self.returncode})")
+        self._traced = os.WSTOPSIG(status) == signal.SIGTRAP
+        if self._traced:
+            _ptrace(PTRACE_SETOPTIONS, self.pid, PTRACE_O_EXITKILL)
         self._waiter = threading.Thread(target=self._wait, daemon=True, name="pybpftrace -c")
-        self._waiter.start()
 
     def _wait(self) -> None:
-        _, status = os.waitpid(self.pid, 0)
+        while True:
+            _, status = os.waitpid(self.pid, 0)
+            if os.WIFEXITED(status) or os.WIFSIGNALED(status):
+                break
         self.returncode = os.waitstatus_to_exitcode(status)
         self.done.set()
 
     def resume(self) -> None:
         """Let the command run (the probes are attached)."""
-        if self._go is not None:
-            os.write(self._go, b"x")
-            os.close(self._go)
-            self._go = None
+        if self._held:
+            self._held = False
+            if self._traced:
+                _ptrace(PTRACE_DETACH, self.pid)
+            else:
+                os.kill(self.pid, signal.SIGCONT)
+            self._waiter.start()
 
     def close(self) -> None:
-        """A command that never ran is dropped; one still running when tracing ends is sent SIGTERM."""
-        if self._go is not None:
-            os.close(self._go)  # EOF: the child exits without running CMD
-            self._go = None
+        """A command that never ran is killed; one still running when tracing ends is sent SIGTERM."""
+        if self._held:
+            self._held = False
+            os.kill(self.pid, signal.SIGKILL)
+            self._waiter.start()
         elif not self.done.is_set():
             try:
                 os.kill(self.pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
-        self._waiter.join(timeout=5)
+        if self._waiter.is_alive():
+            self._waiter.join(timeout=5)

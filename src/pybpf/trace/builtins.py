@@ -155,7 +155,7 @@ class Arg(Variable):
         if provider is not None and not provider.has_args:
             analyser.diagnostics.error(node.span, f"The {self.name} builtin can only be used with probes that "
                                                   "have arguments (uprobe, uretprobe, usdt, tracepoint)")
-        return UINT64
+        return getattr(provider, "arg_type", UINT64)  # usdt: int64, as bpftrace
 
     def emit(self, gen, node):
         return gen.provider.arg(gen, self.index)
@@ -163,6 +163,34 @@ class Arg(Variable):
 
 for _i in range(8):
     VARIABLES[f"arg{_i}"] = Arg(_i)
+
+
+@variable
+class Args(Variable):
+    """args as a whole (print(args), @x = args): a record of the probe's arguments, as current bpftrace
+    prints it ({ .field = value, ... }); every attach point of the probe must have the same record."""
+
+    name = "args"
+
+    def check(self, analyser, node):
+        from .probes import providers
+        table = providers(analyser.resources.kernel)
+        found = None
+        for point in analyser.probe.attach_points:
+            provider = table.get(point.provider)
+            t = provider.record(analyser, point) if provider is not None else None
+            if isinstance(t, str):
+                analyser.diagnostics.error(node.span, t)
+                return INT64
+            if found is not None and t is not None and t != found:
+                analyser.diagnostics.error(node.span, "args: the attach points of this probe have different "
+                                                      f"records ({point.text} differs); use args.FIELD")
+                return INT64
+            found = found or t
+        return found or INT64
+
+    def emit(self, gen, node):
+        return gen.provider.emit_record(gen, node.type)
 
 
 @variable
@@ -662,6 +690,25 @@ class Nsecs(Function):
         key = gen.alloca_bytes(4)
         gen.zero(key, 4)
         return gen.b.add(now, gen.load_or_zero(gen.helper("map_lookup_elem", [gen.global_ptr(TAI_OFFSET_MAP), key])))
+
+
+CPID_MAP = "cpid"  # an array of one u64: the pid of -c's command, written by user space before it runs
+
+
+@variable
+class Cpid(Variable):
+    """cpid: the pid of the command -c started (0 without one).  bpftrace compiles it as a constant, having
+    forked the command first; here the command is forked after compiling, so user space writes its pid into
+    a one-element array before any probe is attached."""
+
+    name = "cpid"
+
+    def emit(self, gen, node):
+        if CPID_MAP not in gen.globals:
+            gen._map_global(CPID_MAP, 2, 4, 8, 1)  # BPF_MAP_TYPE_ARRAY
+        key = gen.alloca_bytes(4)
+        gen.zero(key, 4)
+        return gen.load_or_zero(gen.helper("map_lookup_elem", [gen.global_ptr(CPID_MAP), key]))
 
 
 # Every builtin also answers to __builtin_NAME (what bpftrace's macros use) and to NAME() with no arguments.

@@ -6,7 +6,13 @@ stack trace map per limit (`stack_LIMIT`); user space reads the ips there.
 On the virtual kernel the stack is the traced Python code's
 (kernel/virtual/stacks.py); user space symbolises the ips back
 (output/stacks.py) in bpftrace's modes: bpftrace (a symbol a line,
-indented), perf (`\\tADDR symbol`), raw (addresses), build_id (printed raw).
+indented), perf (`\\tADDR symbol`), raw (addresses), build_id (`BUILDID
+0xOFFSET` on Linux, raw on the virtual kernel).  On Linux the frames are the
+kernel's and the process's symbols (kernel/linux/symbols.StackSymbols).
+
+A ustack value carries the process as well, as bpftrace's {stack id, pid}
+does (the same user addresses mean different code in two processes): the
+stack id in the low 32 bits, the tgid in the high 32.
 """
 
 from __future__ import annotations
@@ -36,6 +42,9 @@ def emit_stack(gen, kind: str, t: Type):
         gen._map_global(symbol, BPF_MAP_TYPE_STACK_TRACE, 4, 8 * limit, STACK_MAP_ENTRIES)
     flags = BPF_F_USER_STACK if kind == "ustack" else 0
     stack_id = gen.helper("get_stackid", [gen.ctx, gen.global_ptr(symbol), gen.i64(flags)])
+    if kind == "ustack":
+        tgid = gen.b.and_(gen.helper("get_current_pid_tgid", []), gen.i64(-1 << 32))
+        stack_id = gen.b.or_(tgid, gen.b.and_(stack_id, gen.i64(0xFFFFFFFF)))
     result = gen.alloca_bytes(8)
     gen.b.store(stack_id, gen.at(result, 0, stack_id.type))  # a negative errno prints as an empty stack
     return result

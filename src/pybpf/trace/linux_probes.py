@@ -6,7 +6,7 @@
 | `tracepoint:CAT:NAME` (wildcards) | perf tracepoint event | `tracepoint` | `args->field` from tracefs `format` |
 | `rawtracepoint:NAME` | BPF_RAW_TRACEPOINT_OPEN | `raw_tracepoint` | `arg0..`: the u64 args array |
 | `uprobe:PATH:FUNC` (wildcards), `uretprobe:` | uprobe PMU at the file offset | `uprobe` | `arg0..` (x86-64 SysV registers), `retval` |
-| `usdt:PATH:[PROVIDER:]NAME` | uprobe on each stapsdt site | `uprobe` | `arg0..` from the note's argument specs |
+| `usdt:PATH:[PROVIDER:]NAME` | uprobe on each stapsdt site | `uprobe` | `arg0..` from the note's argument specs (per site, by cookie) |
 | `profile:`, `interval:` | cpu-clock perf events | `perf_event` | none |
 | `software:EVENT:N`, `hardware:EVENT:N` | perf software/hardware event | `perf_event` | none |
 | `kprobe:`, `kretprobe:` | kprobe PMU (this host has none) | `kprobe` | `arg0..`, `retval` |
@@ -25,7 +25,7 @@ from dataclasses import replace
 
 from . import ast
 from .probes import Attach, OneShot, Provider, _rate
-from .types import UINT64, integer, string
+from .types import INT64, UINT64, integer, pointer_to, slot_size, string, tuple_of
 
 # struct pt_regs (x86-64, arch/x86/include/asm/ptrace.h): byte offset of each register.
 PT_REGS = {"r15": 0, "r14": 8, "r13": 16, "r12": 24, "rbp": 32, "rbx": 40, "r11": 48, "r10": 56, "r9": 64,
@@ -96,37 +96,73 @@ class Tracepoint(Provider):
         except TracefsError:
             analyser.diagnostics.error(point.span, f"No matches for tracepoint {point.target}:{point.func}.")
             return
+        # not the common_* fields: the kernel writes its pt_regs pointer over them for a BPF program
         analyser.resources.probe_facts[point.text] = tuple(f for f in fields if not f.name.startswith("common_"))
 
     def attach(self, point, facts=None):
         return Attach(f"tracepoint:{point.target}:{point.func}", {}, "tracepoint")
 
+    def _field_type(self, f, member: str):
+        """A format field's Type, or why pybpftrace cannot read it (str)."""
+        if f.decl.startswith("__data_loc"):
+            return string(DATA_LOC_STRLEN) if "char" in f.decl else \
+                f"args->{member}: __data_loc fields other than char[] are not read by pybpftrace yet"
+        if "[" in f.decl:
+            return string(f.size + 1) if "char" in f.decl.split("[")[0] else \
+                f"args->{member}: array fields other than char[] are not read by pybpftrace yet"
+        return UINT64 if "*" in f.decl else integer(8, f.signed)
+
     def field(self, analyser, point, member):
         for f in analyser.resources.probe_facts.get(point.text, ()):
             if f.name == member:
-                if f.decl.startswith("__data_loc"):
-                    return string(DATA_LOC_STRLEN) if "char" in f.decl else \
-                        f"args->{member}: __data_loc fields other than char[] are not read by pybpftrace yet"
-                if "[" in f.decl:
-                    return string(f.size + 1) if "char" in f.decl.split("[")[0] else \
-                        f"args->{member}: array fields other than char[] are not read by pybpftrace yet"
-                return UINT64 if "*" in f.decl else integer(8, f.signed)
+                return self._field_type(f, member)
         if point.text not in analyser.resources.probe_facts:
             return None  # the attach point already has its error
         return (f"Struct/union of type 'struct _tracepoint_{point.target}_{point.func}' does not contain "
                 f"a field named '{member}'")
 
+    def record(self, analyser, point):
+        """args as a whole: the record's fields (but common_*), pointers printed in hex, char[] and
+        __data_loc char[] fields as strings (an array of other elements makes it an error naming it)."""
+        fields = analyser.resources.probe_facts.get(point.text)
+        if fields is None:
+            return None  # the attach point already has its error
+        items = []
+        for f in fields:
+            t = self._field_type(f, f.name)
+            if isinstance(t, str):
+                return t
+            items.append(pointer_to(UINT64) if "*" in f.decl else t)
+        return replace(tuple_of(items), names=tuple(f.name for f in fields))
+
+    def emit_record(self, gen, t):
+        buffer = gen.alloca_bytes(t.size)
+        gen.zero(buffer, t.size)
+        offset = 0
+        for f, item in zip(gen.resources.probe_facts[gen.attach_point.text], t.items):
+            value = self._read(gen, f, item)
+            if item.is_scalar:
+                gen.b.store(value, gen.at(buffer, offset, value.type))
+            else:
+                gen.copy(gen.at(buffer, offset), value, item.size)
+            offset += slot_size(item)
+        return buffer
+
     def emit_field(self, gen, e):
-        from llvmlite import ir
         f = next(f for f in gen.resources.probe_facts[gen.attach_point.text] if f.name == e.member)
-        if e.type.kind == "str":
-            buffer = gen.alloca_bytes(e.type.size)
-            gen.zero(buffer, e.type.size)
+        return self._read(gen, f, e.type)
+
+    def _read(self, gen, f, t):
+        """One field of the record the program's context points to: a u64, or a string buffer."""
+        from llvmlite import ir
+        if t.kind == "str":
+            buffer = gen.alloca_bytes(t.size)
+            gen.zero(buffer, t.size)
             if f.decl.startswith("__data_loc"):  # u32: the string's offset in the record (low 16 bits), length
                 where = gen.b.load(gen.at(gen.ctx, f.offset, ir.IntType(32)))
                 start = gen.b.and_(gen.b.zext(where, ir.IntType(64)), gen.i64(0xFFFF))
                 source = gen.b.gep(gen.at(gen.ctx), [start])
-                gen.helper("probe_read_kernel_str", [buffer, gen.i64(e.type.size), source])
+                gen.helper("probe_read_kernel_str", [buffer, gen.i64(t.size), source])
             else:  # through a helper: a memcpy lets LLVM load from ctx+off+off, which the verifier refuses
                 gen.helper("probe_read_kernel", [buffer, gen.i64(f.size), gen.at(gen.ctx, f.offset)])
             return buffer
@@ -141,6 +177,17 @@ class RawTracepoint(Provider):
 
     name = "rawtracepoint"
     has_args = True
+
+    def expand(self, analyser, point):
+        """rawtracepoint:sys_*: every raw tracepoint whose name matches (the kernel BTF's btf_trace_ names)."""
+        from ..kernel.linux.tracefs import raw_tracepoints
+        pattern = point.func or point.target
+        if not any(c in pattern for c in "*?["):
+            return [point]
+        names = [n for n in raw_tracepoints() if fnmatch.fnmatchcase(n, pattern)]
+        if not names:
+            return missing(analyser, point, f"rawtracepoint {pattern}")
+        return [replace(point, target="", func=n, text=f"rawtracepoint:{n}") for n in names]
 
     def check(self, analyser, point):
         name = point.func or point.target
@@ -233,6 +280,7 @@ class Usdt(Provider):
 
     name = "usdt"
     has_args = True
+    arg_type = INT64  # bpftrace types USDT arguments int64 (the specs' sizes are sign-extended)
 
     def check(self, analyser, point):
         from ..kernel.linux import usdt
@@ -253,19 +301,30 @@ class Usdt(Provider):
         except SymbolError:
             analyser.diagnostics.error(point.span, f"Could not find USDT probe {point.func} in {path}")
             return
-        if len({site.args for site in sites}) > 1:
-            analyser.diagnostics.error(point.span, f"usdt:{point.func} has {len(sites)} sites with different "
-                                                   "argument locations: pybpftrace reads one layout")
-            return
-        analyser.resources.probe_facts[point.text] = (path, sites[0].args)
+        analyser.resources.probe_facts[point.text] = (path, tuple(usdt.layouts(sites)))
 
     def attach(self, point, facts=None):
         path = facts[0] if facts else point.target
-        return Attach(f"usdt:{path}:{point.func}", {}, "uprobe")
+        # sites whose arguments differ in layout: each site's uprobe says which with its cookie
+        options = {"layout_cookies": True} if facts and len(facts[1]) > 1 else {}
+        return Attach(f"usdt:{path}:{point.func}", options, "uprobe")
 
     def arg(self, gen, index):
+        """argN as the note's spec says; with several layouts, the one bpf_get_attach_cookie names (every
+        layout's value is computed and the cookie selects one: a read that faults for a wrong layout
+        gives 0 and is not chosen)."""
+        layouts = gen.resources.probe_facts[gen.attach_point.text][1]
+        values = [self._arg(gen, specs, index) for specs in layouts]
+        if len(values) == 1:
+            return values[0]
+        cookie = gen.helper("get_attach_cookie", [gen.ctx])
+        value = values[0]
+        for i, other in enumerate(values[1:], 1):
+            value = gen.b.select(gen.b.icmp_unsigned("==", cookie, gen.i64(i)), other, value)
+        return value
+
+    def _arg(self, gen, specs, index):
         from llvmlite import ir
-        specs = gen.resources.probe_facts[gen.attach_point.text][1]
         if index >= len(specs):
             return gen.i64(0)
         spec = specs[index]

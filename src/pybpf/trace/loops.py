@@ -98,4 +98,11 @@ def add_btf_functions(module: ir.Module) -> None:
             "name": fn.name, "scope": file, "file": file, "line": 1, "type": signature, "scopeLine": 1,
             "spFlags": ir.DIToken("DISPFlagDefinition" + (" | DISPFlagLocalToUnit" if local else "")),
             "unit": unit}, is_distinct=True)
+        # Linux refuses a FUNC whose parameters have no names ("Invalid arg#1"): the backend names them
+        # from the parameter variables the subprogram retains, which are scoped in it (a cycle, so the
+        # retainedNodes operand is added once the variables exist)
+        params = [module.add_debug_info("DILocalVariable", {
+            "name": f"arg{i}", "arg": i + 1, "scope": program, "file": file, "line": 1, "type": pointer})
+            for i in range(len(fn.args))]
+        program.operands = (*program.operands, ("retainedNodes", module.add_metadata(params)))
         fn.set_metadata("dbg", program)

@@ -67,6 +67,13 @@ class Provider:
     def emit_field(self, gen, e: ast.FieldAccess):
         raise AssertionError(f"{self.name} has no args fields")  # pragma: no cover (semantic refuses)
 
+    def record(self, analyser, point: ast.AttachPoint):
+        """The Type of `args` as a whole at this attach point (a tuple with field names), or an error (str)."""
+        return f"args as a whole record is not available for {self.name} probes (args.FIELD may be)"
+
+    def emit_record(self, gen, t):
+        raise AssertionError(f"{self.name} has no args record")  # pragma: no cover (semantic refuses)
+
 
 class OneShot(Provider):
     def __init__(self, name: str):

@@ -25,7 +25,7 @@ import time
 from .. import elf
 from ..errors import PybpfError
 from ..kernel.loader import load_object
-from .builtins import ACTIONS, TAI_OFFSET_MAP
+from .builtins import ACTIONS, CPID_MAP, TAI_OFFSET_MAP
 from .codegen import RINGBUF_MAP, RINGBUF_SIZE, START_MAP, MapLayout
 from .compiler import Compiled
 from .format import render
@@ -35,7 +35,7 @@ from .output.stacks import STACK_READERS, decode_stack, stack_reader
 from .output.text import NUMBER_NAMES, Buffer, select_entries, value_text, zero_entries
 from .probes import providers
 from .source import Diagnostic
-from .types import EnumValue, Pointer, Type, slot_size
+from .types import EnumValue, Pointer, Record, Type, slot_size
 
 ACTION_NAMES = {number: name for name, number in ACTIONS.items()}
 
@@ -118,7 +118,7 @@ def decode(data: bytes, t: Type):
         from .builtins_net import inet_text
         return inet_text(data)
     if t.kind in ("kstack", "ustack"):
-        return decode_stack(data, t.params[1], t.params[0])
+        return decode_stack(data, t.params[1], t.params[0], t.kind == "ustack")
     if t.kind in NUMBER_NAMES:
         return NUMBER_NAMES[t.kind](int.from_bytes(data[:8], "little", signed=True))
     if t.kind == "buffer":  # {u64 length; u8 data[]}
@@ -134,7 +134,7 @@ def decode(data: bytes, t: Type):
         for item in t.items:
             values.append(decode(data[offset:], item))
             offset += slot_size(item)
-        return tuple(values)
+        return Record(values, t.names) if t.names else tuple(values)
     return int.from_bytes(data[:8], "little")
 
 
@@ -207,6 +207,8 @@ class Session:
             if TAI_OFFSET_MAP in self.loaded.map_fds:  # nsecs(sw_tai): CLOCK_TAI - CLOCK_MONOTONIC
                 offset = time.clock_gettime_ns(time.CLOCK_TAI) - time.monotonic_ns()
                 self.kernel.map_update(self.loaded.map_fds[TAI_OFFSET_MAP], bytes(4), struct.pack("<q", offset))
+            if CPID_MAP in self.loaded.map_fds and self.command_pid is not None:  # cpid: -c's command
+                self.kernel.map_update(self.loaded.map_fds[CPID_MAP], bytes(4), struct.pack("<Q", self.command_pid))
             if START_MAP in self.loaded.map_fds:
                 self.kernel.map_update(self.loaded.map_fds[START_MAP], bytes(4),
                                        struct.pack("<Q", time.monotonic_ns()))
@@ -229,8 +231,8 @@ class Session:
                 options = dict(attach.options)
                 if self.pid is not None and point.provider in ("uprobe", "uretprobe", "usdt"):
                     options["pid"] = self.pid
-                elif self.command_pid is not None and point.provider in ("uprobe", "uretprobe"):
-                    options["pid"] = self.command_pid  # -c: the command's own calls, as bpftrace
+                elif self.command_pid is not None and point.provider in ("uprobe", "uretprobe", "usdt"):
+                    options["pid"] = self.command_pid  # -c: the command's own calls (and semaphores), as bpftrace
                 try:
                     self.links.append(self.kernel.link_create(self.loaded.prog_fds[name], attach.target, **options))
                 except PybpfError as err:  # bpftrace: the reason, then which probe
@@ -239,6 +241,7 @@ class Session:
             attached = json_output.attached_record(count) if self.json else \
                 f"Attached {count} probe{'s' if count != 1 else ''}"
             print(attached, file=self.err)
+            self._remember_processes()
             if not began:
                 self.kernel.trigger("BEGIN")
             self.poll()
@@ -284,8 +287,18 @@ class Session:
                 else:
                     self.exiting.wait(0.02)
                 self.poll()
+                self._remember_processes()
         except KeyboardInterrupt:
             pass
+
+    def _remember_processes(self) -> None:
+        """Linux ustack: keep the mappings of -p's or -c's process while it runs, so that its stacks still
+        resolve when the maps print after it exited."""
+        stacks = getattr(self.kernel, "stacks", None)
+        target = self.command_pid or self.pid
+        if target and hasattr(stacks, "remember") and self.loaded is not None and \
+                any(name.startswith("stack_") for name in self.loaded.map_fds):
+            stacks.remember(target)
 
     # -- records ----------------------------------------------------------------------
     def poll(self) -> None:

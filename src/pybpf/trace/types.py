@@ -15,6 +15,7 @@ class Type:
     items: tuple["Type", ...] = ()  # tuple elements
     params: tuple[int, ...] = ()  # lhist: min, max, step
     variants: tuple[tuple[str, int], ...] = ()  # an enum's names and values
+    names: tuple[str, ...] = ()  # a record's field names (a tuple whose items have names: args)
 
     @property
     def is_int(self) -> bool:
@@ -107,6 +108,15 @@ class Pointer(int):
 
     def __str__(self) -> str:
         return hex(self)
+
+
+class Record(tuple):
+    """A record's value (`args` as a whole): bpftrace prints it `{ .name = value, ... }`."""
+
+    def __new__(cls, values, names: tuple[str, ...]):
+        record = super().__new__(cls, values)
+        record.names = names
+        return record
 
 
 class EnumValue(int):

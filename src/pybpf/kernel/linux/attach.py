@@ -5,7 +5,8 @@ Targets are spelled as for the virtual kernel (and bpftrace's probes):
     tracepoint:CATEGORY:NAME        perf tracepoint event + BPF_LINK_CREATE (SET_BPF ioctl as a fallback)
     raw_tracepoint:NAME             BPF_RAW_TRACEPOINT_OPEN
     uprobe:PATH:SYMBOL[+OFF]        uprobe PMU (pid= option); uretprobe: likewise
-    usdt:PATH:PROVIDER:NAME         uprobe on each stapsdt site; semaphores raised in pid=
+    usdt:PATH:PROVIDER:NAME         uprobe on each stapsdt site; semaphores raised in pid=; with
+                                    layout_cookies=True each site's cookie is its argument layout's index
     software:EVENT:PERIOD           perf software event on every CPU (cpu-clock, page-faults...)
     hardware:EVENT:PERIOD           perf hardware event, where this machine has a PMU
     profile:hz:N / profile:N        cpu-clock at N Hz on every CPU
@@ -76,7 +77,7 @@ class Link:
         for action in undo:
             try:
                 action()
-            except OSError:
+            except (OSError, PybpfError):  # the process is gone, or no longer maps the binary
                 pass
         LINKS.discard(self)
 
@@ -224,12 +225,16 @@ def _usdt(link, prog_fd, args, options):
         raise AttachError(f"{link.target}: expected usdt:PATH:PROVIDER:NAME")
     pid = options.get("pid")
     path = resolve_binary(args[0], pid)
-    for probe in usdt.find_probe(path, args[1], args[2]):
+    sites = usdt.find_probe(path, args[1], args[2])
+    layouts = usdt.layouts(sites)
+    for probe in sites:
         if probe.semaphore and pid is not None:
             usdt.adjust_semaphore(pid, path, probe, +1)
             link._undo.append(lambda probe=probe: usdt.adjust_semaphore(pid, path, probe, -1))
         link.probes = getattr(link, "probes", []) + [probe]
-        _uprobe_events(link, prog_fd, path, probe.offset, False, pid, options.get("cookie", 0))
+        # layout_cookies: each site's cookie says which argument layout the program reads
+        cookie = layouts.index(probe.args) if options.get("layout_cookies") else options.get("cookie", 0)
+        _uprobe_events(link, prog_fd, path, probe.offset, False, pid, cookie)
     return link
 
 

@@ -23,6 +23,7 @@ from ..protocol import log_attr_error
 from . import syscall
 from .attr import BpfBtfInfo, BpfLinkInfo, BpfMapInfo, BpfProgInfo
 from .errno_hints import translate
+from .symbols import StackSymbols
 
 PERCPU_TYPES = {MapType.BPF_MAP_TYPE_PERCPU_HASH, MapType.BPF_MAP_TYPE_PERCPU_ARRAY,
                 MapType.BPF_MAP_TYPE_LRU_PERCPU_HASH, MapType.BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE}
@@ -134,7 +135,8 @@ class LinuxKernel:
         self._value_sizes: dict[int, tuple[int, int]] = {}  # fd -> (key size, value size as user space sees it)
         self._links: dict[int, object] = {}  # link fd -> the attachment linux.attach returned
         self._oneshots: dict[str, list[int]] = {}
-        self._sources: dict[int, tuple] = {}  # prog fd -> (code, license, fd_array, name)  # "BEGIN" -> prog fds to run with BPF_PROG_TEST_RUN
+        self._sources: dict[int, tuple] = {}  # prog fd -> (code, license, fd_array, name, extra): oneshot twins
+        self.stacks = StackSymbols()  # kstack/ustack frames (trace/output/stacks.py)
 
     # -- maps -----------------------------------------------------------------
     def map_create(self, map_type: int, key_size: int, value_size: int, max_entries: int, flags: int = 0, *,
@@ -263,7 +265,11 @@ class LinuxKernel:
                                        log_size=log_size if level else 1 << 20,
                                        expected_attach_type=expected_attach_type, name=name,
                                        fd_array=fd_array, **extra)
-        self._sources[loaded.fd] = (bytes(code), license, list(fd_array or []), name)  # for oneshot twins
+        # for oneshot twins, with the BTF, func_info and line_info a program with sub-programs needs (the
+        # loader closes its BTF fd once the programs are loaded: the twin holds a copy)
+        if extra.get("btf_fd"):
+            extra = dict(extra, btf_fd=os.dup(extra["btf_fd"]))
+        self._sources[loaded.fd] = (bytes(code), license, list(fd_array or []), name, extra)
         return Loaded(loaded.fd, loaded.log)
 
     def prog_test_run(self, fd: int, data: bytes = b"", *, ctx: bytes = b"", repeat: int = 1) -> TestRun:
@@ -310,7 +316,9 @@ class LinuxKernel:
             attachment.close()
             return
         self._value_sizes.pop(fd, None)
-        self._sources.pop(fd, None)
+        source = self._sources.pop(fd, None)
+        if source is not None and source[4].get("btf_fd"):
+            os.close(source[4]["btf_fd"])
         try:
             os.close(fd)
         except OSError as err:
@@ -344,10 +352,10 @@ class LinuxKernel:
         if source is None:
             raise BpfError("BPF_PROG_TEST_RUN", errno.EINVAL, f"program fd {prog_fd} was not loaded through this "
                            "kernel object, and its type cannot run with BPF_PROG_TEST_RUN")
-        code, license, fd_array, name = source
+        code, license, fd_array, name, extra = source
         with translate("BPF_PROG_LOAD", what="a oneshot (BEGIN/END) program as a raw tracepoint"):
             return syscall.prog_load(ProgType.BPF_PROG_TYPE_RAW_TRACEPOINT, code, license=license, name=name,
-                                     fd_array=fd_array).fd
+                                     fd_array=fd_array, **extra).fd
 
     def link_detach(self, fd: int) -> None:
         attachment = self._links.get(fd)

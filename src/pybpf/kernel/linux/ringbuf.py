@@ -37,13 +37,13 @@ class RingBuffer:
         self.received = self.discarded = 0
 
     def consume(self) -> int:
-        """Read every committed record; stop at a busy one.  The number read (discarded ones included)."""
+        """Read the records committed when the call began; stop at a busy one.  The number read (discarded
+        ones included).  Records produced meanwhile wait for the next call: a reader whose own work makes
+        records (a tracer printing what its write()s trigger) still returns, and its caller can stop."""
         cons = struct.unpack_from("<Q", self.consumer, 0)[0]
+        prod = struct.unpack_from("<Q", self.producer, 0)[0]
         count = 0
-        while True:
-            prod = struct.unpack_from("<Q", self.producer, 0)[0]
-            if cons >= prod:
-                break
+        while cons < prod:
             start = self._data + (cons & (self.size - 1))
             length = struct.unpack_from("<I", self.producer, start)[0]
             if length & BPF_RINGBUF_BUSY_BIT:

@@ -71,6 +71,17 @@ def tracepoint_format(category: str, name: str) -> list[Field]:
     return sorted(fields, key=lambda f: f.offset)
 
 
+def raw_tracepoints() -> list[str]:
+    """Every raw tracepoint's name: the kernel's BTF has a `btf_trace_NAME` typedef for each ([] without
+    /sys/kernel/btf/vmlinux)."""
+    try:
+        with open("/sys/kernel/btf/vmlinux", "rb") as f:
+            data = f.read()
+    except OSError:
+        return []
+    return sorted({m.decode() for m in re.findall(rb"(?<=\0)btf_trace_(\w+)(?=\0)", data)})
+
+
 def trace_pipe_path() -> str:
     """The trace pipe, where bpf_trace_printk writes."""
     return f"{tracefs_root()}/trace_pipe"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import struct
 import subprocess
 
 from elftools.elf.elffile import ELFFile
@@ -60,18 +61,35 @@ def vaddr_to_offset(elf: ELFFile, vaddr: int) -> int:
     raise SymbolError(f"address {vaddr:#x} is in no loadable segment")
 
 
-def function_symbols(path: str) -> dict[str, tuple[int, int]]:
-    """name -> (virtual address, size) of the defined functions in .symtab and .dynsym (versions stripped)."""
+STT_FUNC, STT_GNU_IFUNC, SHN_UNDEF = 2, 10, 0
+
+
+def function_symbols(path: str, ifunc: bool = False) -> dict[str, tuple[int, int]]:
+    """name -> (virtual address, size) of the defined functions in .symtab and .dynsym (versions stripped).
+
+    An STT_GNU_IFUNC symbol's address is its resolver, which runs once at binding, not the function
+    callers reach: it is a function to put a name on an address (`ifunc`), not one to probe.  The
+    Elf64_Sym records are unpacked directly (a libc debug file has tens of thousands: pyelftools'
+    per-symbol objects take seconds there); other ELF classes go through pyelftools."""
     found: dict[str, tuple[int, int]] = {}
+    types = (STT_FUNC, STT_GNU_IFUNC) if ifunc else (STT_FUNC,)
     with open(path, "rb") as f:
         elf = ELFFile(f)
         for section_name in (".dynsym", ".symtab"):
             section = elf.get_section_by_name(section_name)
-            if section is None:
+            if section is None or section["sh_type"] == "SHT_NOBITS":  # a debug file's copy has no data
+                continue
+            if elf.elfclass == 64 and elf.little_endian:
+                names = elf.get_section(section["sh_link"]).data()
+                for name_off, info, _, shndx, value, size in struct.iter_unpack("<IBBHQQ", section.data()):
+                    if info & 0xF in types and value and shndx != SHN_UNDEF:
+                        name = names[name_off:names.index(b"\0", name_off)].decode(errors="replace")
+                        found.setdefault(name.split("@")[0], (value, size))
                 continue
             for sym in section.iter_symbols():
-                if sym["st_info"]["type"] in ("STT_FUNC", "STT_GNU_IFUNC") and sym["st_value"] and \
-                        sym["st_shndx"] != "SHN_UNDEF":
+                kind = sym["st_info"]["type"]  # pyelftools names STT_GNU_IFUNC (10) STT_LOOS
+                if (kind == "STT_FUNC" or (ifunc and kind in ("STT_GNU_IFUNC", "STT_LOOS"))) and sym["st_value"] \
+                        and sym["st_shndx"] != "SHN_UNDEF":
                     found.setdefault(sym.name.split("@")[0], (sym["st_value"], sym["st_size"]))
     return found
 

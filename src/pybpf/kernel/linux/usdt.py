@@ -94,6 +94,16 @@ def find_probe(path: str, provider: str, name: str) -> list[Probe]:
     return hits
 
 
+def layouts(sites: list[Probe]) -> list[tuple[Arg, ...]]:
+    """The distinct argument layouts of a probe's sites, in note order: a site's index here is the BPF
+    cookie its uprobe carries when they differ (`layout_cookies`), as libbpf's usdt.bpf.h finds its spec."""
+    found: list[tuple[Arg, ...]] = []
+    for site in sites:
+        if site.args not in found:
+            found.append(site.args)
+    return found
+
+
 def _semaphore_address(pid: int, path: str, file_offset: int) -> int:
     """Where the semaphore at file_offset of path sits in process pid (its /proc/PID/maps mapping)."""
     import os

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 
-from ..types import Type
+from ..types import Record, Type
 from .text import hist_bucket_end, value_text
 
 
@@ -21,6 +21,8 @@ def _json_value(value) -> str:
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value) if int(float(value)) == value else json.dumps(str(value))
+    if isinstance(value, Record):  # a record is an object, as current bpftrace writes it
+        return "{" + ", ".join(f"{json.dumps(n)}: {_json_value(v)}" for n, v in zip(value.names, value)) + "}"
     if isinstance(value, tuple):
         return "[" + ",".join(_json_value(v) for v in value) + "]"
     if isinstance(value, (dict, list)):
