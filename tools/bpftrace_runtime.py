@@ -1,6 +1,6 @@
 """Run bpftrace's own runtime tests (tests/runtime of the bpftrace repository) against a bpftrace command.
 
-    python3 tools/bpftrace_runtime.py PATH/TO/bpftrace/tests/runtime [--bpftrace CMD] [--jobs N] [-v]
+    python3 tools/bpftrace_runtime.py PATH/TO/bpftrace/tests/runtime [--bpftrace CMD] [--jobs N] [-v] [--filter RE]
 
 The bpftrace repository is not part of pybpf: point this at a checkout.
 Selected are the PROG tests whose probes are only BEGIN, END, interval and
@@ -173,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
                              "tests selected too (the same selection for any --bpftrace)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
     parser.add_argument("-v", "--verbose", action="store_true", help="list every failing test")
+    parser.add_argument("--filter", default=None, metavar="REGEX",
+                        help="only the selected tests whose SUITE.NAME matches REGEX (as the suite's own --filter)")
     args = parser.parse_args(argv)
     if args.bpftrace is None:
         args.bpftrace = f"{sys.executable} -m pybpf.cli.pybpftrace" + (" --kernel linux" if args.kernel == "linux"
@@ -183,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     for path in sorted(p for p in args.runtime.iterdir() if p.is_file() and not p.suffix):
         for test in parse_suite(path):
             why = selected(test, args.kernel)
+            if not why and args.filter and not re.search(args.filter, f"{test.suite}.{test.name}"):
+                why = "filtered out"
             if why:
                 skipped[why] += 1
             else:

@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "works here)")
     parser.add_argument("--timeout", type=float, metavar="SECONDS", help="stop after SECONDS, as with Ctrl-C")
     parser.add_argument("--no-cache", action="store_true", help="compile even when a cached object exists")
+    parser.add_argument("--info", action="store_true", help="print the build and the kernel's features and exit")
+    parser.add_argument("--verify-llvm-ir", action="store_true",
+                        help="verify the LLVM IR (always done: llvmlite verifies every module it compiles)")
     parser.add_argument("-V", "--version", action="version", version=f"pybpftrace v{__version__}")
     return parser
 
@@ -101,6 +104,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from ..trace.runtime import choose_kernel
         args.kernel = choose_kernel(args.kernel)
+        if args.info:
+            from .pybpftrace_info import info_lines
+            try:
+                print("\n".join(info_lines()))
+            except BrokenPipeError:  # --info | head
+                sys.stdout = open(os.devnull, "w")
+            return 0
         if args.list is not None:
             try:
                 if args.kernel == "linux":

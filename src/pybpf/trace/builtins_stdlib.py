@@ -1,0 +1,186 @@
+"""Builtins that current bpftrace writes as macros of its standard library (src/stdlib/*.bt):
+`assert(cond, msg)`, `ppid([task])`, `probetype`, `signal(sig)`, `signal_thread(sig)`.
+
+`assert` is lowered, as bpftrace's macro expands, to bpftrace code
+(`if (!cond) { errorf("assert failed: %s", msg); exit(1); }`) that is then
+checked and compiled like the script's own.  Its message names the place
+in the library, `stdlib/base.bt:6:5-37: ERROR: assert failed: ...`, as
+bpftrace's does: the errorf's span is one in STDLIB, pybpftrace's own text
+of that macro, kept at bpftrace's line and column.
+"""
+
+from __future__ import annotations
+
+import signal as signals
+from dataclasses import dataclass
+
+from . import ast
+from .builtins import Function, Variable, function, variable
+from .source import Source, Span
+from .types import CAST_TYPES, NONE, kind_name, string
+
+STDLIB = Source("""\
+// pybpftrace's standard library: what current bpftrace's stdlib/base.bt
+// defines as macros, at the same lines (diagnostics name them).
+macro assert(cond, msg)
+{
+  if (!cond) {
+    errorf("assert failed: %s", msg);
+    exit(1);
+  }
+}
+""", "stdlib/base.bt")
+
+
+@dataclass(frozen=True)
+class LibrarySpan(Span):
+    """A span in a library's text rather than the script's: diagnostics render it against `source`."""
+
+    source: Source | None = None
+
+
+def library_span(source: Source, text: str) -> LibrarySpan:
+    start = source.text.index(text)
+    return LibrarySpan(start, start + len(text), source)
+
+
+ASSERT_ERRORF = library_span(STDLIB, 'errorf("assert failed: %s", msg)')
+
+
+class Lowered(Function):
+    """A builtin that stands for bpftrace code: `lower` builds it from the call, the analyser checks it
+    (its diagnostics point at the call) and the code generator compiles it in the call's place."""
+
+    def check(self, analyser, call, statement):
+        low, high = self.args
+        if not low <= len(call.args) <= high:
+            return super().check(analyser, call, statement)
+        call.lowered = self.lower(analyser, call)
+        return analyser.expr(call.lowered, statement)
+
+    def lower(self, analyser, call: ast.Call) -> ast.Expr:
+        raise NotImplementedError
+
+    def emit(self, gen, call):
+        return gen.expr(call.lowered)
+
+
+@function
+class Assert(Lowered):
+    """assert(cond, msg): when cond is false, `ERROR: assert failed: msg` and exit(1)."""
+
+    name = "assert"
+    args = (2, 2)
+
+    def lower(self, analyser, call):
+        cond, message = call.args
+        span = call.span
+        report = ast.Call(ASSERT_ERRORF, "errorf", [ast.String(span, "assert failed: %s"), message])
+        leave = ast.Call(span, "exit", [ast.Integer(span, 1)])
+        failed = ast.If(span, ast.Unary(span, "!", cond), [ast.ExprStmt(span, report), ast.ExprStmt(span, leave)],
+                        [])
+        return ast.BlockExpr(span, [failed], None)
+
+
+@function
+class Ppid(Function):
+    """ppid() / ppid(task): the parent process's id (task->real_parent->tgid in bpftrace).
+
+    On the virtual kernel `curtask` is the calling thread's task record and its parent's tgid is the
+    u32 at offset 24 (kernel.virtual: {u32 pid; u32 tgid; char comm[16]; u32 ppid})."""
+
+    name = "ppid"
+    args = (0, 1)
+    PPID_OFFSET = 24
+
+    def result(self, analyser, call):
+        if analyser.resources.kernel != "virtual":
+            analyser.diagnostics.error(call.span, "ppid() reads task_struct->real_parent, which pybpftrace does "
+                                                  "not do yet on --kernel linux")
+        if call.args and call.args[0].type is not None and not call.args[0].type.is_int \
+                and call.args[0].type.kind != "ptr":
+            analyser.diagnostics.error(call.args[0].span, f"ppid() expects a task (curtask) "
+                                                          f"({kind_name(call.args[0].type)} provided)")
+        return CAST_TYPES["uint32"]
+
+    def emit(self, gen, call):
+        task = gen.expr(call.args[0]) if call.args else gen.helper("get_current_task", [])
+        buffer = gen.alloca_bytes(8)
+        gen.zero(buffer, 8)
+        gen.helper("probe_read_kernel", [buffer, gen.i64(4), gen.b.add(task, gen.i64(self.PPID_OFFSET))])
+        return gen.b.load(gen.at(buffer, 0, gen.i64(0).type))
+
+
+@variable
+class ProbeType(Variable):
+    """probetype: the probe's type by bpftrace's names ("special" for BEGIN and END)."""
+
+    name = "probetype"
+    NAMES = {"BEGIN": "special", "END": "special"}
+
+    def text(self, point: ast.AttachPoint) -> str:
+        return self.NAMES.get(point.provider, point.provider)
+
+    def check(self, analyser, node):
+        return string(max(len(self.text(p)) for p in analyser.probe.attach_points) + 1)
+
+    def emit(self, gen, node):
+        return gen.string_constant(self.text(gen.attach_point), node.type.size)
+
+
+def signal_number(name: str) -> int:
+    """bpftrace's signal_name_to_num: "KILL", "sigkill" or "SIGKILL" -> 9; -1 for no such signal."""
+    name = name.upper()
+    if not name.startswith("S"):
+        name = "SIG" + name
+    number = getattr(signals, name, None)
+    return int(number) if isinstance(number, signals.Signals) else -1
+
+
+@function
+class Signal(Function):
+    """signal(sig): send a signal (a name "KILL"/"SIGKILL" or a number 1..64) to the current process
+    with bpf_send_signal.  Unsafe, and only in probes that run in a task's context."""
+
+    name = "signal"
+    args = (1, 1)
+    helper = "send_signal"
+    PROBE_TYPES = ("kprobe", "kretprobe", "uprobe", "uretprobe", "usdt", "tracepoint", "profile", "fentry",
+                   "fexit", "rawtracepoint")
+
+    def result(self, analyser, call):
+        provider = analyser.probe.attach_points[0].provider
+        kind = ProbeType.NAMES.get(provider, provider)
+        if kind not in self.PROBE_TYPES:
+            analyser.diagnostics.error(call.span, f"{self.name}() can not be used for this probetype {kind}")
+        elif not analyser.unsafe:
+            analyser.diagnostics.error(call.span, f"{self.name}() is unsafe. To use you need the --unsafe flag")
+        if not call.args:
+            return NONE
+        sig = call.args[0]
+        if isinstance(sig, ast.String):
+            number = signal_number(sig.value)
+            if number < 1:
+                analyser.diagnostics.error(sig.span, f"Invalid string for signal: {sig.value}")
+            call.constant = number
+        elif isinstance(sig, ast.Integer):
+            if not 1 <= sig.value <= 64:
+                analyser.diagnostics.error(call.span, f"{self.name}() accepts a string literal or an integer "
+                                                      "between 1 and 64 (inclusive)")
+            call.constant = sig.value
+        elif not sig.type.is_int:
+            analyser.diagnostics.error(call.span, f"{self.name}() accepts a string literal or an integer")
+        return NONE
+
+    def emit(self, gen, call):
+        number = gen.i64(call.constant) if call.constant is not None else gen.expr(call.args[0])
+        gen.helper(self.helper, [number])
+
+
+@function
+class SignalThread(Signal):
+    """signal_thread(sig): signal() to the current thread only (bpf_send_signal_thread)."""
+
+    name = "signal_thread"
+    helper = "send_signal_thread"
+
