@@ -85,7 +85,20 @@ def _command_thread(command: str, done: threading.Event) -> threading.Thread:
 
 def _list(pattern: str) -> None:
     import fnmatch
+    from ..trace.probes import ALIASES, python_functions
     from ..usdt import probes
+    kind, _, rest = pattern.partition(":")
+    kind = ALIASES.get(kind, kind)
+    module, _, functions = rest.partition(":")
+    if kind in ("uprobe", "uretprobe") and module and "*" not in module:  # -l 'uprobe:myapp.server:*'
+        try:
+            names = python_functions(module)
+        except ImportError as err:
+            raise PybpfError(f"-l: cannot import module {module!r}: {err}") from None
+        for name in names:
+            if fnmatch.fnmatchcase(name, functions or "*"):
+                print(f"{kind}:{module}:{name}")
+        return
     lines = ["BEGIN", "END", "interval:s:N", "interval:ms:N", "interval:us:N", "interval:hz:N", "profile:hz:N",
              "uprobe:MODULE:FUNCTION", "uretprobe:MODULE:FUNCTION", "tracepoint:audit:EVENT"]
     lines += [f"usdt:{probe.provider}:{probe.name}" for probe in probes()]
