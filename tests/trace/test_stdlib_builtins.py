@@ -1,4 +1,4 @@
-"""Builtins current bpftrace defines in its standard library: assert, ppid, probetype, signal.
+"""Builtins current bpftrace defines in its standard library: assert, ppid, probetype, signal, kaddr.
 
 None of them is in bpftrace 0.17 but signal() (whose 0.17 form needs a kernel probe): the expected texts
 are current bpftrace's (tests/runtime/stdlib and call of its repository).
@@ -8,10 +8,13 @@ import io
 import os
 import signal
 
+import pytest
+
 from pybpf.cli.pybpftrace import main
 from pybpf.trace.compiler import compile_script
 from pybpf.trace.runtime import Session
 from support import testapp
+from support.kernel import needs_kernel
 
 
 def run(capsys, script: str, code: int = 0) -> tuple[str, str]:
@@ -71,3 +74,20 @@ def test_signal_misuse_is_a_diagnostic(capsys):
     assert main(["--no-cache", "--unsafe", "-e", "uprobe:support.testapp:add { signal(65); }"]) == 1
     assert "signal() accepts a string literal or an integer between 1 and 64 (inclusive)" in \
         capsys.readouterr().err
+
+
+def test_kaddr_of_a_missing_symbol_is_a_diagnostic_at_the_call(capsys):
+    _, err = run(capsys, 'begin { print(kaddr("asdfzzzzzzz")) }', code=1)
+    assert err.splitlines()[:3] == ["stdin:1:15-35: ERROR: Failed to resolve kernel symbol: asdfzzzzzzz",
+                                    'begin { print(kaddr("asdfzzzzzzz")) }', " " * 14 + "~" * 20]
+
+
+@needs_kernel
+def test_kaddr_is_the_kallsyms_address_on_linux(capsys):
+    from pybpf.kernel.linux.ksyms import kallsyms_address
+    address = kallsyms_address("proc_dointvec_jiffies")
+    if address is None:
+        pytest.skip("kallsyms addresses are hidden here (kptr_restrict)")
+    assert main(["--no-cache", "--kernel", "linux", "-e",
+                 'begin { printf("%lx\\n", kaddr("proc_dointvec_jiffies")); exit(); }']) == 0
+    assert capsys.readouterr().out.splitlines()[0] == f"{address:x}"

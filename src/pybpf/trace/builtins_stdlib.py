@@ -1,5 +1,5 @@
 """Builtins that current bpftrace writes as macros of its standard library (src/stdlib/*.bt):
-`assert(cond, msg)`, `ppid([task])`, `probetype`, `signal(sig)`, `signal_thread(sig)`.
+`assert(cond, msg)`, `ppid([task])`, `probetype`, `signal(sig)`, `signal_thread(sig)`, `kaddr(name)`.
 
 `assert` is lowered, as bpftrace's macro expands, to bpftrace code
 (`if (!cond) { errorf("assert failed: %s", msg); exit(1); }`) that is then
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from . import ast
 from .builtins import Function, Variable, function, variable
 from .source import Source, Span
-from .types import CAST_TYPES, NONE, kind_name, string
+from .types import CAST_TYPES, NONE, UINT64, kind_name, string
 
 STDLIB = Source("""\
 // pybpftrace's standard library: what current bpftrace's stdlib/base.bt
@@ -184,3 +184,31 @@ class SignalThread(Signal):
     name = "signal_thread"
     helper = "send_signal_thread"
 
+
+
+@function
+class Kaddr(Function):
+    """kaddr("name"): the address of a kernel symbol, resolved when the script is compiled (/proc/kallsyms
+    on --kernel linux; the virtual kernel has no kernel symbols, so there it is always the error)."""
+
+    name = "kaddr"
+    args = (1, 1)
+
+    def result(self, analyser, call):
+        symbol = call.args[0] if call.args else None
+        if not isinstance(symbol, ast.String):
+            if symbol is not None:
+                analyser.diagnostics.error(call.span, "kaddr() expects a string literal")
+            return UINT64
+        address = None
+        if analyser.resources.kernel == "linux":
+            from ..kernel.linux.ksyms import kallsyms_address
+            address = kallsyms_address(symbol.value)
+        if address is None:
+            analyser.diagnostics.error(call.span, f"Failed to resolve kernel symbol: {symbol.value}")
+        call.constant = address or 0
+        analyser.resources.probe_facts[f"kaddr:{symbol.value}"] = call.constant  # a reboot moves it: cache key
+        return UINT64
+
+    def emit(self, gen, call):
+        return gen.i64(call.constant)
