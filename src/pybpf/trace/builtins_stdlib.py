@@ -1,5 +1,6 @@
 """Builtins that current bpftrace writes as macros of its standard library (src/stdlib/*.bt):
-`assert(cond, msg)`, `ppid([task])`, `probetype`, `signal(sig)`, `signal_thread(sig)`, `kaddr(name)`.
+`assert(cond, msg)`, `ppid([task])`, `probetype`, `signal(sig)`, `signal_thread(sig)`, `kaddr(name)`,
+`join(argv[, sep])`.
 
 `assert` is lowered, as bpftrace's macro expands, to bpftrace code
 (`if (!cond) { errorf("assert failed: %s", msg); exit(1); }`) that is then
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from . import ast
 from .builtins import Function, Variable, function, variable
 from .source import Source, Span
-from .types import CAST_TYPES, NONE, UINT64, kind_name, string
+from .types import CAST_TYPES, NONE, UINT64, kind_name, slot_size, string
 
 STDLIB = Source("""\
 // pybpftrace's standard library: what current bpftrace's stdlib/base.bt
@@ -212,3 +213,58 @@ class Kaddr(Function):
 
     def emit(self, gen, call):
         return gen.i64(call.constant)
+
+
+JOIN_ARGS, JOIN_STRLEN = 16, 64  # the most strings join() reads, and the size of each (bpftrace 0.17's 16)
+
+
+@function
+class Join(Function):
+    """join(argv[, sep]): the strings of a NULL-terminated array of string pointers, on one line separated
+    by sep (" " by default), as bpftrace prints an execve's argv.
+
+    The record (count, then JOIN_ARGS strings) is too big for the BPF stack: it is written in place in the
+    ring buffer (ringbuf_reserve, probe_read_str into it, ringbuf_submit).  The count stops at the first
+    NULL pointer; user space joins that many."""
+
+    name = "join"
+    args = (1, 2)
+    statement_only = True
+
+    def result(self, analyser, call):
+        if call.args and call.args[0].type is not None and not (call.args[0].type.is_int or
+                                                                call.args[0].type.kind == "ptr"):
+            analyser.diagnostics.error(call.args[0].span, f"join() expects an array of string pointers "
+                                                          f"({kind_name(call.args[0].type)} provided)")
+        separator = call.args[1] if len(call.args) == 2 else ast.String(call.span, " ")
+        if not isinstance(separator, ast.String):
+            analyser.diagnostics.error(separator.span, "join() expects a string literal as its separator")
+            separator = ast.String(call.span, " ")
+        call.output = analyser.resources.add_output("join", separator.value,
+                                                    [UINT64] + [string(JOIN_STRLEN)] * JOIN_ARGS)
+        return NONE
+
+    def emit(self, gen, call):
+        from llvmlite import ir
+        from .codegen import PTR, RINGBUF_MAP
+        size = 16 + JOIN_ARGS * slot_size(string(JOIN_STRLEN))
+        array = gen.expr(call.args[0])
+        record = gen.helper("ringbuf_reserve", [gen.global_ptr(RINGBUF_MAP), gen.i64(size), gen.i64(0)])
+        with gen.if_nonnull(record):
+            base = gen.b.inttoptr(record, PTR)
+            i64 = ir.IntType(64)
+            gen.b.store(gen.i64(call.output), gen.at(base, 0, i64))
+            slot = gen.alloca_bytes(8)
+            going, count = ir.Constant(ir.IntType(1), 1), gen.i64(0)
+            for index in range(JOIN_ARGS):
+                gen.zero(slot, 8)
+                gen.helper("probe_read", [slot, gen.i64(8), gen.b.inttoptr(gen.b.add(array, gen.i64(8 * index)),
+                                                                          PTR)])
+                pointer = gen.b.load(gen.at(slot, 0, i64))
+                going = gen.b.and_(going, gen.b.icmp_unsigned("!=", pointer, gen.i64(0)))
+                count = gen.b.add(count, gen.b.zext(going, i64))
+                gen.helper("probe_read_str", [gen.at(base, 16 + index * slot_size(string(JOIN_STRLEN))),
+                                              gen.i64(JOIN_STRLEN),
+                                              gen.b.inttoptr(gen.b.select(going, pointer, gen.i64(0)), PTR)])
+            gen.b.store(count, gen.at(base, 8, i64))
+            gen.helper("ringbuf_submit", [base, gen.i64(0)])

@@ -72,9 +72,14 @@ def _system(session, fmt: str, values: list) -> None:
     session.emit("syscall", done.stdout)
 
 
+def _join(session, separator: str, values: list) -> None:
+    """join(): the first `count` strings (up to the array's NULL), on a line."""
+    session.emit("join", separator.join(values[1:1 + values[0]]) + ("" if session.json else "\n"))
+
+
 # What user space does with each kind of output record (semantic.Output.kind).
 OUTPUTS = {"printf": _printf, "print": _print_value, "time": _time, "cat": _cat, "system": _system,
-           "strftime": None}
+           "join": _join, "strftime": None}
 
 
 class Timestamp:
