@@ -190,7 +190,8 @@ def _dump(args, compiled) -> int:
 
 def _run(args, compiled, stop: threading.Event) -> int:
     from ..trace.runtime import Session
-    out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
+    from ..trace.output.lines import WholeLines
+    out = open(args.output, "w", encoding="utf-8") if args.output else WholeLines(sys.stdout)
     err = open(os.devnull, "w") if args.q else sys.stderr
     linux = args.kernel == "linux"
     child = None
@@ -218,7 +219,9 @@ def _run(args, compiled, stop: threading.Event) -> int:
     finally:
         if child is not None:
             child.close()
-        if out is not sys.stdout:
+        if isinstance(out, WholeLines):
+            out.drain()
+        else:
             out.close()
         if err is not sys.stderr:
             err.close()
