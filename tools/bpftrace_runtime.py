@@ -55,12 +55,23 @@ class Test:
 
 
 def parse_suite(path: Path) -> list[Test]:
-    tests, current = [], None
+    tests, current, previous = [], None, ""
     for raw in path.read_text(errors="replace").splitlines():
         line = raw.rstrip("\n")
         if not line.strip() or line.lstrip().startswith("#"):
             continue
+        if current is not None and previous and line[:len(previous) + 1].isspace():
+            # indented past the previous directive's name: it goes on (as the suite's parser.py reads it)
+            rest = line[len(previous) + 1:]
+            if previous == "PROG":
+                current.prog += "\n" + rest
+                continue
+            if previous in ("EXPECT", "EXPECT_REGEX") and current.expects:
+                kind, text = current.expects[-1]
+                current.expects[-1] = (kind, text + "\n" + rest)
+                continue
         key, _, value = line.partition(" ")
+        previous = key
         if key == "NAME":
             current = Test(path.name, value)
             tests.append(current)
@@ -85,8 +96,6 @@ def parse_suite(path: Path) -> list[Test]:
             current.return_code = int(value)
         elif key == "ARCH":
             current.arch = value.split("|")
-        elif current.prog and key not in EXCLUDING and not key.isupper():
-            current.prog += "\n" + line  # a program continued on the next lines
     return tests
 
 
