@@ -1,6 +1,6 @@
 """Run bpftrace's own runtime tests (tests/runtime of the bpftrace repository) against a bpftrace command.
 
-    python3 tools/bpftrace_runtime.py PATH/TO/bpftrace/tests/runtime [--bpftrace CMD] [--jobs N] [-v]
+    python3 tools/bpftrace_runtime.py PATH/TO/bpftrace/tests/runtime [--bpftrace CMD] [--jobs N] [-v] [--filter RE]
 
 The bpftrace repository is not part of pybpf: point this at a checkout.
 Selected are the PROG tests whose probes are only BEGIN, END, interval and
@@ -62,12 +62,23 @@ class Test:
 
 
 def parse_suite(path: Path) -> list[Test]:
-    tests, current = [], None
+    tests, current, previous = [], None, ""
     for raw in path.read_text(errors="replace").splitlines():
         line = raw.rstrip("\n")
         if not line.strip() or line.lstrip().startswith("#"):
             continue
+        if current is not None and previous and line[:len(previous) + 1].isspace():
+            # indented past the previous directive's name: it goes on (as the suite's parser.py reads it)
+            rest = line[len(previous) + 1:]
+            if previous == "PROG":
+                current.prog += "\n" + rest
+                continue
+            if previous in ("EXPECT", "EXPECT_REGEX") and current.expects:
+                kind, text = current.expects[-1]
+                current.expects[-1] = (kind, text + "\n" + rest)
+                continue
         key, _, value = line.partition(" ")
+        previous = key
         if key == "NAME":
             current = Test(path.name, value)
             tests.append(current)
@@ -94,8 +105,6 @@ def parse_suite(path: Path) -> list[Test]:
             current.arch = value.split("|")
         elif key == "AFTER":
             current.after = value
-        elif current.prog and key not in EXCLUDING and not key.isupper():
-            current.prog += "\n" + line  # a program continued on the next lines
     return tests
 
 
@@ -246,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-v", "--verbose", action="store_true", help="list every failing test")
     parser.add_argument("--testprogs", type=Path, default=None,
                         help="build the suite's test programs here and select the tests with an AFTER command")
+    parser.add_argument("--filter", default=None, metavar="REGEX",
+                        help="only the selected tests whose SUITE.NAME matches REGEX (as the suite's own --filter)")
     args = parser.parse_args(argv)
     if args.bpftrace is None:
         args.bpftrace = f"{sys.executable} -m pybpf.cli.pybpftrace" + (" --kernel linux" if args.kernel == "linux"
@@ -258,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     testprogs = build_testprogs(suites, args.runtime, args.testprogs) if args.testprogs else None
     for test in suites:
         why = selected(test, args.kernel, testprogs)
+        if not why and args.filter and not re.search(args.filter, f"{test.suite}.{test.name}"):
+            why = "filtered out"
         if why:
             skipped[why] += 1
         else:

@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "works here)")
     parser.add_argument("--timeout", type=float, metavar="SECONDS", help="stop after SECONDS, as with Ctrl-C")
     parser.add_argument("--no-cache", action="store_true", help="compile even when a cached object exists")
+    parser.add_argument("--info", action="store_true", help="print the build and the kernel's features and exit")
+    parser.add_argument("--verify-llvm-ir", action="store_true",
+                        help="verify the LLVM IR (always done: llvmlite verifies every module it compiles)")
     parser.add_argument("-V", "--version", action="version", version=f"pybpftrace v{__version__}")
     return parser
 
@@ -85,7 +88,20 @@ def _command_thread(command: str, done: threading.Event) -> threading.Thread:
 
 def _list(pattern: str) -> None:
     import fnmatch
+    from ..trace.probes import ALIASES, python_functions
     from ..usdt import probes
+    kind, _, rest = pattern.partition(":")
+    kind = ALIASES.get(kind, kind)
+    module, _, functions = rest.partition(":")
+    if kind in ("uprobe", "uretprobe") and module and "*" not in module:  # -l 'uprobe:myapp.server:*'
+        try:
+            names = python_functions(module)
+        except ImportError as err:
+            raise PybpfError(f"-l: cannot import module {module!r}: {err}") from None
+        for name in names:
+            if fnmatch.fnmatchcase(name, functions or "*"):
+                print(f"{kind}:{module}:{name}")
+        return
     lines = ["BEGIN", "END", "interval:s:N", "interval:ms:N", "interval:us:N", "interval:hz:N", "profile:hz:N",
              "uprobe:MODULE:FUNCTION", "uretprobe:MODULE:FUNCTION", "tracepoint:audit:EVENT"]
     lines += [f"usdt:{probe.provider}:{probe.name}" for probe in probes()]
@@ -104,6 +120,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from ..trace.runtime import choose_kernel
         args.kernel = choose_kernel(args.kernel)
+        if args.info:
+            from .pybpftrace_info import info_lines
+            try:
+                print("\n".join(info_lines()))
+            except BrokenPipeError:  # --info | head
+                sys.stdout = open(os.devnull, "w")
+            return 0
         if args.list is not None:
             try:
                 if args.kernel == "linux":
@@ -170,7 +193,8 @@ def _dump(args, compiled) -> int:
 
 def _run(args, compiled, stop: threading.Event) -> int:
     from ..trace.runtime import Session
-    out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
+    from ..trace.output.lines import WholeLines
+    out = open(args.output, "w", encoding="utf-8") if args.output else WholeLines(sys.stdout)
     err = open(os.devnull, "w") if args.q else sys.stderr
     linux = args.kernel == "linux"
     child = None
@@ -198,7 +222,9 @@ def _run(args, compiled, stop: threading.Event) -> int:
     finally:
         if child is not None:
             child.close()
-        if out is not sys.stdout:
+        if isinstance(out, WholeLines):
+            out.drain()
+        else:
             out.close()
         if err is not sys.stderr:
             err.close()

@@ -68,7 +68,6 @@ DECLARED: tuple[tuple[str, tuple[str, ...], str, tuple[str, ...]], ...] = (
     ("perf_event_read_value", ("ARG_CONST_MAP_PTR", ANY, "ARG_PTR_TO_UNINIT_MEM", "ARG_CONST_SIZE"), INT, ()),
     ("perf_prog_read_value", (CTX, "ARG_PTR_TO_UNINIT_MEM", "ARG_CONST_SIZE"), INT, ()),
     ("get_current_task_btf", (), "RET_PTR_TO_BTF_ID_TASK", ()),
-    ("send_signal", (ANY,), INT, ()),
     ("override_return", (CTX, ANY), INT, ()),
     ("xdp_load_bytes", (CTX, ANY, "ARG_PTR_TO_UNINIT_MEM", "ARG_CONST_SIZE"), INT, ()),
     ("xdp_store_bytes", (CTX, ANY, "ARG_PTR_TO_MEM_RDONLY", "ARG_CONST_SIZE"), INT, ()),

@@ -473,8 +473,31 @@ def xdp_adjust_meta(m, xdp, delta, *_):
 
 @register("get_current_task", (), "RET_INTEGER")
 def get_current_task(m, *_):
-    """The running thread's task: a read-only {u32 pid; u32 tgid; char comm[16]} in VM memory."""
+    """The running thread's task: a read-only {u32 pid; u32 tgid; char comm[16]; u32 ppid} in VM memory."""
     return m.kernel.current_task()
+
+
+@register("send_signal", ("ARG_ANYTHING",), "RET_INTEGER")
+def send_signal(m, sig, *_):
+    """Send signal sig to the current process: on the virtual kernel the traced Python program runs in the
+    calling process, so that is this process.  0, or -EINVAL for a number outside 1..64 (as Linux)."""
+    sig &= 0xFFFFFFFF
+    if not 1 <= sig <= 64:
+        return -errno.EINVAL
+    os.kill(os.getpid(), sig)
+    return 0
+
+
+@register("send_signal_thread", ("ARG_ANYTHING",), "RET_INTEGER")
+def send_signal_thread(m, sig, *_):
+    """send_signal to the calling thread only; 0, or -EINVAL for a number outside 1..64."""
+    import signal
+
+    sig &= 0xFFFFFFFF
+    if not 1 <= sig <= 64:
+        return -errno.EINVAL
+    signal.pthread_kill(threading.get_ident(), sig)
+    return 0
 
 
 @register("get_current_cgroup_id", (), "RET_INTEGER")

@@ -28,6 +28,7 @@ never parses: the syntax has no way to say that instruction exactly.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import re
 from dataclasses import dataclass
 from typing import Callable
@@ -234,7 +235,12 @@ class Syntax:
         missing = [s.name for s in SPECS if s not in self.templates]
         assert not missing, f"{name} syntax has no template for {missing}"
         self._parsers = {t.tag: t for t in order if t.lossy is None}
-        self._regex = re.compile("|".join(t.regex for t in self._parsers.values()))
+
+    @functools.cached_property
+    def _regex(self) -> re.Pattern:
+        """Every parsing template in one pattern, compiled at the first parse: compiling it is most of
+        the cost of importing a syntax, and a program that only renders (pybpftrace) never needs it."""
+        return re.compile("|".join(t.regex for t in self._parsers.values()))
 
     def render(self, insn: Insn, helper_name: HelperNamer | None = None) -> str:
         return self.template_for(insn).render(insn, helper_name)

@@ -74,6 +74,7 @@ class Call(Expr):
     name_span: Span | None = None
     output: int | None = field(default=None, init=False)  # the record id of printf, print, time... (semantic)
     constant: int | None = field(default=None, init=False)  # what sizeof() found (semantic)
+    lowered: Expr | None = field(default=None, init=False)  # the code a stdlib builtin stands for (semantic)
 
 
 @dataclass(eq=False)

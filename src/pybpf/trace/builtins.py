@@ -573,12 +573,15 @@ class Str(Function):
     def result(self, analyser, call):
         if call.args and call.args[0].type is not None and call.args[0].type.kind == "str":
             return call.args[0].type
-        size = STRLEN
+        # config = { max_strlen = N } lowers the size; past 64 the strings (copied on the 512-byte BPF stack)
+        # would not fit: bpftrace keeps big ones in scratch maps (on_stack_limit), pybpftrace not yet.
+        longest = min(analyser.resources.config.get("max_strlen", STRLEN), STRLEN)
+        size = longest
         if len(call.args) == 2:
             if not isinstance(call.args[1], ast.Integer):
                 analyser.diagnostics.error(call.args[1].span, "str: length must be an integer literal")
             else:
-                size = min(max(call.args[1].value, 1), 1024) + 1
+                size = min(max(call.args[1].value, 1), max(longest, 1024)) + 1
         return string(size)
 
     def emit(self, gen, call):
@@ -711,11 +714,6 @@ class Cpid(Variable):
         return gen.load_or_zero(gen.helper("map_lookup_elem", [gen.global_ptr(CPID_MAP), key]))
 
 
-# Every builtin also answers to __builtin_NAME (what bpftrace's macros use) and to NAME() with no arguments.
-for _name, _variable in list(VARIABLES.items()):
-    VARIABLES[f"__builtin_{_name}"] = _variable
-
-
 # Builtin families in modules of their own register into the same tables.
 from . import builtins_tseries  # noqa: E402,F401
 from . import builtins_buffers  # noqa: E402,F401
@@ -723,3 +721,8 @@ from . import builtins_maps  # noqa: E402,F401
 from . import builtins_strings  # noqa: E402,F401
 from . import builtins_stacks  # noqa: E402,F401
 from . import builtins_net  # noqa: E402,F401
+from . import builtins_stdlib  # noqa: E402,F401
+
+# Every builtin also answers to __builtin_NAME (what bpftrace's macros use) and to NAME() with no arguments.
+for _name, _variable in list(VARIABLES.items()):
+    VARIABLES[f"__builtin_{_name}"] = _variable

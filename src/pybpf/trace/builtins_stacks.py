@@ -54,6 +54,11 @@ class StackVariable(Variable):
     def __init__(self, kind: str):
         self.name, self.type = kind, stack_type(kind)
 
+    def check(self, analyser, node):
+        """kstack alone: in the config's stack_mode (config = { stack_mode = perf }, BPFTRACE_STACK_MODE)."""
+        mode = analyser.resources.config.get("stack_mode", "bpftrace")
+        return stack_type(self.name, "raw" if mode == "build_id" and self.name == "kstack" else mode)
+
     def emit(self, gen, node):
         return emit_stack(gen, self.name, node.type)
 
@@ -67,7 +72,7 @@ class StackFunction(Function):
         self.name = kind
 
     def check(self, analyser, call, statement):
-        mode, limit = "bpftrace", DEFAULT_LIMIT
+        mode, limit = analyser.resources.config.get("stack_mode", "bpftrace"), DEFAULT_LIMIT
         if len(call.args) > 2:
             analyser.diagnostics.error(call.span, f"{self.name}() takes a mode and a limit "
                                                   f"({len(call.args)} arguments provided)")

@@ -17,6 +17,7 @@ from . import ast
 from .parser import parse
 from .probes import program_names
 from .semantic import Resources, analyse
+from .config import apply_map_keys
 from .macros import expand_macros
 from .source import Diagnostics, Source
 
@@ -47,7 +48,9 @@ def front_end(source: Source, params: list[str] | None = None,
     diagnostics = Diagnostics(source)
     expand_macros(program, diagnostics)
     diagnostics.check()
-    return program, analyse(source, program, params, unsafe, kernel)
+    resources = analyse(source, program, params, unsafe, kernel)
+    apply_map_keys(program, resources)
+    return program, resources
 
 
 def _cache_dir() -> Path:
@@ -62,7 +65,8 @@ def compile_script(text: str, name: str = "stdin", params: list[str] | None = No
     source = Source(text, name)
     program, resources = front_end(source, params, unsafe, kernel)
     facts = repr(sorted(resources.probe_facts.items()))
-    key = hashlib.sha256(pickle.dumps((_compiler_digest(), text, params or [], unsafe, kernel, facts,
+    settings = repr(sorted(resources.config.items()))  # BPFTRACE_* variables change the code too
+    key = hashlib.sha256(pickle.dumps((_compiler_digest(), text, params or [], unsafe, kernel, facts, settings,
                                        os.environ.get("BPFTRACE_DUMMY_TS_MAP")))).hexdigest()
     path = _cache_dir() / f"{key}.o"
     if cache and path.exists():

@@ -122,12 +122,47 @@ class Profile(Provider):
         return Attach("profile", {"hz": hz}, "perf_event")
 
 
+def python_functions(module_name: str) -> list[str]:
+    """The functions a `uprobe:MODULE:...` can name: those MODULE defines, and its classes' methods
+    (`Class.method`), sorted.  ImportError when MODULE does not import."""
+    import importlib
+    import inspect
+    module = importlib.import_module(module_name)
+    names = []
+    for name, obj in vars(module).items():
+        if getattr(obj, "__module__", None) != module.__name__:
+            continue  # imported from elsewhere: traced under its own module
+        if inspect.isfunction(obj):
+            names.append(name)
+        elif inspect.isclass(obj):
+            names += [f"{name}.{member}" for member, value in vars(obj).items()
+                      if inspect.isfunction(getattr(value, "__func__", value))]
+    return sorted(names)
+
+
 class PythonFunction(Provider):
     has_args = True
 
     def __init__(self, name: str, kind: str):
         self.name, self.kind = name, kind
         self.has_retval = kind == "pyfunc.return"
+
+    def expand(self, analyser, point):
+        """`uprobe:MODULE:get*`: one attach point per function of MODULE the pattern matches."""
+        if not any(c in point.func for c in "*?["):
+            return [point]
+        import fnmatch
+        try:
+            names = [name for name in python_functions(point.target) if fnmatch.fnmatchcase(name, point.func)]
+        except ImportError as err:
+            analyser.diagnostics.error(point.span, f"cannot import module {point.target}: {err}")
+            return [point]
+        if not names:
+            analyser.diagnostics.error(point.span, f"No probes to attach: {point.target} has no function "
+                                                   f"matching {point.func}")
+            return [point]
+        return [ast.AttachPoint(point.span, point.provider, point.target, name,
+                                f"{point.provider}:{point.target}:{name}") for name in names]
 
     def check(self, analyser, point):
         if not point.target or not point.func:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from . import ast
 from .builtins import FUNCTIONS, VARIABLES, division_warning
+from .config import resolve as resolve_config
 from .probes import expand_wildcards, field_type, providers
 from .source import Diagnostics, Source, Span
 from .types import BOOL, INT64, NONE, UINT64, Type, enum_of, integer, kind_name, named_type, pointer_to, string, tuple_of
@@ -55,7 +56,7 @@ class Resources:
     probe_facts: dict = field(default_factory=dict)  # attach point text -> what its provider found (probes.py)
     uses_exit: bool = False  # exit() sets a flag the other probes check first (codegen.EXIT_MAP)
     variables: dict[str, Type] = field(default_factory=dict)  # a scratch variable's binding -> its final type
-    config: dict[str, int | str] = field(default_factory=dict)  # the script's `config = { ... }`
+    config: dict[str, object] = field(default_factory=dict)  # every setting: config.resolve()
     warnings: list = field(default_factory=list)  # source.Diagnostic
 
     def add_output(self, kind: str, fmt: str, types, span: Span | None = None) -> int:
@@ -119,13 +120,7 @@ class Analyser:
                 self.enums[decl.name] = t
             for name, value in decl.variants:
                 self.enum_constants[name] = (value, t)
-        for name, value in self.program.config.items():
-            if isinstance(value, (ast.Integer, ast.String)):
-                self.resources.config[name] = value.value
-            elif isinstance(value, ast.Builtin):  # stack_mode = perf
-                self.resources.config[name] = value.name
-            else:
-                self.diagnostics.error(value.span, f"Invalid value for config variable {name}")
+        self.resources.config = resolve_config(self.program.config, self.source.text, self.diagnostics)
         for declaration in self.program.declarations:
             if declaration.kind not in MAP_KINDS:
                 self.diagnostics.error(declaration.span, f"Invalid map type: {declaration.kind} "

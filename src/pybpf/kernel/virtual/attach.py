@@ -42,7 +42,9 @@ class Attachment:
 
 
 class _Periodic(Attachment):
-    """A thread a CPU that fires at a fixed period by the monotonic clock, skipping missed ticks."""
+    """A thread a CPU that fires at a fixed period by the monotonic clock, skipping missed ticks.
+    The first firing is one period after the start, as a perf event's first sample (bpftrace's
+    `interval:s:1` first runs a second after it is attached)."""
 
     def cpus_and_period(self) -> tuple[list[int], float]:
         raise NotImplementedError
@@ -56,15 +58,12 @@ class _Periodic(Attachment):
             thread.start()
 
     def _tick(self, period: float, cpu: int) -> None:
-        deadline = time.monotonic()
-        while not self._stop.is_set():
-            deadline += period
+        deadline = time.monotonic() + period
+        while not self._stop.wait(max(0.0, deadline - time.monotonic())):
             self.kernel.fire(self.prog, cpu=cpu)
-            delay = deadline - time.monotonic()
-            if delay > 0:
-                self._stop.wait(delay)
-            else:
-                deadline = time.monotonic()
+            deadline += period
+            if deadline < time.monotonic():  # missed ticks are skipped
+                deadline = time.monotonic() + period
 
     def stop(self) -> None:
         self._stop.set()

@@ -326,12 +326,13 @@ class VirtualKernel:
             self.mem.unmap(region)
 
     def current_task(self) -> int:
-        """The address of the calling thread's task record (pid, tgid, comm), made on first use."""
+        """The address of the calling thread's task record {u32 pid; u32 tgid; char comm[16]; u32 ppid}
+        (ppid: the parent process's tgid, what bpftrace's ppid() reads), made on first use."""
         tid = threading.get_native_id()
         region = self._tasks.get(tid)
         if region is None:
             comm = task_comm().encode()[:15]
-            data = struct.pack("<II16s", tid, os.getpid(), comm)
+            data = struct.pack("<II16sI", tid, os.getpid(), comm, os.getppid())
             region = self._tasks[tid] = self.mem.map(f"task {tid}", data, writable=False)
         return region.start
 

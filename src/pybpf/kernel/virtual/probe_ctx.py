@@ -10,7 +10,9 @@
 Arguments convert as bpftrace users expect: ints (and bools) as 64-bit
 two's complement, floats truncated to ints, None as 0, str and bytes as
 pointers to NUL-terminated copies in VM memory (str as UTF-8) that live
-until the program returns, anything else as 0.  The layout is read-only for
+until the program returns, a list or tuple of str/bytes as a pointer to a
+NULL-terminated array of such pointers (what `argv` is to a C program, and
+bpftrace's join() reads), anything else as 0.  The layout is read-only for
 programs, like a kprobe's pt_regs.
 """
 
@@ -61,10 +63,16 @@ class ProbeContexts:
         values = list(args)[:MAX_ARGS]
 
         def place(value) -> int:
-            nonlocal used
+            if isinstance(value, (list, tuple)) and value and \
+                    all(isinstance(v, (str, bytes, bytearray)) for v in value):
+                pointers = [place(v) for v in value] + [0]
+                return place_blob(struct.pack(f"<{len(pointers)}Q", *pointers))
             scalar, blob = to_u64(value, [])
-            if blob is None:
-                return scalar
+            return scalar if blob is None else place_blob(blob)
+
+        def place_blob(blob: bytes) -> int:
+            nonlocal used
+            used = (used + 7) & ~7  # pointer arrays are read as u64s
             if used + len(blob) <= ARENA_SIZE:
                 self.arena.write(blob, used)
                 address = self.arena.start + used
