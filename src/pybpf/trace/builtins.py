@@ -14,7 +14,7 @@ import os
 
 from . import ast
 from .format import check_format
-from .types import BOOL, CAST_TYPES, INT64, NONE, UINT64, Type, kind_name, string
+from .types import BOOL, CAST_TYPES, INT64, NONE, UINT64, Type, c_layout, kind_name, string
 
 VARIABLES: dict[str, "Variable"] = {}
 FUNCTIONS: dict[str, "Function"] = {}
@@ -468,9 +468,7 @@ class Sizeof(Function):
             call.constant = CAST_TYPES[call.args[0].name].size
             return UINT64
         super().check(analyser, call, statement)
-        call.constant = call.args[0].type.size if call.args and call.args[0].type.kind != "int" else 8
-        if call.args and call.args[0].type.kind == "int":
-            call.constant = call.args[0].type.size
+        call.constant = c_layout(call.args[0].type)[0] if call.args else 8  # C's size: tuples as structs
         return UINT64
 
     def emit(self, gen, call):

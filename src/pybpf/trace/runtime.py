@@ -35,6 +35,7 @@ from .output.stacks import STACK_READERS, decode_stack, stack_reader
 from .output.text import NUMBER_NAMES, Buffer, select_entries, value_text, zero_entries
 from .probes import providers
 from .source import Diagnostic
+from .structs import decode_composite
 from .types import EnumValue, Pointer, Type, slot_size
 
 ACTION_NAMES = {number: name for name, number in ACTIONS.items()}
@@ -129,6 +130,8 @@ def decode(data: bytes, t: Type):
         return EnumValue(int.from_bytes(data[:8], "little"), t.variants)
     if t.kind == "str":
         return data[:t.size].split(b"\0", 1)[0].decode("utf-8", "replace")
+    if t.kind in ("record", "struct", "array"):
+        return decode_composite(data, t, decode)
     if t.kind == "tuple":
         values, offset = [], 0
         for item in t.items:
