@@ -1,4 +1,4 @@
-"""Struct declarations, records, integer arrays, typeof and C-layout sizeof: output and diagnostics.
+"""Struct declarations, records, integer arrays, typeof, offsetof and C-layout sizeof: output and diagnostics.
 
 Struct values come from memory the script owns (a variable's bytes through
 `*(struct Foo *)&$v`), so every case runs in BEGIN on the virtual kernel.
@@ -73,6 +73,10 @@ OUTPUT = {
         'begin { $x = (uint8)1; let $y: typeof($x) = 2; $z = (typeof($x))300; '
         'print(($y, $z, sizeof(typeof($x)), sizeof(typeof(uint16)), sizeof($x))); @m = "abc"; '
         'let $s: typeof(@m); $s = "x"; print($s); exit(); }', "(2, 44, 1, 2, 1)\nx\n\n\n@m: abc\n"),
+    "offsetof": ('struct Foo { char c; int x; struct Bar { char y; long z; } bar; } begin { print((offsetof(struct Foo, '
+                 'x), offsetof(typeof(struct Foo), bar.z), offsetof((a=1, b=2), b))); exit(); }', "(4, 16, 8)\n"),
+    "an enum mixed with integers in a map is an integer": (
+        'enum { ONE = 1, TWO = 2 }; begin { @[ONE+1] = TWO+1; @[ONE] = ONE; exit(); }', "\n\n@[1]: 1\n@[2]: 3\n"),
     "typeof a struct": ('struct Foo { int a; char b; } begin { print(sizeof(typeof(struct Foo))); exit(); }', "8\n"),
 }
 
@@ -130,6 +134,10 @@ begin { $r = (a=1, b=2); $r = (a=1, c=2); }
 stdin:1:12-21: ERROR: syntax error, unexpected badtype
 struct Foo { badtype m; } begin { }
            ~~~~~~~~~''',
+    'struct Foo { int x; } begin { print(offsetof(struct Foo, y)); }': '''\
+stdin:1:37-60: ERROR: 'struct Foo' has no field named 'y'
+struct Foo { int x; } begin { print(offsetof(struct Foo, y)); }
+                                    ~~~~~~~~~~~~~~~~~~~~~~~''',
     'begin { let $x: typeof(nosuch) = 1; }': '''\
 stdin:1:24-30: ERROR: Unknown identifier: 'nosuch'
 begin { let $x: typeof(nosuch) = 1; }

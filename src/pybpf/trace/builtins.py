@@ -672,5 +672,6 @@ from . import builtins_tseries  # noqa: E402,F401
 from . import builtins_buffers  # noqa: E402,F401
 from . import builtins_maps  # noqa: E402,F401
 from . import builtins_strings  # noqa: E402,F401
+from . import builtins_types  # noqa: E402,F401
 from . import builtins_stacks  # noqa: E402,F401
 from . import builtins_net  # noqa: E402,F401

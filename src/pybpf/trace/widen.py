@@ -13,6 +13,8 @@ from .types import Type, record_of, tuple_of
 
 def widest(a: Type, b: Type) -> Type | None:
     """The type holding values of both, or None when they do not fit one slot."""
+    if {a.kind, b.kind} == {"int", "enum"}:  # an enum mixed with integers is an integer (and prints as one)
+        return a if a.kind == "int" else b
     if a.kind != b.kind:
         return None
     if a.kind in ("str", "buffer"):
