@@ -77,6 +77,15 @@ OUTPUT = {
                  'x), offsetof(typeof(struct Foo), bar.z), offsetof((a=1, b=2), b))); exit(); }', "(4, 16, 8)\n"),
     "an enum mixed with integers in a map is an integer": (
         'enum { ONE = 1, TWO = 2 }; begin { @[ONE+1] = TWO+1; @[ONE] = ONE; exit(); }', "\n\n@[1]: 1\n@[2]: 3\n"),
+    "curtask is a struct task_struct pointer": (
+        'interval:ms:1 { print((curtask->tgid == pid, curtask->pid == tid)); exit(); }',
+        "(true, true)\n"),
+    "curtask fields of the script's task_struct": (
+        'struct task_struct { int x; } begin { let $f: struct task_struct *; $f = curtask; print($f.x == tid); '
+        'exit(); }', "true\n"),
+    "print of an unset record map is its zero value": (
+        'begin { print(@); } end { @ = (a=1, b=(2, "hi")) } interval:ms:1 { exit(); }',
+        "@: { .a = 0, .b = (0, ) }\n\n\n\n@: { .a = 1, .b = (2, hi) }\n"),
     "typeof a struct": ('struct Foo { int a; char b; } begin { print(sizeof(typeof(struct Foo))); exit(); }', "8\n"),
 }
 

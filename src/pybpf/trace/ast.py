@@ -143,11 +143,11 @@ class Tuple(Expr):
 
 @dataclass(eq=False)
 class TupleAccess(Expr):
-    """`$t.0`: an element of a tuple."""
+    """`$t.0`: an element of a tuple; `$a[i]`: an element of an array, or what `$p + i` points to."""
 
     tuple: Expr
-    index: int  # -1 until semantic analysis folds index_expr
-    index_expr: Expr | None = None  # `$t[1 + 1]`
+    index: int  # -1 until semantic analysis folds index_expr (and for an array index known only at run time)
+    index_expr: Expr | None = None  # `$t[1 + 1]`, `$a[$i]`
 
 
 @dataclass(eq=False)

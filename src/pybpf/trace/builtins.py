@@ -92,8 +92,7 @@ for _name, _helper, _shift, _mask in (
         ("uid", "get_current_uid_gid", 0, 0xFFFFFFFF), ("gid", "get_current_uid_gid", 32, 0),
         ("nsecs", "ktime_get_ns", 0, 0), ("cpu", "get_smp_processor_id", 0, 0),
         ("numaid", "get_numa_node_id", 0, 0), ("rand", "get_prandom_u32", 0, 0),
-        ("cgroup", "get_current_cgroup_id", 0, 0), ("jiffies", "jiffies64", 0, 0),
-        ("curtask", "get_current_task", 0, 0)):  # the virtual kernel's task: {u32 pid; u32 tgid; char comm[16]}
+        ("cgroup", "get_current_cgroup_id", 0, 0), ("jiffies", "jiffies64", 0, 0)):  # curtask: builtins_types.py
     VARIABLES[_name] = HelperVariable(_name, _helper, _shift, _mask)
 
 

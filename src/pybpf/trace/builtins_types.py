@@ -1,13 +1,24 @@
-"""Type-level functions: offsetof(type, field[.field...]), a constant like sizeof (bpftrace's
-reference guide, "offsetof").  The type may be `struct Foo`, `typeof(...)` or an expression whose
-type is a struct or record; a path `a.b` adds the offsets of nested fields."""
+"""Type-level builtins.
+
+- offsetof(type, field[.field...]): a constant like sizeof (bpftrace's reference guide,
+  "offsetof").  The type may be `struct Foo`, `typeof(...)` or an expression whose type is a
+  struct or record; a path `a.b` adds the offsets of nested fields.
+- curtask: a `struct task_struct *`, as in bpftrace.  Its fields are the script's declaration of
+  `struct task_struct` when it has one (bpftrace takes them from BTF); on the virtual kernel,
+  without one, the virtual task's own layout {u32 pid; u32 tgid; char comm[16]}.
+"""
 
 from __future__ import annotations
 
 from . import ast
-from .builtins import Function, function
+from .builtins import VARIABLES, Function, Variable, function
 from .structs import complete
-from .types import UINT64, slot_offset
+from .types import UINT64, Type, integer, pointer_to, slot_offset, string
+
+# The virtual kernel's task (helpers/registry.py get_current_task).
+VIRTUAL_TASK = Type("struct", 24, items=(integer(4, False), integer(4, False), string(16)),
+                    names=("pid", "tgid", "comm"), offsets=(0, 4, 8), bitfields=((0, 0),) * 3,
+                    name="struct task_struct", align=4)
 
 
 def _path(e: ast.Expr) -> list[str] | None:
@@ -51,3 +62,21 @@ class Offsetof(Function):
 
     def emit(self, gen, call):
         return gen.i64(call.constant)
+
+
+def kernel_structs(kernel: str) -> dict[str, Type]:
+    """The structs a kernel defines that a script may use without declaring them (bpftrace: BTF)."""
+    return {"struct task_struct": VIRTUAL_TASK} if kernel == "virtual" else {}
+
+
+class Curtask(Variable):
+    name = "curtask"
+
+    def check(self, analyser, node):
+        return pointer_to(analyser.structs.get("struct task_struct") or Type("struct", 0, name="struct task_struct"))
+
+    def emit(self, gen, node):
+        return gen.helper("get_current_task", [])
+
+
+VARIABLES["curtask"] = VARIABLES["__builtin_curtask"] = Curtask()  # after builtins.py's __builtin_ aliases

@@ -57,8 +57,8 @@ def field_type(analyser, e: ast.FieldAccess) -> Type | None:
 def index_type(analyser, e: ast.TupleAccess, base: Type) -> Type:
     """`$a[i]` of an array or a pointer (`$p[i]` is `*($p + i)`)."""
     index = analyser.expr(e.index_expr)
-    from .semantic import constant
-    value = constant(e.index_expr)
+    value = analyser.constant(e.index_expr)
+    e.index = value if value is not None else -1  # -1: known only at run time
     if base.kind == "ptr" and c_layout(base.items[0])[0] == 0:
         analyser.diagnostics.error(e.span, "The array index operator [] cannot be used on a pointer to an "
                                            "unsized type (void *).")
@@ -157,14 +157,13 @@ def _field_place(t: Type, index: int) -> tuple[int, tuple[int, int]]:
 
 def emit_index(gen, e: ast.TupleAccess) -> ir.Value:
     """`$a[i]` of an array value, or `$p[i]` of a pointer (read from memory)."""
-    from .semantic import constant
     base, t = gen.expr(e.tuple), e.tuple.type
     index = gen.expr(e.index_expr)
     step = c_layout(e.type)[0]
     if t.kind == "ptr":
         return gen.dereference(gen.b.add(base, gen.b.mul(index, gen.i64(step))), e.type)
     count = t.params[0]
-    if constant(e.index_expr) is None:  # the verifier wants the read inside the buffer: clamp
+    if e.index < 0:  # not a constant: the verifier wants the read inside the buffer, so clamp
         index = gen.b.select(gen.b.icmp_unsigned("<", index, gen.i64(count)), index, gen.i64(max(count - 1, 0)))
     place = gen.b.gep(gen.at(base), [gen.b.mul(index, gen.i64(step))])
     return in_buffer(gen, place, e.type)

@@ -370,6 +370,8 @@ class Session:
         entries = select_entries(info.value, self.entries(info), top, div)
         if explicit and not entries and not info.keys:  # print() of an unset scalar map: its zero value
             entries = zero_entries(info.value)
+            if info.value.kind in ("tuple", "record", "struct", "array"):  # `{ .a = 0, .b = (0, ) }`
+                entries = [((), decode(bytes(slot_size(info.value)), info.value))]
         if self.json:
             line = json_output.map_record(info.name, info.value, entries, keyed=bool(info.keys))
             if line is not None:

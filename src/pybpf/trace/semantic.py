@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from . import ast, composite
 from .builtins import FUNCTIONS, VARIABLES, division_warning
+from .builtins_types import kernel_structs
 from .probes import expand_wildcards, field_type, providers
 from .source import Diagnostics, Source, Span
 from .types import BOOL, INT64, NONE, UINT64, Type, enum_of, integer, kind_name, named_type, pointer_to, string, tuple_of
@@ -121,6 +122,8 @@ class Analyser:
             if t.name in self.structs:
                 self.diagnostics.error(decl.span, f"Redefinition of {t.name}")
             self.structs[t.name] = t
+        for name, t in kernel_structs(self.resources.kernel).items():  # the script's declaration comes first
+            self.structs.setdefault(name, t)
         for decl in self.program.enums:
             t = enum_of(tuple(decl.variants))
             if decl.name:
@@ -181,6 +184,10 @@ class Analyser:
         self.diagnostics.check()
         self.resources.warnings = list(self.diagnostics.warnings)
         return self.resources
+
+    @staticmethod
+    def constant(e: ast.Expr) -> int | None:
+        return constant(e)
 
     def probe_provider(self, node: ast.Node):
         """The probe type of the probe being checked (its first attach point's)."""
