@@ -1,4 +1,5 @@
-"""Struct declarations, records, integer arrays, typeof, offsetof and C-layout sizeof: output and diagnostics.
+"""Struct declarations, records, integer arrays, typeof, offsetof, C-layout sizeof, string indexing and
+if expressions: output and diagnostics.
 
 Struct values come from memory the script owns (a variable's bytes through
 `*(struct Foo *)&$v`), so every case runs in BEGIN on the virtual kernel.
@@ -68,6 +69,13 @@ OUTPUT = {
         "[4,5]\n5\n5\n(true, false, true)\n\n\n@[[4,5]]: [4,5]\n"),
     "pointer indexing": ('begin { $v = (uint64)0x0004000300020001; $p = (int16 *)&$v; print(($p[0], $p[3])); exit(); }',
                          "(1, 4)\n"),
+    "string indexing": ('begin { $a = "foo"; $i = (uint64)1; $j = (uint64)10; printf("%c %c %c %d\\n", $a[0], '
+                        '$a[2], $a[$i], $a[$j]); exit(); }', "f o o 0\n"),
+    # if expressions (a block's last if/else is its value)
+    "if expressions": ('begin { let $x = 1; let $y = 2; print(if ($x) { if ($y) { $x } else { $y } } else { 0 }); '
+                       '$s = if ($x > 5) { "big" } else if ($x > 0) { "small" } else { "none" }; print($s); '
+                       'print({ if ($x == 2) { 5 } else if ($y == 2) { 6 } else { 7 } }); exit(); }',
+                       "1\nsmall\n6\n"),
     # typeof
     "typeof in declarations and casts": (
         'begin { $x = (uint8)1; let $y: typeof($x) = 2; $z = (typeof($x))300; '
@@ -147,6 +155,14 @@ struct Foo { badtype m; } begin { }
 stdin:1:37-60: ERROR: 'struct Foo' has no field named 'y'
 struct Foo { int x; } begin { print(offsetof(struct Foo, y)); }
                                     ~~~~~~~~~~~~~~~~~~~~~~~''',
+    'begin { $a = "foo"; print($a[4]); }': '''\
+stdin:1:27-32: ERROR: the index 4 is out of bounds for array of size 4
+begin { $a = "foo"; print($a[4]); }
+                          ~~~~~''',
+    'begin { print(if (1) { 2 }); }': '''\
+stdin:1:15-27: ERROR: an if expression needs an else branch
+begin { print(if (1) { 2 }); }
+              ~~~~~~~~~~~~''',
     'begin { let $x: typeof(nosuch) = 1; }': '''\
 stdin:1:24-30: ERROR: Unknown identifier: 'nosuch'
 begin { let $x: typeof(nosuch) = 1; }

@@ -562,7 +562,7 @@ class Gen:
             bits = e.type.size * 8
             narrow = self.b.trunc(self.expr(e.operand), ir.IntType(bits)) if bits < 64 else self.expr(e.operand)
             return (self.b.sext if e.type.signed else self.b.zext)(narrow, i64) if bits < 64 else narrow
-        if isinstance(e, ast.TupleAccess) and e.tuple.type.kind in ("array", "ptr"):
+        if isinstance(e, ast.TupleAccess) and e.tuple.type.kind in ("array", "ptr", "str"):
             return composite.emit_index(self, e)
         if isinstance(e, ast.TupleAccess):
             base = self.expr(e.tuple)

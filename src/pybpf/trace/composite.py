@@ -19,7 +19,9 @@ from llvmlite import ir
 
 from . import ast
 from .structs import complete
-from .types import INT64, Type, c_layout, record_of, slot_offset, slot_size
+from .types import INT64, Type, c_layout, integer, record_of, slot_offset, slot_size
+
+INT8 = integer(1, True)  # a string's element (bpftrace: `$s[0]` is an int8)
 
 i64 = ir.IntType(64)
 
@@ -55,21 +57,21 @@ def field_type(analyser, e: ast.FieldAccess) -> Type | None:
 
 
 def index_type(analyser, e: ast.TupleAccess, base: Type) -> Type:
-    """`$a[i]` of an array or a pointer (`$p[i]` is `*($p + i)`)."""
+    """`$a[i]` of an array, a string (a byte) or a pointer (`$p[i]` is `*($p + i)`)."""
     index = analyser.expr(e.index_expr)
     value = analyser.constant(e.index_expr)
     e.index = value if value is not None else -1  # -1: known only at run time
     if base.kind == "ptr" and c_layout(base.items[0])[0] == 0:
         analyser.diagnostics.error(e.span, "The array index operator [] cannot be used on a pointer to an "
                                            "unsized type (void *).")
+    count = base.size if base.kind == "str" else base.params[0] if base.kind == "array" else 0
     if value is not None:
-        if base.kind == "array" and not 0 <= value < base.params[0]:
-            analyser.diagnostics.error(e.span, f"the index {value} is out of bounds for array of size "
-                                               f"{base.params[0]}")
+        if count and not 0 <= value < count:
+            analyser.diagnostics.error(e.span, f"the index {value} is out of bounds for array of size {count}")
     elif not index.is_int:
         analyser.diagnostics.error(e.span, "The array index operator [] only accepts non-negative integer "
                                            f"indices. Got: {index}")
-    return complete(base.items[0], analyser.structs)
+    return INT8 if base.kind == "str" else complete(base.items[0], analyser.structs)
 
 
 def cast_to_array(analyser, e: ast.Cast, target: Type, operand: Type) -> Type:
@@ -162,7 +164,7 @@ def emit_index(gen, e: ast.TupleAccess) -> ir.Value:
     step = c_layout(e.type)[0]
     if t.kind == "ptr":
         return gen.dereference(gen.b.add(base, gen.b.mul(index, gen.i64(step))), e.type)
-    count = t.params[0]
+    count = t.size if t.kind == "str" else t.params[0]
     if e.index < 0:  # not a constant: the verifier wants the read inside the buffer, so clamp
         index = gen.b.select(gen.b.icmp_unsigned("<", index, gen.i64(count)), index, gen.i64(max(count - 1, 0)))
     place = gen.b.gep(gen.at(base), [gen.b.mul(index, gen.i64(step))])

@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 from dataclasses import replace
 
 from . import ast
 from .probes import Attach, OneShot, Provider, _rate
-from .types import UINT64, integer, string
+from .types import UINT64, array_of, integer, string
 
 # struct pt_regs (x86-64, arch/x86/include/asm/ptrace.h): byte offset of each register.
 PT_REGS = {"r15": 0, "r14": 8, "r13": 16, "r12": 24, "rbp": 32, "rbx": 40, "r11": 48, "r10": 56, "r9": 64,
@@ -108,8 +109,12 @@ class Tracepoint(Provider):
                     return string(DATA_LOC_STRLEN) if "char" in f.decl else \
                         f"args->{member}: __data_loc fields other than char[] are not read by pybpftrace yet"
                 if "[" in f.decl:
-                    return string(f.size + 1) if "char" in f.decl.split("[")[0] else \
-                        f"args->{member}: array fields other than char[] are not read by pybpftrace yet"
+                    if "char" in f.decl.split("[")[0]:
+                        return string(f.size + 1)
+                    count = re.search(r"\[(\d+)\]", f.decl)  # `unsigned long args[6]`: an integer array
+                    if count is None or not int(count.group(1)) or f.size % int(count.group(1)):
+                        return f"args->{member}: array field '{f.decl}' is not read by pybpftrace yet"
+                    return array_of(integer(f.size // int(count.group(1)), f.signed), int(count.group(1)))
                 return UINT64 if "*" in f.decl else integer(8, f.signed)
         if point.text not in analyser.resources.probe_facts:
             return None  # the attach point already has its error
@@ -119,7 +124,7 @@ class Tracepoint(Provider):
     def emit_field(self, gen, e):
         from llvmlite import ir
         f = next(f for f in gen.resources.probe_facts[gen.attach_point.text] if f.name == e.member)
-        if e.type.kind == "str":
+        if e.type.kind in ("str", "array"):
             buffer = gen.alloca_bytes(e.type.size)
             gen.zero(buffer, e.type.size)
             if f.decl.startswith("__data_loc"):  # u32: the string's offset in the record (low 16 bits), length

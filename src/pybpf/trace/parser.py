@@ -286,9 +286,10 @@ class Parser:
         return ast.AttachPoint(Span(start, end), provider, target, func, raw)
 
     # -- statements --------------------------------------------------------------------
-    def block(self) -> list[ast.Stmt]:
+    def block(self, value: bool = False) -> list[ast.Stmt]:
         """`{ statements }`; `self.open_value` tells whether the last was an expression with no `;`
-        after it (the value of a block expression)."""
+        after it (the value of a block expression).  In a block expression (`value`) a last
+        `if (...) {...} else {...}` is an if expression: its value is the block's."""
         self.expect("{")
         statements, self.open_value = [], False
         while not self.at("}"):
@@ -297,7 +298,11 @@ class Parser:
             if self.at(";"):
                 self.take()
                 continue
-            statement = self.statement()
+            if value and self.at("if") and self.tokens[self._if_chain_end(self.pos)].text == "}":
+                expr = self.if_expression()
+                statement: ast.Stmt = ast.ExprStmt(expr.span, expr)
+            else:
+                statement = self.statement()
             statements.append(statement)
             open_value = isinstance(statement, ast.ExprStmt) and not self.at(";")
             if not self.at("}") and not isinstance(statement, _NO_SEMICOLON) and \
@@ -307,9 +312,33 @@ class Parser:
         self.expect("}")
         return statements
 
+    def _if_chain_end(self, pos: int) -> int:
+        """The token after `if (...) {...} else [if (...) {...} else] {...}` starting at pos; pos itself
+        when the tokens there are no such chain."""
+        def skip(at: int, open_: str, close: str) -> int:  # past the balanced group opening at `at`
+            if self.tokens[at].text != open_:
+                return -1
+            depth = 0
+            while at < len(self.tokens) - 1:
+                text = self.tokens[at].text if self.tokens[at].kind == "op" else ""
+                depth += (text == open_) - (text == close)
+                at += 1
+                if depth == 0:
+                    return at
+            return -1
+        at = pos
+        while self.tokens[at].text == "if":
+            at = skip(at + 1, "(", ")")
+            at = skip(at, "{", "}") if at >= 0 else -1
+            if at < 0 or self.tokens[at].text != "else":
+                return pos
+            at += 1
+        end = skip(at, "{", "}")
+        return end if end >= 0 and at != pos else pos
+
     def block_expr(self) -> ast.BlockExpr:
         start = self.tok.span
-        body = self.block()
+        body = self.block(value=True)
         value = body.pop().expr if self.open_value else None
         return ast.BlockExpr(start.to(self.tokens[self.pos - 1].span), body, value)
 
@@ -545,6 +574,8 @@ class Parser:
             return ast.Map(token.span, token.text, [])
         if token.kind == "ident" and token.text == "typeof" and self.tokens[self.pos + 1].text == "(":
             return self.typeof()
+        if token.kind == "ident" and token.text == "if" and self.tokens[self.pos + 1].text == "(":
+            return self.if_expression()
         if token.kind == "ident":
             self.take()
             if self.at("("):
@@ -570,6 +601,20 @@ class Parser:
             end = self.expect(")")
             return items[0] if len(items) == 1 else ast.Tuple(start.span.to(end.span), items)
         raise self.unexpected()
+
+    def if_expression(self) -> ast.Ternary:
+        """`if (c) { ...; a } else { ...; b }` as a value (current bpftrace): a ternary of two block
+        expressions; `else if` nests."""
+        start = self.take()
+        self.expect("(")
+        cond = self.expr()
+        self.expect(")")
+        then = self.block_expr()
+        if not self.at("else"):
+            raise self.diagnostics.fail(start.span.to(then.span), "an if expression needs an else branch")
+        self.take()
+        otherwise = self.if_expression() if self.at("if") else self.block_expr()
+        return ast.Ternary(start.span.to(otherwise.span), cond, then, otherwise)
 
     def record(self) -> ast.Record:
         """`(a = 1, b = "x")`."""

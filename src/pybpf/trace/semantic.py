@@ -500,7 +500,7 @@ class Analyser:
             return target
         if isinstance(e, ast.TupleAccess):
             t = self.expr(e.tuple)
-            if e.index_expr is not None and t.kind in ("array", "ptr"):
+            if e.index_expr is not None and t.kind in ("array", "ptr", "str"):
                 return composite.index_type(self, e, t)
             if e.index_expr is not None:
                 self.expr(e.index_expr)
