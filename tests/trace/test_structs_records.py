@@ -94,6 +94,8 @@ OUTPUT = {
     "print of an unset record map is its zero value": (
         'begin { print(@); } end { @ = (a=1, b=(2, "hi")) } interval:ms:1 { exit(); }',
         "@: { .a = 0, .b = (0, ) }\n\n\n\n@: { .a = 1, .b = (2, hi) }\n"),
+    "typeof a keyed map is its value type": ('begin { @a["hi", 2] = 1; let $x: typeof(@a) = 5; print($x); '
+                                            'clear(@a); exit(); }', "5\n"),
     "typeof a struct": ('struct Foo { int a; char b; } begin { print(sizeof(typeof(struct Foo))); exit(); }', "8\n"),
 }
 

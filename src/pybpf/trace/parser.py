@@ -143,10 +143,8 @@ class Parser:
                                            self.tokens[self.pos + 2].text == "{"):
             spec: str | ast.StructDecl = self.struct_declaration()
         elif self.at("struct", "union", "enum") and self.tokens[self.pos + 1].kind == "ident":
-            kind = self.take().text
-            spec = "int32" if kind == "enum" else f"{kind} {self.take().text}"
-            if kind == "enum":
-                self.take()
+            kind, tag = self.take().text, self.take().text
+            spec = "int32" if kind == "enum" else f"{kind} {tag}"  # a C enum is an int
         else:
             words = []
             while self.tok.kind == "ident" and (self.tok.text in C_WORDS or self.tok.text in QUALIFIERS or
@@ -154,8 +152,8 @@ class Parser:
                                                                 self.tok.text in TYPE_ALIASES or
                                                                 self.tok.text == "bool"))):
                 words.append(self.take().text)
-                if words[-1] in CAST_TYPES or words[-1] in TYPE_ALIASES and words[-1] not in C_WORDS:
-                    break
+                if words[-1] in CAST_TYPES or (words[-1] in TYPE_ALIASES and words[-1] not in C_WORDS):
+                    break  # `uint32`, `u8`: a whole type in one word
             core = [w for w in words if w not in QUALIFIERS]
             if core == ["char"]:
                 spec = "char"  # char arrays are strings

@@ -16,7 +16,7 @@ from .builtins import FUNCTIONS, VARIABLES, division_warning
 from .builtins_types import kernel_structs
 from .probes import expand_wildcards, field_type, providers
 from .source import Diagnostics, Source, Span
-from .types import BOOL, INT64, NONE, UINT64, Type, enum_of, integer, kind_name, named_type, pointer_to, string, tuple_of
+from .types import BOOL, INT64, NONE, UINT64, Type, enum_of, integer, kind_name, pointer_to, string, tuple_of
 from .structs import complete, layout, resolve
 from .widen import widest
 
@@ -440,7 +440,12 @@ class Analyser:
         if isinstance(e, ast.TypeName):
             return self.resolve_type(e.spec, e.span) or INT64
         if isinstance(e, ast.TypeOf):
-            return self.expr(e.operand)
+            operand = e.operand
+            info = self.resources.maps.get(operand.name) if isinstance(operand, ast.Map) else None
+            if info is not None and not operand.keys and info.value is not None:  # typeof(@m): its value type
+                operand.type = info.value
+                return info.value
+            return self.expr(operand)
         if isinstance(e, ast.Call):
             function = FUNCTIONS.get(e.name)
             if function is None and e.name in VARIABLES and not e.args:  # comm() is comm

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 
 from . import ast
-from .types import RecordValue, ArrayValue, Type, array_of, c_layout, named_type, pointer_to, string, slot_offset
+from .types import ArrayValue, RecordValue, Type, array_of, c_layout, named_type, pointer_to, slot_offset, string
 
 # C's integer spellings, as the sorted words of the type: `unsigned long long` is ("long", "long", "unsigned").
 C_INTEGERS = {("char",): "int8", ("char", "signed"): "int8", ("char", "unsigned"): "uint8",
@@ -110,10 +110,6 @@ def layout(decl: ast.StructDecl, structs: dict[str, Type], diagnostics) -> Type:
     name = f"{decl.kind} {decl.name}" if decl.name else f"{decl.kind} (anonymous)"
     return Type("struct", size, items=tuple(items), names=tuple(names), offsets=tuple(offsets),
                 bitfields=tuple(bitfields), name=name, align=align)
-
-
-def field_index(t: Type, member: str) -> int | None:
-    return t.names.index(member) if member in t.names else None
 
 
 def decode_composite(data: bytes, t: Type, decode) -> object:
