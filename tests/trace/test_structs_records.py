@@ -96,6 +96,10 @@ OUTPUT = {
         "@: { .a = 0, .b = (0, ) }\n\n\n\n@: { .a = 1, .b = (2, hi) }\n"),
     "typeof a keyed map is its value type": ('begin { @a["hi", 2] = 1; let $x: typeof(@a) = 5; print($x); '
                                             'clear(@a); exit(); }', "5\n"),
+    "macro parameters as types": ('struct Foo { char m; } macro sof(a, b) { sizeof(a[2]) + sizeof(b*) + sizeof(b) } '
+                                  'macro m(t) { sizeof(t) + 2 } macro n(z) { m(typeof(z)) } '
+                                  'begin { print((sof(typeof(uint64*), typeof(struct Foo)), n(typeof(uint64*)))); '
+                                  'exit(); }', "(25, 10)\n"),
     "typeof a struct": ('struct Foo { int a; char b; } begin { print(sizeof(typeof(struct Foo))); exit(); }', "8\n"),
 }
 

@@ -114,9 +114,11 @@ class TypeName(Expr):
 @dataclass(eq=False)
 class TypeOf(Expr):
     """`typeof(expr)` or `typeof(type)`: the type of its operand (never evaluated), usable wherever a
-    type is: casts, `let $x: typeof(...)`, `sizeof`."""
+    type is: casts, `let $x: typeof(...)`, `sizeof`.  In a macro, `sizeof(t*)` and `(t[2])x` of a
+    parameter t are a TypeOf of t with the `suffix` ("*", "[2]") applied."""
 
     operand: Expr
+    suffix: str = ""
 
 
 @dataclass(eq=False)

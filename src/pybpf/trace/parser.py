@@ -440,11 +440,31 @@ class Parser:
         end = self.expect(")")
         return ast.TypeOf(start.span.to(end.span), operand)
 
+    def derived_type(self) -> ast.TypeOf | None:
+        """`t*`, `t[2]` of a name that is no type (a macro parameter standing for `typeof(...)`), followed
+        by `)` or `,`; else None (nothing consumed)."""
+        mark, name = self.pos, self.tok
+        if name.kind != "ident" or self.tokens[self.pos + 1].text not in ("*", "["):
+            return None
+        self.take()
+        suffix = ""
+        while self.at("*"):
+            self.take()
+            suffix += "*"
+        while self.at("[") and self.tokens[self.pos + 1].kind == "int" and self.tokens[self.pos + 2].text == "]":
+            self.take()
+            suffix += f"[{self.take().value}]"
+            self.take()
+        if not self.at(")", ","):
+            self.pos = mark
+            return None
+        return ast.TypeOf(name.span.to(self.tokens[self.pos - 1].span), ast.Builtin(name.span, name.text), suffix)
+
     def type_argument(self) -> ast.Expr | None:
         """A type written as an argument (`sizeof(struct Foo)`, `typeof(uint64*)`): one followed by `)` or
         `,`; else None (nothing consumed)."""
         mark, start = self.pos, self.tok.span
-        spec = self.type_name()
+        spec = self.type_name() or self.derived_type()
         if spec is None or not self.at(")", ","):
             self.pos = mark
             return None
@@ -518,7 +538,7 @@ class Parser:
         if self.at("("):
             mark = self.pos
             start = self.take()
-            target = self.type_name()
+            target = self.type_name() or self.derived_type()
             if target is not None and self.at(")"):
                 self.take()
                 operand = self.unary()

@@ -17,7 +17,7 @@ from .builtins_types import kernel_structs
 from .probes import expand_wildcards, field_type, providers
 from .source import Diagnostics, Source, Span
 from .types import BOOL, INT64, NONE, UINT64, Type, enum_of, integer, kind_name, pointer_to, string, tuple_of
-from .structs import complete, layout, resolve
+from .structs import complete, derive, layout, resolve
 from .widen import widest
 
 
@@ -445,7 +445,11 @@ class Analyser:
             if info is not None and not operand.keys and info.value is not None:  # typeof(@m): its value type
                 operand.type = info.value
                 return info.value
-            return self.expr(operand)
+            t = self.expr(operand)
+            derived = derive(t, e.suffix) if e.suffix else t
+            if derived is None:
+                self.diagnostics.error(e.span, f"Unknown type: {t}{e.suffix}")
+            return derived or t
         if isinstance(e, ast.Call):
             function = FUNCTIONS.get(e.name)
             if function is None and e.name in VARIABLES and not e.args:  # comm() is comm

@@ -66,6 +66,21 @@ def resolve(spec: str, structs: dict[str, Type]) -> Type | None:
     return t
 
 
+def derive(t: Type, suffix: str) -> Type | None:
+    """t with a declarator's suffix applied: `*` a pointer to it, `[N]` an array of N of it (`**[2]`: an
+    array of 2 pointers to pointers); None when the suffix is malformed."""
+    stars = len(suffix) - len(suffix.lstrip("*"))
+    for _ in range(stars):
+        t = pointer_to(t)
+    rest = suffix[stars:]
+    dimensions = [int(n) for n in re.findall(r"\[(\d+)\]", rest)]
+    if "".join(f"[{n}]" for n in dimensions) != rest:
+        return None
+    for count in reversed(dimensions):
+        t = array_of(t, count)
+    return t
+
+
 def complete(t: Type, structs: dict[str, Type]) -> Type:
     """A struct placeholder (a pointer's target named before its body) as declared since."""
     if t.kind == "struct" and not t.names and t.name in structs:
