@@ -169,6 +169,14 @@ begin { $a = "foo"; print($a[4]); }
 stdin:1:15-27: ERROR: an if expression needs an else branch
 begin { print(if (1) { 2 }); }
               ~~~~~~~~~~~~''',
+    'begin { $x = 1; print($x[0]); }': '''\
+stdin:1:23-28: ERROR: The array index operator [] can only be used on arrays, pointers, and tuples, found int64.
+begin { $x = 1; print($x[0]); }
+                      ~~~~~''',
+    'begin { $r = (a=1); print($r.0); }': '''\
+stdin:1:27-31: ERROR: Can not access index '0' on expression of type 'record { .a = int64 }'
+begin { $r = (a=1); print($r.0); }
+                          ~~~~''',
     'begin { let $x: typeof(nosuch) = 1; }': '''\
 stdin:1:24-30: ERROR: Unknown identifier: 'nosuch'
 begin { let $x: typeof(nosuch) = 1; }

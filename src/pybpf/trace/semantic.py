@@ -505,12 +505,18 @@ class Analyser:
                 self.diagnostics.error(e.span, f"Cannot cast from \"{t}\" to \"{target}\"")
                 return target
             if not (t.is_int or t.kind == "ptr" or (target.kind == "bool" and t.is_scalar)):
-                self.diagnostics.error(e.span, f"Cannot cast from \"{t}\" to \"{e.target}\"")
+                written = e.target if isinstance(e.target, str) else target
+                self.diagnostics.error(e.span, f"Cannot cast from \"{t}\" to \"{written}\"")
             return target
         if isinstance(e, ast.TupleAccess):
             t = self.expr(e.tuple)
             if e.index_expr is not None and t.kind in ("array", "ptr", "str"):
                 return composite.index_type(self, e, t)
+            if e.index_expr is not None and t.kind != "tuple":
+                self.expr(e.index_expr)
+                self.diagnostics.error(e.span, "The array index operator [] can only be used on arrays, pointers, "
+                                               f"and tuples, found {t}.")
+                return INT64
             if e.index_expr is not None:
                 self.expr(e.index_expr)
                 index = constant(e.index_expr)
@@ -520,7 +526,7 @@ class Analyser:
                     return INT64
                 e.index = index
             if t.kind != "tuple":
-                self.diagnostics.error(e.span, f"Can not access index {e.index} on expression of type '{t}'")
+                self.diagnostics.error(e.span, f"Can not access index '{e.index}' on expression of type '{t}'")
                 return INT64
             if e.index >= len(t.items):
                 self.diagnostics.error(e.span, f"Invalid tuple index: {e.index}. Found {len(t.items)} elements "
