@@ -80,3 +80,20 @@ class Curtask(Variable):
 
 
 VARIABLES["curtask"] = VARIABLES["__builtin_curtask"] = Curtask()  # after builtins.py's __builtin_ aliases
+
+
+class Ctx(Variable):
+    """ctx: the address of the probe's context (bpftrace gives it a probe-specific struct type; here a
+    `uint8 *` to cast to the struct the script declares: `((struct x *)ctx).x`)."""
+
+    name = "ctx"
+
+    def check(self, analyser, node):
+        return pointer_to(integer(1, False))
+
+    def emit(self, gen, node):
+        from llvmlite import ir
+        return gen.b.ptrtoint(gen.ctx, ir.IntType(64))
+
+
+VARIABLES["ctx"] = VARIABLES["__builtin_ctx"] = Ctx()
