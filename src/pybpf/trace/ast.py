@@ -38,10 +38,12 @@ class Builtin(Expr):
 
 @dataclass(eq=False)
 class FieldAccess(Expr):
-    """`args->member` (or `args.member`): a field of the probe's arguments (a tracepoint's record)."""
+    """`args->member` (or `args.member`): a field of the probe's arguments (a tracepoint's record);
+    `$s.member` of a struct or record value, `$p->member` of a struct a pointer points to."""
 
     base: Expr
     member: str
+    arrow: bool = False  # written `->` (through a pointer) rather than `.`
 
 
 @dataclass(eq=False)
@@ -99,8 +101,33 @@ class Ternary(Expr):
 
 @dataclass(eq=False)
 class Cast(Expr):
-    target: str  # int8 ... uint64, bool, or a pointer type as written: "int8*", "struct Foo*"
+    target: "str | TypeOf"  # int8 ... uint64, bool, a type as written: "int8*", "struct Foo*", "int8[]"
     operand: Expr
+
+
+@dataclass(eq=False)
+class TypeName(Expr):
+    """A type where an expression may stand: `sizeof(struct Foo)`, `typeof(uint64)`; never evaluated."""
+
+    spec: str
+
+
+@dataclass(eq=False)
+class TypeOf(Expr):
+    """`typeof(expr)` or `typeof(type)`: the type of its operand (never evaluated), usable wherever a
+    type is: casts, `let $x: typeof(...)`, `sizeof`.  In a macro, `sizeof(t*)` and `(t[2])x` of a
+    parameter t are a TypeOf of t with the `suffix` ("*", "[2]") applied."""
+
+    operand: Expr
+    suffix: str = ""
+
+
+@dataclass(eq=False)
+class Record(Expr):
+    """`(a = 1, b = "x")`: a tuple whose elements have names, read as `$r.a`."""
+
+    names: list[str]
+    items: list[Expr]
 
 
 @dataclass(eq=False)
@@ -119,11 +146,11 @@ class Tuple(Expr):
 
 @dataclass(eq=False)
 class TupleAccess(Expr):
-    """`$t.0`: an element of a tuple."""
+    """`$t.0`: an element of a tuple; `$a[i]`: an element of an array, or what `$p + i` points to."""
 
     tuple: Expr
-    index: int  # -1 until semantic analysis folds index_expr
-    index_expr: Expr | None = None  # `$t[1 + 1]`
+    index: int  # -1 until semantic analysis folds index_expr (and for an array index known only at run time)
+    index_expr: Expr | None = None  # `$t[1 + 1]`, `$a[$i]`
 
 
 @dataclass(eq=False)
@@ -151,7 +178,7 @@ class VarDecl(Stmt):
     """`let $x;`, `let $x: type;` or `let $x = e;`: declares $x in the current block."""
 
     variable: Variable
-    type_name: str | None = None
+    type_name: "str | TypeOf | None" = None
     value: Expr | None = None
 
 
@@ -241,6 +268,25 @@ class EnumDecl(Node):
 
 
 @dataclass(eq=False)
+class FieldDecl(Node):
+    """One member of a struct declaration: `int x;`, `char name[16];`, `struct Bar *next;`, `int f:3;`."""
+
+    type_spec: "str | StructDecl"  # a type as `structs.resolve` reads it ("int32[4]"), or an inline struct
+    name: str
+    bits: int | None = None  # a bitfield's width
+
+
+@dataclass(eq=False)
+class StructDecl(Node):
+    """`struct Foo { ... }` (or `union`) before the probes; `__attribute__((packed))` after it packs it."""
+
+    kind: str  # struct or union
+    name: str  # "" for an anonymous struct inside another
+    fields: list[FieldDecl]
+    packed: bool = False
+
+
+@dataclass(eq=False)
 class Macro(Node):
     """`macro name(params) { body }`.  A parameter is a Variable ($x: the caller's variable, which
     the body may change), a Map (@m: the caller's map) or a Builtin (x: an expression, substituted)."""
@@ -257,3 +303,4 @@ class Program(Node):
     declarations: list[MapDeclaration] = field(default_factory=list)
     macros: list[Macro] = field(default_factory=list)
     enums: list[EnumDecl] = field(default_factory=list)
+    structs: list[StructDecl] = field(default_factory=list)

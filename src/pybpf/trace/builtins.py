@@ -14,7 +14,7 @@ import os
 
 from . import ast
 from .format import check_format
-from .types import BOOL, CAST_TYPES, INT64, NONE, UINT64, Type, kind_name, string
+from .types import BOOL, CAST_TYPES, INT64, NONE, UINT64, Type, c_layout, kind_name, string
 
 VARIABLES: dict[str, "Variable"] = {}
 FUNCTIONS: dict[str, "Function"] = {}
@@ -92,8 +92,7 @@ for _name, _helper, _shift, _mask in (
         ("uid", "get_current_uid_gid", 0, 0xFFFFFFFF), ("gid", "get_current_uid_gid", 32, 0),
         ("nsecs", "ktime_get_ns", 0, 0), ("cpu", "get_smp_processor_id", 0, 0),
         ("numaid", "get_numa_node_id", 0, 0), ("rand", "get_prandom_u32", 0, 0),
-        ("cgroup", "get_current_cgroup_id", 0, 0), ("jiffies", "jiffies64", 0, 0),
-        ("curtask", "get_current_task", 0, 0)):  # the virtual kernel's task: {u32 pid; u32 tgid; char comm[16]}
+        ("cgroup", "get_current_cgroup_id", 0, 0), ("jiffies", "jiffies64", 0, 0)):  # curtask: builtins_types.py
     VARIABLES[_name] = HelperVariable(_name, _helper, _shift, _mask)
 
 
@@ -496,9 +495,7 @@ class Sizeof(Function):
             call.constant = CAST_TYPES[call.args[0].name].size
             return UINT64
         super().check(analyser, call, statement)
-        call.constant = call.args[0].type.size if call.args and call.args[0].type.kind != "int" else 8
-        if call.args and call.args[0].type.kind == "int":
-            call.constant = call.args[0].type.size
+        call.constant = c_layout(call.args[0].type)[0] if call.args else 8  # C's size: tuples as structs
         return UINT64
 
     def emit(self, gen, call):
@@ -719,6 +716,7 @@ from . import builtins_tseries  # noqa: E402,F401
 from . import builtins_buffers  # noqa: E402,F401
 from . import builtins_maps  # noqa: E402,F401
 from . import builtins_strings  # noqa: E402,F401
+from . import builtins_types  # noqa: E402,F401
 from . import builtins_stacks  # noqa: E402,F401
 from . import builtins_net  # noqa: E402,F401
 from . import builtins_stdlib  # noqa: E402,F401

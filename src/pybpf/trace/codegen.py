@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from llvmlite import ir
 
 from ..helpers import helper_id
-from . import ast
+from . import ast, composite
 from .builtins import ACTIONS, FUNCTIONS, VARIABLES
 from .probes import program_names, providers
 from .semantic import MapInfo, Resources
 from .loops import add_btf_functions, for_map
-from .types import pointee_size, slot_size, tuple_of
+from .types import pointee_size, slot_offset, slot_size, tuple_of
 
 DATA_LAYOUT = "e-m:e-p:64:64-i64:64-i128:128-n32:64-S128"
 TRIPLE = "bpfel-unknown-none"
@@ -59,7 +59,7 @@ class MapLayout:
         bucketed = value.kind in ("hist", "lhist", "tseries")
         keys = sum(slot_size(k) for k in info.keys)
         key_size = keys + 8 if bucketed else keys or 8
-        value_size = STATE_SIZE.get(value.kind, value.size if value.kind in ("str", "tuple", "buffer") else 8)
+        value_size = STATE_SIZE.get(value.kind, 8 if value.is_scalar else value.size)
         symbol = "AT_" + info.name[1:]
         return MapLayout(symbol, key_size, value_size, bucketed, MAP_TYPES[info.kind], info.entries)
 
@@ -84,6 +84,7 @@ class Gen:
         licence.initializer = ir.Constant(ir.ArrayType(i8, 4), bytearray(b"GPL\0"))
         licence.section = "license"
         self.programs: list[tuple[str, ast.AttachPoint]] = []
+        self.resolver = resources.structs  # struct names -> types (a pointer's target named before its body)
 
     def _map_global(self, symbol: str, map_type: int, key: int, value: int, entries: int) -> None:
         g = ir.GlobalVariable(self.module, self.map_def, symbol)
@@ -340,6 +341,12 @@ class Gen:
     def convert(self, dest: ir.Value, dest_type, source: ir.Value, source_type) -> None:
         """Copy a value into a (zeroed) place of a wider type: a tuple's elements move to their offsets there
         (a longer string in the wider tuple pushes the later ones along); strings keep what fits."""
+        if dest_type.kind == "record" and source_type.kind == "record" and dest_type != source_type:
+            for index, (name, d) in enumerate(zip(dest_type.names, dest_type.items)):  # by name
+                at = source_type.names.index(name)
+                self.convert(self.at(dest, slot_offset(dest_type, index)), d,
+                             self.at(source, slot_offset(source_type, at)), source_type.items[at])
+            return
         if dest_type.kind == "tuple" and source_type.kind == "tuple" and dest_type != source_type:
             to, at = 0, 0
             for d, s in zip(dest_type.items, source_type.items):
@@ -347,6 +354,13 @@ class Gen:
                 to, at = to + slot_size(d), at + slot_size(s)
             return
         self.copy(dest, source, 8 if dest_type.is_scalar else min(dest_type.size, source_type.size))
+
+    def store_value(self, place: ir.Value, place_type, value: ir.Value, value_type) -> None:
+        """A value into its slot: a scalar as a u64, anything else copied (converted to the slot's type)."""
+        if place_type.is_scalar:
+            self.b.store(value, self.at(place, 0, i64))
+        else:
+            self.convert(place, place_type, value, value_type)
 
     def narrowed(self, place: ir.Value, place_type, wanted) -> ir.Value:
         """A variable or map value read where the script expects an earlier (narrower) type of it."""
@@ -500,8 +514,14 @@ class Gen:
             return self.i64(e.enum_value)
         if isinstance(e, ast.Builtin):
             return VARIABLES[e.name].emit(self, e)
+        if isinstance(e, ast.FieldAccess) and not (isinstance(e.base, ast.Builtin) and e.base.name == "args"):
+            return composite.emit_field(self, e)
         if isinstance(e, ast.FieldAccess):
             return self.provider.emit_field(self, e)
+        if isinstance(e, ast.Record):
+            return composite.emit_record(self, e)
+        if isinstance(e, (ast.TypeName, ast.TypeOf)):  # a type is not evaluated (sizeof reads it)
+            return self.i64(0)
         if isinstance(e, ast.Call):
             return (FUNCTIONS[e.name] if e.name in FUNCTIONS else VARIABLES[e.name]).emit(self, e)
         if isinstance(e, ast.Unary) and e.op == "&":
@@ -531,10 +551,19 @@ class Gen:
             return self.b.zext(self.b.icmp_unsigned("!=", self.expr(e.operand), self.i64(0)), i64)
         if isinstance(e, ast.Cast) and e.type.kind in ("ptr", "enum"):
             return self.expr(e.operand)
+        if isinstance(e, ast.Cast) and e.type.kind == "array":  # the operand's bytes, read as elements
+            value = self.expr(e.operand)
+            if not e.operand.type.is_scalar:
+                return value
+            buffer = self.alloca_bytes(8)
+            self.b.store(value, self.at(buffer, 0, i64))
+            return buffer
         if isinstance(e, ast.Cast):
             bits = e.type.size * 8
             narrow = self.b.trunc(self.expr(e.operand), ir.IntType(bits)) if bits < 64 else self.expr(e.operand)
             return (self.b.sext if e.type.signed else self.b.zext)(narrow, i64) if bits < 64 else narrow
+        if isinstance(e, ast.TupleAccess) and e.tuple.type.kind in ("array", "ptr", "str"):
+            return composite.emit_index(self, e)
         if isinstance(e, ast.TupleAccess):
             base = self.expr(e.tuple)
             offset = sum(slot_size(t) for t in e.tuple.type.items[:e.index])
@@ -618,6 +647,9 @@ class Gen:
             return self.string_equal(e)
         if e.left.type.kind == "buffer":
             return FUNCTIONS["buf"].equal(self, e)
+        if e.left.type.kind == "array":
+            equal = composite.equal_bytes(self, self.expr(e.left), self.expr(e.right), e.left.type.size)
+            return equal if e.op == "==" else self.b.xor(equal, self.i64(1))
         left, right = self.expr(e.left), self.expr(e.right)
         signed = e.left.type.signed and e.right.type.signed
         if e.op in ("+", "-") and e.left.type.kind == "ptr" and e.right.type.kind != "ptr":

@@ -38,7 +38,7 @@ def check_format(fmt: str, types: list[Type]) -> str | None:
         return f"Too many arguments for format string ({len(types)} supplied, {len(specs)} expected)"
     for spec, t in zip(specs, types):
         conv = spec.group("conv")
-        if conv in INTEGER_CONVERSIONS and not t.is_int:
+        if conv in INTEGER_CONVERSIONS and not (t.is_int or t.kind == "ptr"):
             return f"%{conv} specifier expects a value of type integer ({kind_name(t)} supplied)"
         if conv.startswith("r") and t.kind != "buffer":
             return f"%{conv} specifier expects a value of type buffer ({kind_name(t)} supplied)"

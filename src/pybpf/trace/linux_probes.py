@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 from dataclasses import replace
 
 from . import ast
 from .probes import Attach, OneShot, Provider, _rate
-from .types import INT64, UINT64, integer, pointer_to, slot_size, string, tuple_of
+from .types import INT64, UINT64, array_of, integer, pointer_to, record_of, slot_size, string
 
 # struct pt_regs (x86-64, arch/x86/include/asm/ptrace.h): byte offset of each register.
 PT_REGS = {"r15": 0, "r14": 8, "r13": 16, "r12": 24, "rbp": 32, "rbx": 40, "r11": 48, "r10": 56, "r9": 64,
@@ -108,8 +109,12 @@ class Tracepoint(Provider):
             return string(DATA_LOC_STRLEN) if "char" in f.decl else \
                 f"args->{member}: __data_loc fields other than char[] are not read by pybpftrace yet"
         if "[" in f.decl:
-            return string(f.size + 1) if "char" in f.decl.split("[")[0] else \
-                f"args->{member}: array fields other than char[] are not read by pybpftrace yet"
+            if "char" in f.decl.split("[")[0]:
+                return string(f.size + 1)
+            count = re.search(r"\[(\d+)\]", f.decl)  # `unsigned long args[6]`: an integer array
+            if count is None or not int(count.group(1)) or f.size % int(count.group(1)):
+                return f"args->{member}: array field '{f.decl}' is not read by pybpftrace yet"
+            return array_of(integer(f.size // int(count.group(1)), f.signed), int(count.group(1)))
         return UINT64 if "*" in f.decl else integer(8, f.signed)
 
     def field(self, analyser, point, member):
@@ -133,7 +138,7 @@ class Tracepoint(Provider):
             if isinstance(t, str):
                 return t
             items.append(pointer_to(UINT64) if "*" in f.decl else t)
-        return replace(tuple_of(items), names=tuple(f.name for f in fields))
+        return record_of([f.name for f in fields], items)
 
     def emit_record(self, gen, t):
         buffer = gen.alloca_bytes(t.size)
@@ -155,7 +160,7 @@ class Tracepoint(Provider):
     def _read(self, gen, f, t):
         """One field of the record the program's context points to: a u64, or a string buffer."""
         from llvmlite import ir
-        if t.kind == "str":
+        if t.kind in ("str", "array"):
             buffer = gen.alloca_bytes(t.size)
             gen.zero(buffer, t.size)
             if f.decl.startswith("__data_loc"):  # u32: the string's offset in the record (low 16 bits), length

@@ -6,6 +6,7 @@ from . import ast
 from .lexer import Token, tokenize
 from .source import Diagnostics, ScriptError, Source, Span
 from .probes import ALIASES
+from .structs import C_WORDS, QUALIFIERS, c_integer
 from .types import CAST_TYPES
 
 # Binary operators by precedence level, loosest first.
@@ -59,7 +60,7 @@ class Parser:
         config: dict[str, ast.Expr] = {}
         if self.at("config") and self.tokens[self.pos + 1].text == "=":
             config = self.config()
-        declarations, macros, enums, probes = [], [], [], []
+        declarations, macros, enums, structs, probes = [], [], [], [], []
         while self.tok.kind != "eof":  # map declarations and macros may come in any order before the probes
             if self.at("let") and self.tokens[self.pos + 1].kind == "map" and not probes:
                 declarations.append(self.map_declaration())
@@ -67,12 +68,15 @@ class Parser:
                 macros.append(self.macro())
             elif self.at("enum") and (self.tokens[self.pos + 1].text == "{" or self.tokens[self.pos + 2].text == "{"):
                 enums.append(self.enum())
+            elif self.at("struct", "union") and self.tokens[self.pos + 1].kind == "ident" and \
+                    self.tokens[self.pos + 2].text == "{":
+                structs.append(self.struct_declaration())
             else:
                 probes.append(self.probe(len(probes)))
         if not probes:
             raise self.diagnostics.fail(self.tok.span, "syntax error, unexpected end of file, expecting a probe")
         self.diagnostics.check()
-        return ast.Program(Span(0, len(self.source.text)), probes, config, declarations, macros, enums)
+        return ast.Program(Span(0, len(self.source.text)), probes, config, declarations, macros, enums, structs)
 
     def enum(self) -> ast.EnumDecl:
         start = self.take()
@@ -100,6 +104,95 @@ class Parser:
         if self.at(";"):
             self.take()
         return ast.EnumDecl(start.span.to(end.span), name, variants)
+
+    def struct_declaration(self) -> ast.StructDecl:
+        """`struct [Name] { fields } [__attribute__((packed))] [;]` (also `union`)."""
+        start = self.take()
+        name = self.take().text if self.tok.kind == "ident" else ""
+        self.expect("{")
+        fields = []
+        while not self.at("}"):
+            if self.tok.kind == "eof":
+                raise self.unexpected()
+            fields.append(self.struct_field())
+            if not self.at("}"):
+                self.expect(";")
+            while self.at(";"):
+                self.take()
+        end = self.expect("}")
+        packed = False
+        while self.at("__attribute__"):
+            self.take()
+            self.expect("(")
+            depth = 1
+            while depth:
+                token = self.take()
+                if token.kind == "eof":
+                    raise self.unexpected()
+                depth += {"(": 1, ")": -1}.get(token.text, 0) if token.kind == "op" else 0
+                packed = packed or token.text in ("packed", "__packed__")
+        if self.at(";") and name:
+            self.take()
+        return ast.StructDecl(start.span.to(end.span), start.text, name, fields, packed)
+
+    def struct_field(self) -> ast.FieldDecl:
+        """`TYPE [*...] NAME [[N]...] [: BITS]`, TYPE a C integer, a bpftrace type, `struct X` or an inline
+        `struct { ... }`."""
+        start = self.tok
+        if self.at("struct", "union") and (self.tokens[self.pos + 1].text == "{" or
+                                           self.tokens[self.pos + 2].text == "{"):
+            spec: str | ast.StructDecl = self.struct_declaration()
+        elif self.at("struct", "union", "enum") and self.tokens[self.pos + 1].kind == "ident":
+            kind, tag = self.take().text, self.take().text
+            spec = "int32" if kind == "enum" else f"{kind} {tag}"  # a C enum is an int
+        else:
+            words = []
+            while self.tok.kind == "ident" and (self.tok.text in C_WORDS or self.tok.text in QUALIFIERS or
+                                                (not words and (self.tok.text in CAST_TYPES or
+                                                                self.tok.text in TYPE_ALIASES or
+                                                                self.tok.text == "bool"))):
+                words.append(self.take().text)
+                if words[-1] in CAST_TYPES or (words[-1] in TYPE_ALIASES and words[-1] not in C_WORDS):
+                    break  # `uint32`, `u8`: a whole type in one word
+            core = [w for w in words if w not in QUALIFIERS]
+            if core == ["char"]:
+                spec = "char"  # char arrays are strings
+            elif len(core) == 1 and (core[0] in CAST_TYPES or core[0] == "bool"):
+                spec = core[0]
+            elif len(core) == 1 and core[0] in TYPE_ALIASES and core[0] not in C_WORDS:
+                spec = TYPE_ALIASES[core[0]]
+            else:
+                spec = c_integer(core) if core else None
+                if spec is None:
+                    raise self.unexpected()
+        stars = ""
+        while self.at("*"):
+            self.take()
+            stars += "*"
+        name = self.take()
+        if name.kind != "ident":
+            self.pos -= 1
+            raise self.unexpected()
+        dims = ""
+        while self.at("["):
+            self.take()
+            count = self.take()
+            if count.kind != "int":
+                self.pos -= 1
+                raise self.unexpected()
+            self.expect("]")
+            dims += f"[{count.value}]"
+        bits = None
+        if self.at(":"):
+            self.take()
+            width = self.take()
+            if width.kind != "int":
+                self.pos -= 1
+                raise self.unexpected()
+            bits = width.value
+        if isinstance(spec, str):
+            spec += stars + dims
+        return ast.FieldDecl(start.span.to(self.tokens[self.pos - 1].span), spec, name.text, bits)
 
     def macro(self) -> ast.Macro:
         start = self.take()
@@ -191,9 +284,10 @@ class Parser:
         return ast.AttachPoint(Span(start, end), provider, target, func, raw)
 
     # -- statements --------------------------------------------------------------------
-    def block(self) -> list[ast.Stmt]:
+    def block(self, value: bool = False) -> list[ast.Stmt]:
         """`{ statements }`; `self.open_value` tells whether the last was an expression with no `;`
-        after it (the value of a block expression)."""
+        after it (the value of a block expression).  In a block expression (`value`) a last
+        `if (...) {...} else {...}` is an if expression: its value is the block's."""
         self.expect("{")
         statements, self.open_value = [], False
         while not self.at("}"):
@@ -202,7 +296,11 @@ class Parser:
             if self.at(";"):
                 self.take()
                 continue
-            statement = self.statement()
+            if value and self.at("if") and self.tokens[self._if_chain_end(self.pos)].text == "}":
+                expr = self.if_expression()
+                statement: ast.Stmt = ast.ExprStmt(expr.span, expr)
+            else:
+                statement = self.statement()
             statements.append(statement)
             open_value = isinstance(statement, ast.ExprStmt) and not self.at(";")
             if not self.at("}") and not isinstance(statement, _NO_SEMICOLON) and \
@@ -212,9 +310,33 @@ class Parser:
         self.expect("}")
         return statements
 
+    def _if_chain_end(self, pos: int) -> int:
+        """The token after `if (...) {...} else [if (...) {...} else] {...}` starting at pos; pos itself
+        when the tokens there are no such chain."""
+        def skip(at: int, open_: str, close: str) -> int:  # past the balanced group opening at `at`
+            if self.tokens[at].text != open_:
+                return -1
+            depth = 0
+            while at < len(self.tokens) - 1:
+                text = self.tokens[at].text if self.tokens[at].kind == "op" else ""
+                depth += (text == open_) - (text == close)
+                at += 1
+                if depth == 0:
+                    return at
+            return -1
+        at = pos
+        while self.tokens[at].text == "if":
+            at = skip(at + 1, "(", ")")
+            at = skip(at, "{", "}") if at >= 0 else -1
+            if at < 0 or self.tokens[at].text != "else":
+                return pos
+            at += 1
+        end = skip(at, "{", "}")
+        return end if end >= 0 and at != pos else pos
+
     def block_expr(self) -> ast.BlockExpr:
         start = self.tok.span
-        body = self.block()
+        body = self.block(value=True)
         value = body.pop().expr if self.open_value else None
         return ast.BlockExpr(start.to(self.tokens[self.pos - 1].span), body, value)
 
@@ -279,23 +401,76 @@ class Parser:
         end = value.span if value is not None else self.tokens[self.pos - 1].span
         return ast.VarDecl(start.span.to(end), variable, type_name, value)
 
-    def type_name(self) -> str | None:
-        """A type at the current token (`uint32`, `int8_t *`, `struct Foo *`, `bool`), consumed; else None."""
-        token = self.tok
+    def type_name(self) -> "str | ast.TypeOf | None":
+        """A type at the current token (`uint32`, `int8_t *`, `struct Foo *`, `bool`, `int8[4]`,
+        `typeof(e)`), consumed; else None (nothing consumed)."""
+        token, mark = self.tok, self.pos
         if token.kind != "ident":
             return None
+        if token.text == "typeof" and self.tokens[self.pos + 1].text == "(":
+            return self.typeof()
         if token.text in ("struct", "union", "enum") and self.tokens[self.pos + 1].kind == "ident":
             self.take()
             name = f"{token.text} {self.take().text}"
-        elif token.text in CAST_TYPES or token.text in TYPE_ALIASES or token.text in ("bool", "string"):
+        elif token.text in CAST_TYPES or token.text in TYPE_ALIASES or token.text in ("bool", "string", "size_t"):
             self.take()
-            name = TYPE_ALIASES.get(token.text, token.text)
+            name = "uint64" if token.text == "size_t" else TYPE_ALIASES.get(token.text, token.text)
         else:
             return None
         while self.at("*"):
             self.take()
             name += "*"
+        while self.at("["):
+            self.take()
+            if self.tok.kind == "int":
+                name += f"[{self.take().value}]"
+            else:
+                name += "[]"
+            if not self.at("]"):
+                self.pos = mark
+                return None
+            self.take()
         return name
+
+    def typeof(self) -> ast.TypeOf:
+        """`typeof(type)` or `typeof(expr)`."""
+        start = self.take()
+        self.expect("(")
+        operand = self.type_argument() or self.expr()
+        end = self.expect(")")
+        return ast.TypeOf(start.span.to(end.span), operand)
+
+    def derived_type(self) -> ast.TypeOf | None:
+        """`t*`, `t[2]` of a name that is no type (a macro parameter standing for `typeof(...)`), followed
+        by `)` or `,`; else None (nothing consumed)."""
+        mark, name = self.pos, self.tok
+        if name.kind != "ident" or self.tokens[self.pos + 1].text not in ("*", "["):
+            return None
+        self.take()
+        suffix = ""
+        while self.at("*"):
+            self.take()
+            suffix += "*"
+        while self.at("[") and self.tokens[self.pos + 1].kind == "int" and self.tokens[self.pos + 2].text == "]":
+            self.take()
+            suffix += f"[{self.take().value}]"
+            self.take()
+        if not self.at(")", ","):
+            self.pos = mark
+            return None
+        return ast.TypeOf(name.span.to(self.tokens[self.pos - 1].span), ast.Builtin(name.span, name.text), suffix)
+
+    def type_argument(self) -> ast.Expr | None:
+        """A type written as an argument (`sizeof(struct Foo)`, `typeof(uint64*)`): one followed by `)` or
+        `,`; else None (nothing consumed)."""
+        mark, start = self.pos, self.tok.span
+        spec = self.type_name() or self.derived_type()
+        if spec is None or not self.at(")", ","):
+            self.pos = mark
+            return None
+        if isinstance(spec, ast.TypeOf):
+            return spec
+        return ast.TypeName(start.to(self.tokens[self.pos - 1].span), spec)
 
     def for_statement(self) -> ast.Stmt:
         start = self.take()
@@ -363,7 +538,7 @@ class Parser:
         if self.at("("):
             mark = self.pos
             start = self.take()
-            target = self.type_name()
+            target = self.type_name() or self.derived_type()
             if target is not None and self.at(")"):
                 self.take()
                 operand = self.unary()
@@ -372,29 +547,31 @@ class Parser:
         return self.postfix(self.primary())
 
     def postfix(self, expr: ast.Expr) -> ast.Expr:
-        while (self.at("->") or self.at(".")) and self.tokens[self.pos + 1].kind == "ident":
-            self.take()
-            member = self.take()
-            expr = ast.FieldAccess(expr.span.to(member.span), expr, member.text)
-        while (self.at(".") and self.tokens[self.pos + 1].kind == "int") or \
-                (self.at("[") and not isinstance(expr, ast.Map)):
-            if self.take().text == "[":  # `$t[1 + 1]`: a tuple element by a constant expression
+        """Field access `.f`/`->f`, tuple elements `.0`, indexing `[e]` and map keys `@m[k]`, left to right."""
+        while True:
+            if (self.at("->") or self.at(".")) and self.tokens[self.pos + 1].kind == "ident":
+                arrow = self.take().text == "->"
+                member = self.take()
+                expr = ast.FieldAccess(expr.span.to(member.span), expr, member.text, arrow)
+            elif self.at(".") and self.tokens[self.pos + 1].kind == "int":
+                self.take()
+                index = self.take()
+                expr = ast.TupleAccess(expr.span.to(index.span), expr, index.value)
+            elif self.at("[") and isinstance(expr, ast.Map) and not expr.keys:
+                self.take()
+                keys = [self.expr()]
+                while self.at(","):
+                    self.take()
+                    keys.append(self.expr())
+                end = self.expect("]")
+                expr = ast.Map(expr.span.to(end.span), expr.name, keys)
+            elif self.at("["):  # `$t[1 + 1]` (a tuple element by a constant expression), `$a[i]` (an array's)
+                self.take()
                 index_expr = self.expr()
                 end = self.expect("]")
                 expr = ast.TupleAccess(expr.span.to(end.span), expr, -1, index_expr)
-                continue
-            index = self.take()
-            expr = ast.TupleAccess(expr.span.to(index.span), expr, index.value)
-        while self.at("[") and isinstance(expr, ast.Map) and not expr.keys:
-            self.take()
-            keys = [self.expr()]
-            while self.at(","):
-                self.take()
-                keys.append(self.expr())
-            end = self.expect("]")
-            expr = ast.Map(expr.span.to(end.span), expr.name, keys)
-            return self.postfix(expr)
-        return expr
+            else:
+                return expr
 
     def primary(self) -> ast.Expr:
         token = self.tok
@@ -413,13 +590,17 @@ class Parser:
         if token.kind == "map":
             self.take()
             return ast.Map(token.span, token.text, [])
+        if token.kind == "ident" and token.text == "typeof" and self.tokens[self.pos + 1].text == "(":
+            return self.typeof()
+        if token.kind == "ident" and token.text == "if" and self.tokens[self.pos + 1].text == "(":
+            return self.if_expression()
         if token.kind == "ident":
             self.take()
             if self.at("("):
                 self.take()
                 args = []
                 while not self.at(")"):
-                    args.append(self.expr())
+                    args.append(self.type_argument() or self.expr())
                     if not self.at(")"):
                         self.expect(",")
                 end = self.expect(")")
@@ -427,6 +608,8 @@ class Parser:
             return ast.Builtin(token.span, token.text)
         if self.at("{"):
             return self.block_expr()
+        if self.at("(") and self.tokens[self.pos + 1].kind == "ident" and self.tokens[self.pos + 2].text == "=":
+            return self.record()
         if self.at("("):
             start = self.take()
             items = [self.expr()]
@@ -436,6 +619,40 @@ class Parser:
             end = self.expect(")")
             return items[0] if len(items) == 1 else ast.Tuple(start.span.to(end.span), items)
         raise self.unexpected()
+
+    def if_expression(self) -> ast.Ternary:
+        """`if (c) { ...; a } else { ...; b }` as a value (current bpftrace): a ternary of two block
+        expressions; `else if` nests."""
+        start = self.take()
+        self.expect("(")
+        cond = self.expr()
+        self.expect(")")
+        then = self.block_expr()
+        if not self.at("else"):
+            raise self.diagnostics.fail(start.span.to(then.span), "an if expression needs an else branch")
+        self.take()
+        otherwise = self.if_expression() if self.at("if") else self.block_expr()
+        return ast.Ternary(start.span.to(otherwise.span), cond, then, otherwise)
+
+    def record(self) -> ast.Record:
+        """`(a = 1, b = "x")`."""
+        start = self.take()
+        names, items = [], []
+        while True:
+            name = self.take()
+            if name.kind != "ident":
+                self.pos -= 1
+                raise self.unexpected()
+            if name.text in names:
+                raise self.diagnostics.fail(name.span, f"Named argument list already contains name: {name.text}")
+            self.expect("=")
+            names.append(name.text)
+            items.append(self.expr())
+            if not self.at(","):
+                break
+            self.take()
+        end = self.expect(")")
+        return ast.Record(start.span.to(end.span), names, items)
 
 
 def parse(source: Source) -> ast.Program:

@@ -35,7 +35,8 @@ from .output.stacks import STACK_READERS, decode_stack, stack_reader
 from .output.text import NUMBER_NAMES, Buffer, select_entries, value_text, zero_entries
 from .probes import providers
 from .source import Diagnostic
-from .types import EnumValue, Pointer, Record, Type, slot_size
+from .structs import decode_composite
+from .types import EnumValue, Pointer, Type, slot_size
 
 ACTION_NAMES = {number: name for name, number in ACTIONS.items()}
 
@@ -134,12 +135,14 @@ def decode(data: bytes, t: Type):
         return EnumValue(int.from_bytes(data[:8], "little"), t.variants)
     if t.kind == "str":
         return data[:t.size].split(b"\0", 1)[0].decode("utf-8", "replace")
+    if t.kind in ("record", "struct", "array"):
+        return decode_composite(data, t, decode)
     if t.kind == "tuple":
         values, offset = [], 0
         for item in t.items:
             values.append(decode(data[offset:], item))
             offset += slot_size(item)
-        return Record(values, t.names) if t.names else tuple(values)
+        return tuple(values)
     return int.from_bytes(data[:8], "little")
 
 
@@ -394,6 +397,8 @@ class Session:
         entries = select_entries(info.value, self.entries(info), top, div)
         if explicit and not entries and not info.keys:  # print() of an unset scalar map: its zero value
             entries = zero_entries(info.value)
+            if info.value.kind in ("tuple", "record", "struct", "array"):  # `{ .a = 0, .b = (0, ) }`
+                entries = [((), decode(bytes(slot_size(info.value)), info.value))]
         if self.json:
             line = json_output.map_record(info.name, info.value, entries, keyed=bool(info.keys))
             if line is not None:

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import ast
+from . import ast, composite
 from .builtins import FUNCTIONS, VARIABLES, division_warning
 from .config import resolve as resolve_config
+from .builtins_types import kernel_structs
 from .probes import expand_wildcards, field_type, providers
 from .source import Diagnostics, Source, Span
-from .types import BOOL, INT64, NONE, UINT64, Type, enum_of, integer, kind_name, named_type, pointer_to, string, tuple_of
+from .types import BOOL, INT64, NONE, UINT64, Type, enum_of, integer, kind_name, pointer_to, string, tuple_of
+from .structs import complete, derive, layout, resolve
 from .widen import widest
 
 
@@ -58,6 +60,7 @@ class Resources:
     variables: dict[str, Type] = field(default_factory=dict)  # a scratch variable's binding -> its final type
     config: dict[str, object] = field(default_factory=dict)  # every setting: config.resolve()
     warnings: list = field(default_factory=list)  # source.Diagnostic
+    structs: dict[str, Type] = field(default_factory=dict)  # the script's struct declarations by name
 
     def add_output(self, kind: str, fmt: str, types, span: Span | None = None) -> int:
         self.outputs.append(Output(kind, fmt, tuple(types), span))
@@ -82,7 +85,8 @@ class Analyser:
         self.scopes: list[dict[str, Binding]] = [{}]
         self.for_maps: list[tuple[ast.ForMap, int]] = []
         self.enums: dict[str, Type] = {}  # `enum NAME { ... }`
-        self.enum_constants: dict[str, tuple[int, Type]] = {}  # each variant: its value and enum type  # the map loops being analysed, with their scope depth
+        self.enum_constants: dict[str, tuple[int, Type]] = {}  # each variant: its value and enum type
+        self.structs = self.resources.structs  # `struct Foo { ... }`: "struct Foo" -> its type
         self.probe: ast.Probe | None = None
         self.loop_depth = 0
 
@@ -114,6 +118,13 @@ class Analyser:
         self.scopes.pop()
 
     def run(self) -> Resources:
+        for decl in self.program.structs:
+            t = layout(decl, self.structs, self.diagnostics)
+            if t.name in self.structs:
+                self.diagnostics.error(decl.span, f"Redefinition of {t.name}")
+            self.structs[t.name] = t
+        for name, t in kernel_structs(self.resources.kernel).items():  # the script's declaration comes first
+            self.structs.setdefault(name, t)
         for decl in self.program.enums:
             t = enum_of(tuple(decl.variants))
             if decl.name:
@@ -168,6 +179,10 @@ class Analyser:
         self.diagnostics.check()
         self.resources.warnings = list(self.diagnostics.warnings)
         return self.resources
+
+    @staticmethod
+    def constant(e: ast.Expr) -> int | None:
+        return constant(e)
 
     def probe_provider(self, node: ast.Node):
         """The probe type of the probe being checked (its first attach point's)."""
@@ -225,12 +240,20 @@ class Analyser:
         elif isinstance(s, ast.VarDecl):
             self.var_declaration(s)
 
+    def resolve_type(self, spec: "str | ast.Expr", span: Span) -> Type | None:
+        """The type a cast, `let $x: T` or `sizeof(T)` names (`typeof(e)` is e's type); None (and an error)
+        when unknown."""
+        if isinstance(spec, ast.Expr):
+            return self.expr(spec)
+        t = self.enums.get(spec[5:]) if spec.startswith("enum ") else resolve(spec, self.structs)
+        if t is None:
+            self.diagnostics.error(span, f"Unknown type: {spec}")
+        return t
+
     def var_declaration(self, s: ast.VarDecl) -> None:
         declared = None
         if s.type_name is not None:
-            declared = named_type(s.type_name)
-            if declared is None:
-                self.diagnostics.error(s.span, f"Unknown type: {s.type_name}")
+            declared = self.resolve_type(s.type_name, s.span)
         value = self.expr(s.value) if s.value is not None else None
         if value is not None and value.kind == "none":
             self.diagnostics.error(s.value.span, "Value has no type and cannot be assigned")
@@ -294,7 +317,7 @@ class Analyser:
                 self.diagnostics.error(s.op_span or s.span, f"Type mismatch for {s.target.name}: trying to assign "
                                                             f"value of type '{value}' when variable already "
                                                             f"contains a value of type '{previous}'")
-            elif previous is not None and value.kind in ("str", "tuple", "buffer"):
+            elif previous is not None and value.kind in ("str", "tuple", "buffer", "record"):
                 binding.type = widest(previous, value)
             elif binding is None:
                 binding = self.declare(s.target, value)
@@ -312,7 +335,7 @@ class Analyser:
         keys = [self.expr(k) for k in target.keys]
         for key, t in zip(target.keys, keys):
             if t.kind not in ("int", "bool", "str", "tuple", "buffer", "usym", "ksym", "kstack", "ustack", "inet",
-                              "timestamp", "enum"):
+                              "timestamp", "enum", "record", "struct", "array"):
                 self.diagnostics.error(key.span, f"{t} cannot be a map key")
         keys = [integer(8, t.signed) if t.kind == "int" else t for t in keys]
         if info.keys is not None and len(keys) == 1 and keys[0].kind == "tuple" and len(info.keys) > 1 and \
@@ -402,7 +425,26 @@ class Analyser:
                 return INT64
             return builtin.check(self, e)
         if isinstance(e, ast.FieldAccess):
+            if not (isinstance(e.base, ast.Builtin) and e.base.name == "args"):
+                t = composite.field_type(self, e)
+                if t is not None:
+                    return t
             return field_type(self, e)
+        if isinstance(e, ast.Record):
+            return composite.record_type(self, e)
+        if isinstance(e, ast.TypeName):
+            return self.resolve_type(e.spec, e.span) or INT64
+        if isinstance(e, ast.TypeOf):
+            operand = e.operand
+            info = self.resources.maps.get(operand.name) if isinstance(operand, ast.Map) else None
+            if info is not None and not operand.keys and info.value is not None:  # typeof(@m): its value type
+                operand.type = info.value
+                return info.value
+            t = self.expr(operand)
+            derived = derive(t, e.suffix) if e.suffix else t
+            if derived is None:
+                self.diagnostics.error(e.span, f"Unknown type: {t}{e.suffix}")
+            return derived or t
         if isinstance(e, ast.Call):
             function = FUNCTIONS.get(e.name)
             if function is None and e.name in VARIABLES and not e.args:  # comm() is comm
@@ -426,7 +468,10 @@ class Analyser:
             if t.kind != "ptr":
                 self.diagnostics.error(e.span, f"The * operator can not be used on expressions of type {t}")
                 return INT64
-            return t.items[0]
+            pointee = complete(t.items[0], self.structs)
+            if pointee.kind == "struct" and not pointee.names:
+                self.diagnostics.error(e.span, f"Unknown struct/union: '{pointee.name}'")
+            return pointee
         if isinstance(e, ast.Unary):
             t = self.expr(e.operand)
             if not (t.is_int or (t.kind == "ptr" and e.op == "!")):
@@ -446,15 +491,27 @@ class Analyser:
             return then if then.kind not in ("str", "buffer") else Type(then.kind, max(then.size, otherwise.size))
         if isinstance(e, ast.Cast):
             t = self.expr(e.operand)
-            target = self.enums.get(e.target[5:]) if e.target.startswith("enum ") else named_type(e.target)
+            target = self.resolve_type(e.target, e.span)
             if target is None:
-                self.diagnostics.error(e.span, f"Unknown type: {e.target}")
                 return INT64
+            if target.kind == "array":
+                return composite.cast_to_array(self, e, target, t)
+            if target.kind in ("struct", "record", "tuple", "str") or t.kind in ("struct", "record", "array"):
+                self.diagnostics.error(e.span, f"Cannot cast from \"{t}\" to \"{target}\"")
+                return target
             if not (t.is_int or t.kind == "ptr" or (target.kind == "bool" and t.is_scalar)):
-                self.diagnostics.error(e.span, f"Cannot cast from \"{t}\" to \"{e.target}\"")
+                written = e.target if isinstance(e.target, str) else target
+                self.diagnostics.error(e.span, f"Cannot cast from \"{t}\" to \"{written}\"")
             return target
         if isinstance(e, ast.TupleAccess):
             t = self.expr(e.tuple)
+            if e.index_expr is not None and t.kind in ("array", "ptr", "str"):
+                return composite.index_type(self, e, t)
+            if e.index_expr is not None and t.kind != "tuple":
+                self.expr(e.index_expr)
+                self.diagnostics.error(e.span, "The array index operator [] can only be used on arrays, pointers, "
+                                               f"and tuples, found {t}.")
+                return INT64
             if e.index_expr is not None:
                 self.expr(e.index_expr)
                 index = constant(e.index_expr)
@@ -464,7 +521,7 @@ class Analyser:
                     return INT64
                 e.index = index
             if t.kind != "tuple":
-                self.diagnostics.error(e.span, f"Can not access index {e.index} on expression of type '{t}'")
+                self.diagnostics.error(e.span, f"Can not access index '{e.index}' on expression of type '{t}'")
                 return INT64
             if e.index >= len(t.items):
                 self.diagnostics.error(e.span, f"Invalid tuple index: {e.index}. Found {len(t.items)} elements "
@@ -472,13 +529,16 @@ class Analyser:
                 return INT64
             return t.items[e.index]
         if isinstance(e, ast.Tuple):
-            items = [self.expr(item) for item in e.items]
-            return tuple_of([integer(8, t.signed) if t.kind == "int" else t for t in items])
+            return tuple_of([self.expr(item) for item in e.items])
         raise AssertionError(f"unhandled expression {e!r}")  # pragma: no cover
 
     def binary(self, e: ast.Binary) -> Type:
         left, right = self.expr(e.left), self.expr(e.right)
         if left.kind == right.kind and left.kind in ("str", "buffer") and e.op in ("==", "!="):
+            return BOOL
+        if left.kind == "array" and e.op in ("==", "!="):
+            if left != right:
+                self.diagnostics.error(e.span, f"Type mismatch for '{e.op}': comparing '{left}' with '{right}'")
             return BOOL
         if "ptr" in (left.kind, right.kind):
             return self.pointer_binary(e, left, right)

@@ -15,7 +15,11 @@ class Type:
     items: tuple["Type", ...] = ()  # tuple elements
     params: tuple[int, ...] = ()  # lhist: min, max, step
     variants: tuple[tuple[str, int], ...] = ()  # an enum's names and values
-    names: tuple[str, ...] = ()  # a record's field names (a tuple whose items have names: args)
+    names: tuple[str, ...] = ()  # a record's or struct's field names (items are their types)
+    offsets: tuple[int, ...] = ()  # a struct's field offsets in bytes (C layout)
+    bitfields: tuple[tuple[int, int], ...] = ()  # a struct's fields: (bit offset, bit width), width 0 if none
+    name: str = ""  # a struct's name as written: "struct Foo", "union U"
+    align: int = 1  # a struct's alignment
 
     @property
     def is_int(self) -> bool:
@@ -43,6 +47,12 @@ class Type:
             return "enum"
         if self.kind == "tuple":
             return "(" + ",".join(str(t) for t in self.items) + ")"
+        if self.kind == "record":
+            return "record { " + ", ".join(f".{n} = {t}" for n, t in zip(self.names, self.items)) + " }"
+        if self.kind == "struct":
+            return self.name
+        if self.kind == "array":
+            return f"{self.items[0]}[{self.params[0]}]"
         if self.kind == "lhist":
             return "lhist_t"
         if self.is_aggregation:
@@ -65,6 +75,45 @@ def string(size: int) -> Type:
 
 def tuple_of(items: list[Type]) -> Type:
     return Type("tuple", sum(_slot(t) for t in items), items=tuple(items))
+
+
+def record_of(names: list[str], items: list[Type]) -> Type:
+    """`(a=1, b="x")`: a tuple whose elements have names (same slots as a tuple)."""
+    return Type("record", sum(_slot(t) for t in items), items=tuple(items), names=tuple(names))
+
+
+def array_of(element: Type, count: int) -> Type:
+    """`int32[4]`: count elements of element's size, back to back (C layout)."""
+    return Type("array", element.size * count, element.signed, items=(element,), params=(count,))
+
+
+def slot_offset(t: Type, index: int) -> int:
+    """Where element `index` of a tuple or record sits in its slots."""
+    return sum(_slot(item) for item in t.items[:index])
+
+
+def c_layout(t: Type) -> tuple[int, int]:
+    """(size, alignment) of a type as C (and bpftrace's sizeof) lays it out: tuples and records are
+    structs of their elements (llvm::StructLayout), strings char arrays, bools one byte."""
+    if t.kind in ("tuple", "record"):
+        offset, align = 0, 1
+        for item in t.items:
+            size, item_align = c_layout(item)
+            offset = -(-offset // item_align) * item_align + size
+            align = max(align, item_align)
+        return -(-offset // align) * align, align
+    if t.kind == "struct":
+        return t.size, t.align
+    if t.kind == "array":
+        size, align = c_layout(t.items[0])
+        return size * t.params[0], align
+    if t.kind in ("str", "buffer"):
+        return t.size, 1
+    if t.kind == "bool":
+        return 1, 1
+    if t.kind == "int":
+        return t.size, t.size
+    return 8, 8
 
 
 def _slot(t: Type) -> int:
@@ -100,7 +149,7 @@ def named_type(name: str) -> Type | None:
 
 def pointee_size(t: Type) -> int:
     """What pointer arithmetic steps by: the size of what a pointer points to."""
-    return t.items[0].size if t.items[0].kind != "ptr" else 8
+    return c_layout(t.items[0])[0] if t.items[0].kind != "ptr" else 8
 
 
 class Pointer(int):
@@ -108,15 +157,6 @@ class Pointer(int):
 
     def __str__(self) -> str:
         return hex(self)
-
-
-class Record(tuple):
-    """A record's value (`args` as a whole): bpftrace prints it `{ .name = value, ... }`."""
-
-    def __new__(cls, values, names: tuple[str, ...]):
-        record = super().__new__(cls, values)
-        record.names = names
-        return record
 
 
 class EnumValue(int):
@@ -133,3 +173,35 @@ class EnumValue(int):
 
 def enum_of(variants: tuple[tuple[str, int], ...]) -> Type:
     return Type("enum", 8, False, variants=variants)
+
+
+def _text(value) -> str:
+    """An element of a record or array as bpftrace prints it (tuples in parentheses, bools as words)."""
+    if isinstance(value, tuple):
+        return "(" + ", ".join(_text(v) for v in value) + ")"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+class RecordValue(dict):
+    """A struct's or record's value: bpftrace prints `{ .a = 1, .b = str }`, and JSON an object."""
+
+    def __str__(self) -> str:
+        return "{ " + ", ".join(f".{name} = {_text(v)}" for name, v in self.items()) + " }"
+
+    def __hash__(self) -> int:
+        return hash(tuple(self.items()))
+
+    def __lt__(self, other) -> bool:
+        return tuple(self.values()) < tuple(other.values())
+
+
+class ArrayValue(list):
+    """An integer array's value: bpftrace prints `[1,2,3]`, and JSON a list."""
+
+    def __str__(self) -> str:
+        return "[" + ",".join(_text(v) for v in self) + "]"
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 
-from ..types import Record, Type
+from ..types import ArrayValue, RecordValue, Type
 from .text import hist_bucket_end, value_text
 
 
@@ -21,9 +21,9 @@ def _json_value(value) -> str:
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value) if int(float(value)) == value else json.dumps(str(value))
-    if isinstance(value, Record):  # a record is an object, as current bpftrace writes it
-        return "{" + ", ".join(f"{json.dumps(n)}: {_json_value(v)}" for n, v in zip(value.names, value)) + "}"
-    if isinstance(value, tuple):
+    if isinstance(value, RecordValue):  # a record or struct: an object, its tuples and arrays as lists
+        return "{" + ", ".join(f"{json.dumps(name)}: {_json_value(v)}" for name, v in value.items()) + "}"
+    if isinstance(value, (tuple, ArrayValue)):
         return "[" + ",".join(_json_value(v) for v in value) + "]"
     if isinstance(value, (dict, list)):
         return json.dumps(value)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..types import Record, Type
+from ..types import Type
 
 BAR_WIDTH = 52
 SUFFIXES = ("", "K", "M", "G", "T", "P", "E")
@@ -50,9 +50,7 @@ NUMBER_NAMES = {"strerror": _strerror, "signal_name": _signal_name, "usym": _sym
 
 def value_text(value, t: Type | None = None) -> str:
     """A key or value as bpftrace prints it: ints in decimal, strings raw, tuples in parentheses, records
-    in braces."""
-    if isinstance(value, Record):
-        return "{ " + ", ".join(f".{n} = {value_text(v)}" for n, v in zip(value.names, value)) + " }"
+    and structs in braces (their own __str__)."""
     if isinstance(value, tuple):
         return "(" + ", ".join(value_text(v) for v in value) + ")"
     if isinstance(value, bool):
