@@ -19,32 +19,35 @@ translation serves every load of the same bytes.
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import os
 from operator import length_hint
 
 from ..isa.insn import encode
 from .check import subprogram_entries
-from .compiled_codegen import Source, function, semantic_names
+from .compiled_codegen import semantic_names
+from .compiled_flow import Source, function
 from .fault import VMFault
-from .interp import MAX_CALL_DEPTH, MAY_GOTO_BUDGET, M64, Interpreter
+from .inline_maps import inline_arrays, plain_helpers
+from .interp import MAX_CALL_DEPTH, MAY_GOTO_BUDGET, M64, STACK_SIZE, Interpreter
 from .memory import _PACK, _UNPACK, MemoryFault
+from .standalone import NeedsKernel
 
 # digest -> (code object, line map): the translation of each distinct program, made once.
-_CACHE: dict[tuple[str, tuple[int, ...]], tuple[object, dict[int, tuple[int, int]]]] = {}
+_CACHE: dict[tuple[str, tuple[int, ...], frozenset[int]], tuple[object, dict[int, tuple[int, int]]]] = {}
 _LINES: dict[str, dict[int, tuple[int, int]]] = {}  # generated file name -> its line map
 
 
-def translate(slots, entries: tuple[int, ...]):
-    """(code object, line map) of the functions F<entry> for a checked program, cached by digest."""
+def translate(slots, entries: tuple[int, ...], fast: frozenset[int] = frozenset()):
+    """(code object, line map) of the functions F<entry> for a checked program, cached by digest
+    and by the helpers called straight (`fast`)."""
     program = encode([i for i in slots if i is not None])
     digest = hashlib.sha1(program).hexdigest()
-    key = (digest, entries)
+    key = (digest, entries, fast)
     if key not in _CACHE:
         src = Source()
         for entry in entries:
-            function(src, slots, entry)
+            function(src, slots, entry, fast)
         # Inside the package's directory, so that stack walks skip it with pybpf's own frames.
         name = os.path.join(os.path.dirname(__file__), f"<bpf {digest[:16]} {','.join(map(str, entries))}>")
         _CACHE[key] = (compile("\n".join(src.text), name, "exec"), src.lines)
@@ -64,20 +67,31 @@ class CompiledEngine(Interpreter):
         self._left = 0
         self._depth = 0
         self._ticks_seen, self._ticks_total = None, 0
+        self._arrays_of = None  # the kernel ARRAYS was filled for
         self._link(tuple(sorted(subprogram_entries(self.slots))))
 
     def _bind(self) -> dict:
+        self._fast = plain_helpers(self.helpers, self.slots)
         g = dict(semantic_names())
         for size in (1, 2, 4, 8):
             g[f"UNPACK{size}"], g[f"PACK{size}"] = _UNPACK[size], _PACK[size]
-        g.update(vm=self, load=self.mem.load, store=self.mem.store, HELPER=self._helper, ZERO=ctypes.memset,
+        g.update(vm=self, load=self.mem.load, store=self.mem.store, HELPER=self._helper, ZEROS=bytes(STACK_SIZE),
                  VIEWS=[s.view for s in self.stacks], ENDS=[s.end for s in self.stacks],
-                 STARTS=[s.start for s in self.stacks], MISALIGNED=self._misaligned,
-                 TOO_DEEP=self._too_deep, KFUNC=self._kfunc)
-        for pc, insn in enumerate(self.slots):
-            if insn is not None and insn.spec.kind == "lddw":
-                g[f"LD{pc}"] = self._lddw_value(pc, insn)
+                 MISALIGNED=self._misaligned,
+                 TOO_DEEP=self._too_deep, KFUNC=self._kfunc, ARRAYS={})
+        g.update({f"H{helper_id}": self.helpers[helper_id].impl for helper_id in self._fast})
+        self._lddw = {pc: self._lddw_value(pc, insn) for pc, insn in enumerate(self.slots)
+                      if insn is not None and insn.spec.kind == "lddw"}
+        g.update({f"LD{pc}": value for pc, value in self._lddw.items()})
         return g
+
+    def _inline_arrays(self) -> None:
+        """Fill ARRAYS (the array maps bpf_map_lookup_elem finds inline) for the kernel the program runs in:
+        the virtual kernel sets it after building the engine."""
+        self._arrays_of = self.kernel
+        arrays = self._globals["ARRAYS"]
+        arrays.clear()
+        arrays.update(inline_arrays(self.kernel, self.slots, self._lddw))
 
     def _lddw_value(self, pc, insn) -> int:
         op = insn.spec.op
@@ -90,7 +104,7 @@ class CompiledEngine(Interpreter):
         return self.resolver(insn, pc) & M64
 
     def _link(self, entries: tuple[int, ...]) -> None:
-        code, _ = translate(self.slots, entries)
+        code, _ = translate(self.slots, entries, self._fast)
         exec(code, self._globals)
         for entry in entries:
             self._functions[entry] = self._globals[f"F{entry}"]
@@ -112,9 +126,11 @@ class CompiledEngine(Interpreter):
         ticks = self._ticks
         total = self._total(ticks)
         self._left = length_hint(ticks)
+        if self._arrays_of is not self.kernel:
+            self._inline_arrays()
         try:
             regs[0] = self._function(pc)(self, regs[1], regs[2], regs[3], regs[4], regs[5], self._depth)
-        except (MemoryFault, VMFault) as fault:
+        except (MemoryFault, VMFault, NeedsKernel) as fault:
             if getattr(fault, "counted", False):
                 raise
             where = self._locate(fault.__traceback__)
@@ -125,6 +141,10 @@ class CompiledEngine(Interpreter):
                 fault_pc = getattr(fault, "pc", -1)
             if isinstance(fault, MemoryFault):
                 fault = VMFault(fault_pc, self.slots[fault_pc], str(fault), fault.addr)
+            elif isinstance(fault, NeedsKernel):  # from a helper called straight: what helper_call says
+                helper = self.helpers[self.slots[fault_pc].imm]
+                fault = VMFault(fault_pc, self.slots[fault_pc], f"helper {helper.full_name}#{helper.id} needs a "
+                                "kernel (load the program into the virtual kernel)")
             fault.counted = True
             raise fault from None
         ticks.__setstate__(total - self._left)

@@ -16,10 +16,9 @@ import ctypes
 import weakref
 from operator import length_hint
 
-from ...errors import PybpfError
-from ...maps.array import ArrayMap
 from ..check import subprogram_entries
 from ..fault import VMFault
+from ..inline_maps import inline_arrays
 from ..interp import MAX_CALL_DEPTH, MAX_STEPS, MAX_TAIL_CALL_CNT, MAY_GOTO_BUDGET, STACK_SIZE, Interpreter, TailCall
 from ..memory import MemoryFault
 from . import layout as L
@@ -111,7 +110,7 @@ class NativeEngine(Interpreter):
         Array maps the program names with lddw are looked up inline (their values sit at
         stable addresses), so it waits until the virtual kernel has set `kernel`.
         """
-        arrays = _inline_arrays(self.kernel, self.slots, self._lddw)
+        arrays = inline_arrays(self.kernel, self.slots, self._lddw)
         code = self.code.read()
         callx = any(i is not None and i.spec.kind == "callx" for i in self.slots)
         native = native_ids(self.helpers)
@@ -258,21 +257,6 @@ def _tail_calls(call: TailCall, ctx: int) -> tuple[int, int]:
         except TailCall as again:
             call = again
     raise AssertionError("bpf_tail_call refuses the 34th call")  # pragma: no cover
-
-
-def _inline_arrays(kernel, slots, lddw: dict[int, int]) -> dict[int, tuple[int, int, int]]:
-    """Map handle -> (address of element 0, element size, max_entries) of each plain array map the program names."""
-    out = {}
-    for pc, value in lddw.items():
-        if slots[pc].spec.op not in ("map_fd", "map_idx"):
-            continue
-        try:
-            bpf_map = kernel.map_at(value)
-        except (AttributeError, PybpfError):  # no kernel (NeedsKernel), or not a map
-            continue
-        if type(bpf_map) is ArrayMap and not bpf_map.percpu:
-            out[value] = (bpf_map.value_address(bytes(4)), bpf_map.elem_size, bpf_map.max_entries)
-    return out
 
 
 def run(insns, memory: bytes = b"", *, max_steps: int = MAX_STEPS, helpers=None, packet: bytes | None = None,
