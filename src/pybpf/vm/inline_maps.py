@@ -3,7 +3,8 @@
 `inline_arrays` names the plain array maps a program refers to with lddw:
 their values sit at stable addresses, so bpf_map_lookup_elem on one is
 `&values[key]` or NULL, computed in the generated code (compiled Python and
-native) with no helper call.  `plain_helpers` names the helpers a program
+native) with no helper call, and native code also runs bpf_map_update_elem
+on one itself (the flags and index checks, then a copy of the value).  `plain_helpers` names the helpers a program
 calls that never run program code (no callback argument, not a tail call):
 the compiled engine calls their implementations straight, without handing
 the instruction budget to them and back.
@@ -18,8 +19,9 @@ from ..maps.array import ArrayMap
 RUNS_PROGRAM_CODE = frozenset({"tail_call"})
 
 
-def inline_arrays(kernel, slots, lddw: dict[int, int]) -> dict[int, tuple[int, int, int]]:
-    """Map handle -> (address of element 0, element size, max_entries) of each plain array map the program names."""
+def inline_arrays(kernel, slots, lddw: dict[int, int]) -> dict[int, tuple[int, int, int, int]]:
+    """Map handle -> (address of element 0, element size, max_entries, value size) of each plain array map
+    the program names."""
     out = {}
     for pc, value in lddw.items():
         if slots[pc].spec.op not in ("map_fd", "map_idx"):
@@ -29,7 +31,8 @@ def inline_arrays(kernel, slots, lddw: dict[int, int]) -> dict[int, tuple[int, i
         except (AttributeError, PybpfError):  # no kernel (NeedsKernel), or not a map
             continue
         if type(bpf_map) is ArrayMap and not bpf_map.percpu:
-            out[value] = (bpf_map.value_address(bytes(4)), bpf_map.elem_size, bpf_map.max_entries)
+            out[value] = (bpf_map.value_address(bytes(4)), bpf_map.elem_size, bpf_map.max_entries,
+                          bpf_map.value_size)
     return out
 
 
