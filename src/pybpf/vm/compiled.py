@@ -142,9 +142,7 @@ class CompiledEngine(Interpreter):
             if isinstance(fault, MemoryFault):
                 fault = VMFault(fault_pc, self.slots[fault_pc], str(fault), fault.addr)
             elif isinstance(fault, NeedsKernel):  # from a helper called straight: what helper_call says
-                helper = self.helpers[self.slots[fault_pc].imm]
-                fault = VMFault(fault_pc, self.slots[fault_pc], f"helper {helper.full_name}#{helper.id} needs a "
-                                "kernel (load the program into the virtual kernel)")
+                fault = self.needs_kernel(fault_pc)
             fault.counted = True
             raise fault from None
         ticks.__setstate__(total - self._left)

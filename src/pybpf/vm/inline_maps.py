@@ -6,8 +6,9 @@ their values sit at stable addresses, so bpf_map_lookup_elem on one is
 native) with no helper call, and native code also runs bpf_map_update_elem
 on one itself (the flags and index checks, then a copy of the value).  `plain_helpers` names the helpers a program
 calls that never run program code (no callback argument, not a tail call):
-the compiled engine calls their implementations straight, without handing
-the instruction budget to them and back.
+the fast engines call their implementations straight (the compiled engine
+without handing the instruction budget to them and back, native code
+without going through `helper_call` from its callback).
 """
 
 from __future__ import annotations

@@ -5,9 +5,8 @@ basic block, local calls push an explicit frame stack (return block id and
 the caller's r6-r10) and `exit` pops it through a switch.  Everything the
 code needs at run time lives in the `state` words of `layout` (the entry
 pc, r1-r5, the stack frames' ends, the step counter); helpers, packet loads
-go through `pybpf_jit_helper` (pycall.py: C API calls into Python) and
-checked-mode memory checks through a ctypes callback whose symbol the engine
-binds (llvm.add_symbol).  A callback that fails sets
+and checked-mode memory checks go through two callbacks into Python whose
+symbols the engine binds (llvm.add_symbol).  A callback that fails sets
 `state[STATUS]` and the code returns at once; Python raises what it kept.
 """
 
@@ -22,7 +21,6 @@ from ...isa.semantics import MASK
 from ..check import subprogram_entries
 from ..interp import MAY_GOTO_BUDGET
 from . import layout as L
-from . import pycall
 from .native_helpers import EMITTERS
 
 i1, i8, i32, i64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
@@ -34,7 +32,7 @@ RMW = {"add": "add", "or": "or", "and": "and", "xor": "xor", "xchg": "xchg"}
 FRAMES = 8
 MAP_LOOKUP_ELEM, MAP_UPDATE_ELEM = helper_id("map_lookup_elem"), helper_id("map_update_elem")
 BPF_NOEXIST, BPF_EXIST = 1, 2
-# The helper trampoline (defined in the module) and the check callback (bound by the engine).
+# The two callbacks into Python, bound to these names with llvm.add_symbol by the engine.
 HELPER_SYMBOL, CHECK_SYMBOL = "pybpf_jit_helper", "pybpf_jit_check"
 PROG_SYMBOL, LOOP_SYMBOL = "prog", "loop"  # the entry of one activation; n whole runs (engine.run)
 
@@ -70,7 +68,8 @@ class Codegen:
         self.native_helpers = native_helpers  # helper ids run in native code (native_helpers.EMITTERS)
         self.code_start = code_start
         self.module = ir.Module(name="bpf")
-        self.helper = pycall.define(self.module, HELPER_SYMBOL)
+        fn_type = ir.FunctionType(i64, [i64.as_pointer()] + [i64] * 7)
+        self.helper = ir.Function(self.module, fn_type, name=HELPER_SYMBOL)
         chk_type = ir.FunctionType(i64, [i64.as_pointer(), i64, i64, i64])
         self.check = ir.Function(self.module, chk_type, name=CHECK_SYMBOL) if checked else None
         find_type = ir.FunctionType(BOUNDS, [i64.as_pointer(), i64, i64, i64])

@@ -4,9 +4,8 @@ The engine keeps the Interpreter's constructor, attributes and helpers
 (`call_helper`, `map_packet`, `mem`, `stacks`, `kernel` ...); only running
 differs.  The native code reads and writes the VM's regions directly
 (pointers are real addresses), calls Python for helpers and LD_ABS/LD_IND
-through C API calls (pycall.py), in checked mode also a ctypes callback for
-the memory accesses its inline checks do not settle (the AddressSpace
-decides, as for the interpreter) and counts instructions
+through one ctypes callback, and in checked mode for every memory access
+(the AddressSpace decides, as for the interpreter) and counts instructions
 per basic block against max_steps.  Without checked mode there is no
 bounds check and no step limit: only verified programs belong there.
 """
@@ -14,18 +13,17 @@ bounds check and no step limit: only verified programs belong there.
 from __future__ import annotations
 
 import ctypes
-import functools
 import weakref
 from operator import length_hint
 
 from ..check import subprogram_entries
 from ..fault import VMFault
-from ..inline_maps import inline_arrays
+from ..inline_maps import inline_arrays, plain_helpers
 from ..interp import MAX_CALL_DEPTH, MAX_STEPS, MAX_TAIL_CALL_CNT, MAY_GOTO_BUDGET, STACK_SIZE, Interpreter, TailCall
 from ..memory import MemoryFault
+from ..standalone import NeedsKernel
 from . import layout as L
-from . import pycall
-from .codegen import CHECK_SYMBOL, LOOP_SYMBOL, PROG_SYMBOL, Codegen
+from .codegen import CHECK_SYMBOL, HELPER_SYMBOL, LOOP_SYMBOL, PROG_SYMBOL, Codegen
 from .compile import compiled, digest
 from .native_helpers import native_ids
 from .native_helpers import symbols as native_symbols
@@ -35,6 +33,7 @@ _State = ctypes.c_uint64 * L.WORDS
 # PYFUNCTYPE: the GIL stays held (the callbacks need it anyway), which makes the call itself cheaper.
 _PROG = ctypes.PYFUNCTYPE(None, ctypes.c_void_p)
 _LOOP = ctypes.PYFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint64)
+_HELPER = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, *[ctypes.c_uint64] * 7)
 _CHECK = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64)
 # address of an engine's state -> the engine, for the callbacks
 # (a plain dict of weak references: a WeakValueDictionary lookup costs more than the rest of a helper call)
@@ -42,12 +41,16 @@ _LIVE: "dict[int, weakref.ref[NativeEngine]]" = {}
 
 
 def _helper(state, pc, helper_id, r1, r2, r3, r4, r5):
-    """What the native code's helper calls run (through pycall's trampoline, bound to the engine's state)."""
     engine = _LIVE[state]()
     try:
+        impl = engine.plain.get(helper_id)
+        if impl is not None:  # a helper that runs no program code: its implementation, straight
+            return impl(engine, r1, r2, r3, r4, r5) & M64
         if helper_id == L.HELPER_PACKET:
-            return engine.load_packet(pc, r1, r2) & M64
+            return engine.load_packet(pc, r1, r2)
         return engine.helper_call(pc, helper_id, r1, r2, r3, r4, r5)
+    except NeedsKernel:
+        return engine.hold(engine.needs_kernel(pc))
     except BaseException as err:  # noqa: BLE001 - carried across the native frames, raised by _enter
         return engine.hold(err)
 
@@ -68,7 +71,8 @@ def _check(state, pc, addr, flags):
         return 1
 
 
-_CHECK_CB = _CHECK(_check)
+_HELPER_CB, _CHECK_CB = _HELPER(_helper), _CHECK(_check)
+_HELPER_ADDR = ctypes.cast(_HELPER_CB, ctypes.c_void_p).value
 _CHECK_ADDR = ctypes.cast(_CHECK_CB, ctypes.c_void_p).value
 
 
@@ -103,10 +107,9 @@ class NativeEngine(Interpreter):
         self.entry_addresses: dict[str, int] = {}  # the machine code's entries, once compiled
         self.compile_seconds = 0.0
         self._entries = subprogram_entries(self.slots)
+        # helper id -> implementation of the helpers called that run no program code (inline_maps.plain_helpers)
+        self.plain = {i: self.helpers[i].impl for i in plain_helpers(self.helpers, self.slots)}
         _LIVE[self._state_addr] = weakref.ref(self)
-        # the trampoline's target: a partial, not a bound method, so that the engine is in no reference cycle
-        self._helper_target = functools.partial(_helper, self._state_addr)
-        self.state[L.HELPER_FN] = id(self._helper_target)
         weakref.finalize(self, _LIVE.pop, self._state_addr, None)
 
     def compile(self) -> None:
@@ -123,7 +126,7 @@ class NativeEngine(Interpreter):
                      sorted(arrays.items()), sorted(native))
         entries, self.compile_seconds = compiled(key, lambda: Codegen(
             self.slots, self._lddw, self.checked, self.code.start, arrays, native).build(),
-            {CHECK_SYMBOL: _CHECK_ADDR, **pycall.symbols(), **native_symbols()}, (PROG_SYMBOL, LOOP_SYMBOL))
+            {HELPER_SYMBOL: _HELPER_ADDR, CHECK_SYMBOL: _CHECK_ADDR, **native_symbols()}, (PROG_SYMBOL, LOOP_SYMBOL))
         self.entry_addresses = entries
         self._prog, self._loop = _PROG(entries[PROG_SYMBOL]), _LOOP(entries[LOOP_SYMBOL])
 

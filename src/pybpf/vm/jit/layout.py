@@ -14,7 +14,6 @@ PACKET_MISS = 14  # set by the packet-load callback: LD_ABS/LD_IND out of range 
 STACKS = 16  # the end (r10) of each stack frame: words 16-23
 RUN_ARGS = 24  # r1..r5 of every run of the `loop` entry (words 24-28); ARGS is rewritten by callbacks
 REGIONS = 29  # the address of the AddressSpace's native region table (checked mode)
-HELPER_FN = 30  # the PyObject* the helper trampoline calls (pycall.py); the engine keeps it alive
 WORDS = 32
 
 FAULT_PYTHON = 1  # a callback raised; the engine holds the exception
