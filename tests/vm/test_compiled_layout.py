@@ -35,7 +35,7 @@ def outcome(text: str, engine: str, memory: bytes = b"", **options):
 
 def diamonds(n: int) -> str:
     """n if-then diamonds in a loop of 3 rounds: more straight-line code than one root inlines."""
-    body = "".join(f"    if r2 & {1 << i} goto d{i}\n    r0 += {i + 1}\nd{i}:\n    r0 ^= r2\n" for i in range(n))
+    body = "".join(f"    if r2 & {1 << (i % 30)} goto d{i}\n    r0 += {i + 1}\nd{i}:\n    r0 ^= r2\n" for i in range(n))
     return f"r0 = 0\nr2 = 0x5a5\nr3 = 3\nloop:\n{body}    r2 >>= 1\n    r3 -= 1\n    if r3 != 0 goto loop\nexit"
 
 
@@ -111,3 +111,15 @@ def test_lookups_past_the_end_and_on_other_maps_agree(engine, map_type):
         keys = range(0, 8, 2) if map_type == MapType.BPF_MAP_TYPE_HASH else range(8)
         return retval, [kernel.map_lookup(counts, k.to_bytes(4, "little")) for k in keys]
     assert run(engine) == run("interp")
+
+
+def test_a_large_function_lays_out_at_most_twice_its_instructions():
+    from pybpf.vm.check import check_program
+    from pybpf.vm.compiled_flow import INLINE_FLOOR, INLINE_TOTAL, Source, function
+
+    insns = assemble(diamonds(400))
+    assert len(insns) > INLINE_FLOOR
+    src = Source()
+    function(src, check_program(insns, entry_regs=0b10000000110, helper_args={}), 0)
+    laid_out = sum(int(line.split("b -= ")[1]) for line in src.text if "b -= " in line)
+    assert len(insns) < laid_out <= (1 + INLINE_TOTAL) * len(insns)

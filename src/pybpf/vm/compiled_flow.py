@@ -10,7 +10,9 @@ the root itself is a `continue` of a `while True` around it.  So a loop
 whose body fits under the root runs without any dispatch, and a chain of
 small blocks (if-then diamonds, a switch's cases) costs one branch per
 jump.  A block reached from several places is laid out once under each
-(tail duplication), up to INLINE_LIMIT instructions per root; past that,
+(tail duplication), up to INLINE_LIMIT instructions per root and, in a
+large function, its size again in all (INLINE_TOTAL: compile() time grows
+with the code); past that,
 or on a jump into a block already on the path, the code sets `pc` and
 `break`s to the dispatch.
 
@@ -33,7 +35,9 @@ from ..isa.insn import Insn
 from .compiled_codegen import EMITTERS, alu_expr, call, condition, fusable, track
 
 TERMINATORS = {"ja", "jcond", "exit", "may_goto", "call", "callx"}
-INLINE_LIMIT = 48  # instructions laid out under one root beyond its own block: bounds the code's growth
+INLINE_LIMIT = 48  # instructions laid out under one root beyond its own block
+# and under all roots of a function together: its size again, or INLINE_FLOOR for a small one
+INLINE_TOTAL, INLINE_FLOOR = 1, 512
 MAX_NESTING = 40  # indentation levels (Python's parser stops at 100)
 REGS = "[r0, r1, r2, r3, r4, r5, r6, r7, r8, r9, r10]"
 
@@ -119,6 +123,8 @@ class _Layout:
 
     def __init__(self, src: Source, slots, graph: dict[int, list[int]], fast: frozenset[int]):
         self.src, self.slots, self.graph, self.fast = src, slots, graph, fast
+        size = sum(len([pc for pc in pcs if pc >= 0]) for pcs in graph.values())
+        self.total = max(INLINE_TOTAL * size, INLINE_FLOOR)
 
     def root(self, leader: int, indent: int) -> None:
         self.budget = INLINE_LIMIT
@@ -132,8 +138,9 @@ class _Layout:
             self.src.add(indent, "continue")
             return
         size = len([pc for pc in self.graph[target] if pc >= 0])
-        if target not in path and size <= self.budget and indent < 4 * MAX_NESTING:
+        if target not in path and size <= min(self.budget, self.total) and indent < 4 * MAX_NESTING:
             self.budget -= size
+            self.total -= size
             self.block(target, indent, dict(fp), path + (target,))
             return
         self.src.add(indent, f"pc = {target}")
