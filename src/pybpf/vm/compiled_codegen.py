@@ -1,19 +1,17 @@
-"""BPF program -> Python source: the code generator of the compiled-Python engine.
+"""BPF instruction -> Python lines: the per-instruction half of the compiled-Python engine's code generator.
 
-Each subprogram entry becomes one Python function `F<pc>(vm, r1..r5, depth)`
-with the registers as locals.  Its body is a `while True` loop over the
-basic blocks, found by a binary tree of `pc` comparisons (one dispatch per
-block, none per instruction).  Per-instruction code comes from the opcode
-table: `EMITTERS` is keyed by the `kind` of `pybpf.isa.opcodes.SPECS`, and
-the value expressions are keyed by `spec.op` (`ALU_EXPR`, `JMP_EXPR`); an
-op without an inline expression calls its function of `pybpf.isa.semantics`.
-
-Every instruction is generated on lines of its own, and `lines` maps each
-line to (pc, instructions left in the block after it): a fault's traceback
-line names the faulting pc and how many instructions ran, at no run-time cost.
-The instruction budget is charged once per block (`b -= n`); a block the
-budget cannot pay for is finished by the reference closures (`vm._limit`).
-Calls end blocks, so a callback draws on the budget exactly as in the interpreter.
+`compiled_flow` lays the blocks of each subprogram out as one Python
+function `F<pc>(vm, r1..r5, depth)` with the registers as locals; the code
+of each instruction comes from here, from the opcode table: `EMITTERS` is
+keyed by the `kind` of `pybpf.isa.opcodes.SPECS`, and the value expressions
+by `spec.op` (`ALU_EXPR`, `JMP_EXPR`); an op without an inline expression
+calls its function of `pybpf.isa.semantics`.  Immediates are folded, a mov
+fuses with the ALU op after it (`fusable`), loads and stores through a
+register known to hold r10 + k (`track`) go straight to the frame's stack,
+the others through the function's one-region read and write caches
+(refilled by `vm._load` and `vm._store`, which check every access), and
+calls are `call`'s (helpers that run no program code straight, array
+lookups inline).
 """
 
 from __future__ import annotations
@@ -38,9 +36,6 @@ JMP_EXPR = {
     "jsgt": "({a} ^ {t}) > ({b} ^ {t})", "jsge": "({a} ^ {t}) >= ({b} ^ {t})",
     "jslt": "({a} ^ {t}) < ({b} ^ {t})", "jsle": "({a} ^ {t}) <= ({b} ^ {t})",
 }
-TERMINATORS = {"ja", "jcond", "exit", "may_goto", "call", "callx"}
-
-
 def _r(n: int) -> str:
     return f"r{n}"
 
