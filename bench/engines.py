@@ -1,6 +1,7 @@
 """Every execution engine vs. the Linux JIT on micro-benchmarks (bpf-benchmark / llvmbpf style).
 
-Run: python3 bench/engines.py [--min-time SECONDS] [--repeat N] [--only NAME] [--all]
+Run: python3 bench/engines.py [--min-time SECONDS] [--repeat N] [--only NAME] [--cpu-time]
+                              [--all | --linux-verified]
 
 Each program of bench/engines_programs.py is loaded as XDP into the virtual
 kernel once per engine of `pybpf.vm.engines.ENGINES` (a new engine joins by
@@ -18,12 +19,15 @@ accepted the program.  The programs of
 BEYOND_OUR_VERIFIER pass Linux's verifier but not yet ours (it has no
 precision tracking, and gives up after minutes: "BPF program is too large"),
 so prog_load refuses them on the virtual kernel: they run on Linux only
-unless --all asks for the attempt.
+unless --all asks for the attempt, or --linux-verified runs them as if our
+verifier had accepted them, since Linux's did (a stand-in program is loaded
+and its engine replaced, as tests/support/unverified.py does).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import os
 import sys
@@ -39,7 +43,7 @@ from pybpf.isa.asm import assemble  # noqa: E402
 from pybpf.kernel.linux import syscall  # noqa: E402
 from pybpf.kernel.virtual import VirtualKernel  # noqa: E402
 from pybpf.uapi import MapType, ProgType  # noqa: E402
-from pybpf.vm.engines import ENGINES, clear_caches  # noqa: E402
+from pybpf.vm.engines import ENGINES, clear_caches, engine_class, options  # noqa: E402
 
 XDP = ProgType.BPF_PROG_TYPE_XDP
 PROLOGUE = f"""
@@ -55,17 +59,27 @@ body:
 """
 
 
-def program(source: str, counts: int):
-    return assemble(PROLOGUE + source.format(counts=counts), helper_id=helper_id)
+def program(source: str, counts: int, hashes: int):
+    return assemble(PROLOGUE + source.format(counts=counts, hashes=hashes), helper_id=helper_id)
 
 
 # Loops whose states our verifier cannot prune without precision tracking (Linux verifies them at once).
-BEYOND_OUR_VERIFIER = ("log2 over an array", "primes by division", "switch dispatch")
+BEYOND_OUR_VERIFIER = ("log2 over an array", "primes by division", "switch dispatch", "binary search")
 SAMPLES = 15  # test_run calls per program and engine; the best mean counts (the machine is shared)
 
 
-def _best(run, min_time: float) -> tuple[object, float]:
+def _cpu_timed(run):
+    """run, with duration_ns replaced by this thread's CPU time per run (what other jobs take is not counted)."""
+    def timed(repeat: int):
+        start = time.thread_time_ns()
+        result = run(repeat)
+        return dataclasses.replace(result, duration_ns=(time.thread_time_ns() - start) // max(repeat, 1))
+    return timed
+
+
+def _best(run, min_time: float, cpu_time: bool = False) -> tuple[object, float]:
     """(result, best mean ns per run) of SAMPLES calls with repeat sized so that they take about min_time."""
+    run = _cpu_timed(run) if cpu_time else run
     result = run(1)
     run(100)
     once = max(run(100).duration_ns, 1) / 1e9
@@ -74,20 +88,37 @@ def _best(run, min_time: float) -> tuple[object, float]:
     return result, float(max(best, 1))
 
 
-def time_engine(name: str, source: str, packet: bytes, min_time: float):
+def load_as_verified(kernel: VirtualKernel, name: str, insns) -> int:
+    """The fd of a stand-in XDP program whose engine `name` runs insns as prog_load builds it for a verified
+    program (for the programs Linux's verifier accepts and ours cannot prove yet)."""
+    fd = kernel.prog_load(XDP, assemble("r0 = 0\nexit"), engine=name).fd
+    prog = kernel.prog(fd)
+    old = prog.interp
+    new = engine_class(name)(list(insns), mem=kernel.mem, helpers=old.helpers, resolver=old.resolver,
+                             max_steps=old.max_steps, entry_regs=old.entry_regs, **options(name, verified=True))
+    new.kernel, new.prog_type = old.kernel, old.prog_type
+    for region in (old.code, *old.stacks):
+        kernel.mem.unmap(region)
+    prog.interp, prog.insns = new, list(insns)
+    return fd
+
+
+def time_engine(name: str, source: str, packet: bytes, min_time: float, as_verified: bool = False,
+                cpu_time: bool = False):
     """(retval, data_out, ns per run, steps, compile ns) of one program on one engine."""
     kernel = VirtualKernel(ncpus=1)
     counts = kernel.map_create(MapType.BPF_MAP_TYPE_ARRAY, 4, 8, 8)
-    insns = program(source, counts)
+    hashes = kernel.map_create(MapType.BPF_MAP_TYPE_HASH, 4, 8, 8)
+    insns = program(source, counts, hashes)
     clear_caches()
     start = time.perf_counter_ns()
-    fd = kernel.prog_load(XDP, insns, engine=name).fd
+    fd = load_as_verified(kernel, name, insns) if as_verified else kernel.prog_load(XDP, insns, engine=name).fd
     kernel.prog_test_run(fd, packet)  # the native engine compiles before its first run
     compile_ns = time.perf_counter_ns() - start
     if name == "tiered":  # steady state: the runs that make the program hot (a test_run's repeat counts whole)
         from pybpf.vm.tiered import HOT_RUNS
         kernel.prog_test_run(fd, packet, repeat=HOT_RUNS)
-    result, ns = _best(lambda repeat: kernel.prog_test_run(fd, packet, repeat=repeat), min_time)
+    result, ns = _best(lambda repeat: kernel.prog_test_run(fd, packet, repeat=repeat), min_time, cpu_time)
     kernel.prog_test_run(fd, packet)
     steps = kernel.info(fd)["last_run_insns"]  # 0 where the engine does not count (native, unchecked)
     return result.retval, result.data_out, ns, steps, compile_ns
@@ -96,8 +127,9 @@ def time_engine(name: str, source: str, packet: bytes, min_time: float):
 def time_kernel(source: str, packet: bytes, repeat: int):
     """(retval, data_out, best mean ns per run over SAMPLES calls, jited) on the Linux kernel."""
     counts = syscall.map_create(MapType.BPF_MAP_TYPE_ARRAY, 4, 8, 8)
+    hashes = syscall.map_create(MapType.BPF_MAP_TYPE_HASH, 4, 8, 8)
     try:
-        loaded = syscall.prog_load(XDP, encode(program(source, counts)))
+        loaded = syscall.prog_load(XDP, encode(program(source, counts, hashes)))
         try:
             jited = syscall.prog_info(loaded.fd).jited_prog_len > 0
             runs = [syscall.prog_test_run(loaded.fd, packet, repeat=repeat) for _ in range(SAMPLES)]
@@ -106,6 +138,7 @@ def time_kernel(source: str, packet: bytes, repeat: int):
             syscall.close(loaded.fd)
     finally:
         syscall.close(counts)
+        syscall.close(hashes)
 
 
 def geomean(values: list[float]) -> float:
@@ -117,8 +150,15 @@ def main() -> None:
     parser.add_argument("--min-time", type=float, default=0.6, help="seconds of runs per program and engine")
     parser.add_argument("--repeat", type=int, default=1000, help="BPF_PROG_TEST_RUN repeat count on Linux")
     parser.add_argument("--only", help="run only the programs whose name contains this")
-    parser.add_argument("--all", action="store_true",
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="time the virtual kernel's runs by this thread's CPU time, not the wall clock "
+                             "(steadier on a loaded machine)")
+    choice = parser.add_mutually_exclusive_group()
+    choice.add_argument("--all", action="store_true",
                         help="also load BEYOND_OUR_VERIFIER's programs into the virtual kernel (minutes each, refused)")
+    choice.add_argument("--linux-verified", action="store_true",
+                        help="run BEYOND_OUR_VERIFIER's programs on the virtual kernel as verified when Linux's "
+                             "verifier accepts them")
     args = parser.parse_args()
     available, reason = syscall.kernel_available()
     names = list(ENGINES)
@@ -140,14 +180,16 @@ def main() -> None:
             except syscall.KernelError as err:
                 print(f"{title:24} {'linux':9} skipped: {str(err).splitlines()[0]}")
         reference, steps = None, 0
-        if title in BEYOND_OUR_VERIFIER and not args.all:
+        as_verified = title in BEYOND_OUR_VERIFIER and args.linux_verified and linux is not None
+        if title in BEYOND_OUR_VERIFIER and not args.all and not as_verified:
             print(f"{title:24} {'virtual':9} skipped: pybpf's verifier gives up on this loop (no precision "
-                  f"tracking yet); --all tries")
+                  f"tracking yet); --all tries, --linux-verified runs it as Linux verified it")
             if linux is not None:
                 print(f"{title:24} {'linux':9} {'':6} {linux[2]:11.0f}")
             continue
         for name in names:
-            retval, data_out, ns, counted, compile_ns = time_engine(name, source, packet, args.min_time)
+            retval, data_out, ns, counted, compile_ns = time_engine(name, source, packet, args.min_time,
+                                                                    as_verified, args.cpu_time)
             steps = counted or steps  # every engine executes the reference interpreter's instructions
             if reference is None:
                 reference = retval, data_out

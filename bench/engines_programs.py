@@ -2,8 +2,9 @@
 
 Each entry is (source, packet): the assembly of an XDP program body that
 finds the packet at r1 (the bench prepends the context-to-packet prologue
-and its bounds check, `PACKET` bytes) and `{counts}` where it uses the
-benchmark's array map (8 u64 slots).  The packet is the same bytes on
+and its bounds check, `PACKET` bytes), `{counts}` where it uses the
+benchmark's array map (8 u64 slots) and `{hashes}` where it uses its hash
+map (u32 keys, u64 values, 8 entries, empty before each load).  The packet is the same bytes on
 every engine and on the Linux kernel.
 """
 
@@ -214,6 +215,36 @@ PROGRAMS: dict[str, tuple[str, bytes]] = {
         r1 = *(u64 *)(r0 + 0)
         r1 += r6
         *(u64 *)(r0 + 0) = r1
+    next:
+        r6 += 1
+        if r6 < 64 goto loop
+        r0 = r6
+        exit
+    """, bytes(PACKET)),
+    "hash map counting loop": ("""
+        r6 = 0
+    loop:
+        r1 = r6
+        r1 &= 7
+        *(u32 *)(r10 - 4) = r1
+        r1 = map[fd:{hashes}] ll
+        r2 = r10
+        r2 += -4
+        call bpf_map_lookup_elem
+        if r0 == 0 goto insert
+        r1 = *(u64 *)(r0 + 0)
+        r1 += r6
+        *(u64 *)(r0 + 0) = r1
+        goto next
+    insert:
+        *(u64 *)(r10 - 16) = r6
+        r1 = map[fd:{hashes}] ll
+        r2 = r10
+        r2 += -4
+        r3 = r10
+        r3 += -16
+        r4 = 0
+        call bpf_map_update_elem
     next:
         r6 += 1
         if r6 < 64 goto loop

@@ -5,8 +5,8 @@ Run: python3 bench/python_probe_overhead.py [--calls N]
 The workload calls a small function N times.  It is timed bare, with a BPF
 program attached to the function's entry that counts calls in an array map
 (once per engine of `pybpf.vm.engines.ENGINES`: the program is loaded with
-`engine=`; the virtual kernel does not verify programs yet, so native code
-keeps its bounds checks), and under cProfile.  Printed: ns per call for
+`engine=`; prog_load verifies it, so native code runs without bounds checks),
+and under cProfile.  Printed: ns per call for
 each, the added cost per call relative to the bare run, and the slowdown.
 """
 

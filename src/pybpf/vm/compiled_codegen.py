@@ -1,19 +1,17 @@
-"""BPF program -> Python source: the code generator of the compiled-Python engine.
+"""BPF instruction -> Python lines: the per-instruction half of the compiled-Python engine's code generator.
 
-Each subprogram entry becomes one Python function `F<pc>(vm, r1..r5, depth)`
-with the registers as locals.  Its body is a `while True` loop over the
-basic blocks, found by a binary tree of `pc` comparisons (one dispatch per
-block, none per instruction).  Per-instruction code comes from the opcode
-table: `EMITTERS` is keyed by the `kind` of `pybpf.isa.opcodes.SPECS`, and
-the value expressions are keyed by `spec.op` (`ALU_EXPR`, `JMP_EXPR`); an
-op without an inline expression calls its function of `pybpf.isa.semantics`.
-
-Every instruction is generated on lines of its own, and `lines` maps each
-line to (pc, instructions left in the block after it): a fault's traceback
-line names the faulting pc and how many instructions ran, at no run-time cost.
-The instruction budget is charged once per block (`b -= n`); a block the
-budget cannot pay for is finished by the reference closures (`vm._limit`).
-Calls end blocks, so a callback draws on the budget exactly as in the interpreter.
+`compiled_flow` lays the blocks of each subprogram out as one Python
+function `F<pc>(vm, r1..r5, depth)` with the registers as locals; the code
+of each instruction comes from here, from the opcode table: `EMITTERS` is
+keyed by the `kind` of `pybpf.isa.opcodes.SPECS`, and the value expressions
+by `spec.op` (`ALU_EXPR`, `JMP_EXPR`); an op without an inline expression
+calls its function of `pybpf.isa.semantics`.  Immediates are folded, a mov
+fuses with the ALU op after it (`fusable`), loads and stores through a
+register known to hold r10 + k (`track`) go straight to the frame's stack,
+the others through the function's one-region read and write caches
+(refilled by `vm._load` and `vm._store`, which check every access), and
+calls are `call`'s (helpers that run no program code straight, array
+lookups inline).
 """
 
 from __future__ import annotations
@@ -38,9 +36,6 @@ JMP_EXPR = {
     "jsgt": "({a} ^ {t}) > ({b} ^ {t})", "jsge": "({a} ^ {t}) >= ({b} ^ {t})",
     "jslt": "({a} ^ {t}) < ({b} ^ {t})", "jsle": "({a} ^ {t}) <= ({b} ^ {t})",
 }
-TERMINATORS = {"ja", "jcond", "exit", "may_goto", "call", "callx"}
-
-
 def _r(n: int) -> str:
     return f"r{n}"
 
@@ -63,64 +58,116 @@ def _addr(reg: int, off: int) -> str:
     return f"({_r(reg)} + {off}) & {M64}" if off else _r(reg)
 
 
-def _on_stack(reg: int, off: int, size: int) -> bool:
-    """r10 + off is the frame's own stack, statically inside it: no region lookup is needed."""
-    return reg == 10 and -STACK_SIZE <= off and off + size <= 0
+def _stack_offset(fp: dict[int, int], reg: int, off: int, size: int) -> int | None:
+    """The offset in the frame's stack buffer of reg + off when reg is known to be r10 + k and the access lies
+    wholly inside the frame: such an access needs no region lookup.  None otherwise."""
+    k = fp.get(reg)
+    if k is None or not (-STACK_SIZE <= k + off and k + off + size <= 0):
+        return None
+    return STACK_SIZE + k + off
 
 
-def _alu(pc, insn, spec):
+def _imm(insn: Insn, w: int) -> int:
+    """The immediate as the signed value it stands for at width w."""
+    v = insn.imm & MASK[w]
+    return v - (1 << w) if v >> (w - 1) else v
+
+
+def alu_expr(insn: Insn, a: str | None = None) -> str:
+    """The value of an ALU instruction, with its first operand `a` when given (a fused mov, see `fusable`).
+
+    Immediates are folded: r -= 4 rather than r += 0xff..fc (the small constant is the cheaper int operation),
+    shifts by a constant need no run-time mask.
+    """
+    spec = insn.spec
     w, op = spec.width, spec.op
-    a, b = _operands(insn, spec, w)
+    a_reg, b = _operands(insn, spec, w)
+    a = a_reg if a is None else a
+    imm = "src" not in spec.operands
+    if op in ("add", "sub") and imm and _imm(insn, w) < 0:
+        return f"({a} {'-' if op == 'add' else '+'} {-_imm(insn, w)}) & {MASK[w]}"
+    if op in ("lsh", "rsh") and imm:
+        shift = insn.imm & (w - 1)
+        return f"({a} << {shift}) & {MASK[w]}" if op == "lsh" else f"{a} >> {shift}"
     if op in ALU_EXPR:
-        expr = ALU_EXPR[op].format(a=a, b=b, m=MASK[w], s=w - 1)
-    else:
-        expr = f"ALU_{op}({a}, {b}, {w})"
-    return [f"{_r(insn.dst)} = {expr}"]
+        return ALU_EXPR[op].format(a=a, b=b, m=MASK[w], s=w - 1)
+    return f"ALU_{op}({a}, {b}, {w})"
 
 
-def _neg(pc, insn, spec):
+def _alu(pc, insn, spec, fp):
+    return [f"{_r(insn.dst)} = {alu_expr(insn)}"]
+
+
+def fusable(mov: Insn, nxt: Insn | None) -> bool:
+    """`rD = rS` then a 64-bit `rD op= X` (X not rD): one line `rD = rS op X`, one assignment fewer."""
+    if nxt is None or mov.spec.kind != "alu" or mov.spec.op != "mov" or mov.spec.width != 64:
+        return False
+    spec = nxt.spec
+    return ("src" in mov.spec.operands and spec.kind == "alu" and spec.width == 64 and spec.op != "mov"
+            and nxt.dst == mov.dst and ("src" not in spec.operands or nxt.src != mov.dst))
+
+
+def _neg(pc, insn, spec, fp):
     return [f"{_r(insn.dst)} = -{_r(insn.dst)} & {MASK[spec.width]}"]
 
 
-def _movsx(pc, insn, spec):
+def _movsx(pc, insn, spec, fp):
     return [f"{_r(insn.dst)} = {_sext(_r(insn.src), insn.off, spec.width)}"]
 
 
-def _end(pc, insn, spec):
+def _end(pc, insn, spec, fp):
     d, bits = _r(insn.dst), spec.width
     if spec.op == "le":
         return [f"{d} = {d} & {MASK[bits]}"]
     return [f"{d} = END_{spec.op}({d}, {bits})"]
 
 
-def _ldx(pc, insn, spec):
+def _get(view: str, offset: str, size: int) -> str:
+    """The unsigned value of size bytes at offset of a byte memoryview (a byte is an index, the cheapest)."""
+    return f"{view}[{offset}]" if size == 1 else f"UNPACK{size}({view}, {offset})[0]"
+
+
+def _put(view: str, offset: str, size: int, value: str) -> str:
+    return f"{view}[{offset}] = {value}" if size == 1 else f"PACK{size}({view}, {offset}, {value})"
+
+
+def load(d: str, reg: int, off: int, size: int, fp: dict[int, int]) -> list[str]:
+    """Lines that set d to the size-byte value at reg + off, checked: the stack at once, else a region."""
+    at = _stack_offset(fp, reg, off, size)
+    if at is not None:
+        return [f"{d} = {_get('sv', str(at), size)}"]
+    # through the function's one-region read cache (cs, ce, cv), refilled by vm._load
+    a, lines = (_r(reg), []) if not off else ("a", [f"a = {_addr(reg, off)}"])
+    return lines + [f"if cs <= {a} and {a} + {size} <= ce: {d} = {_get('cv', f'{a} - cs', size)}",
+                    f"else: {d}, cs, ce, cv = vm._load({a}, {size})"]
+
+
+def _ldx(pc, insn, spec, fp):
     size, d = spec.width // 8, _r(insn.dst)
-    if _on_stack(insn.src, insn.off, size):
-        lines = [f"{d} = UNPACK{size}(sv, {STACK_SIZE + insn.off})[0]"]
-    else:  # through the function's one-region read cache (cs, ce, cv), refilled by vm._load
-        lines = [f"a = {_addr(insn.src, insn.off)}",
-                 f"if cs <= a and a + {size} <= ce: {d} = UNPACK{size}(cv, a - cs)[0]",
-                 f"else: {d}, cs, ce, cv = vm._load(a, {size})"]
+    lines = load(d, insn.src, insn.off, size, fp)
     if spec.kind == "ldxs":
         lines.append(f"{d} = {_sext(d, spec.width)}")
     return lines
 
 
-def _store(insn, size: int, value: str) -> list[str]:
-    value = f"{value} & {MASK[size * 8]}"
-    if _on_stack(insn.dst, insn.off, size):
-        return [f"PACK{size}(sv, {STACK_SIZE + insn.off}, {value})"]
-    return [f"a = {_addr(insn.dst, insn.off)}",  # the write cache (ws, we, wv) holds writable regions only
-            f"if ws <= a and a + {size} <= we: PACK{size}(wv, a - ws, {value})",
-            f"else: ws, we, wv = vm._store(a, {size}, {value})"]
+def _store(insn, size: int, value: str, fp: dict[int, int]) -> list[str]:
+    at = _stack_offset(fp, insn.dst, insn.off, size)
+    if at is not None:
+        return [_put("sv", str(at), size, value)]
+    # the write cache (ws, we, wv) holds writable regions only
+    a, lines = (_r(insn.dst), []) if not insn.off else ("a", [f"a = {_addr(insn.dst, insn.off)}"])
+    return lines + [f"if ws <= {a} and {a} + {size} <= we: {_put('wv', f'{a} - ws', size, value)}",
+                    f"else: ws, we, wv = vm._store({a}, {size}, {value})"]
 
 
-def _st(pc, insn, spec):
-    return _store(insn, spec.width // 8, str(insn.imm & M64))
+def _st(pc, insn, spec, fp):
+    size = spec.width // 8
+    return _store(insn, size, str(insn.imm & MASK[size * 8]), fp)
 
 
-def _stx(pc, insn, spec):
-    return _store(insn, spec.width // 8, _r(insn.src))
+def _stx(pc, insn, spec, fp):
+    size = spec.width // 8
+    return _store(insn, size, f"{_r(insn.src)} & {MASK[size * 8]}", fp)
 
 
 def _aligned(pc, insn, size):
@@ -128,7 +175,7 @@ def _aligned(pc, insn, size):
             f"if a % {size}: MISALIGNED({pc}, a, {size})"]
 
 
-def _atomic(pc, insn, spec):
+def _atomic(pc, insn, spec, fp):
     w, op, s = spec.width, spec.op, _r(insn.src)
     size, m = w // 8, MASK[w]
     lines = _aligned(pc, insn, size) + [f"o = load(a, {size})"]
@@ -142,199 +189,98 @@ def _atomic(pc, insn, spec):
     return lines
 
 
-def _load_acq(pc, insn, spec):
+def _load_acq(pc, insn, spec, fp):
     size = spec.width // 8
     return _aligned(pc, insn, size) + [f"{_r(insn.dst)} = load(a, {size})"]
 
 
-def _store_rel(pc, insn, spec):
+def _store_rel(pc, insn, spec, fp):
     size = spec.width // 8
     return _aligned(pc, insn, size) + [f"store(a, {size}, {_r(insn.src)})"]
 
 
-def _lddw(pc, insn, spec):
+def _lddw(pc, insn, spec, fp):
     return [f"{_r(insn.dst)} = LD{pc}"]  # bound per engine: pseudo lddw values differ per load
 
 
-def _ld_packet(pc, insn, spec):
+def _ld_packet(pc, insn, spec, fp):
     index = _r(insn.src) if spec.kind == "ldind" else "0"
     return [f"r0 = vm._ld_packet({pc}, {index}, {insn.imm}, {spec.width // 8})",
             "if r0 is None:", "    r0 = 0", "    vm._left = b", "    return 0"]
 
 
-def _ja(pc, insn, spec):
-    return [f"pc = {pc + 1 + (insn.imm if spec.op == 'gotol' else insn.off)}"]
-
-
 def condition(insn: Insn) -> str:
+    """The Python condition of a conditional jump (the block layout emits the branch itself)."""
     spec = insn.spec
     w = spec.width
     a, b = _operands(insn, spec, w)
     return JMP_EXPR[spec.op].format(a=a, b=b, t=1 << (w - 1))
 
 
-def _jcond(pc, insn, spec):
-    return [f"pc = {pc + 1 + insn.off} if {condition(insn)} else {pc + 1}"]
-
-
 _ARGS = "r1, r2, r3, r4, r5"
 FORGET = "cs = ce = ws = we = 0"  # a call may unmap regions: the access caches start over
+MAP_LOOKUP_ELEM = 1
 
 
-def _call(pc, insn, spec):
+def call(pc: int, insn: Insn, fp: dict[int, int], fast: frozenset[int]) -> list[str]:
+    """The lines of a call (the layout continues at pc + 1).
+
+    A helper in `fast` (one that never runs program code: no callback, no tail
+    call) is its implementation called straight, without syncing the budget;
+    bpf_map_lookup_elem on an array map of ARRAYS (bound per engine) is
+    &values[key] or NULL inline, as the native engine does.  Others go through
+    `vm._helper`, which shares the budget with the callbacks they run.
+    """
+    spec = insn.spec
+    if spec.kind == "callx":
+        return ["vm._left = b", f"r0 = vm._callx({pc}, {_r(insn.dst)}, depth, {_ARGS})", "b = vm._left", FORGET]
     if spec.op == "local":
         target = pc + 1 + insn.imm
         return [f"if depth >= {7}: TOO_DEEP({pc})", "vm._left = b",
-                f"r0 = F{target}(vm, {_ARGS}, depth + 1)", "b = vm._left", FORGET, f"pc = {pc + 1}"]
+                f"r0 = F{target}(vm, {_ARGS}, depth + 1)", "b = vm._left", FORGET]
     if spec.op == "kfunc":
         return [f"KFUNC({pc})"]
-    return ["vm._left = b", f"r0 = HELPER({pc}, {insn.imm}, depth, {_ARGS})", "b = vm._left", FORGET,
-            f"pc = {pc + 1}"]
+    if insn.imm not in fast:
+        return ["vm._left = b", f"r0 = HELPER({pc}, {insn.imm}, depth, {_ARGS})", "b = vm._left", FORGET]
+    direct = [f"r0 = H{insn.imm}(vm, {_ARGS}) & {M64}", FORGET]
+    if insn.imm != MAP_LOOKUP_ELEM:
+        return direct
+    key = load("k", 2, 0, 4, fp)
+    return ["ar = ARRAYS.get(r1)", "if ar is None:", *("    " + line for line in direct), "else:",
+            *("    " + line for line in key), "    r0 = ar[0] + k * ar[1] if k < ar[2] else 0"]
 
 
-def _callx(pc, insn, spec):
-    return ["vm._left = b", f"r0 = vm._callx({pc}, {_r(insn.dst)}, depth, {_ARGS})", "b = vm._left",
-            FORGET, f"pc = {pc + 1}"]
-
-
-def _exit(pc, insn, spec):
+def _exit(pc, insn, spec, fp):
     return ["vm._left = b", "return r0"]
 
 
-def _may_goto(pc, insn, spec):
-    return ["if vm.may_goto_budget <= 0:", f"    pc = {pc + 1 + insn.off}", "else:",
-            "    vm.may_goto_budget -= 1", f"    pc = {pc + 1}"]
-
-
-# kind of the opcode table -> emitter of one instruction's Python lines.
+# kind of the opcode table -> emitter of one instruction's Python lines.  The control transfers (ja, jcond,
+# may_goto) and calls (call, callx) are laid out by compiled_flow, which knows the successors.
 EMITTERS = {
     "alu": _alu, "neg": _neg, "movsx": _movsx, "end": _end,
     "ldx": _ldx, "ldxs": _ldx, "st": _st, "stx": _stx, "atomic": _atomic,
     "load_acq": _load_acq, "store_rel": _store_rel, "lddw": _lddw,
-    "ldabs": _ld_packet, "ldind": _ld_packet,
-    "ja": _ja, "jcond": _jcond, "call": _call, "callx": _callx, "exit": _exit, "may_goto": _may_goto,
+    "ldabs": _ld_packet, "ldind": _ld_packet, "exit": _exit,
 }
+_NO_WRITE = {"st", "stx", "ja", "jcond", "exit", "may_goto", "store_rel"}
 
 
-def _successors(pc: int, insn: Insn) -> list[int]:
-    spec = insn.spec
-    if spec.kind == "exit":
-        return []
-    if spec.kind == "ja":
-        return [pc + 1 + (insn.imm if spec.op == "gotol" else insn.off)]
-    if spec.kind in ("jcond", "may_goto"):
-        return [pc + 1, pc + 1 + insn.off]
-    return [pc + insn.size]
-
-
-def blocks(slots: list[Insn | None], entry: int) -> dict[int, list[int]]:
-    """The basic blocks reachable from entry: leader pc -> the pcs of its instructions."""
-    reach, work = set(), [entry]
-    leaders = {entry}
-    while work:
-        pc = work.pop()
-        if pc in reach:
-            continue
-        reach.add(pc)
-        insn = slots[pc]
-        nxt = _successors(pc, insn)
-        if insn.spec.kind in TERMINATORS:
-            leaders.update(nxt)
-        work.extend(nxt)
-    result: dict[int, list[int]] = {}
-    for leader in sorted(leaders & reach):
-        pcs, pc = [], leader
-        while True:
-            pcs.append(pc)
-            insn = slots[pc]
-            if insn.spec.kind in TERMINATORS:
-                break
-            pc += insn.size
-            if pc in leaders:
-                pcs.append(-pc)  # falls through into the next leader
-                break
-        result[leader] = pcs
-    return result
-
-
-class Source:
-    """Python source under construction, with the pc and budget rest of every line."""
-
-    def __init__(self):
-        self.text: list[str] = []
-        self.lines: dict[int, tuple[int, int]] = {}  # 1-based line -> (pc, instructions after it in its block)
-
-    def add(self, indent: int, line: str, where: tuple[int, int] | None = None) -> None:
-        self.text.append(" " * indent + line)
-        if where is not None:
-            self.lines[len(self.text)] = where
-
-
-def _dispatch(src: Source, leaders: list[int], emit_block, indent: int) -> None:
-    """A binary tree of comparisons over the sorted leaders, a block at each leaf."""
-    if len(leaders) <= 3:
-        for i, leader in enumerate(leaders):
-            if i == len(leaders) - 1 and i > 0:
-                src.add(indent, "else:")
-            else:
-                src.add(indent, f"{'if' if i == 0 else 'elif'} pc == {leader}:")
-            emit_block(leader, indent + 4)
-        return
-    mid = len(leaders) // 2
-    src.add(indent, f"if pc < {leaders[mid]}:")
-    _dispatch(src, leaders[:mid], emit_block, indent + 4)
-    src.add(indent, "else:")
-    _dispatch(src, leaders[mid:], emit_block, indent + 4)
-
-
-def function(src: Source, slots: list[Insn | None], entry: int) -> None:
-    """Append the source of F<entry> to src."""
-    graph = blocks(slots, entry)
-    src.add(0, f"def F{entry}(vm, r1, r2, r3, r4, r5, depth):")
-    src.add(4, "r0 = r6 = r7 = r8 = r9 = cs = ce = ws = we = 0; cv = wv = None")
-    src.add(4, "sv = VIEWS[depth]; r10 = ENDS[depth]; ZERO(STARTS[depth], 0, 512)")
-    src.add(4, f"b = vm._left; pc = {entry}")
-    src.add(4, "while True:")
-
-    def emit_block(leader: int, indent: int) -> None:
-        pcs = graph[leader]
-        run = [pc for pc in pcs if pc >= 0]
-        n = len(run)
-        last = slots[run[-1]]
-        if last.spec.kind == "jcond" and run[-1] + 1 + last.off == leader:
-            return self_loop(leader, run, indent)
-        src.add(indent, f"b -= {n}")
-        src.add(indent, "if b < 0:")
-        src.add(indent + 4, f"vm._limit({leader}, b + {n}, [r0, r1, r2, r3, r4, r5, r6, r7, r8, r9, r10], depth)")
-        for k, pc in enumerate(run):
-            insn = slots[pc]
-            for line in EMITTERS[insn.spec.kind](pc, insn, insn.spec):
-                src.add(indent, line, (pc, n - k - 1))
-        if pcs[-1] < 0:
-            src.add(indent, f"pc = {-pcs[-1]}")
-
-    def self_loop(leader: int, run: list[int], indent: int) -> None:
-        """A block that branches back to itself loops in place, without going through the dispatch."""
-        n = len(run)
-        src.add(indent, "while True:")
-        indent += 4
-        src.add(indent, f"b -= {n}")
-        src.add(indent, "if b < 0:")
-        src.add(indent + 4, f"vm._limit({leader}, b + {n}, [r0, r1, r2, r3, r4, r5, r6, r7, r8, r9, r10], depth)")
-        for k, pc in enumerate(run[:-1]):
-            insn = slots[pc]
-            for line in EMITTERS[insn.spec.kind](pc, insn, insn.spec):
-                src.add(indent, line, (pc, n - k - 1))
-        src.add(indent, f"if not ({condition(slots[run[-1]])}):", (run[-1], 0))
-        src.add(indent + 4, f"pc = {run[-1] + 1}", (run[-1], 0))
-        src.add(indent + 4, "break")
-
-    leaders = sorted(graph)
-    if len(leaders) == 1:
-        emit_block(leaders[0], 8)
-    else:
-        _dispatch(src, leaders, emit_block, 8)
-    src.add(0, "")
+def track(fp: dict[int, int], insn: Insn) -> None:
+    """Update fp (register -> k where the register holds r10 + k) past insn: the stack fast path's facts."""
+    spec, kind = insn.spec, insn.spec.kind
+    if kind == "alu" and spec.width == 64 and spec.op == "mov" and "src" in spec.operands and insn.src in fp:
+        fp[insn.dst] = fp[insn.src]
+    elif (kind == "alu" and spec.width == 64 and spec.op in ("add", "sub") and "src" not in spec.operands
+          and insn.dst in fp):
+        fp[insn.dst] += _imm(insn, 64) if spec.op == "add" else -_imm(insn, 64)
+    elif kind in ("call", "callx", "ldabs", "ldind"):
+        for r in range(6):
+            fp.pop(r, None)
+    elif kind == "atomic":
+        fp.pop(insn.src, None)
+        fp.pop(0, None)
+    elif kind not in _NO_WRITE:
+        fp.pop(insn.dst, None)
 
 
 def semantic_names() -> dict[str, object]:

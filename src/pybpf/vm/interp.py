@@ -191,8 +191,13 @@ class Interpreter:
         try:
             return helper.impl(self, r1, r2, r3, r4, r5) & M64
         except NeedsKernel:
-            raise VMFault(pc, self.slots[pc], f"helper {helper.full_name}#{helper_id} needs a kernel "
-                          "(load the program into the virtual kernel)") from None
+            raise self.needs_kernel(pc) from None
+
+    def needs_kernel(self, pc: int) -> VMFault:
+        """The fault of the helper call at pc when the helper needs a kernel service a bare run lacks."""
+        helper = self.helpers[self.slots[pc].imm]
+        return VMFault(pc, self.slots[pc], f"helper {helper.full_name}#{helper.id} needs a kernel "
+                       "(load the program into the virtual kernel)")
 
     def exit_frame(self, regs: list[int]) -> int:
         """Return from the current frame: the caller's pc, or DONE from the outermost one."""

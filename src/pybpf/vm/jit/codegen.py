@@ -12,6 +12,8 @@ symbols the engine binds (llvm.add_symbol).  A callback that fails sets
 
 from __future__ import annotations
 
+import errno
+
 from llvmlite import ir
 
 from ...helpers import helper_id
@@ -28,7 +30,8 @@ ICMP = {"jeq": ("u", "=="), "jne": ("u", "!="), "jgt": ("u", ">"), "jge": ("u", 
         "jle": ("u", "<="), "jsgt": ("s", ">"), "jsge": ("s", ">="), "jslt": ("s", "<"), "jsle": ("s", "<=")}
 RMW = {"add": "add", "or": "or", "and": "and", "xor": "xor", "xchg": "xchg"}
 FRAMES = 8
-MAP_LOOKUP_ELEM = helper_id("map_lookup_elem")
+MAP_LOOKUP_ELEM, MAP_UPDATE_ELEM = helper_id("map_lookup_elem"), helper_id("map_update_elem")
+BPF_NOEXIST, BPF_EXIST = 1, 2
 # The two callbacks into Python, bound to these names with llvm.add_symbol by the engine.
 HELPER_SYMBOL, CHECK_SYMBOL = "pybpf_jit_helper", "pybpf_jit_check"
 PROG_SYMBOL, LOOP_SYMBOL = "prog", "loop"  # the entry of one activation; n whole runs (engine.run)
@@ -57,9 +60,11 @@ class Codegen:
     """Builds the module of one program.  lddw: pc -> value (resolved by the engine)."""
 
     def __init__(self, slots, lddw: dict[int, int], checked: bool, code_start: int,
-                 arrays: dict[int, tuple[int, int, int]] | None = None, native_helpers: frozenset[int] = frozenset()):
+                 arrays: dict[int, tuple[int, int, int, int]] | None = None,
+                 native_helpers: frozenset[int] = frozenset()):
         self.slots, self.lddw, self.checked = slots, lddw, checked
-        self.arrays = arrays or {}  # map handle -> (element 0, element size, max_entries): inline lookups
+        # map handle -> (element 0, element size, max_entries, value size): inline lookups and updates
+        self.arrays = arrays or {}
         self.native_helpers = native_helpers  # helper ids run in native code (native_helpers.EMITTERS)
         self.code_start = code_start
         self.module = ir.Module(name="bpf")
@@ -71,6 +76,7 @@ class Codegen:
         self.find = ir.Function(self.module, find_type, name="find_region") if checked else None
         self.fn = ir.Function(self.module, ir.FunctionType(ir.VoidType(), [i64.as_pointer()]), name=PROG_SYMBOL)
         self.memset = self.module.declare_intrinsic("llvm.memset", [i8.as_pointer(), i64])
+        self.memcpy = self.module.declare_intrinsic("llvm.memcpy", [i8.as_pointer(), i8.as_pointer(), i64])
         self.entries = sorted(subprogram_entries(slots))
 
     # -- helpers for building ------------------------------------------------
@@ -395,6 +401,8 @@ class Codegen:
             return
         if insn.imm == MAP_LOOKUP_ELEM and self.arrays:
             self.inline_array_lookup(pc)
+        if insn.imm == MAP_UPDATE_ELEM and self.arrays and not self.checked:
+            self.inline_array_update(pc)
         args = [self.reg(r) for r in range(1, 6)]
         self.set(0, self.call_helper(pc, _const(insn.imm), args))
         self.b.branch(self.blocks[pc + 1])
@@ -404,13 +412,39 @@ class Codegen:
         b = self.b
         generic = self.fn.append_basic_block()
         switch = b.switch(self.reg(1), generic)
-        for handle, (base, elem, entries) in sorted(self.arrays.items()):
+        for handle, (base, elem, entries, _) in sorted(self.arrays.items()):
             case = self.fn.append_basic_block()
             switch.add_case(_const(handle), case)
             b.position_at_end(case)
             index = b.zext(b.load(self.address(pc, 2, 0, 4, 0), align=1), i64)
             inside = b.icmp_unsigned("<", index, _const(entries))
             self.set(0, b.select(inside, b.add(_const(base), b.mul(index, _const(elem))), _const(0)))
+            b.branch(self.blocks[pc + 1])
+        b.position_at_end(generic)
+
+    def inline_array_update(self, pc) -> None:
+        """bpf_map_update_elem on a known array map, as ArrayMap.update does it: flags past BPF_EXIST are
+        -EINVAL, an index past the end -E2BIG, BPF_NOEXIST -EEXIST (elements always exist), else the value
+        is copied in and r0 = 0.  Verified code only: the key and value pointers are the verifier's to prove."""
+        b = self.b
+        generic = self.fn.append_basic_block()
+        switch = b.switch(self.reg(1), generic)
+        for handle, (base, elem, entries, size) in sorted(self.arrays.items()):
+            case, copy, done = (self.fn.append_basic_block() for _ in range(3))
+            switch.add_case(_const(handle), case)
+            b.position_at_end(case)
+            flags = self.reg(4)
+            index = b.zext(b.load(b.inttoptr(self.reg(2), i32.as_pointer()), align=1), i64)
+            r0 = b.select(b.icmp_unsigned("==", flags, _const(BPF_NOEXIST)), _const(-errno.EEXIST), _const(0))
+            r0 = b.select(b.icmp_unsigned(">=", index, _const(entries)), _const(-errno.E2BIG), r0)
+            r0 = b.select(b.icmp_unsigned(">", flags, _const(BPF_EXIST)), _const(-errno.EINVAL), r0)
+            self.set(0, r0)
+            b.cbranch(b.icmp_unsigned("==", r0, _const(0)), copy, done)
+            b.position_at_end(copy)
+            target = b.inttoptr(b.add(_const(base), b.mul(index, _const(elem))), i8.as_pointer())
+            b.call(self.memcpy, [target, b.inttoptr(self.reg(3), i8.as_pointer()), _const(size), ir.Constant(i1, 0)])
+            b.branch(done)
+            b.position_at_end(done)
             b.branch(self.blocks[pc + 1])
         b.position_at_end(generic)
 

@@ -16,12 +16,12 @@ import ctypes
 import weakref
 from operator import length_hint
 
-from ...errors import PybpfError
-from ...maps.array import ArrayMap
 from ..check import subprogram_entries
 from ..fault import VMFault
+from ..inline_maps import inline_arrays, plain_helpers
 from ..interp import MAX_CALL_DEPTH, MAX_STEPS, MAX_TAIL_CALL_CNT, MAY_GOTO_BUDGET, STACK_SIZE, Interpreter, TailCall
 from ..memory import MemoryFault
+from ..standalone import NeedsKernel
 from . import layout as L
 from .codegen import CHECK_SYMBOL, HELPER_SYMBOL, LOOP_SYMBOL, PROG_SYMBOL, Codegen
 from .compile import compiled, digest
@@ -43,9 +43,14 @@ _LIVE: "dict[int, weakref.ref[NativeEngine]]" = {}
 def _helper(state, pc, helper_id, r1, r2, r3, r4, r5):
     engine = _LIVE[state]()
     try:
+        impl = engine.plain.get(helper_id)
+        if impl is not None:  # a helper that runs no program code: its implementation, straight
+            return impl(engine, r1, r2, r3, r4, r5) & M64
         if helper_id == L.HELPER_PACKET:
             return engine.load_packet(pc, r1, r2)
         return engine.helper_call(pc, helper_id, r1, r2, r3, r4, r5)
+    except NeedsKernel:
+        return engine.hold(engine.needs_kernel(pc))
     except BaseException as err:  # noqa: BLE001 - carried across the native frames, raised by _enter
         return engine.hold(err)
 
@@ -102,6 +107,8 @@ class NativeEngine(Interpreter):
         self.entry_addresses: dict[str, int] = {}  # the machine code's entries, once compiled
         self.compile_seconds = 0.0
         self._entries = subprogram_entries(self.slots)
+        # helper id -> implementation of the helpers called that run no program code (inline_maps.plain_helpers)
+        self.plain = {i: self.helpers[i].impl for i in plain_helpers(self.helpers, self.slots)}
         _LIVE[self._state_addr] = weakref.ref(self)
         weakref.finalize(self, _LIVE.pop, self._state_addr, None)
 
@@ -111,7 +118,7 @@ class NativeEngine(Interpreter):
         Array maps the program names with lddw are looked up inline (their values sit at
         stable addresses), so it waits until the virtual kernel has set `kernel`.
         """
-        arrays = _inline_arrays(self.kernel, self.slots, self._lddw)
+        arrays = inline_arrays(self.kernel, self.slots, self._lddw)
         code = self.code.read()
         callx = any(i is not None and i.spec.kind == "callx" for i in self.slots)
         native = native_ids(self.helpers)
@@ -258,21 +265,6 @@ def _tail_calls(call: TailCall, ctx: int) -> tuple[int, int]:
         except TailCall as again:
             call = again
     raise AssertionError("bpf_tail_call refuses the 34th call")  # pragma: no cover
-
-
-def _inline_arrays(kernel, slots, lddw: dict[int, int]) -> dict[int, tuple[int, int, int]]:
-    """Map handle -> (address of element 0, element size, max_entries) of each plain array map the program names."""
-    out = {}
-    for pc, value in lddw.items():
-        if slots[pc].spec.op not in ("map_fd", "map_idx"):
-            continue
-        try:
-            bpf_map = kernel.map_at(value)
-        except (AttributeError, PybpfError):  # no kernel (NeedsKernel), or not a map
-            continue
-        if type(bpf_map) is ArrayMap and not bpf_map.percpu:
-            out[value] = (bpf_map.value_address(bytes(4)), bpf_map.elem_size, bpf_map.max_entries)
-    return out
 
 
 def run(insns, memory: bytes = b"", *, max_steps: int = MAX_STEPS, helpers=None, packet: bytes | None = None,
