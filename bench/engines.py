@@ -1,6 +1,6 @@
 """Every execution engine vs. the Linux JIT on micro-benchmarks (bpf-benchmark / llvmbpf style).
 
-Run: python3 bench/engines.py [--min-time SECONDS] [--repeat N] [--only NAME] [--all]
+Run: python3 bench/engines.py [--min-time SECONDS] [--repeat N] [--only NAME]
 
 Each program of bench/engines_programs.py is loaded as XDP into the virtual
 kernel once per engine of `pybpf.vm.engines.ENGINES` (a new engine joins by
@@ -14,11 +14,9 @@ means over all programs and over the loop programs.  All engines and the
 kernel must return the same r0 (low 32 bits) and the same packet.  The
 kernel columns are skipped, with the reason, where bpf() is not usable.
 Native code runs as prog_load builds it: unchecked, since its verifier
-accepted the program.  The programs of
-BEYOND_OUR_VERIFIER pass Linux's verifier but not yet ours (it has no
-precision tracking, and gives up after minutes: "BPF program is too large"),
-so prog_load refuses them on the virtual kernel: they run on Linux only
-unless --all asks for the attempt.
+accepted the program.  The loops whose bodies branch on loaded values (log2,
+primes, switch) take our verifier seconds to load, where Linux takes
+milliseconds: the compile column shows it.
 """
 
 from __future__ import annotations
@@ -59,8 +57,6 @@ def program(source: str, counts: int):
     return assemble(PROLOGUE + source.format(counts=counts), helper_id=helper_id)
 
 
-# Loops whose states our verifier cannot prune without precision tracking (Linux verifies them at once).
-BEYOND_OUR_VERIFIER = ("log2 over an array", "primes by division", "switch dispatch")
 SAMPLES = 15  # test_run calls per program and engine; the best mean counts (the machine is shared)
 
 
@@ -117,8 +113,6 @@ def main() -> None:
     parser.add_argument("--min-time", type=float, default=0.6, help="seconds of runs per program and engine")
     parser.add_argument("--repeat", type=int, default=1000, help="BPF_PROG_TEST_RUN repeat count on Linux")
     parser.add_argument("--only", help="run only the programs whose name contains this")
-    parser.add_argument("--all", action="store_true",
-                        help="also load BEYOND_OUR_VERIFIER's programs into the virtual kernel (minutes each, refused)")
     args = parser.parse_args()
     available, reason = syscall.kernel_available()
     names = list(ENGINES)
@@ -140,12 +134,6 @@ def main() -> None:
             except syscall.KernelError as err:
                 print(f"{title:24} {'linux':9} skipped: {str(err).splitlines()[0]}")
         reference, steps = None, 0
-        if title in BEYOND_OUR_VERIFIER and not args.all:
-            print(f"{title:24} {'virtual':9} skipped: pybpf's verifier gives up on this loop (no precision "
-                  f"tracking yet); --all tries")
-            if linux is not None:
-                print(f"{title:24} {'linux':9} {'':6} {linux[2]:11.0f}")
-            continue
         for name in names:
             retval, data_out, ns, counted, compile_ns = time_engine(name, source, packet, args.min_time)
             steps = counted or steps  # every engine executes the reference interpreter's instructions
