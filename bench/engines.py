@@ -1,7 +1,6 @@
 """Every execution engine vs. the Linux JIT on micro-benchmarks (bpf-benchmark / llvmbpf style).
 
 Run: python3 bench/engines.py [--min-time SECONDS] [--repeat N] [--only NAME] [--cpu-time]
-                              [--all | --linux-verified]
 
 Each program of bench/engines_programs.py is loaded as XDP into the virtual
 kernel once per engine of `pybpf.vm.engines.ENGINES` (a new engine joins by
@@ -15,13 +14,9 @@ means over all programs and over the loop programs.  All engines and the
 kernel must return the same r0 (low 32 bits) and the same packet.  The
 kernel columns are skipped, with the reason, where bpf() is not usable.
 Native code runs as prog_load builds it: unchecked, since its verifier
-accepted the program.  The programs of
-BEYOND_OUR_VERIFIER pass Linux's verifier but not yet ours (it has no
-precision tracking, and gives up after minutes: "BPF program is too large"),
-so prog_load refuses them on the virtual kernel: they run on Linux only
-unless --all asks for the attempt, or --linux-verified runs them as if our
-verifier had accepted them, since Linux's did (a stand-in program is loaded
-and its engine replaced, as tests/support/unverified.py does).
+accepted the program.  The loops whose bodies branch on loaded values (log2,
+primes, switch) take our verifier seconds to load, where Linux takes
+milliseconds: the compile column shows it.
 """
 
 from __future__ import annotations
@@ -43,7 +38,7 @@ from pybpf.isa.asm import assemble  # noqa: E402
 from pybpf.kernel.linux import syscall  # noqa: E402
 from pybpf.kernel.virtual import VirtualKernel  # noqa: E402
 from pybpf.uapi import MapType, ProgType  # noqa: E402
-from pybpf.vm.engines import ENGINES, clear_caches, engine_class, options  # noqa: E402
+from pybpf.vm.engines import ENGINES, clear_caches  # noqa: E402
 
 XDP = ProgType.BPF_PROG_TYPE_XDP
 PROLOGUE = f"""
@@ -63,8 +58,6 @@ def program(source: str, counts: int, hashes: int):
     return assemble(PROLOGUE + source.format(counts=counts, hashes=hashes), helper_id=helper_id)
 
 
-# Loops whose states our verifier cannot prune without precision tracking (Linux verifies them at once).
-BEYOND_OUR_VERIFIER = ("log2 over an array", "primes by division", "switch dispatch", "binary search")
 SAMPLES = 15  # test_run calls per program and engine; the best mean counts (the machine is shared)
 
 
@@ -88,23 +81,7 @@ def _best(run, min_time: float, cpu_time: bool = False) -> tuple[object, float]:
     return result, float(max(best, 1))
 
 
-def load_as_verified(kernel: VirtualKernel, name: str, insns) -> int:
-    """The fd of a stand-in XDP program whose engine `name` runs insns as prog_load builds it for a verified
-    program (for the programs Linux's verifier accepts and ours cannot prove yet)."""
-    fd = kernel.prog_load(XDP, assemble("r0 = 0\nexit"), engine=name).fd
-    prog = kernel.prog(fd)
-    old = prog.interp
-    new = engine_class(name)(list(insns), mem=kernel.mem, helpers=old.helpers, resolver=old.resolver,
-                             max_steps=old.max_steps, entry_regs=old.entry_regs, **options(name, verified=True))
-    new.kernel, new.prog_type = old.kernel, old.prog_type
-    for region in (old.code, *old.stacks):
-        kernel.mem.unmap(region)
-    prog.interp, prog.insns = new, list(insns)
-    return fd
-
-
-def time_engine(name: str, source: str, packet: bytes, min_time: float, as_verified: bool = False,
-                cpu_time: bool = False):
+def time_engine(name: str, source: str, packet: bytes, min_time: float, cpu_time: bool = False):
     """(retval, data_out, ns per run, steps, compile ns) of one program on one engine."""
     kernel = VirtualKernel(ncpus=1)
     counts = kernel.map_create(MapType.BPF_MAP_TYPE_ARRAY, 4, 8, 8)
@@ -112,7 +89,7 @@ def time_engine(name: str, source: str, packet: bytes, min_time: float, as_verif
     insns = program(source, counts, hashes)
     clear_caches()
     start = time.perf_counter_ns()
-    fd = load_as_verified(kernel, name, insns) if as_verified else kernel.prog_load(XDP, insns, engine=name).fd
+    fd = kernel.prog_load(XDP, insns, engine=name).fd
     kernel.prog_test_run(fd, packet)  # the native engine compiles before its first run
     compile_ns = time.perf_counter_ns() - start
     if name == "tiered":  # steady state: the runs that make the program hot (a test_run's repeat counts whole)
@@ -153,12 +130,6 @@ def main() -> None:
     parser.add_argument("--cpu-time", action="store_true",
                         help="time the virtual kernel's runs by this thread's CPU time, not the wall clock "
                              "(steadier on a loaded machine)")
-    choice = parser.add_mutually_exclusive_group()
-    choice.add_argument("--all", action="store_true",
-                        help="also load BEYOND_OUR_VERIFIER's programs into the virtual kernel (minutes each, refused)")
-    choice.add_argument("--linux-verified", action="store_true",
-                        help="run BEYOND_OUR_VERIFIER's programs on the virtual kernel as verified when Linux's "
-                             "verifier accepts them")
     args = parser.parse_args()
     available, reason = syscall.kernel_available()
     names = list(ENGINES)
@@ -180,16 +151,9 @@ def main() -> None:
             except syscall.KernelError as err:
                 print(f"{title:24} {'linux':9} skipped: {str(err).splitlines()[0]}")
         reference, steps = None, 0
-        as_verified = title in BEYOND_OUR_VERIFIER and args.linux_verified and linux is not None
-        if title in BEYOND_OUR_VERIFIER and not args.all and not as_verified:
-            print(f"{title:24} {'virtual':9} skipped: pybpf's verifier gives up on this loop (no precision "
-                  f"tracking yet); --all tries, --linux-verified runs it as Linux verified it")
-            if linux is not None:
-                print(f"{title:24} {'linux':9} {'':6} {linux[2]:11.0f}")
-            continue
         for name in names:
             retval, data_out, ns, counted, compile_ns = time_engine(name, source, packet, args.min_time,
-                                                                    as_verified, args.cpu_time)
+                                                                    args.cpu_time)
             steps = counted or steps  # every engine executes the reference interpreter's instructions
             if reference is None:
                 reference = retval, data_out

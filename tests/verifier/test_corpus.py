@@ -22,7 +22,7 @@ SPEC.loader.exec_module(runner)
 
 KNOWN_UNSAFE = set((REPO / "tests" / "verifier" / "known_unsafe_accepts.txt").read_text().splitlines())
 # (file, mode) -> lowest verdict agreement this landing holds, in percent.
-FLOORS = {("corpus.json", "priv"): 98.2, ("corpus.json", "unpriv"): 99.0,
+FLOORS = {("corpus.json", "priv"): 98.6, ("corpus.json", "unpriv"): 99.0,
           ("progs_corpus.json", "priv"): 95.8, ("progs_corpus.json", "unpriv"): 99.5}
 LIMIT = 20_000  # processed instructions per program; the few longer loop tests count as disagreements
 

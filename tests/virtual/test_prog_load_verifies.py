@@ -350,4 +350,6 @@ def test_linux_rewinds_an_accepted_programs_log_below_level_2_too():
     logs = [kernel.prog_load(SOCKET, source, log_level=1, log_size=4096).log.splitlines()
             for kernel in (VirtualKernel(), LinuxKernel())]
     assert [len(log) for log in logs] == [1, 1]
-    assert all(log[0].startswith(SUMMARY.format(6)) for log in logs)
+    # Linux walks the exit twice (no checkpoint that close to the start); ours prunes the second path there,
+    # where the imprecise r0 is all that differs.
+    assert logs[1][0].startswith(SUMMARY.format(6)) and logs[0][0].startswith(SUMMARY.format(5))

@@ -12,7 +12,7 @@ import errno
 
 from ..helpers import REGISTRY, helper_name
 from ..uapi import AttachType, MapType, ProgType
-from . import global_funcs, kfuncs, memory
+from . import global_funcs, kfuncs, memory, precision
 from .ctx import READ, WRITE
 from .errors import VerifierError
 from .regs import (BTF_ID, CTX, FUNC, MAP_KEY, MAP_PTR, MAP_VALUE, MEM, NOT_INIT, PACKET, PACKET_END, PACKET_META, SCALAR,
@@ -50,8 +50,11 @@ def _type_error(reg: Reg, regno: int, expected: str) -> VerifierError:
     return fail(f"R{regno} type={reg.type_str()} expected={expected}")
 
 
-def _null_ok(reg: Reg) -> bool:
-    return reg.is_const(0)
+def _null_ok(v, regno: int, reg: Reg) -> bool:
+    if not reg.is_const(0):
+        return False
+    precision.mark_reg(v, regno)  # a NULL argument: another value would be refused
+    return True
 
 
 # -- argument checks ------------------------------------------------------------------
@@ -88,7 +91,7 @@ ELIDE_NULL_MAPS = (MapType.BPF_MAP_TYPE_ARRAY, MapType.BPF_MAP_TYPE_PERCPU_ARRAY
 
 def _const_map_key(v, reg: Reg, key_size: int) -> int:
     """get_constant_map_key: the key on the stack when its bytes are known (zeroes or one scalar spill
-    of exactly key_size), else -1.  State pruning compares stack scalars by value, so relying on it is safe."""
+    of exactly key_size), else -1.  The spilled key is marked precise: pruning then compares it by value."""
     if not v.capable or reg.type != STACK or not reg.b.is_const:
         return -1
     slot, off = v.cur.frames[reg.frameno].slot(reg.off + reg.b.value)
@@ -98,13 +101,14 @@ def _const_map_key(v, reg: Reg, key_size: int) -> int:
     spill = next((off - i for i in range(off, -1, -1) if slot.types[i] != SPILL), off + 1)
     if not slot.is_spilled_scalar or spill != key_size or not slot.spilled.b.is_const:
         return -1
+    precision.mark_stack(v, reg.frameno, (-(reg.off + reg.b.value) - 1) // 8)
     return slot.spilled.b.value
 
 
 def _mem(kind_of, null_ok=False, uninit=False):
     def check(v, regno, reg, meta, kind):
         meta.mem_regno, meta.mem_kind, meta.mem_uninit = regno, kind_of, uninit
-        if null_ok and _null_ok(reg):
+        if null_ok and _null_ok(v, regno, reg):
             meta.mem_regno = -2
             return
         if reg.null or reg.type not in MEM_KINDS:
@@ -125,6 +129,7 @@ def _size(zero_ok):
     def check(v, regno, reg, meta, kind):
         if reg.type != SCALAR:
             raise _type_error(reg, regno, "scalar")
+        precision.mark_reg(v, regno)  # check_mem_size_reg(): the size's bounds decide the access
         b = reg.b
         if b.smin < 0:
             raise fail(f"R{regno} min value is negative, either use unsigned or 'var &= const'")
@@ -148,12 +153,13 @@ def _alloc_size(v, regno, reg, meta, kind):
         raise _type_error(reg, regno, "scalar")
     if not reg.b.is_const:
         raise fail(f"R{regno} is not a known constant'")
+    precision.mark_reg(v, regno)
     meta.alloc_size = reg.b.value
 
 
 def _ctx(null_ok=False):
     def check(v, regno, reg, meta, kind):
-        if null_ok and _null_ok(reg):
+        if null_ok and _null_ok(v, regno, reg):
             return
         if reg.type != CTX:
             raise _type_error(reg, regno, "ctx")
@@ -176,7 +182,7 @@ def _func(v, regno, reg, meta, kind):
 
 
 def _stack_or_null(v, regno, reg, meta, kind):
-    if _null_ok(reg):
+    if _null_ok(v, regno, reg):
         meta.callback_ctx = None
         return
     if reg.type != STACK:
@@ -200,7 +206,7 @@ def _const_str(v, regno, reg, meta, kind):
 
 def _sock_common(btf_ok=False, null_ok=False):
     def check(v, regno, reg, meta, kind):
-        if null_ok and _null_ok(reg):
+        if null_ok and _null_ok(v, regno, reg):
             return
         types = (SOCK_COMMON, SOCK, TCP_SOCK) + ((BTF_ID,) if btf_ok else ())
         if reg.null or reg.type not in types:
@@ -367,8 +373,10 @@ def check_helper_call(v, pc: int, helper_id: int) -> bool:
             raise _reference_leak(v.cur, "tail_call")
         if not v.capable:
             _record_tail_call_map(v, pc, meta.map)
-    if spec.name == "get_local_storage" and not regs[2].is_const(0):
-        raise fail("get_local_storage() doesn't support non-zero flags", errno.EINVAL)
+    if spec.name == "get_local_storage":
+        if not regs[2].is_const(0):
+            raise fail("get_local_storage() doesn't support non-zero flags", errno.EINVAL)
+        precision.mark_reg(v, 2)
     if "release" in spec.effects:
         if meta.release_regno < 0:  # check_func_arg(): the socket argument carries no reference
             regno = 1 + next((i for i, k in enumerate(spec.args) if "SOCK" in k), 0)
@@ -536,6 +544,7 @@ def check_exit(v, pc: int) -> bool:
         if frame.callback:
             if r0.type != SCALAR:
                 raise fail(f"At callback return the register R0 is not a known value ({r0.type_str()})")
+            precision.mark_reg(v, 0)
             lo, hi = frame.callback_ret
             if r0.b.smin < lo or r0.b.smax > hi:
                 raise fail(f"At callback return the register R0 has {_range_text(r0)} should have been in "
@@ -561,6 +570,7 @@ def check_exit(v, pc: int) -> bool:
     if wanted is not None:
         if r0.type != SCALAR:
             raise fail(f"At program exit the register R0 is not a known value ({r0.type_str()})")
+        precision.mark_reg(v, 0)
         lo, hi = wanted
         if r0.b.smin < lo or r0.b.smax > hi:
             raise fail(f"At program exit the register R0 has {_range_text(r0)} should have been in [{lo}, {hi}]")

@@ -18,15 +18,16 @@ from ..uapi import ProgType
 from .calls import check_tail_call_maps
 from .errors import VerifierError
 from .global_funcs import check_subprogs as check_global_subprogs, log_main_args
-from ..isa.opcodes import BPF_JCOND, BPF_JMP, BPF_PSEUDO_MAP_IDX_VALUE, BPF_PSEUDO_MAP_VALUE
+from ..isa.opcodes import BPF_JCOND, BPF_JMP, BPF_JMP32, BPF_PSEUDO_MAP_IDX_VALUE, BPF_PSEUDO_MAP_VALUE
 from ..uapi import MapType
 from .program import Slot, Subprog, can_be_sleepable, check_btf_func, check_cfg, check_encodings, find_subprogs
 from .regs import CTX, MapInfo
-from .state import MAX_CALL_FRAMES, State, state_str
+from .liveness import live_registers
+from .state import ALL_LIVE, EXACT, MAX_CALL_FRAMES, NOT_EXACT, RANGE_WITHIN, State, state_str
 
 BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000
 BPF_COMPLEXITY_LIMIT_JMP_SEQ = 8192
-MAX_STATES_PER_INSN = 64
+LOOP_CHECKPOINTS = 64  # in-progress checkpoints at one instruction before new ones are made sparingly
 PRIVILEGED_INSN_LIMIT, UNPRIVILEGED_INSN_LIMIT = 1_000_000, 4096
 # is_tracing_prog_type()
 TRACING_TYPES = (ProgType.BPF_PROG_TYPE_KPROBE, ProgType.BPF_PROG_TYPE_TRACEPOINT, ProgType.BPF_PROG_TYPE_PERF_EVENT,
@@ -82,14 +83,35 @@ class Log:
 
 
 class Checkpoint:
-    """A state saved at a prune point, with the number of unfinished paths through it."""
+    """A state saved at a prune point, with the number of unfinished paths through it.
 
-    __slots__ = ("state", "branches", "parent")
+    `state.hist` is the path from the parent checkpoint to this one and `last_idx` the instruction
+    processed just before it, for precision backtracking; `hits` and `misses` count how often it covered
+    a state and how often not, to drop the useless ones as the kernel does."""
 
-    def __init__(self, state: State, parent: "Checkpoint | None") -> None:
+    __slots__ = ("state", "branches", "parent", "last_idx", "hits", "misses", "sig", "pc")
+
+    def __init__(self, state: State, parent: "Checkpoint | None", last_idx: int, sig: tuple, pc: int) -> None:
+        self.pc = pc
         self.state = state
         self.branches = 1
         self.parent = parent
+        self.last_idx = last_idx
+        self.hits = self.misses = 0
+        self.sig = sig  # exact_signature() at creation: states that differ in it are not identical
+
+
+def exact_signature(state: State, live: list[int]) -> tuple:
+    """What two identical states (states_equal EXACT) must share, cheap to compare: the registers'
+    types and bounds.  The infinite-loop check tries the exact comparison only when signatures match,
+    as the kernel's states_maybe_looping() does before its states_equal()."""
+    sig = [state.may_goto_depth]
+    for frame, mask in zip(state.frames, live):
+        for i, r in enumerate(frame.regs):
+            if mask >> i & 1:
+                b = r.b
+                sig.append((r.type, r.off, b.var_off, b.smin, b.smax, b.umin, b.umax))
+    return tuple(sig)
 
 
 class Verifier:
@@ -103,7 +125,12 @@ class Verifier:
         self.id_gen = 0
         self.subprogs: list[Subprog] = []
         self.prune_points: set[int] = set()
-        self.explored: dict[int, list[Checkpoint]] = {}
+        self.explored: dict[int, list[Checkpoint]] = {}  # finished checkpoints per instruction
+        # Checkpoints still being explored (a path through them is pending), per instruction, and by
+        # exact_signature(): they never cover a state, they only detect infinite loops.
+        self.running: dict[int, dict[Checkpoint, None]] = {}
+        self.running_sigs: dict[int, dict[tuple, list[Checkpoint]]] = {}
+        self.kept_states = 0
         self.ctx_insns: dict[int, bool] = {}  # insn -> did its pointer operand point to ctx
         self.alu_masks: dict[int, tuple[int, int]] = {}  # insn -> its Spectre v1 mask (sanitize.py)
         self.tail_call_maps: dict[int, object] = {}  # insn -> the prog array every path passes, or None
@@ -116,6 +143,11 @@ class Verifier:
         self.fresh_cp: Checkpoint | None = None  # the checkpoint the last visit_state() made
         self.pc = 0
         self.scratched: set[str] = set()
+        self.live: list[int] = []  # registers live before each instruction (liveness.py)
+        self.stack_rec = None  # the stack slot the current instruction spilled to or filled from
+        self.linked_rec = ()  # the registers the current conditional jump refined together
+        self.jmps_processed = 0
+        self.prev_jmps = self.prev_insns = 0  # the counts when the last checkpoint was made
 
     def new_id(self) -> int:
         self.id_gen += 1
@@ -137,6 +169,7 @@ class Verifier:
             check_btf_func(self.subprogs, self.opts.btf, self.opts.func_info)
         check_encodings(slots, self.opts.maps, self._check_lddw)
         self.prune_points = check_cfg(slots, self.capable)
+        self.live = live_registers(slots)
         self.cur = State()
         regs = self.cur.regs
         regs[1].set_pointer(CTX)
@@ -193,16 +226,23 @@ class Verifier:
             self.scratched = set()
             if self.log.level >= 2:
                 self.log(f"{pc}:{state_str(self.cur)}")
+            self.stack_rec, self.linked_rec = None, ()
+            depth = len(self.cur.frames)
+            if self.slots[pc].cls in (BPF_JMP, BPF_JMP32):
+                self.jmps_processed += 1
             done = step(self, pc, self.slots[pc])
             if done:
                 self.finish_path()
                 if not self.pop():
                     return
                 prev = None
+            else:
+                self.cur.hist.append((pc, depth, self.stack_rec, self.linked_rec))
 
     def push(self, state: State, pc: int, from_pc: int) -> None:
         if self.cur_cp is not None:
             self.cur_cp.branches += 1
+        state.hist.append((from_pc, len(self.cur.frames), None, self.linked_rec))
         self.pending.append((state, self.cur_cp, pc, from_pc))
         if len(self.pending) > BPF_COMPLEXITY_LIMIT_JMP_SEQ:
             raise VerifierError(f"The sequence of {len(self.pending)} jumps is too complex.", from_pc, errno.E2BIG)
@@ -223,43 +263,82 @@ class Verifier:
             cp.branches -= 1
             if cp.branches:
                 break
+            del self.running[cp.pc][cp]
+            self.running_sigs[cp.pc][cp.sig].remove(cp)
+            self.explored.setdefault(cp.pc, []).append(cp)
             cp = cp.parent
 
     def visit_state(self, pc: int) -> bool:
         """is_state_visited(): True when the current state is covered and the path can stop."""
+        from .precision import propagate
         from .state import states_equal
         checkpoints = self.explored.setdefault(pc, [])
         may_goto = self.slots[pc].code == (BPF_JMP | BPF_JCOND)
-        for cp in checkpoints:
-            if cp.branches:
-                if (may_goto and cp.state.may_goto_depth != self.cur.may_goto_depth
-                        and states_equal(cp.state, self.cur)):
-                    self.finish_path()  # another iteration of a may_goto loop, covered by an earlier one
+        live = [self.live_mask(self.cur, i, pc) for i in range(len(self.cur.frames))]
+        loose = NOT_EXACT if self.capable else RANGE_WITHIN
+        # The infinite-loop check compares every register: with dead ones ignored it would fire at an
+        # earlier instruction than the kernel's, whose sparser checkpoints skip it (jgt_imm64_and_may_goto).
+        every = [ALL_LIVE] * len(live)
+        sig = exact_signature(self.cur, every)
+        # Inside a loop being unrolled (checkpoints here still being explored), the kernel makes a new
+        # checkpoint only every 20 jumps or 100 instructions; we do once LOOP_CHECKPOINTS of them pile up at
+        # one instruction (every later visit compares against them all).  may_goto loop heads always get
+        # one: their iterations converge by meeting the earlier ones.
+        jmps = self.jmps_processed - self.prev_jmps
+        insns = self.stats.processed - self.prev_insns
+        thin = not may_goto and jmps < 20 and insns < 100
+        running = self.running.setdefault(pc, {})
+        running_sigs = self.running_sigs.setdefault(pc, {})
+        if may_goto:
+            for cp in running:
+                if (cp.state.may_goto_depth != self.cur.may_goto_depth
+                        and states_equal(cp.state, self.cur, RANGE_WITHIN, live)):
+                    # Another iteration of a may_goto loop, covered by an earlier one still being explored:
+                    # its precision marks are not final, so every scalar it holds counts as precise here.
+                    propagate(self, cp.state, pc, every_scalar=True)
+                    self.finish_path()
                     return True
-                if (states_equal(cp.state, self.cur, exact=True) and self._on_path(cp)
-                        and cp.state.may_goto_depth == self.cur.may_goto_depth):
-                    self.log(f"infinite loop detected at insn {pc}")
-                    raise VerifierError(f"infinite loop detected at insn {pc}", pc, errno.EINVAL)
-                continue
-            if states_equal(cp.state, self.cur):
+        for cp in running_sigs.get(sig, ()):
+            if (states_equal(cp.state, self.cur, EXACT, every) and self._on_path(cp)
+                    and cp.state.may_goto_depth == self.cur.may_goto_depth):
+                self.log(f"infinite loop detected at insn {pc}")
+                raise VerifierError(f"infinite loop detected at insn {pc}", pc, errno.EINVAL)
+        in_loop = len(running)
+        for cp in list(checkpoints):
+            if states_equal(cp.state, self.cur, loose, live):
+                cp.hits += 1
+                propagate(self, cp.state, pc)
                 self.finish_path()
                 return True
-        if len(checkpoints) >= MAX_STATES_PER_INSN:
-            # Keep exploring without a new checkpoint; drop the oldest finished one.
-            for i, cp in enumerate(checkpoints):
-                if not cp.branches:
-                    del checkpoints[i]
-                    break
-            else:
-                return False
-        cp = Checkpoint(self.cur.copy(), self.cur_cp)
-        checkpoints.append(cp)
+            cp.misses += 1
+            if cp.misses > cp.hits * (64 if may_goto else 3) + (64 if may_goto else 3):
+                # The kernel's heuristic: a finished checkpoint that keeps missing is unlikely to cover
+                # anything; dropping it only costs pruning (the states on the path keep their parents).
+                checkpoints.remove(cp)
+                self.kept_states -= 1
+        if thin and in_loop >= LOOP_CHECKPOINTS:
+            return False
+        self.prev_jmps, self.prev_insns = self.jmps_processed, self.stats.processed
+        hist, self.cur.hist = self.cur.hist, []
+        last_idx = hist[-1][0] if hist else self.cur.first_idx
+        cp = Checkpoint(self.cur.copy(), self.cur_cp, last_idx, sig, pc)
+        cp.state.hist = hist
+        self.cur.first_idx = pc
+        running[cp] = None
+        running_sigs.setdefault(sig, []).append(cp)
         self.cur_cp = self.fresh_cp = cp
         self.stats.total_states += 1
-        live = sum(len(v) for v in self.explored.values())
-        self.stats.peak_states = max(self.stats.peak_states, live)
-        self.stats.max_states_per_insn = max(self.stats.max_states_per_insn, len(checkpoints))
+        self.kept_states += 1
+        self.stats.peak_states = max(self.stats.peak_states, self.kept_states)
+        self.stats.max_states_per_insn = max(self.stats.max_states_per_insn, len(checkpoints) + len(running))
         return False
+
+    def live_mask(self, state: State, frame: int, pc: int) -> int:
+        """The registers of `frame` that may still be read: at pc for the innermost frame, after the call
+        for a caller (its live registers before the call site, which include the arguments)."""
+        if frame == len(state.frames) - 1:
+            return self.live[pc]
+        return self.live[state.frames[frame + 1].callsite]
 
     def previous_iteration(self, pc: int):
         """find_prev_entry(): the checkpoint at `pc` one loop iteration back on the current path."""
@@ -267,7 +346,7 @@ class Verifier:
         if node is not None and node is self.fresh_cp:  # the checkpoint of this very visit
             node = node.parent
         while node is not None:
-            if node in self.explored.get(pc, ()):
+            if node.pc == pc:
                 return node.state
             node = node.parent
         return None

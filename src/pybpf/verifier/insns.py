@@ -17,7 +17,7 @@ from ..isa.opcodes import (ALU_OPS, BPF_ABS, BPF_ALU, BPF_ALU64, BPF_ATOMIC, BPF
                            BPF_MEMSX, BPF_MODE, BPF_MOV, BPF_NEG, BPF_OP, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC,
                            BPF_PSEUDO_KFUNC_CALL, BPF_PSEUDO_MAP_IDX_VALUE, BPF_PSEUDO_MAP_VALUE, BPF_SIZE,
                            BPF_SRC, BPF_ST, BPF_STX, BPF_X, JMP_OPS, SIZE_BYTES)
-from . import branches, memory, sanitize, scalar_alu, tnum
+from . import branches, memory, precision, sanitize, scalar_alu, tnum
 from .bounds import S64_MIN
 from .errors import VerifierError
 from .program import LDDW, Slot
@@ -115,10 +115,15 @@ def step(v, pc: int, s: Slot) -> bool:
 
 
 def _log_insn(v, pc: int, s: Slot) -> None:
+    v.log(f"{pc}: {insn_text(v, pc)}")
+
+
+def insn_text(v, pc: int) -> str:
+    """The instruction at pc as the kernel's log prints it ("(bf) r1 = r10")."""
+    s = v.slots[pc]
     second = v.slots[pc + 1].imm if s.code == LDDW else None
-    text = kernel_log_line(Insn(s.code, s.dst & 0xF, s.src & 0xF, s.off, s.imm, second),
+    return kernel_log_line(Insn(s.code, s.dst & 0xF, s.src & 0xF, s.off, s.imm, second),
                            lambda i: helper_name(i) or "unknown")
-    v.log(f"{pc}: {text}")
 
 
 def _same_pointer_kind(v, pc: int, reg: Reg) -> None:
@@ -250,11 +255,14 @@ def adjust_reg(v, s: Slot, op: int, bits: int) -> None:
                     dst.set_unknown()
                     return
                 raise fail(f"R{s.dst} pointer {ALU_STRING[op]} pointer prohibited")
+            precision.mark_reg(v, s.dst)  # scalar += pointer: the scalar's bounds become the offset's
             return pointer_alu(v, s, op, bits, ptr=src, off_reg=dst, dst_is_scalar=True)
     else:
         src = Reg(SCALAR)
         src.b.set_const(s.imm if bits == 64 else s.imm & 0xFFFFFFFF)
     if dst.type != SCALAR:
+        if BPF_SRC(s.code) == BPF_X:
+            precision.mark_reg(v, s.src)
         return pointer_alu(v, s, op, bits, ptr=dst, off_reg=src, dst_is_scalar=False)
     if op in (0x00, 0x10) and not v.capable and BPF_SRC(s.code) == BPF_X:
         try:
@@ -433,9 +441,12 @@ def check_jmp(v, pc: int, s: Slot) -> bool:
     target = pc + 1 + s.off
     taken = _branch_taken(dst, src, name, bits)
     if taken in (0, 1):
-        for reg in (dst, src):
+        # The other edge is dead because of what the operands hold: their values matter (check_cond_jmp_op).
+        for reg, regno in ((dst, s.dst), (src, s.src if BPF_SRC(s.code) == BPF_X else -1)):
             if reg.type == SCALAR:
                 reg.decided = True
+                if regno >= 0:
+                    precision.mark_reg(v, regno)
     if taken == 1:
         v.pc = target
         return False
@@ -452,9 +463,15 @@ def check_jmp(v, pc: int, s: Slot) -> bool:
         equal = other if name == "jeq" else v.cur
         _mark_not_null(equal.regs[s.src] if src.null else equal.regs[s.dst])
     if dst.type == SCALAR and src.type == SCALAR:
+        v.linked_rec = _linked_regs(v.cur, dst, src if BPF_SRC(s.code) == BPF_X else None)
         this_src = src if BPF_SRC(s.code) == BPF_X else src.copy()
         branches.refine(o_dst.b, o_src.b, name, bits)
         branches.refine(dst.b, this_src.b, branches.NEGATE[name], bits)
+        if not (o_dst.b.is_sane() and o_src.b.is_sane() and dst.b.is_sane() and this_src.b.is_sane()):
+            # One edge is impossible for the values the operands hold: they decided it.
+            precision.mark_reg(v, s.dst)
+            if BPF_SRC(s.code) == BPF_X:
+                precision.mark_reg(v, s.src)
         if not o_dst.b.is_sane() or not o_src.b.is_sane():
             v.pc = pc + 1
             _sync_linked(v.cur, dst, this_src if BPF_SRC(s.code) == BPF_X else None)
@@ -490,6 +507,20 @@ def _branch_taken(dst: Reg, src: Reg, name: str, bits: int) -> int:
     if not ptr.not_null() or (other.b.value & ((1 << bits) - 1)):
         return -1
     return {"jeq": 0, "jne": 1}.get(name, -1)
+
+
+def _linked_regs(state, dst: Reg, src: Reg | None) -> tuple:
+    """collect_linked_regs(): the scalars sharing an id with an operand, which the comparison refines
+    together; precision backtracking marks them all when it needs one (`("r"|"s", frame, index)`)."""
+    ids = {r.id for r in (dst, src) if r is not None and r.type == SCALAR and r.id}
+    if not ids:
+        return ()
+    found = []
+    for fi, frame in enumerate(state.frames):
+        found += [("r", fi, i) for i, r in enumerate(frame.regs) if r.type == SCALAR and r.id in ids]
+        found += [("s", fi, spi) for spi, slot in enumerate(frame.stack)
+                  if slot.is_spilled_scalar and slot.spilled.id in ids]
+    return tuple(found) if len(found) > 1 else ()
 
 
 def _sync_linked(state, reg: Reg, src: Reg | None) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import errno
 
-from . import tnum
+from . import precision, tnum
 from .bounds import S64_MIN
 from .ctx import READ, WRITE, ctx_access, sock_access
 from .errors import VerifierError
@@ -132,6 +132,8 @@ def stack_write(v, regno: int, reg: Reg, off: int, size: int, value_regno: int, 
     frame = v.cur.frames[reg.frameno]
     value = v.cur.regs[value_regno] if value_regno >= 0 else None
     if not reg.b.is_const:
+        if value is not None and value.is_const(0):
+            precision.mark_reg(v, value_regno)  # zero bytes stay STACK_ZERO: the value must stay zero
         for addr in range(lo, hi):
             slot, k = frame.slot(addr)
             if slot.is_spill:
@@ -144,7 +146,9 @@ def stack_write(v, regno: int, reg: Reg, off: int, size: int, value_regno: int, 
     if not v.allow_ptr_leaks and slot.is_spill and slot.spilled.type != SCALAR and size != 8:
         raise fail("attempt to corrupt spilled pointer on stack")
     aligned = lo % 8 == 0
+    spi = (-lo - 1) // 8
     if value is not None and aligned and value.type == SCALAR and v.capable:
+        v.stack_rec = (reg.frameno, spi)
         _save_spill(slot, value, size)
         if size * 8 < 64 and not _fits(value, size):
             slot.spilled.id = 0
@@ -152,6 +156,7 @@ def stack_write(v, regno: int, reg: Reg, off: int, size: int, value_regno: int, 
     if value is None and aligned and imm is not None and v.capable:
         fake = Reg(SCALAR)
         fake.b.set_const(imm)
+        v.stack_rec = (reg.frameno, spi)
         _save_spill(slot, fake, size)
         return
     if value is not None and value.is_pointer:
@@ -159,9 +164,12 @@ def stack_write(v, regno: int, reg: Reg, off: int, size: int, value_regno: int, 
             raise fail("invalid size of register spill")
         if reg.frameno != v.cur.frame.frameno and value.type == STACK:
             raise fail("cannot spill pointers to stack into stack frame of the caller", errno.EINVAL)
+        v.stack_rec = (reg.frameno, spi)
         _save_spill(slot, value, size)
         return
     new_type = ZERO if (value is not None and value.is_const(0)) or (value is None and imm == 0) else MISC
+    if new_type == ZERO and value is not None:
+        precision.mark_reg(v, value_regno)  # STACK_ZERO, not a spill: later states trust the bytes are zero
     for i in range(size):
         s2, k2 = frame.slot(lo + i)
         if SPILL in s2.types or s2.spilled.type != NOT_INIT:
@@ -188,6 +196,7 @@ def stack_read(v, regno: int, reg: Reg, off: int, size: int, dst_regno: int, sig
     dst = v.cur.regs[dst_regno] if dst_regno >= 0 else None
     if not reg.b.is_const:
         zero = True
+        zero_spills = set()
         for addr in range(lo, hi):
             slot, k = frame.slot(addr)
             t = slot.types[k]
@@ -195,8 +204,13 @@ def stack_read(v, regno: int, reg: Reg, off: int, size: int, dst_regno: int, sig
                 raise fail(f"invalid variable-offset read from stack R{regno} var_off={reg.b.var_off} off={off} "
                            f"size={size}")
             zero = zero and (t == ZERO or (t == SPILL and slot.spilled.is_const(0)))
+            if t == SPILL:
+                zero_spills.add((-addr - 1) // 8)
         if dst is not None:
             dst.set_known(0) if zero else dst.set_unknown()
+            if zero:
+                for spi in sorted(zero_spills):
+                    precision.mark_stack(v, reg.frameno, spi)
         return
     slot, k = frame.slot(lo)
     v.scratched.add(f"fp{-((-lo - 1) // 8 + 1) * 8}")
@@ -213,6 +227,7 @@ def stack_read(v, regno: int, reg: Reg, off: int, size: int, dst_regno: int, sig
             if dst is None:
                 return
             if size <= spill_size and lo % 8 == 0:
+                v.stack_rec = (reg.frameno, (-lo - 1) // 8)
                 dst.assign(spilled)
                 if spill_size * 8 > size * 8 and spilled.b.umax >= (1 << (size * 8)):
                     dst.id = 0
@@ -228,10 +243,13 @@ def stack_read(v, regno: int, reg: Reg, off: int, size: int, dst_regno: int, sig
                     elif t == INVALID and not v.capable:
                         raise fail(f"invalid read from stack off {lo}+{i} size {size}")
                 if (spill_cnt == size and spilled.is_const(0)) or zero_cnt == size:
+                    if zero_cnt != size:
+                        precision.mark_stack(v, reg.frameno, (-lo - 1) // 8)
                     dst.set_known(0)
                 else:
                     dst.set_unknown()
         elif dst is not None:
+            v.stack_rec = (reg.frameno, (-lo - 1) // 8)
             dst.assign(spilled)
             return
         elif not v.allow_ptr_leaks and spilled.is_pointer:
@@ -240,6 +258,7 @@ def stack_read(v, regno: int, reg: Reg, off: int, size: int, dst_regno: int, sig
             return
     else:
         zero = True
+        zero_spills = set()
         for i in range(size):
             s2, k2 = frame.slot(lo + i)
             t = s2.types[k2]
@@ -253,10 +272,14 @@ def stack_read(v, regno: int, reg: Reg, off: int, size: int, dst_regno: int, sig
                 continue
             if t == SPILL:
                 zero = zero and s2.spilled.is_const(0)
+                zero_spills.add((-(lo + i) - 1) // 8)
                 continue
             raise fail(f"invalid read from stack off {lo}+{i} size {size}")
         if dst is not None:
             dst.set_known(0) if zero else dst.set_unknown()
+            if zero:
+                for spi in sorted(zero_spills):
+                    precision.mark_stack(v, reg.frameno, spi)
     if dst is not None and dst.type == SCALAR and size < 8:
         dst.b.sext(size) if sign_extend else dst.b.truncate(size)
 
@@ -394,6 +417,7 @@ def _kptr_access(v, pc: int, regno: int, reg: Reg, off: int, size: int, kind: st
         value = v.cur.regs[value_regno]
         if not value.is_const(0):
             raise fail(f"invalid kptr access, R{value_regno} type={value.type_str()} expected=ptr_{struct}")
+        precision.mark_reg(v, value_regno)
     return True
 
 
@@ -492,6 +516,7 @@ def check_helper_mem(v, regno: int, size: int, kind: str, zero_ok: bool, uninit_
     elif t == BTF_ID:
         return
     elif reg.is_const(0) and zero_ok:
+        precision.mark_reg(v, regno)
         return
     else:
         raise fail(f"R{regno} type={reg.type_str()} expected=fp, pkt, pkt_meta, map_key, map_value, mem, "

@@ -12,6 +12,7 @@ from __future__ import annotations
 from .regs import NOT_INIT, SCALAR, STACK, Reg, reg_str
 
 INVALID, SPILL, MISC, ZERO = "?", "r", "m", "0"
+ALL_LIVE = (1 << 11) - 1
 MAX_BPF_STACK = 512
 MAX_CALL_FRAMES = 8
 
@@ -86,18 +87,24 @@ class Frame:
 class State:
     """A whole verifier state: call frames, acquired references, bookkeeping."""
 
-    __slots__ = ("frames", "refs", "may_goto_depth")
+    __slots__ = ("frames", "refs", "may_goto_depth", "hist", "first_idx")
 
     def __init__(self) -> None:
         self.frames: list[Frame] = [Frame(0)]
         self.refs: list[tuple[int, int]] = []  # (id, insn that acquired it)
         self.may_goto_depth = 0  # may_goto fall-throughs taken on this path
+        # The path since the last checkpoint, for precision backtracking (precision.py): one entry per
+        # processed instruction, (pc, frame depth, spilled/filled stack slot, linked registers).
+        self.hist: list[tuple] = []
+        self.first_idx = 0  # the instruction this stretch of path starts at
 
     def copy(self) -> "State":
         new = State.__new__(State)
         new.frames = [f.copy() for f in self.frames]
         new.refs = self.refs[:]
         new.may_goto_depth = self.may_goto_depth
+        new.hist = self.hist[:]
+        new.first_idx = self.first_idx
         return new
 
     @property
@@ -158,15 +165,23 @@ class IdMap:
         return True
 
 
-def reg_safe(old: Reg, cur: Reg, ids: IdMap, exact: bool) -> bool:
-    """Is every behaviour possible from `cur` already covered by `old`?"""
-    if exact:
+# How states_equal() compares scalars (the kernel's enum exact_level, plus unprivileged loading):
+NOT_EXACT = 0  # an imprecise scalar covers any scalar, precise ones by range and tnum inclusion
+RANGE_WITHIN = 1  # every scalar by range (unprivileged programs, loop states still being explored)
+EXACT = 2  # everything identical (infinite loop detection)
+
+
+def reg_safe(old: Reg, cur: Reg, ids: IdMap, exact: int) -> bool:
+    """Is every behaviour possible from `cur` already covered by `old` (regsafe())?"""
+    if exact == EXACT:
         return _reg_exact(old, cur, ids)
     if old.type == NOT_INIT:
         return True
     if cur.type != old.type or cur.null != old.null or cur.flags != old.flags:
         return False
     if old.type == SCALAR:
+        if not old.precise and exact == NOT_EXACT:
+            return True  # nothing this path checks depends on the value
         if old.id and not ids.same(old.id, cur.id):
             return False
         return cur.b.within(old.b)
@@ -191,10 +206,10 @@ def _reg_exact(old: Reg, cur: Reg, ids: IdMap) -> bool:
             and old.b.same_as(cur.b) and ids.same(old.id, cur.id) and ids.same(old.ref_obj_id, cur.ref_obj_id))
 
 
-def stack_safe(old: Frame, cur: Frame, ids: IdMap, exact: bool) -> bool:
+def stack_safe(old: Frame, cur: Frame, ids: IdMap, exact: int) -> bool:
     for i, slot in enumerate(old.stack):
         other = cur.stack[i] if i < len(cur.stack) else Slot()
-        if exact:
+        if exact == EXACT:
             if slot.types != other.types:
                 return False
             if slot.is_spill and not _reg_exact(slot.spilled, other.spilled, ids):
@@ -202,7 +217,7 @@ def stack_safe(old: Frame, cur: Frame, ids: IdMap, exact: bool) -> bool:
             continue
         if slot.is_spill:
             if other.is_spill:
-                if not reg_safe(slot.spilled, other.spilled, ids, False):
+                if slot.types != other.types or not reg_safe(slot.spilled, other.spilled, ids, exact):
                     return False
                 continue
             if slot.spilled.type == SCALAR and all(t in (SPILL, MISC, ZERO) for t in other.types):
@@ -210,7 +225,7 @@ def stack_safe(old: Frame, cur: Frame, ids: IdMap, exact: bool) -> bool:
                 probe = Reg(SCALAR)
                 if zero:
                     probe.b.set_const(0)
-                if reg_safe(slot.spilled, probe, ids, False) and slot.types == [SPILL] * 8:
+                if reg_safe(slot.spilled, probe, ids, exact) and slot.types == [SPILL] * 8:
                     continue
             return False
         for k, t in enumerate(slot.types):
@@ -245,7 +260,9 @@ def widen_scalars(old: State, cur: State) -> None:
                 rc.set_unknown()
 
 
-def states_equal(old: State, cur: State, exact: bool = False) -> bool:
+def states_equal(old: State, cur: State, exact: int = NOT_EXACT, live: list[int] | None = None) -> bool:
+    """Does `old` cover `cur`?  `live` is each frame's live-register mask (the innermost frame's at the
+    instruction, a caller's at its call site): the other registers are never read again and do not count."""
     if len(old.frames) != len(cur.frames):
         return False
     ids = IdMap()
@@ -254,15 +271,16 @@ def states_equal(old: State, cur: State, exact: bool = False) -> bool:
     for (a, _), (b, _) in zip(old.refs, cur.refs):
         if not ids.same(a, b):
             return False
-    for fo, fc in zip(old.frames, cur.frames):
+    for fi, (fo, fc) in enumerate(zip(old.frames, cur.frames)):
         if fo.callsite != fc.callsite:
             return False
-        for ro, rc in zip(fo.regs, fc.regs):
-            if not reg_safe(ro, rc, ids, exact):
+        mask = live[fi] if live is not None else ALL_LIVE
+        for i, (ro, rc) in enumerate(zip(fo.regs, fc.regs)):
+            if mask >> i & 1 and not reg_safe(ro, rc, ids, exact):
                 return False
         if not stack_safe(fo, fc, ids, exact):
             return False
-        if exact and len(fo.stack) != len(fc.stack):
+        if exact == EXACT and len(fo.stack) != len(fc.stack):
             if any(any(t != INVALID for t in s.types) for s in (fc.stack[len(fo.stack):])):
                 return False
     return True
