@@ -15,6 +15,7 @@ from pathlib import Path
 
 from . import vm
 from .elf import BpfObject, load
+from .errors import PybpfError
 from .helpers import helper_id, helper_name
 from .isa import Insn, decode, encode
 from .isa.asm import assemble as _assemble
@@ -69,6 +70,10 @@ PROG_TYPE_ALIASES = {"tc": "sched_cls", "socket": "socket_filter", "raw_tp": "ra
                      "tp": "tracepoint", "perf": "perf_event", "classifier": "sched_cls", "action": "sched_act"}
 
 
+class UnknownProgType(PybpfError, ValueError):
+    """A program type name that is not one of Linux's (a ValueError too, as it was before it was a PybpfError)."""
+
+
 def prog_type_of(name: str) -> int:
     """Program type number of a libbpf-style name: `xdp`, `tc`, `socket_filter`, `kprobe`, ..."""
     from .uapi import ProgType
@@ -77,7 +82,7 @@ def prog_type_of(name: str) -> int:
         return ProgType["BPF_PROG_TYPE_" + key.upper()]
     except KeyError:
         known = ", ".join(sorted(t.name.removeprefix("BPF_PROG_TYPE_").lower() for t in ProgType))
-        raise ValueError(f"unknown program type '{name}' (known: {known})") from None
+        raise UnknownProgType(f"unknown program type '{name}' (known: {known})") from None
 
 
 def verify(program: list[Insn] | bytes, prog_type: int | str = "socket_filter", **options):

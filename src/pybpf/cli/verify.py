@@ -38,10 +38,7 @@ def run(args) -> int:
         except ElfError as err:
             raise InputError(f"{args.program}: {err}") from None
     else:
-        try:
-            ptype = api.prog_type_of(args.type)
-        except ValueError as err:
-            raise InputError(str(err)) from None
+        ptype = api.prog_type_of(args.type)  # a PybpfError names the bad --type
         results = {args.program or "stdin": api.verify(bytecode(data, args.program or "stdin"), ptype, **options)}
     status = 0
     for name, result in results.items():

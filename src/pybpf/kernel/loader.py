@@ -151,6 +151,11 @@ def _core_relocated(kernel, obj: BpfObject, prog, poisoned: dict[int, str]) -> l
         return prog.insns
     if obj.btf is None:
         raise BpfError("CO-RE", errno.EINVAL, f"{prog.name}: CO-RE relocations but the object has no .BTF")
+    for _, relo in prog.core_relos:
+        try:
+            relo.check(obj.btf)
+        except ElfError as err:
+            raise BpfError("CO-RE", errno.EINVAL, f"{obj.path}: {prog.name}: {err}") from None
     core_target = getattr(kernel, "core_target", None)
     return relocate(prog, obj.btf, core_target() if core_target else virtual_target(), poisoned)
 
