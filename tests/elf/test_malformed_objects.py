@@ -114,3 +114,25 @@ def test_core_relo_check_names_kind_and_type():
     with pytest.raises(elf.ElfError, match=r"insn offset 8: type id 100000 is not in \.BTF"):
         elf.CoreRelo(8, 100000, "0", 0).check(btf)
     elf.CoreRelo(8, 1, "0:1", 0).check(btf)
+
+
+def test_a_refused_map_is_named_and_nothing_is_left():
+    """globals.o with a global data map's initial bytes cut short: the map was created, its initial
+    value refused; the error names the object and the map, and the map is closed too."""
+    obj = elf.load(object_bytes("globals"), name="globals.o")
+    data_map = next(m for m in obj.maps if m.data)
+    data_map.data = data_map.data[:-1]
+    kernel = VirtualKernel()
+    with pytest.raises(BpfError, match=rf"^BPF_MAP_UPDATE_ELEM: \w+ .*: globals.o: map '{data_map.name}' "):
+        load_object(kernel, obj)
+    assert _kernel_is_empty(kernel)
+
+
+def test_a_map_the_kernel_refuses_is_named():
+    obj = elf.load(object_bytes("maps"), name="maps.o")
+    bad = obj.maps[-1]
+    bad.key_size = 0
+    kernel = VirtualKernel()
+    with pytest.raises(BpfError, match=rf"^BPF_MAP_CREATE: EINVAL \(.*\): maps.o: map '{bad.name}' \({bad.section}\): "):
+        load_object(kernel, obj)
+    assert _kernel_is_empty(kernel)

@@ -105,13 +105,17 @@ def _create_map(kernel, m: MapDef, inner_fds: dict[str, int], btf_fd: int | None
             kernel.close(template)
     else:
         fd = _map_create(kernel, m, max_entries, _btf_of(m, btf_fd))
-    data = _initial_data(m, path)
-    if data is not None:
-        kernel.map_update(fd, bytes(4), data)
-    if m.section.startswith((".rodata", ".kconfig")):
-        kernel.map_freeze(fd)  # read-only to user space from now on, as libbpf leaves it
-    for slot, inner in m.inner_values.items():
-        kernel.map_update(fd, slot.to_bytes(4, "little"), inner_fds[inner].to_bytes(4, "little"))
+    try:
+        data = _initial_data(m, path)
+        if data is not None:
+            kernel.map_update(fd, bytes(4), data)
+        if m.section.startswith((".rodata", ".kconfig")):
+            kernel.map_freeze(fd)  # read-only to user space from now on, as libbpf leaves it
+        for slot, inner in m.inner_values.items():
+            kernel.map_update(fd, slot.to_bytes(4, "little"), inner_fds[inner].to_bytes(4, "little"))
+    except Exception:
+        kernel.close(fd)  # not yet the caller's to close
+        raise
     return fd
 
 
@@ -155,7 +159,8 @@ def _core_relocated(kernel, obj: BpfObject, prog, poisoned: dict[int, str]) -> l
         try:
             relo.check(obj.btf)
         except ElfError as err:
-            raise BpfError("CO-RE", errno.EINVAL, f"{obj.path}: {prog.name}: {err}") from None
+            raise BpfError("CO-RE", errno.EINVAL,
+                           f"{obj.path}: program '{prog.name}' ({prog.section}): {err}") from None
     core_target = getattr(kernel, "core_target", None)
     return relocate(prog, obj.btf, core_target() if core_target else virtual_target(), poisoned)
 
@@ -238,7 +243,12 @@ def load_object(kernel, obj: BpfObject) -> LoadedObject:
             if reused is not None:
                 loaded.map_fds[m.name] = reused
                 continue
-            loaded.map_fds[m.name] = _create_map(kernel, m, loaded.map_fds, btf_fd, obj.path)
+            try:
+                loaded.map_fds[m.name] = _create_map(kernel, m, loaded.map_fds, btf_fd, obj.path)
+            except BpfError as err:
+                reason = err.args[0].split(": ", 2)[2:]  # "COMMAND: ENAME (text): reason"
+                raise BpfError(err.command, err.errno, f"{obj.path}: map '{m.name}' ({m.section})"
+                               + (f": {reason[0]}" if reason else ""), log=err.log) from None
             if pin:
                 kernel.obj_pin(loaded.map_fds[m.name], pin)
                 loaded.pinned.append(pin)
