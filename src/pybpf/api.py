@@ -192,5 +192,16 @@ def map_dump(map_id: int) -> str:
 
 def btf_dump(source: str | int) -> str:
     """`bpftool btf dump file PATH` (or `id ID` for an int): every type in bpftool's raw format."""
+    from .elf import ElfError
     from .kernel.linux import inspect
-    return "\n".join(inspect.btf_dump(source)) + "\n"
+    if isinstance(source, int):
+        return "\n".join(inspect.btf_dump(source)) + "\n"
+    try:
+        lines = inspect.btf_dump(source)
+    except PybpfError as err:
+        if isinstance(err, ElfError) and not str(err).startswith(f"{source}: "):
+            raise ElfError(f"{source}: {err}") from None  # raw BTF: its checks name the place, not the file
+        raise
+    except OSError as err:
+        raise PybpfError(f"{source}: {err.strerror}") from None
+    return "\n".join(lines) + "\n"

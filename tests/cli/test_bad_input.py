@@ -45,7 +45,8 @@ MISTAKES = [
     (["asm", "{d}/ok.s", "-o", "{d}/no/such/dir/x.bin"], 1, "-o {d}/no/such/dir/x.bin: No such file or directory"),
     (["asm", "{d}/missing.s"], 1, "missing.s: No such file or directory"),
     (["disasm", "--hex", "{d}/ok.bin"], 1, "ok.bin: not hex text"),
-    (["btf", "dump", "file", "{d}/ok.bin"], 1, ".BTF: 16 bytes is too short for a BTF header"),
+    (["btf", "dump", "file", "{d}/ok.bin"], 1, "ok.bin: .BTF: 16 bytes is too short for a BTF header"),
+    (["btf", "dump", "file", "{d}/missing"], 1, "missing: No such file or directory"),
     (["btf", "dump", "id", "abc"], 1, "btf id must be a number, got 'abc'"),
 ]
 
@@ -93,3 +94,31 @@ def test_damaged_files_give_output_or_one_error_line(tmp_path_factory, capsys, d
     assert status in (0, 1) and "Traceback" not in err
     if status and command[0] != "verify":  # verify's 1 may be a rejection, with the verifier's log
         assert err.strip().splitlines()[-1].startswith(f"pybpf {command[0]}: error: ")
+
+
+def test_api_names_a_missing_or_damaged_btf_file(tmp_path):
+    from pybpf import api
+    from pybpf.errors import PybpfError
+
+    with pytest.raises(PybpfError, match=f"^{tmp_path}/missing: No such file or directory$"):
+        api.btf_dump(str(tmp_path / "missing"))
+    (tmp_path / "short.btf").write_bytes(bytes.fromhex("9feb0100"))
+    with pytest.raises(PybpfError, match=f"^{tmp_path}/short.btf: .BTF: 4 bytes is too short"):
+        api.btf_dump(str(tmp_path / "short.btf"))
+
+
+@pytest.mark.parametrize("call", ["assemble", "disassemble"])
+def test_an_unknown_syntax_is_a_pybpf_error(call):
+    from pybpf import api
+    from pybpf.errors import PybpfError
+
+    with pytest.raises(PybpfError, match="unknown syntax 'intel'; choose one of"):
+        api.assemble("exit", "intel") if call == "assemble" else api.disassemble(b"", "intel")
+
+
+def test_an_unknown_program_type_is_a_pybpf_error():
+    from pybpf import api
+    from pybpf.errors import PybpfError
+
+    with pytest.raises(PybpfError, match="unknown program type 'bogus'"):
+        api.verify(bytes.fromhex("9500000000000000"), "bogus")
