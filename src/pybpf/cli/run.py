@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ..helpers import helper_id
 from ..isa.asm import SYNTAXES, assemble
-from ..isa.insn import decode
+from ..isa.insn import EncodingError, decode
 from .. import vm
 from .io import InputError, bytecode, read_input, text
 
@@ -105,6 +105,8 @@ def run(args) -> int:
 def _program(args, path: str | None):
     if args.program_hex is not None:
         origin, data = "--program", args.program_hex.encode()
+        if not _HEX.fullmatch(args.program_hex):
+            raise InputError(f"--program: not hex text: {args.program_hex[:40]!r}")
     else:
         origin, data = path or "<stdin>", read_input(path)
     if args.asm:
@@ -115,7 +117,10 @@ def _program(args, path: str | None):
         if not obj.programs:
             raise InputError(f"{origin}: the object has no programs")
         return obj.programs[0].insns
-    return decode(bytecode(data, origin))
+    try:
+        return decode(bytecode(data, origin))
+    except EncodingError as err:
+        raise InputError(f"{origin}: {err}") from None
 
 
 def _to_stderr(message: bytes) -> None:
