@@ -123,3 +123,27 @@ def test_an_unknown_program_type_is_a_pybpf_error():
 
     with pytest.raises(PybpfError, match="unknown program type 'bogus'"):
         api.verify(bytes.fromhex("9500000000000000"), "bogus")
+
+
+@pytest.mark.parametrize("script,status,stderr_end", [
+    ("def (:\n", 1, "SyntaxError: invalid syntax"),
+    ("def f():\n    raise RuntimeError('mine')\nf()\n", 1, "RuntimeError: mine"),
+    ("import sys\nsys.exit(3)\n", 3, "Attached 0 programs"),
+    ("import sys\nsys.exit('bye')\n", 1, "bye"),
+])
+def test_a_python_script_ends_as_python_would(tmp_path, capsys, script, status, stderr_end):
+    """run FILE.o --python SCRIPT: the script's own failure is printed as python prints it (its frames only,
+    no thread machinery) and sets the exit status; the object's maps are still printed."""
+    path = tmp_path / "script.py"
+    path.write_text(script)
+    assert main(["run", MAPS_O, "--python", str(path)]) == status
+    out, err = capsys.readouterr()
+    assert err.rstrip().endswith(stderr_end) and "threading.py" not in err and "runpy" not in err
+    assert "map .bss" in out
+    if "Traceback" in err:
+        assert err.split("Traceback (most recent call last):\n")[1].startswith(f'  File "{path}", line 3')
+
+
+def test_a_folder_without_main_is_refused(tmp_path, capsys):
+    assert main(["run", MAPS_O, "--python", str(tmp_path)]) == 1
+    assert f"error: can't find '__main__' module in '{tmp_path}'" in capsys.readouterr().err

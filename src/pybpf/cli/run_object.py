@@ -72,8 +72,10 @@ def run_object(path: str, seconds: float | None, script: list[str] | None, out=N
                 _drain(kernel, rings, out)
         except KeyboardInterrupt:
             pass
+        status = 0
         if script:
             worker.join()
+            status = worker.exit_status
         _drain(kernel, rings, out)
         _print_maps(kernel, loaded, out)
     finally:
@@ -81,4 +83,4 @@ def run_object(path: str, seconds: float | None, script: list[str] | None, out=N
             kernel.close(link)
         for fd in loaded.fds():
             kernel.close(fd)
-    return 0
+    return status
