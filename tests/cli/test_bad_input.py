@@ -147,3 +147,14 @@ def test_a_python_script_ends_as_python_would(tmp_path, capsys, script, status, 
 def test_a_folder_without_main_is_refused(tmp_path, capsys):
     assert main(["run", MAPS_O, "--python", str(tmp_path)]) == 1
     assert f"error: can't find '__main__' module in '{tmp_path}'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["run", "-"], ["run"], ["disasm", "--raw", "-"]])
+def test_standard_input_is_named_stdin(monkeypatch, capsys, argv):
+    import io
+    import sys
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"\x95\x00\x00")))
+    assert main(argv) == 1
+    assert capsys.readouterr().err == (f"pybpf {argv[0]}: error: <stdin>: pc 0: bytecode length 3 "
+                                       "is not a multiple of 8\n")

@@ -108,7 +108,7 @@ def _program(args, path: str | None):
         if not _HEX.fullmatch(args.program_hex):
             raise InputError(f"--program: not hex text: {args.program_hex[:40]!r}")
     else:
-        origin, data = path or "<stdin>", read_input(path)
+        origin, data = path if path not in (None, "-") else "<stdin>", read_input(path)
     if args.asm:
         return assemble(text(data, origin), args.syntax, helper_id=helper_id)
     if args.elf:
