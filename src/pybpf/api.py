@@ -92,11 +92,12 @@ def verify(program: list[Insn] | bytes, prog_type: int | str = "socket_filter", 
     return verifier.verify(program, ptype, **options)
 
 
-def verify_object(path: str | Path | bytes, **options) -> dict[str, object]:
-    """Verify every program of a BPF ELF object; {program name: verifier Result}."""
+def verify_object(path: str | Path | bytes, *, name: str | None = None, **options) -> dict[str, object]:
+    """Verify every program of a BPF ELF object; {program name: verifier Result}.  `name` names bytes in
+    errors (a file is named by its path)."""
     from . import verifier
     from .isa.opcodes import BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE
-    obj = load(path)
+    obj = load(path, name=name)
     infos = {}
     for n, m in enumerate(obj.maps):
         rdonly = m.section.startswith(".rodata") or m.section == ".kconfig"

@@ -21,6 +21,7 @@ def files(tmp_path):
     (tmp_path / "ok.s").write_text("r0 = 1\nexit\n")
     (tmp_path / "ok.bin").write_bytes(bytes.fromhex("b700000001000000" "9500000000000000"))
     (tmp_path / "odd.bin").write_bytes(bytes(12))
+    (tmp_path / "short.o").write_bytes(object_path("maps").read_bytes()[:200])
     return tmp_path
 
 
@@ -31,6 +32,7 @@ MISTAKES = [
     (["objdump", "-d", "{d}/ok.s"], 1, "ok.s: not an ELF file"),
     (["verify", "--type", "bogus", "{d}/ok.bin"], 1, "unknown program type 'bogus'"),
     (["verify", "{d}/missing"], 1, "missing: No such file or directory"),
+    (["verify", "{d}/short.o"], 1, "short.o: malformed ELF object"),
     (["run", "{d}/ok.bin", "zz"], 1, "memory argument is not hex bytes: 'zz'"),
     (["run", "--program", "123"], 1, "--program: odd number of hex digits"),
     (["run", "{d}/odd.bin"], 1, "odd.bin: pc 1: bytecode length 12 is not a multiple of 8"),
