@@ -160,3 +160,16 @@ def test_standard_input_is_named_stdin(monkeypatch, capsys, argv):
     assert main(argv) == 1
     assert capsys.readouterr().err == (f"pybpf {argv[0]}: error: <stdin>: pc 0: bytecode length 3 "
                                        "is not a multiple of 8\n")
+
+
+def test_a_program_that_cannot_attach_is_named(tmp_path, capsys):
+    """pyprobe.o with its uprobe's module renamed to one that does not exist: the link is refused and the
+    error names the object, program and section (it named none of them)."""
+    data = object_path("pyprobe").read_bytes()
+    assert b"uprobe/support.testapp" in data
+    path = tmp_path / "pyprobe.o"
+    path.write_bytes(data.replace(b"uprobe/support.testapp", b"uprobe/nosuchm.testapp"))
+    assert main(["run", str(path), "--seconds", "0"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"pybpf run: error: BPF_LINK_CREATE: ENOENT (No such file or directory): {path}: "
+                          "program 'on_add' (uprobe/nosuchm.testapp:add): cannot import module 'nosuchm.testapp'")
