@@ -5,7 +5,8 @@ object's order (global data maps filled with their initial bytes), and each
 program is loaded with an fd_array that turns the loader's
 BPF_PSEUDO_MAP_IDX references into those maps.  Nothing is left behind when
 a step fails: every fd made so far is closed (and every pin made, unpinned) before the error
-propagates. Maps pinned by name are reused or pinned as libbpf does (`kernel.pinning`).
+propagates, which names the object and the map or program (and section) refused, and a CO-RE
+relocation a kernel cannot read (`CoreRelo.check`) by its instruction offset. Maps pinned by name are reused or pinned as libbpf does (`kernel.pinning`).
 
 A kernel that takes BTF (it has `btf_load`: both do) first gets the object's
 .BTF, fixed up as libbpf does (`elf.btf_fixup`); maps are then created with
