@@ -51,6 +51,9 @@ MISTAKES = [
     (["btf", "dump", "file", "{d}/ok.bin"], 1, "ok.bin: .BTF: 16 bytes is too short for a BTF header"),
     (["btf", "dump", "file", "{d}/missing"], 1, "missing: No such file or directory"),
     (["btf", "dump", "id", "abc"], 1, "btf id must be a number, got 'abc'"),
+    (["btf", "dump", "id", "\u00b2"], 1, "btf id must be a number, got '\u00b2'"),  # isdigit(), not int()
+    (["map", "dump", "id", "\u00b2"], 1, "expected `id MAP_ID` (a number), got '\u00b2'"),
+    (["prog", "show", "id", "\u00b2"], 1, "expected `id PROG_ID` (a number), got '\u00b2'"),
 ]
 
 

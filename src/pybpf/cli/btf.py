@@ -20,7 +20,7 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     if args.source == "id":
-        if not args.target.isdigit():
+        if not (args.target.isascii() and args.target.isdigit()):
             raise InputError(f"btf id must be a number, got {args.target!r}")
         sys.stdout.write(api.btf_dump(int(args.target)))
         return 0
