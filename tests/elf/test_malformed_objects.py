@@ -136,3 +136,20 @@ def test_a_map_the_kernel_refuses_is_named():
     with pytest.raises(BpfError, match=rf"^BPF_MAP_CREATE: EINVAL \(.*\): maps.o: map '{bad.name}' \({bad.section}\): "):
         load_object(kernel, obj)
     assert _kernel_is_empty(kernel)
+
+
+def test_a_variable_symbol_past_its_section_is_named_at_btf_load():
+    """maps.o with its LICENSE symbol's value (st_value) moved to 1 TiB: the DATASEC fix-up (libbpf's
+    btf_fixup_datasec) would write that offset into a 32-bit field; it names the variable instead (was a
+    struct.error), and the virtual kernel is left empty."""
+    good = object_bytes("maps")
+    patch = ElfPatch(good)
+    symtab = patch.elf.get_section_by_name(".symtab")
+    index = next(i for i, s in enumerate(symtab.iter_symbols()) if s.name == "LICENSE")
+    data = patch.patch(symtab["sh_offset"] + index * symtab["sh_entsize"] + 8, "<Q", 1 << 40)  # st_value
+    obj = elf.load(data, name="maps.o")
+    kernel = VirtualKernel()
+    with pytest.raises(BpfError, match=r"^BPF_BTF_LOAD: EINVAL .*maps.o: \.BTF: variable 'LICENSE' of DATASEC "
+                                       r"license \(13 bytes at offset 1099511627776\) does not fit"):
+        load_object(kernel, obj)
+    assert _kernel_is_empty(kernel)
