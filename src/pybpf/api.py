@@ -15,6 +15,7 @@ from pathlib import Path
 
 from . import vm
 from .elf import BpfObject, load
+from .errors import PybpfError
 from .helpers import helper_id, helper_name
 from .isa import Insn, decode, encode
 from .isa.asm import assemble as _assemble
@@ -69,6 +70,10 @@ PROG_TYPE_ALIASES = {"tc": "sched_cls", "socket": "socket_filter", "raw_tp": "ra
                      "tp": "tracepoint", "perf": "perf_event", "classifier": "sched_cls", "action": "sched_act"}
 
 
+class UnknownProgType(PybpfError, ValueError):
+    """A program type name that is not one of Linux's (a ValueError too, as it was before it was a PybpfError)."""
+
+
 def prog_type_of(name: str) -> int:
     """Program type number of a libbpf-style name: `xdp`, `tc`, `socket_filter`, `kprobe`, ..."""
     from .uapi import ProgType
@@ -77,7 +82,7 @@ def prog_type_of(name: str) -> int:
         return ProgType["BPF_PROG_TYPE_" + key.upper()]
     except KeyError:
         known = ", ".join(sorted(t.name.removeprefix("BPF_PROG_TYPE_").lower() for t in ProgType))
-        raise ValueError(f"unknown program type '{name}' (known: {known})") from None
+        raise UnknownProgType(f"unknown program type '{name}' (known: {known})") from None
 
 
 def verify(program: list[Insn] | bytes, prog_type: int | str = "socket_filter", **options):
@@ -87,11 +92,12 @@ def verify(program: list[Insn] | bytes, prog_type: int | str = "socket_filter", 
     return verifier.verify(program, ptype, **options)
 
 
-def verify_object(path: str | Path | bytes, **options) -> dict[str, object]:
-    """Verify every program of a BPF ELF object; {program name: verifier Result}."""
+def verify_object(path: str | Path | bytes, *, name: str | None = None, **options) -> dict[str, object]:
+    """Verify every program of a BPF ELF object; {program name: verifier Result}.  `name` names bytes in
+    errors (a file is named by its path)."""
     from . import verifier
     from .isa.opcodes import BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE
-    obj = load(path)
+    obj = load(path, name=name)
     infos = {}
     for n, m in enumerate(obj.maps):
         rdonly = m.section.startswith(".rodata") or m.section == ".kconfig"
@@ -187,5 +193,16 @@ def map_dump(map_id: int) -> str:
 
 def btf_dump(source: str | int) -> str:
     """`bpftool btf dump file PATH` (or `id ID` for an int): every type in bpftool's raw format."""
+    from .elf import ElfError
     from .kernel.linux import inspect
-    return "\n".join(inspect.btf_dump(source)) + "\n"
+    if isinstance(source, int):
+        return "\n".join(inspect.btf_dump(source)) + "\n"
+    try:
+        lines = inspect.btf_dump(source)
+    except PybpfError as err:
+        if isinstance(err, ElfError) and not str(err).startswith(f"{source}: "):
+            raise ElfError(f"{source}: {err}") from None  # raw BTF: its checks name the place, not the file
+        raise
+    except OSError as err:
+        raise PybpfError(f"{source}: {err.strerror}") from None
+    return "\n".join(lines) + "\n"

@@ -8,11 +8,12 @@ per line, which `pybpf disasm` and `pybpf run` read back.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from ..helpers import helper_id
 from ..isa.asm import SYNTAXES, AsmError, assemble
 from ..isa.insn import encode
-from .io import read_input, text
+from .io import InputError, read_input, text
 
 
 def add_arguments(parser) -> None:
@@ -38,8 +39,10 @@ def run(args) -> int:
         return 1
     as_hex = args.hex or not args.output
     if args.output not in (None, "-"):
-        with open(args.output, "wb") as stream:
-            stream.write(hex_lines(code).encode() if as_hex else code)
+        try:
+            Path(args.output).write_bytes(hex_lines(code).encode() if as_hex else code)
+        except OSError as err:
+            raise InputError(f"-o {args.output}: {err.strerror}") from None
     elif as_hex:
         sys.stdout.write(hex_lines(code))
     else:

@@ -20,12 +20,9 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     if args.source == "id":
-        if not args.target.isdigit():
+        if not (args.target.isascii() and args.target.isdigit()):
             raise InputError(f"btf id must be a number, got {args.target!r}")
         sys.stdout.write(api.btf_dump(int(args.target)))
         return 0
-    try:
-        sys.stdout.write(api.btf_dump(args.target))
-    except OSError as err:
-        raise InputError(f"{args.target}: {err.strerror}") from None
+    sys.stdout.write(api.btf_dump(args.target))  # a missing or damaged file is a PybpfError naming it
     return 0

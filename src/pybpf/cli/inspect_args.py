@@ -11,6 +11,6 @@ def object_id(words: list[str], what: str) -> int | None:
         words = words[1:]
     if not words:
         return None
-    if len(words) != 1 or not words[0].isdigit():
+    if len(words) != 1 or not (words[0].isascii() and words[0].isdigit()):
         raise InputError(f"expected `id {what.upper()}_ID` (a number), got {' '.join(words)!r}")
     return int(words[0])

@@ -22,11 +22,27 @@ from pathlib import Path
 
 from ..helpers import helper_id
 from ..isa.asm import SYNTAXES, assemble
-from ..isa.insn import decode
+from ..isa.insn import EncodingError, decode
 from .. import vm
 from .io import InputError, bytecode, read_input, text
 
 _HEX = re.compile(r"[0-9a-fA-F\s]*")
+
+
+def count(value: str) -> int:
+    """--max-steps: a whole number of instructions, at least 1 (argparse names the option on error)."""
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
+    return number
+
+
+def duration(value: str) -> float:
+    """--seconds: a finite time, zero or more."""
+    seconds = float(value)
+    if not 0 <= seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, 0 or more, not {value}")
+    return seconds
 
 
 def add_arguments(parser) -> None:
@@ -45,8 +61,8 @@ def add_arguments(parser) -> None:
                         help="the program is an ELF object (raw or hex): run its first program on the memory "
                              "(bpf_conformance plugin option)")
     parser.add_argument("--steps", action="store_true", help="also print the number of executed instructions")
-    parser.add_argument("--max-steps", type=int, default=vm.MAX_STEPS, help="instruction limit (default %(default)s)")
-    parser.add_argument("--seconds", type=float, default=None, help="with an object: run this long (default: "
+    parser.add_argument("--max-steps", type=count, default=vm.MAX_STEPS, help="instruction limit (default %(default)s)")
+    parser.add_argument("--seconds", type=duration, default=None, help="with an object: run this long (default: "
                         "until the Python program ends, or Ctrl-C)")
     parser.add_argument("--python", nargs=argparse.REMAINDER, metavar="SCRIPT",
                         help="with an object: run this Python script (and its arguments) in-process under the probes")
@@ -70,6 +86,8 @@ def run(args) -> int:
         raise InputError(f"two programs: {program} and -f {args.file}")
     program = program if program is not None else args.file
     if program is not None and Path(program).suffix == ".o" and not args.elf:
+        if args.python == []:
+            raise InputError("--python needs a script: pybpf run FILE.o --python SCRIPT [ARG...]")
         from .run_object import run_object
         return run_object(program, args.seconds, args.python)
     try:
@@ -87,8 +105,10 @@ def run(args) -> int:
 def _program(args, path: str | None):
     if args.program_hex is not None:
         origin, data = "--program", args.program_hex.encode()
+        if not _HEX.fullmatch(args.program_hex):
+            raise InputError(f"--program: not hex text: {args.program_hex[:40]!r}")
     else:
-        origin, data = path or "<stdin>", read_input(path)
+        origin, data = path if path not in (None, "-") else "<stdin>", read_input(path)
     if args.asm:
         return assemble(text(data, origin), args.syntax, helper_id=helper_id)
     if args.elf:
@@ -97,7 +117,10 @@ def _program(args, path: str | None):
         if not obj.programs:
             raise InputError(f"{origin}: the object has no programs")
         return obj.programs[0].insns
-    return decode(bytecode(data, origin))
+    try:
+        return decode(bytecode(data, origin))
+    except EncodingError as err:
+        raise InputError(f"{origin}: {err}") from None
 
 
 def _to_stderr(message: bytes) -> None:

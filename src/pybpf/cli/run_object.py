@@ -15,6 +15,7 @@ import threading
 import time
 
 from ..elf import load
+from ..kernel.errors import BpfError
 from ..kernel.loader import load_object
 from ..kernel.virtual import VirtualKernel
 from ..kernel.virtual.sections import target_for_section
@@ -55,7 +56,12 @@ def run_object(path: str, seconds: float | None, script: list[str] | None, out=N
                 print(f"pybpf run: {prog.name}: section {prog.section} has no attach point on the virtual kernel; "
                       "loaded, not attached", file=sys.stderr)
                 continue
-            links.append(kernel.link_create(loaded.prog_fds[prog.name], target))
+            try:
+                links.append(kernel.link_create(loaded.prog_fds[prog.name], target))
+            except BpfError as err:
+                reason = err.args[0].split(": ", 2)[2:]  # "COMMAND: ENAME (text): reason"
+                raise BpfError(err.command, err.errno, f"{path}: program '{prog.name}' ({prog.section})"
+                               + (f": {reason[0]}" if reason else "")) from None
         print(f"Attached {len(links)} program{'s' if len(links) != 1 else ''}", file=sys.stderr)
         rings = [(name, kernel.map(fd)) for name, fd in loaded.map_fds.items()
                  if isinstance(kernel.map(fd), RingBufMap)]
@@ -72,8 +78,10 @@ def run_object(path: str, seconds: float | None, script: list[str] | None, out=N
                 _drain(kernel, rings, out)
         except KeyboardInterrupt:
             pass
+        status = 0
         if script:
             worker.join()
+            status = worker.exit_status
         _drain(kernel, rings, out)
         _print_maps(kernel, loaded, out)
     finally:
@@ -81,4 +89,4 @@ def run_object(path: str, seconds: float | None, script: list[str] | None, out=N
             kernel.close(link)
         for fd in loaded.fds():
             kernel.close(fd)
-    return 0
+    return status

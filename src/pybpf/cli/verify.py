@@ -13,8 +13,7 @@ from __future__ import annotations
 import sys
 
 from .. import api
-from ..elf.errors import ElfError
-from .io import InputError, bytecode, read_input
+from .io import bytecode, read_input
 
 
 def add_arguments(parser) -> None:
@@ -32,16 +31,11 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     data = read_input(args.program)
     options = dict(privileged=not args.unpriv, log_level=args.log_level, strict_alignment=args.strict_alignment)
+    origin = args.program if args.program not in (None, "-") else "<stdin>"
     if data[:4] == b"\x7fELF":
-        try:
-            results = api.verify_object(data, **options)
-        except ElfError as err:
-            raise InputError(f"{args.program}: {err}") from None
+        results = api.verify_object(data, name=origin, **options)  # an ElfError names origin
     else:
-        try:
-            ptype = api.prog_type_of(args.type)
-        except ValueError as err:
-            raise InputError(str(err)) from None
+        ptype = api.prog_type_of(args.type)  # a PybpfError names the bad --type
         results = {args.program or "stdin": api.verify(bytecode(data, args.program or "stdin"), ptype, **options)}
     status = 0
     for name, result in results.items():

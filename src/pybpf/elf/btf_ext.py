@@ -58,6 +58,17 @@ class CoreRelo:
             return CORE_RELO_KINDS[self.kind].removeprefix("BPF_CORE_").lower()
         return f"kind {self.kind}"
 
+    def check(self, btf: Btf) -> None:
+        """What a loader checks before resolving the relocation (libbpf's bpf_core_parse_spec): a known kind,
+        a type of the object's BTF, an access string of indices ("0:1:2"); an ElfError names what is wrong."""
+        where = f".BTF.ext: CO-RE relocation at insn offset {self.insn_off}"
+        if not 0 <= self.kind < len(CORE_RELO_KINDS):
+            raise ElfError(f"{where}: unknown kind {self.kind}")
+        if not 0 <= self.type_id < len(btf.types):
+            raise ElfError(f"{where}: type id {self.type_id} is not in .BTF ({len(btf)} types)")
+        if not all(part.isdigit() and part.isascii() for part in self.access.split(":")):
+            raise ElfError(f"{where}: access string {self.access[:40]!r} is not indices separated by ':'")
+
     def describe(self, btf: Btf) -> str:
         """`field_byte_offset struct task_struct.mm (0:2)`, `enumval_value enum state::DEAD (1)`."""
         try:

@@ -81,7 +81,11 @@ def _fix_datasec(p: _Patcher, sec: BtfType, size: int, offsets: dict[str, int], 
         if offset is None:
             raise ElfError(f"{path}: .BTF: variable '{var.name}' of DATASEC {sec.name} has no symbol "
                            f"in section {sec.name}")
-        entries.append((offset, m.type, m.size or p.btf.size_of(m.type)))
+        var_size = m.size or p.btf.size_of(m.type)
+        if not 0 <= offset <= size or var_size > size:  # a damaged symbol or type; the kernel wants it inside
+            raise ElfError(f"{path}: .BTF: variable '{var.name}' of DATASEC {sec.name} ({var_size} bytes at "
+                           f"offset {offset}) does not fit the section's {size} bytes")
+        entries.append((offset, m.type, var_size))
     entries.sort()
     p.put(sec, 8, "<I", size)
     for i, (offset, type_id, var_size) in enumerate(entries):

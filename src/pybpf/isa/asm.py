@@ -25,7 +25,7 @@ import re
 from typing import Callable
 
 from . import syntax_kernel, syntax_llvm, syntax_ubpf
-from .asm_text import AsmError, Line, Pending, resolve, split_lines
+from .asm_text import AsmError, Line, Pending, UnknownSyntax, resolve, split_lines
 from .insn import Insn, encode
 from .opcodes import SPECS
 
@@ -75,7 +75,7 @@ def _strip_prefixes(line: Line) -> tuple[Line, str | None]:
 def assemble(text: str, syntax: str = "auto", *, helper_id: HelperIds | None = None) -> list[Insn]:
     """Instructions for `text`.  `helper_id` maps a helper name (`call bpf_trace_printk`) to its id."""
     if syntax not in SYNTAXES:
-        raise ValueError(f"unknown syntax {syntax!r}; choose one of {', '.join(SYNTAXES)}")
+        raise UnknownSyntax(syntax, SYNTAXES)
     if syntax == "auto":
         syntax = detect_syntax(text)
     table = _TABLES[syntax]

@@ -21,6 +21,13 @@ from .insn import Insn, s32
 from .opcodes import MAX_REG, SPECS, Spec
 
 
+class UnknownSyntax(PybpfError, ValueError):
+    """A syntax name that is none of the assembler's or disassembler's (a ValueError too, as it was)."""
+
+    def __init__(self, syntax: str, known):
+        super().__init__(f"unknown syntax {syntax!r}; choose one of {', '.join(known)}")
+
+
 class AsmError(PybpfError):
     """An assembly error at LINE:COL (both from 1), with the source line kept for display."""
 

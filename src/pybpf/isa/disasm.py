@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Callable, Iterable, Mapping
 
 from . import syntax_kernel, syntax_llvm, syntax_ubpf
-from .asm_text import target_field
+from .asm_text import UnknownSyntax, target_field
 from .insn import Insn, pcs
 from .template import HelperNamer, Syntax
 
@@ -36,7 +36,7 @@ def _table(syntax: str) -> Syntax:
     try:
         return _TABLES[syntax]
     except KeyError:
-        raise ValueError(f"unknown syntax {syntax!r}; choose one of {', '.join(SYNTAXES)}") from None
+        raise UnknownSyntax(syntax, SYNTAXES) from None
 
 
 def format_insn(insn: Insn, syntax: str = "llvm", helper_name: HelperNamer | None = None, *,
@@ -70,6 +70,7 @@ def kernel_log_line(insn: Insn, helper_name: HelperNamer | None = None, *, imm_n
 def disassemble(insns: Iterable[Insn], syntax: str = "llvm", helper_name: HelperNamer | None = None,
                 *, with_pc: bool = True) -> list[str]:
     """One line per instruction, prefixed with its pc (`  12: r0 = 1`) unless with_pc is False."""
+    _table(syntax)  # an unknown syntax is an error even for no instructions
     insns = list(insns)
     lines = []
     for pc, insn in zip(pcs(insns), insns):

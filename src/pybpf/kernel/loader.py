@@ -5,7 +5,8 @@ object's order (global data maps filled with their initial bytes), and each
 program is loaded with an fd_array that turns the loader's
 BPF_PSEUDO_MAP_IDX references into those maps.  Nothing is left behind when
 a step fails: every fd made so far is closed (and every pin made, unpinned) before the error
-propagates. Maps pinned by name are reused or pinned as libbpf does (`kernel.pinning`).
+propagates, which names the object and the map or program (and section) refused, and a CO-RE
+relocation a kernel cannot read (`CoreRelo.check`) by its instruction offset. Maps pinned by name are reused or pinned as libbpf does (`kernel.pinning`).
 
 A kernel that takes BTF (it has `btf_load`: both do) first gets the object's
 .BTF, fixed up as libbpf does (`elf.btf_fixup`); maps are then created with
@@ -105,13 +106,17 @@ def _create_map(kernel, m: MapDef, inner_fds: dict[str, int], btf_fd: int | None
             kernel.close(template)
     else:
         fd = _map_create(kernel, m, max_entries, _btf_of(m, btf_fd))
-    data = _initial_data(m, path)
-    if data is not None:
-        kernel.map_update(fd, bytes(4), data)
-    if m.section.startswith((".rodata", ".kconfig")):
-        kernel.map_freeze(fd)  # read-only to user space from now on, as libbpf leaves it
-    for slot, inner in m.inner_values.items():
-        kernel.map_update(fd, slot.to_bytes(4, "little"), inner_fds[inner].to_bytes(4, "little"))
+    try:
+        data = _initial_data(m, path)
+        if data is not None:
+            kernel.map_update(fd, bytes(4), data)
+        if m.section.startswith((".rodata", ".kconfig")):
+            kernel.map_freeze(fd)  # read-only to user space from now on, as libbpf leaves it
+        for slot, inner in m.inner_values.items():
+            kernel.map_update(fd, slot.to_bytes(4, "little"), inner_fds[inner].to_bytes(4, "little"))
+    except Exception:
+        kernel.close(fd)  # not yet the caller's to close
+        raise
     return fd
 
 
@@ -151,6 +156,12 @@ def _core_relocated(kernel, obj: BpfObject, prog, poisoned: dict[int, str]) -> l
         return prog.insns
     if obj.btf is None:
         raise BpfError("CO-RE", errno.EINVAL, f"{prog.name}: CO-RE relocations but the object has no .BTF")
+    for _, relo in prog.core_relos:
+        try:
+            relo.check(obj.btf)
+        except ElfError as err:
+            raise BpfError("CO-RE", errno.EINVAL,
+                           f"{obj.path}: program '{prog.name}' ({prog.section}): {err}") from None
     core_target = getattr(kernel, "core_target", None)
     return relocate(prog, obj.btf, core_target() if core_target else virtual_target(), poisoned)
 
@@ -233,7 +244,12 @@ def load_object(kernel, obj: BpfObject) -> LoadedObject:
             if reused is not None:
                 loaded.map_fds[m.name] = reused
                 continue
-            loaded.map_fds[m.name] = _create_map(kernel, m, loaded.map_fds, btf_fd, obj.path)
+            try:
+                loaded.map_fds[m.name] = _create_map(kernel, m, loaded.map_fds, btf_fd, obj.path)
+            except BpfError as err:
+                reason = err.args[0].split(": ", 2)[2:]  # "COMMAND: ENAME (text): reason"
+                raise BpfError(err.command, err.errno, f"{obj.path}: map '{m.name}' ({m.section})"
+                               + (f": {reason[0]}" if reason else ""), log=err.log) from None
             if pin:
                 kernel.obj_pin(loaded.map_fds[m.name], pin)
                 loaded.pinned.append(pin)
