@@ -88,7 +88,10 @@ def prog_type_of(name: str) -> int:
 def verify(program: list[Insn] | bytes, prog_type: int | str = "socket_filter", **options):
     """Verify raw instructions as the Linux verifier would load them; see `pybpf.verifier.verify`."""
     from . import verifier
+    from .uapi import ProgType
     ptype = prog_type_of(prog_type) if isinstance(prog_type, str) else prog_type
+    if ptype not in ProgType._value2member_map_:  # what bpf(BPF_PROG_LOAD) answers with EINVAL
+        raise UnknownProgType(f"unknown program type {ptype}")
     return verifier.verify(program, ptype, **options)
 
 

@@ -128,6 +128,34 @@ def test_an_unknown_program_type_is_a_pybpf_error():
 
     with pytest.raises(PybpfError, match="unknown program type 'bogus'"):
         api.verify(bytes.fromhex("9500000000000000"), "bogus")
+    with pytest.raises(PybpfError, match="unknown program type 9999"):  # Linux: EINVAL, not a verdict
+        api.verify(bytes.fromhex("9500000000000000"), 9999)
+
+
+def test_a_step_limit_below_one_is_a_pybpf_error():
+    from pybpf import api
+    from pybpf.errors import PybpfError
+
+    with pytest.raises(PybpfError, match="max_steps must be at least 1, not 0"):
+        api.run(bytes.fromhex("b700000001000000" "9500000000000000"), max_steps=0)
+
+
+@pytest.mark.parametrize("target,form", [("usdt:foo", "usdt:PROVIDER:NAME"), ("pyfunc:json", "pyfunc:MODULE:FUNCTION"),
+                                         ("pyfunc.return:json:", "pyfunc.return:MODULE:FUNCTION"),
+                                         ("audit:", "audit:EVENT")])
+def test_an_attach_target_missing_a_field_is_einval_naming_it(target, form):
+    import errno
+
+    from pybpf.isa.asm import assemble
+    from pybpf.kernel.errors import BpfError
+    from pybpf.kernel.virtual import VirtualKernel
+    from pybpf.uapi import ProgType
+
+    kernel = VirtualKernel()
+    fd = kernel.prog_load(ProgType.BPF_PROG_TYPE_KPROBE, assemble("r0 = 0\nexit")).fd
+    with pytest.raises(BpfError) as err:
+        kernel.link_create(fd, target)
+    assert err.value.errno == errno.EINVAL and f"attach target {target!r} is not {form}" in str(err.value)
 
 
 @pytest.mark.parametrize("script,status,stderr_end", [

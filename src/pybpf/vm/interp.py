@@ -25,6 +25,7 @@ import ctypes
 from operator import length_hint
 from typing import Callable
 
+from ..errors import PybpfError
 from ..helpers import REGISTRY, HelperSpec, helper_name
 from ..isa.insn import Insn
 from .check import check_program
@@ -72,7 +73,7 @@ class Interpreter:
                  helpers: dict[int, HelperSpec] | None = None, resolver: Resolver | None = None,
                  max_steps: int = MAX_STEPS, entry_regs: int = ENTRY_REGS, trace: TraceSink | None = None):
         if max_steps < 1:
-            raise ValueError(f"max_steps must be at least 1, not {max_steps}")
+            raise PybpfError(f"max_steps must be at least 1, not {max_steps}")
         self.helpers = REGISTRY if helpers is None else helpers
         self.slots = check_program(insns, entry_regs=entry_regs,
                                    helper_args={i: len(h.args) for i, h in self.helpers.items()})

@@ -40,6 +40,14 @@ class Attachment:
     def stop(self) -> None:
         raise NotImplementedError
 
+    def fields(self, form: str) -> list[str]:
+        """The spec's colon-separated fields, as many as `form` has ("usdt:PROVIDER:NAME"), or EINVAL naming it."""
+        count = form.count(":") + 1
+        parts = self.spec.split(":", count - 1)
+        if len(parts) != count or not all(parts):
+            raise BpfError("BPF_LINK_CREATE", errno.EINVAL, f"attach target {self.spec!r} is not {form}")
+        return parts
+
 
 class _Periodic(Attachment):
     """A thread a CPU that fires at a fixed period by the monotonic clock, skipping missed ticks.
@@ -97,7 +105,7 @@ class Profile(_Periodic):
 
 class OneShot(Attachment):
     def start(self) -> None:
-        self.name = self.spec.split(":", 1)[1]
+        self.name = self.fields("oneshot:NAME")[1]
         self.kernel.oneshots.setdefault(self.name, []).append(self)
 
     def stop(self) -> None:
@@ -106,7 +114,7 @@ class OneShot(Attachment):
 
 class Usdt(Attachment):
     def start(self) -> None:
-        _, provider, name = self.spec.split(":", 2)
+        _, provider, name = self.fields("usdt:PROVIDER:NAME")
         self.probe = usdt.find(provider, name)
         if self.probe is None:
             raise BpfError("BPF_LINK_CREATE", errno.ENOENT, f"no USDT probe {provider}:{name} is declared")
@@ -141,7 +149,7 @@ class PyFunc(Attachment):
     def start(self) -> None:
         from . import pyfunc
 
-        kind, module_name, qualname = self.spec.split(":", 2)
+        kind, module_name, qualname = self.fields(f"{self.spec.split(':')[0]}:MODULE:FUNCTION")
         self.code = resolve_function(module_name, qualname)
         self.on_return = kind == "pyfunc.return"
         pyfunc.TRACER.attach(self.code, self.on_return, self._fire)
@@ -175,7 +183,7 @@ class Audit(Attachment):
             cls._guard.busy = False
 
     def start(self) -> None:
-        self.event = self.spec.split(":", 1)[1]
+        self.event = self.fields("audit:EVENT")[1]
         if not Audit._installed:
             sys.addaudithook(Audit._hook)
             Audit._installed = True
