@@ -30,33 +30,15 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from engines_programs import LOOPS, PACKET, PROGRAMS  # noqa: E402
+from engines_programs import LOOPS, PROGRAMS, program  # noqa: E402
 
-from pybpf.helpers import helper_id  # noqa: E402
 from pybpf.isa import encode  # noqa: E402
-from pybpf.isa.asm import assemble  # noqa: E402
 from pybpf.kernel.linux import syscall  # noqa: E402
 from pybpf.kernel.virtual import VirtualKernel  # noqa: E402
 from pybpf.uapi import MapType, ProgType  # noqa: E402
 from pybpf.vm.engines import ENGINES, clear_caches  # noqa: E402
 
 XDP = ProgType.BPF_PROG_TYPE_XDP
-PROLOGUE = f"""
-    r2 = *(u32 *)(r1 + 0)
-    r3 = *(u32 *)(r1 + 4)
-    r4 = r2
-    r4 += {PACKET}
-    if r4 <= r3 goto body
-    r0 = 0
-    exit
-body:
-    r1 = r2
-"""
-
-
-def program(source: str, counts: int, hashes: int):
-    return assemble(PROLOGUE + source.format(counts=counts, hashes=hashes), helper_id=helper_id)
-
 
 SAMPLES = 15  # test_run calls per program and engine; the best mean counts (the machine is shared)
 

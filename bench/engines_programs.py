@@ -13,8 +13,27 @@ from __future__ import annotations
 import struct
 
 from interp_vs_kernel import PROGRAMS as LOOP_PROGRAMS  # bench/ is on sys.path when this runs
+from pybpf.helpers import helper_id
+from pybpf.isa.asm import assemble
 
 PACKET = 256
+# Before every body: the packet at r1 after the context's bounds check.
+PROLOGUE = f"""
+    r2 = *(u32 *)(r1 + 0)
+    r3 = *(u32 *)(r1 + 4)
+    r4 = r2
+    r4 += {PACKET}
+    if r4 <= r3 goto body
+    r0 = 0
+    exit
+body:
+    r1 = r2
+"""
+
+
+def program(source: str, counts: int, hashes: int = 0):
+    """The instructions of a body with its prologue, the bench's map fds in place."""
+    return assemble(PROLOGUE + source.format(counts=counts, hashes=hashes), helper_id=helper_id)
 
 
 def _packet(data: bytes) -> bytes:

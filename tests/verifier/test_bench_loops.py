@@ -12,35 +12,19 @@ import sys
 
 import pytest
 
-from pybpf.helpers import helper_id
-from pybpf.isa.asm import assemble
 from pybpf.kernel.virtual import VirtualKernel
 from pybpf.uapi import MapType, ProgType
 from support.paths import REPO
 
 sys.path.insert(0, str(REPO / "bench"))
-from engines_programs import PACKET, PROGRAMS  # noqa: E402
-
-# bench/engines.py's prologue: the packet at r1 after the context's bounds check.
-PROLOGUE = f"""
-    r2 = *(u32 *)(r1 + 0)
-    r3 = *(u32 *)(r1 + 4)
-    r4 = r2
-    r4 += {PACKET}
-    if r4 <= r3 goto body
-    r0 = 0
-    exit
-body:
-    r1 = r2
-"""
-
+from engines_programs import PROGRAMS, program  # noqa: E402
 
 @pytest.mark.parametrize("title", ["log2 over an array", "primes by division", "switch dispatch"])
 def test_branchy_loop_loads_on_the_virtual_kernel(title):
     source, packet = PROGRAMS[title]
     kernel = VirtualKernel(ncpus=1)
     counts = kernel.map_create(MapType.BPF_MAP_TYPE_ARRAY, 4, 8, 8)
-    insns = assemble(PROLOGUE + source.format(counts=counts), helper_id=helper_id)
+    insns = program(source, counts)
     fd = kernel.prog_load(ProgType.BPF_PROG_TYPE_XDP, insns, engine="interp").fd
     result = kernel.prog_test_run(fd, packet)
     assert result.retval == EXPECTED[title](packet)
