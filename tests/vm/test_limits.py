@@ -3,6 +3,7 @@
 import pytest
 
 from pybpf import vm
+from pybpf.errors import PybpfError
 from pybpf.isa.asm import assemble
 
 
@@ -43,5 +44,5 @@ def test_may_goto_falls_through_until_the_budget_is_spent():
 
 
 def test_max_steps_must_be_positive():
-    with pytest.raises(ValueError):
+    with pytest.raises(PybpfError, match="max_steps must be at least 1, not 0"):
         run("r0 = 0\nexit", max_steps=0)
