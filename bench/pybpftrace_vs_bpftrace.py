@@ -12,8 +12,9 @@ the figure is the median wall time and the largest peak RSS of those runs.
 | first output | from process start to the first printf line on stdout |
 | printf events | N printf records from one BEGIN loop; events per second over the exit case's time |
 
-pybpftrace runs with its object cache warm (one untimed run first), as a
-user's second run of a script does; `--cold` clears the cache before each run.
+pybpftrace runs with its object cache and Python's bytecode cache warm (one
+untimed run first, PYTHONDONTWRITEBYTECODE unset), as a user's second run of
+a script does; `--cold` clears the object cache before each run.
 bpftrace needs root and the kernel's bpf(); without them its column says why.
 """
 
@@ -92,6 +93,8 @@ def main() -> None:
 
     cache = tempfile.mkdtemp(prefix="pybpftrace-bench-cache-")
     os.environ["XDG_CACHE_HOME"] = cache  # pybpftrace keeps its objects under $XDG_CACHE_HOME
+    # Python's own cache of compiled modules, as a user's second run has it (some shells set this off)
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     clear = (lambda: (shutil.rmtree(cache, ignore_errors=True), os.makedirs(cache))) if args.cold else None
     pybpftrace = [sys.executable, "-m", "pybpf.cli.pybpftrace"]
     missing = bpftrace_missing()
