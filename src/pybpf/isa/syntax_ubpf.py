@@ -16,9 +16,11 @@ spelling for: `lddw %r1, map_fd(5)`, `map_value(5, 8)`, `map_idx(3)`,
 
 from __future__ import annotations
 
+import functools
 import re
 
 from .asm_text import AsmError, Line
+from .opcodes import SPECS
 from .template import Syntax
 
 _LOAD = ["{NAME} %r{dst}, [%r{src}{off:+d}]", "{NAME} %r{dst}, [%r{src}]"]
@@ -71,6 +73,7 @@ def _shape(operand_template: str) -> str:
     return "pseudo" if "(" in operand_template else "number"
 
 
+@functools.cache
 def _forms() -> dict[str, list[list[str]]]:
     """Mnemonic (`lock fetch add32`, `call local`) -> the operand shapes of each of its templates."""
     forms: dict[str, list[list[str]]] = {}
@@ -100,8 +103,7 @@ def _split(text: str) -> list[str]:
     return parts + [current.strip()] if current.strip() else parts
 
 
-_FORMS = _forms()
-_NAMES = {s.name for s in SYNTAX.templates}
+_NAMES = {s.name for s in SPECS}  # every spec has a template in every syntax (Syntax.templates checks)
 
 
 def normalize_word(word: str) -> str:
@@ -125,20 +127,20 @@ def normalize(line: Line) -> Line:
 def diagnose(line: Line) -> AsmError:
     """Why a statement matches no template: unknown mnemonic, operand count, or an operand's shape."""
     code = line.code
-    mnemonic = max((m for m in _FORMS if code == m or code.startswith(m + " ") or code.startswith(m + "\t")),
+    mnemonic = max((m for m in _forms() if code == m or code.startswith(m + " ") or code.startswith(m + "\t")),
                    key=len, default=None)
     if mnemonic is None:
         words = code.split()
-        family = any(m.startswith(words[0] + " ") for m in _FORMS)  # `lock` needs [fetch] OP
+        family = any(m.startswith(words[0] + " ") for m in _forms())  # `lock` needs [fetch] OP
         if family and (len(words) == 1 or words[1][0] in "[%"):
             return line.error(f"invalid number of operands for {words[0]}", None, 0)
         name = " ".join(words[:2]) if family else words[0]
         return line.error(f"unknown mnemonic '{name}'", None, 0)
     rest = code[len(mnemonic):]
     operands = _split(rest)
-    shapes = [s for s in _FORMS[mnemonic] if len(s) == len(operands)]
+    shapes = [s for s in _forms()[mnemonic] if len(s) == len(operands)]
     if not shapes:
-        counts = " or ".join(str(n) for n in sorted({len(s) for s in _FORMS[mnemonic]}))
+        counts = " or ".join(str(n) for n in sorted({len(s) for s in _forms()[mnemonic]}))
         return line.error(f"invalid number of operands for {mnemonic}: expected {counts}, got {len(operands)}",
                           mnemonic, 0)
     at = len(mnemonic)

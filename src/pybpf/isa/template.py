@@ -217,24 +217,31 @@ class Syntax:
     """A syntax: the templates of every row of the opcode table, for rendering and parsing."""
 
     def __init__(self, name: str, rows: list[tuple[str, list[str | Lossy]]]):
-        self.name = name
-        self.templates: dict[Spec, list[Template]] = {}
-        order: list[Template] = []
-        for pattern, sources in rows:
+        self.name, self._rows = name, rows
+
+    @functools.cached_property
+    def templates(self) -> dict[Spec, list[Template]]:
+        """Each spec's templates, in the rows' order; built at the first use, not at import (a run that
+        renders and parses nothing, pybpftrace's, never pays for the 960 templates of three syntaxes)."""
+        templates: dict[Spec, list[Template]] = {}
+        for pattern, sources in self._rows:
             globs = [(g.split() + ["*", "*"])[:3] for g in pattern.split("|")]
             for spec in SPECS:
                 key = (spec.kind, spec.op, str(spec.width))
-                if spec in self.templates or not any(all(fnmatch.fnmatchcase(k, g) for k, g in zip(key, glob))
-                                                     for glob in globs):
+                if spec in templates or not any(all(fnmatch.fnmatchcase(k, g) for k, g in zip(key, glob))
+                                                for glob in globs):
                     continue
-                made = [Template(spec, source, f"t{len(self.templates)}_{i}") for i, source in enumerate(sources)]
+                made = [Template(spec, source, f"t{len(templates)}_{i}") for i, source in enumerate(sources)]
                 made = [t for t in made if t.fits]
-                assert made, f"{name} syntax: no template of {pattern!r} fits {spec.name}"
-                self.templates[spec] = made
-                order += made
-        missing = [s.name for s in SPECS if s not in self.templates]
-        assert not missing, f"{name} syntax has no template for {missing}"
-        self._parsers = {t.tag: t for t in order if t.lossy is None}
+                assert made, f"{self.name} syntax: no template of {pattern!r} fits {spec.name}"
+                templates[spec] = made
+        missing = [s.name for s in SPECS if s not in templates]
+        assert not missing, f"{self.name} syntax has no template for {missing}"
+        return templates
+
+    @functools.cached_property
+    def _parsers(self) -> dict[str, Template]:
+        return {t.tag: t for made in self.templates.values() for t in made if t.lossy is None}
 
     @functools.cached_property
     def _regex(self) -> re.Pattern:
