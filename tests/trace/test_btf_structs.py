@@ -79,3 +79,25 @@ def test_arrays_are_strings_when_of_char(structs):
     assert structs["struct inner"].items[1] == string(3)
     assert structs["union u"].items[1] == string(8)
     assert structs["struct outer"].items[2] == array_of(integer(8, True), 2)
+
+
+def btf_of(tmp_path, text: str) -> BtfStructs:
+    (tmp_path / "k.c").write_text(text)
+    subprocess.run([CLANG, "-g", "-target", "bpf", "-c", str(tmp_path / "k.c"), "-o", str(tmp_path / "k.o")],
+                   check=True)
+    btf = elf.load(tmp_path / "k.o").btf
+    return BtfStructs(lambda: KernelBtf(btf))
+
+
+def test_a_kernel_whose_layout_changed_compiles_afresh(tmp_path, monkeypatch):
+    """The compile cache's key has the layouts of the kernel structs a script used: a kernel with another
+    task_struct gets its own object, not the one compiled for the last."""
+    from pybpf.trace import builtins_types
+    from pybpf.trace.compiler import compile_script
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    script = "BEGIN { printf(\"%d\\n\", curtask->pid); exit(); }"
+    for pid_at, layout in enumerate(("int pid;", "int other; int pid;")):
+        kernel = btf_of(tmp_path, f"struct task_struct {{ {layout} }}; struct task_struct *t;")
+        monkeypatch.setattr(builtins_types, "vmlinux_structs", lambda kernel=kernel: kernel)
+        compile_script(script, kernel="linux")
+        assert len(list((tmp_path / "cache" / "pybpftrace").iterdir())) == pid_at + 1
