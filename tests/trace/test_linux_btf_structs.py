@@ -10,6 +10,7 @@ import pytest
 
 from pybpf.cli.pybpftrace import main
 from pybpf.kernel.linux.btf_vmlinux import VMLINUX
+from pybpf.trace.btf_structs import vmlinux_structs
 from support.kernel import needs_kernel
 
 pytestmark = [needs_kernel,
@@ -67,3 +68,14 @@ def test_the_scripts_own_declaration_wins_over_btf(capsys):
     code, _, err = run(capsys, 'struct task_struct { int x; } BEGIN { print(curtask->pid); exit(); }')
     assert code != 0
     assert "Struct/union of type 'struct task_struct' does not contain a field named 'pid'" in err
+
+
+def test_the_scripts_declarations_may_hold_the_kernels_structs(capsys):
+    # bpftrace's runtime test btf.user_supplied_c_def_using_btf
+    script = ('struct foo { char c; struct task_struct t; } BEGIN { printf("%d\\n", '
+              'sizeof(struct foo) - sizeof(struct task_struct) - offsetof(struct task_struct, pid) '
+              '+ offsetof(struct foo, t.pid)); exit(); }')
+    code, out, _ = run(capsys, script)
+    assert code == 0
+    align = vmlinux_structs()["struct task_struct"].align  # C places t at task_struct's alignment
+    assert out.splitlines()[0] == str(2 * align)

@@ -118,12 +118,14 @@ class Analyser:
         self.scopes.pop()
 
     def run(self) -> Resources:
+        self.structs.kernel = kernel_structs(self.resources.kernel)  # `struct foo { struct task_struct t; }`
+        declared = set()
         for decl in self.program.structs:
             t = layout(decl, self.structs, self.diagnostics)
-            if t.name in self.structs:
+            if t.name in declared:
                 self.diagnostics.error(decl.span, f"Redefinition of {t.name}")
-            self.structs[t.name] = t
-        self.structs.kernel = kernel_structs(self.resources.kernel)  # after the script's: its declaration wins
+            declared.add(t.name)
+            self.structs[t.name] = t  # the script's declaration wins over the kernel's
         for decl in self.program.enums:
             t = enum_of(tuple(decl.variants))
             if decl.name:

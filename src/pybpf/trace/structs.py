@@ -83,9 +83,9 @@ def derive(t: Type, suffix: str) -> Type | None:
 
 
 class StructTable(dict):
-    """The structs a script can name: its own declarations, then (`kernel`, set once they are all read)
-    the kernel's (builtins_types.kernel_structs: BTF on Linux), looked up and kept on first use.  A
-    script's declaration wins: it is found first."""
+    """The structs a script can name: its own declarations, then the kernel's (`kernel`:
+    builtins_types.kernel_structs, BTF on Linux), looked up and kept on first use.  A script's
+    declaration wins: it replaces the kernel's, and the script's fields may hold the kernel's structs."""
 
     def __init__(self):
         super().__init__()
