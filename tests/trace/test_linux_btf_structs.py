@@ -79,3 +79,11 @@ def test_the_scripts_declarations_may_hold_the_kernels_structs(capsys):
     assert code == 0
     align = vmlinux_structs()["struct task_struct"].align  # C places t at task_struct's alignment
     assert out.splitlines()[0] == str(2 * align)
+
+
+def test_the_commands_parent_is_the_tracer(capsys):
+    code = main(["--kernel", "linux", "--no-cache", "-c", "/bin/true", "-e",
+                 'tracepoint:syscalls:sys_enter_exit_group /pid == cpid/ '
+                 '{ printf("%d %d %s\\n", curtask->real_parent->tgid, ppid(), curtask->comm); }'])
+    assert code == 0
+    assert f"{os.getpid()} {os.getpid()} true\n" in capsys.readouterr().out
