@@ -85,8 +85,9 @@ class Assert(Lowered):
 
 @function
 class Ppid(Function):
-    """ppid() / ppid(task): the parent process's id (task->real_parent->tgid in bpftrace).
+    """ppid() / ppid(task): the parent process's id, `task->real_parent->pid` (bpftrace's stdlib macro).
 
+    On Linux it is lowered to that code, on the struct task_struct of the kernel's BTF (btf_structs).
     On the virtual kernel `curtask` is the calling thread's task record and its parent's tgid is the
     u32 at offset 24 (kernel.virtual: {u32 pid; u32 tgid; char comm[16]; u32 ppid})."""
 
@@ -94,10 +95,16 @@ class Ppid(Function):
     args = (0, 1)
     PPID_OFFSET = 24
 
+    def check(self, analyser, call, statement):
+        if analyser.resources.kernel == "virtual" or len(call.args) > 1:
+            return super().check(analyser, call, statement)
+        span = call.span
+        task = ast.Cast(span, "struct task_struct*", call.args[0] if call.args else ast.Builtin(span, "curtask"))
+        parent = ast.FieldAccess(span, task, "real_parent", arrow=True)
+        call.lowered = ast.Cast(span, "uint32", ast.FieldAccess(span, parent, "pid", arrow=True))
+        return analyser.expr(call.lowered, statement)
+
     def result(self, analyser, call):
-        if analyser.resources.kernel != "virtual":
-            analyser.diagnostics.error(call.span, "ppid() reads task_struct->real_parent, which pybpftrace does "
-                                                  "not do yet on --kernel linux")
         if call.args and call.args[0].type is not None and not call.args[0].type.is_int \
                 and call.args[0].type.kind != "ptr":
             analyser.diagnostics.error(call.args[0].span, f"ppid() expects a task (curtask) "
@@ -105,6 +112,8 @@ class Ppid(Function):
         return CAST_TYPES["uint32"]
 
     def emit(self, gen, call):
+        if call.lowered is not None:
+            return gen.expr(call.lowered)
         task = gen.expr(call.args[0]) if call.args else gen.helper("get_current_task", [])
         buffer = gen.alloca_bytes(8)
         gen.zero(buffer, 8)

@@ -4,14 +4,17 @@
   "offsetof").  The type may be `struct Foo`, `typeof(...)` or an expression whose type is a
   struct or record; a path `a.b` adds the offsets of nested fields.
 - curtask: a `struct task_struct *`, as in bpftrace.  Its fields are the script's declaration of
-  `struct task_struct` when it has one (bpftrace takes them from BTF); on the virtual kernel,
-  without one, the virtual task's own layout {u32 pid; u32 tgid; char comm[16]}.
+  `struct task_struct` when it has one; else, as bpftrace, the running kernel's BTF on Linux, and
+  on the virtual kernel the virtual task's own layout {u32 pid; u32 tgid; char comm[16]}.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from . import ast
 from .builtins import VARIABLES, Function, Variable, function
+from .btf_structs import vmlinux_structs
 from .structs import complete
 from .types import UINT64, Type, integer, pointer_to, slot_offset, string
 
@@ -64,9 +67,13 @@ class Offsetof(Function):
         return gen.i64(call.constant)
 
 
-def kernel_structs(kernel: str) -> dict[str, Type]:
-    """The structs a kernel defines that a script may use without declaring them (bpftrace: BTF)."""
-    return {"struct task_struct": VIRTUAL_TASK} if kernel == "virtual" else {}
+def kernel_structs(kernel: str) -> Mapping[str, Type]:
+    """The structs a kernel defines that a script may use without declaring them: the virtual task's
+    layout on the virtual kernel; on Linux, as bpftrace, every struct and union of the running
+    kernel's BTF (converted on first use: btf_structs)."""
+    if kernel == "virtual":
+        return {"struct task_struct": VIRTUAL_TASK}
+    return vmlinux_structs()
 
 
 class Curtask(Variable):

@@ -61,12 +61,14 @@ def _cache_dir() -> Path:
 def compile_script(text: str, name: str = "stdin", params: list[str] | None = None, *,
                    cache: bool = True, unsafe: bool = False, kernel: str = "virtual") -> Compiled:
     """Compile a script for a kernel ("virtual" or "linux"); a ScriptError (bpftrace's diagnostics) for a
-    mistake in it.  The cache key has what the probes found on the machine (tracepoint formats, USDT specs)."""
+    mistake in it.  The cache key has what the probes found on the machine (tracepoint formats, USDT specs)
+    and the layouts of the structs the script used (a kernel's BTF changes with the kernel)."""
     source = Source(text, name)
     program, resources = front_end(source, params, unsafe, kernel)
     facts = repr(sorted(resources.probe_facts.items()))
     settings = repr(sorted(resources.config.items()))  # BPFTRACE_* variables change the code too
-    key = hashlib.sha256(pickle.dumps((_compiler_digest(), text, params or [], unsafe, kernel, facts, settings,
+    structs = repr(sorted(resources.structs.items()))  # and so do the kernel's (BTF) layouts of those it used
+    key = hashlib.sha256(pickle.dumps((_compiler_digest(), text, params or [], unsafe, kernel, facts, settings, structs,
                                        os.environ.get("BPFTRACE_DUMMY_TS_MAP")))).hexdigest()
     path = _cache_dir() / f"{key}.o"
     if cache and path.exists():

@@ -18,7 +18,7 @@ from .builtins_types import kernel_structs
 from .probes import expand_wildcards, field_type, providers
 from .source import Diagnostics, Source, Span
 from .types import BOOL, INT64, NONE, UINT64, Type, enum_of, integer, kind_name, pointer_to, string, tuple_of
-from .structs import complete, derive, layout, resolve
+from .structs import StructTable, complete, derive, layout, resolve
 from .widen import widest
 
 
@@ -60,7 +60,7 @@ class Resources:
     variables: dict[str, Type] = field(default_factory=dict)  # a scratch variable's binding -> its final type
     config: dict[str, object] = field(default_factory=dict)  # every setting: config.resolve()
     warnings: list = field(default_factory=list)  # source.Diagnostic
-    structs: dict[str, Type] = field(default_factory=dict)  # the script's struct declarations by name
+    structs: StructTable = field(default_factory=StructTable)  # the script's struct declarations by name
 
     def add_output(self, kind: str, fmt: str, types, span: Span | None = None) -> int:
         self.outputs.append(Output(kind, fmt, tuple(types), span))
@@ -118,13 +118,14 @@ class Analyser:
         self.scopes.pop()
 
     def run(self) -> Resources:
+        self.structs.kernel = kernel_structs(self.resources.kernel)  # `struct foo { struct task_struct t; }`
+        declared = set()
         for decl in self.program.structs:
             t = layout(decl, self.structs, self.diagnostics)
-            if t.name in self.structs:
+            if t.name in declared:
                 self.diagnostics.error(decl.span, f"Redefinition of {t.name}")
-            self.structs[t.name] = t
-        for name, t in kernel_structs(self.resources.kernel).items():  # the script's declaration comes first
-            self.structs.setdefault(name, t)
+            declared.add(t.name)
+            self.structs[t.name] = t  # the script's declaration wins over the kernel's
         for decl in self.program.enums:
             t = enum_of(tuple(decl.variants))
             if decl.name:

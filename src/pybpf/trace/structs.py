@@ -12,6 +12,7 @@ inside struct Node) is a placeholder that `resolve` fills by name.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from . import ast
 from .types import ArrayValue, RecordValue, Type, array_of, c_layout, named_type, pointer_to, slot_offset, string
@@ -79,6 +80,29 @@ def derive(t: Type, suffix: str) -> Type | None:
     for count in reversed(dimensions):
         t = array_of(t, count)
     return t
+
+
+class StructTable(dict):
+    """The structs a script can name: its own declarations, then the kernel's (`kernel`:
+    builtins_types.kernel_structs, BTF on Linux), looked up and kept on first use.  A script's
+    declaration wins: it replaces the kernel's, and the script's fields may hold the kernel's structs."""
+
+    def __init__(self):
+        super().__init__()
+        self.kernel: Mapping[str, Type] = {}
+
+    def __missing__(self, name: str) -> Type:
+        t = self.kernel.get(name)
+        if t is None:
+            raise KeyError(name)
+        self[name] = t
+        return t
+
+    def __contains__(self, name: object) -> bool:
+        return dict.__contains__(self, name) or name in self.kernel
+
+    def get(self, name: str, default=None):
+        return self[name] if name in self else default
 
 
 def complete(t: Type, structs: dict[str, Type]) -> Type:
