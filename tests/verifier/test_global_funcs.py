@@ -14,6 +14,7 @@ from pybpf.uapi import MapType, ProgType
 from pybpf.verifier import MapInfo, verify
 from support.btf import BtfBuilder
 from support.kernel import needs_kernel
+from support.logs import in_order
 
 P = ProgType
 HASH = MapInfo(MapType.BPF_MAP_TYPE_HASH, 4, 8, 1, 0, fd=100)
@@ -185,16 +186,6 @@ CASES = {
     "arg_tags_only_on_global_functions": (
         DEREF_ARG, "int *", ("nonnull",), 0, True, ["arg#0 type tag is not supported in static functions"]),
 }
-
-
-def in_order(log: str, pieces: list[str]) -> bool:
-    at = 0
-    for piece in pieces:
-        at = log.find(piece, at)
-        if at < 0:
-            return False
-        at += len(piece)
-    return True
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

@@ -15,6 +15,7 @@ from pybpf.isa.asm import assemble
 from pybpf.uapi import ProgType
 from pybpf.verifier import verify
 from support.kernel import needs_kernel
+from support.logs import in_order
 
 VMLINUX = "/sys/kernel/btf/vmlinux"
 P = ProgType
@@ -113,16 +114,6 @@ CASES = {
         ACQUIRE_RELEASE, P.BPF_PROG_TYPE_RAW_TRACEPOINT, False,
         ["calling kernel function bpf_cgroup_from_id is not allowed"]),
 }
-
-
-def in_order(log: str, pieces: list[str]) -> bool:
-    at = 0
-    for piece in pieces:
-        at = log.find(piece, at)
-        if at < 0:
-            return False
-        at += len(piece)
-    return True
 
 
 @needs_vmlinux

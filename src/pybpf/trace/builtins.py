@@ -685,11 +685,7 @@ class Nsecs(Function):
         now = gen.helper(self.CLOCKS[clock], [])
         if clock != "sw_tai":
             return now
-        if TAI_OFFSET_MAP not in gen.globals:
-            gen._map_global(TAI_OFFSET_MAP, 2, 4, 8, 1)  # BPF_MAP_TYPE_ARRAY
-        key = gen.alloca_bytes(4)
-        gen.zero(key, 4)
-        return gen.b.add(now, gen.load_or_zero(gen.helper("map_lookup_elem", [gen.global_ptr(TAI_OFFSET_MAP), key])))
+        return gen.b.add(now, gen.user_word(TAI_OFFSET_MAP))
 
 
 CPID_MAP = "cpid"  # an array of one u64: the pid of -c's command, written by user space before it runs
@@ -704,11 +700,7 @@ class Cpid(Variable):
     name = "cpid"
 
     def emit(self, gen, node):
-        if CPID_MAP not in gen.globals:
-            gen._map_global(CPID_MAP, 2, 4, 8, 1)  # BPF_MAP_TYPE_ARRAY
-        key = gen.alloca_bytes(4)
-        gen.zero(key, 4)
-        return gen.load_or_zero(gen.helper("map_lookup_elem", [gen.global_ptr(CPID_MAP), key]))
+        return gen.user_word(CPID_MAP)
 
 
 # Builtin families in modules of their own register into the same tables.

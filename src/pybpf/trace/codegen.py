@@ -202,10 +202,17 @@ class Gen:
             self.b.store(self.b.load(self.at(self.b.inttoptr(address, PTR), offset, i64)), slot)
         return self.b.load(slot)
 
-    def start_time(self) -> ir.Value:
+    def user_word(self, symbol: str) -> ir.Value:
+        """The u64 user space keeps in the one-element array map `symbol` (declared on first use): the
+        start time, the TAI offset, -c's pid."""
+        if symbol not in self.globals:
+            self._map_global(symbol, BPF_MAP_TYPE_ARRAY, 4, 8, 1)
         key = self.alloca_bytes(4)
         self.b.store(ir.Constant(i32, 0), self.at(key, 0, i32))
-        return self.load_or_zero(self.helper("map_lookup_elem", [self.global_ptr(START_MAP), key]))
+        return self.load_or_zero(self.helper("map_lookup_elem", [self.global_ptr(symbol), key]))
+
+    def start_time(self) -> ir.Value:
+        return self.user_word(START_MAP)
 
     def exit_flag(self) -> ir.Value:
         """The address of the u64 that exit() sets to 1 (its array map's only element)."""

@@ -466,10 +466,7 @@ def _release(v, meta: CallMeta) -> None:
         raise fail(f"R{regno} must be referenced when passed to release function")
     if not any(i == ref for i, _ in v.cur.refs):
         raise fail(f"invalid reference id={ref}", errno.EINVAL)
-    v.cur.refs = [(i, at) for i, at in v.cur.refs if i != ref]
-    for other in v.cur.all_regs():
-        if other.ref_obj_id == ref:
-            other.set_unknown() if v.allow_ptr_leaks else other.set_not_init()
+    v.cur.release_reference(ref, v.allow_ptr_leaks)
 
 
 def _enter_callback(v, pc: int, helper: str, meta: CallMeta) -> None:

@@ -556,7 +556,7 @@ def _mark_ptr_or_null(v, state, ptr_id: int, is_null: bool) -> None:
                 if not reg.ref_obj_id:
                     reg.id = 0
     if is_null:
-        state.refs = [(i, at) for i, at in state.refs if i != ptr_id]
+        state.forget_reference(ptr_id)
 
 
 def _match_pkt_pointers(v, name: str, dst: Reg, src: Reg, this, other, s: Slot) -> bool:

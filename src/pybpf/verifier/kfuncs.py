@@ -91,7 +91,7 @@ def check_kfunc_call(v, pc: int, s) -> bool:
         if "release" in flags:
             release_regno = regno
     if release_regno:
-        _release(v, release_regno)
+        v.cur.release_reference(v.cur.regs[release_regno].ref_obj_id, v.allow_ptr_leaks)
     regs = v.cur.regs
     for i in range(1, 6):
         regs[i].set_not_init()
@@ -139,12 +139,3 @@ def _check_object_arg(v, name: str, i: int, regno: int, reg, struct_name: str, r
 def _struct_id(kbtf, name: str) -> int:
     found = kbtf.find(name, "STRUCT")
     return found.id if found is not None else 0
-
-
-def _release(v, regno: int) -> None:
-    """release_reference(): the reference goes, and every register holding it with it."""
-    ref = v.cur.regs[regno].ref_obj_id
-    v.cur.refs = [(i, at) for i, at in v.cur.refs if i != ref]
-    for reg in v.cur.all_regs():
-        if reg.ref_obj_id == ref:
-            reg.set_unknown() if v.allow_ptr_leaks else reg.set_not_init()

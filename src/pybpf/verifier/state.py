@@ -123,6 +123,18 @@ class State:
                 if slot.is_spill:
                     yield slot.spilled
 
+    def forget_reference(self, ref: int) -> None:
+        """The reference `ref` is no longer held (released, or its pointer proven NULL)."""
+        self.refs = [(i, at) for i, at in self.refs if i != ref]
+
+    def release_reference(self, ref: int, leaks_allowed: bool) -> None:
+        """release_reference(): the reference goes, and every register holding it becomes unknown (privileged,
+        pointer leaks allowed) or unreadable."""
+        self.forget_reference(ref)
+        for reg in self.all_regs():
+            if reg.ref_obj_id == ref:
+                reg.set_unknown() if leaks_allowed else reg.set_not_init()
+
 
 # -- printing ---------------------------------------------------------------------
 def frame_str(frame: Frame, refs: list[tuple[int, int]] | None = None) -> str:
