@@ -23,6 +23,7 @@ from ..uapi import MapType
 from .program import Slot, Subprog, can_be_sleepable, check_btf_func, check_cfg, check_encodings, find_subprogs
 from .regs import CTX, MapInfo
 from .liveness import live_registers
+from .stack_liveness import StackLiveness
 from .state import ALL_LIVE, EXACT, MAX_CALL_FRAMES, NOT_EXACT, RANGE_WITHIN, State, state_str
 
 BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000
@@ -144,6 +145,8 @@ class Verifier:
         self.pc = 0
         self.scratched: set[str] = set()
         self.live: list[int] = []  # registers live before each instruction (liveness.py)
+        self.stack_live = StackLiveness([])  # stack slots each instruction reads and overwrites (stack_liveness.py)
+        self.insn_pc = 0  # the instruction being checked (self.pc moves on during its check)
         self.stack_rec = None  # the stack slot the current instruction spilled to or filled from
         self.linked_rec = ()  # the registers the current conditional jump refined together
         self.jmps_processed = 0
@@ -170,6 +173,7 @@ class Verifier:
         check_encodings(slots, self.opts.maps, self._check_lddw)
         self.prune_points = check_cfg(slots, self.capable)
         self.live = live_registers(slots)
+        self.stack_live = StackLiveness(slots)
         self.cur = State()
         regs = self.cur.regs
         regs[1].set_pointer(CTX)
@@ -230,7 +234,10 @@ class Verifier:
             depth = len(self.cur.frames)
             if self.slots[pc].cls in (BPF_JMP, BPF_JMP32):
                 self.jmps_processed += 1
+            self.insn_pc = pc
+            self.stack_live.writes = 0
             done = step(self, pc, self.slots[pc])
+            self.stack_live.visited(pc)
             if done:
                 self.finish_path()
                 if not self.pop():
@@ -304,8 +311,9 @@ class Verifier:
                 self.log(f"infinite loop detected at insn {pc}")
                 raise VerifierError(f"infinite loop detected at insn {pc}", pc, errno.EINVAL)
         in_loop = len(running)
+        stack_live = [self.stack_live_mask(self.cur, i, pc) for i in range(len(self.cur.frames))] if checkpoints else None
         for cp in list(checkpoints):
-            if states_equal(cp.state, self.cur, loose, live):
+            if states_equal(cp.state, self.cur, loose, live, stack_live):
                 cp.hits += 1
                 propagate(self, cp.state, pc)
                 self.finish_path()
@@ -339,6 +347,12 @@ class Verifier:
         if frame == len(state.frames) - 1:
             return self.live[pc]
         return self.live[state.frames[frame + 1].callsite]
+
+    def stack_live_mask(self, state: State, frame: int, pc: int) -> int:
+        """The stack slots of `frame` that may still be read (stack_liveness.py), as live_mask() has it."""
+        if frame == len(state.frames) - 1:
+            return self.stack_live.live_before(pc)
+        return self.stack_live.live_before(state.frames[frame + 1].callsite)
 
     def previous_iteration(self, pc: int):
         """find_prev_entry(): the checkpoint at `pc` one loop iteration back on the current path."""

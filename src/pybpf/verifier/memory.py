@@ -17,6 +17,7 @@ from .ctx import READ, WRITE, ctx_access, sock_access
 from .errors import VerifierError
 from .regs import (BTF_ID, CTX, NOT_INIT, FLOW_KEYS, MAP_KEY, MAP_VALUE, MEM, PACKET, PACKET_END, PACKET_META,
                    SCALAR, SOCK_TYPES, STACK, TP_BUFFER, Reg)
+from .stack_liveness import slot_mask, whole_slots
 from .state import INVALID, MAX_BPF_STACK, MISC, SPILL, ZERO
 
 BPF_MAX_VAR_OFF = 1 << 29
@@ -119,7 +120,24 @@ def stack_bounds(v, regno: int, reg: Reg, off: int, size: int, kind: str) -> tup
     frame.grow(-lo)
     subprog = v.subprogs[frame.subprog]
     subprog.stack_depth = max(subprog.stack_depth, -lo)
+    _record_access(v, reg.frameno, lo, hi, kind == WRITE and b.is_const)
     return lo, hi
+
+
+def _record_access(v, frameno: int, lo: int, hi: int, overwrite: bool) -> None:
+    """Tell stack liveness what this instruction touched of the stack.  A constant-offset write to its own
+    frame overwrites the slots it covers whole; every other byte touched is read (a partial write keeps the
+    slot's other bytes and checks what was spilled there).  An access to a caller's frame is recorded at
+    that frame's call site, and never as an overwrite."""
+    liveness = v.stack_live
+    frames = v.cur.frames
+    touched = slot_mask(lo, hi)
+    whole = whole_slots(lo, hi) if overwrite else 0
+    if frameno == len(frames) - 1:
+        liveness.writes |= whole
+        liveness.read(v.insn_pc, touched & ~whole)
+    else:
+        liveness.read(frames[frameno + 1].callsite, touched)
 
 
 def s64(value: int) -> int:

@@ -10,6 +10,7 @@ a slot the way Linux does ("fp-8=mmmm0000").
 from __future__ import annotations
 
 from .regs import NOT_INIT, SCALAR, STACK, Reg, reg_str
+from .stack_liveness import ALL_SLOTS
 
 INVALID, SPILL, MISC, ZERO = "?", "r", "m", "0"
 ALL_LIVE = (1 << 11) - 1
@@ -218,8 +219,11 @@ def _reg_exact(old: Reg, cur: Reg, ids: IdMap) -> bool:
             and old.b.same_as(cur.b) and ids.same(old.id, cur.id) and ids.same(old.ref_obj_id, cur.ref_obj_id))
 
 
-def stack_safe(old: Frame, cur: Frame, ids: IdMap, exact: int) -> bool:
+def stack_safe(old: Frame, cur: Frame, ids: IdMap, exact: int, live: int = ALL_SLOTS) -> bool:
+    """stacksafe(): does every slot of `old` in `live` (stack_liveness.py) cover `cur`'s?"""
     for i, slot in enumerate(old.stack):
+        if not live >> i & 1:
+            continue
         other = cur.stack[i] if i < len(cur.stack) else Slot()
         if exact == EXACT:
             if slot.types != other.types:
@@ -272,9 +276,11 @@ def widen_scalars(old: State, cur: State) -> None:
                 rc.set_unknown()
 
 
-def states_equal(old: State, cur: State, exact: int = NOT_EXACT, live: list[int] | None = None) -> bool:
+def states_equal(old: State, cur: State, exact: int = NOT_EXACT, live: list[int] | None = None,
+                 stack_live: list[int] | None = None) -> bool:
     """Does `old` cover `cur`?  `live` is each frame's live-register mask (the innermost frame's at the
-    instruction, a caller's at its call site): the other registers are never read again and do not count."""
+    instruction, a caller's at its call site): the other registers are never read again and do not count.
+    `stack_live` is each frame's mask of stack slots that may be read again (only for a finished `old`)."""
     if len(old.frames) != len(cur.frames):
         return False
     ids = IdMap()
@@ -290,7 +296,7 @@ def states_equal(old: State, cur: State, exact: int = NOT_EXACT, live: list[int]
         for i, (ro, rc) in enumerate(zip(fo.regs, fc.regs)):
             if mask >> i & 1 and not reg_safe(ro, rc, ids, exact):
                 return False
-        if not stack_safe(fo, fc, ids, exact):
+        if not stack_safe(fo, fc, ids, exact, stack_live[fi] if stack_live is not None else ALL_SLOTS):
             return False
         if exact == EXACT and len(fo.stack) != len(fc.stack):
             if any(any(t != INVALID for t in s.types) for s in (fc.stack[len(fo.stack):])):
