@@ -71,8 +71,19 @@ class Bounds:
         self.s32_min = self.s32_max = s32(value)
 
     def copy_from(self, other: "Bounds") -> None:
-        for name in Bounds.__slots__:
-            setattr(self, name, getattr(other, name))
+        self.var_off, self.smin, self.smax, self.umin, self.umax = (other.var_off, other.smin, other.smax,
+                                                                    other.umin, other.umax)
+        self.s32_min, self.s32_max, self.u32_min, self.u32_max = (other.s32_min, other.s32_max, other.u32_min,
+                                                                  other.u32_max)
+
+    def copy(self) -> "Bounds":
+        return Bounds(self.var_off, self.smin, self.smax, self.umin, self.umax, self.s32_min, self.s32_max,
+                      self.u32_min, self.u32_max)
+
+    def key(self) -> tuple:
+        """Every view, as a tuple: equal keys are equal bounds."""
+        return (self.var_off, self.smin, self.smax, self.umin, self.umax, self.s32_min, self.s32_max,
+                self.u32_min, self.u32_max)
 
     # -- queries ------------------------------------------------------------------
     @property
@@ -91,7 +102,7 @@ class Bounds:
         return (self.smin, self.smax, self.umin, self.umax) == (S64_MIN, S64_MAX, 0, U64)
 
     def same_as(self, other: "Bounds") -> bool:
-        return all(getattr(self, n) == getattr(other, n) for n in Bounds.__slots__)
+        return self.key() == other.key()
 
     def within(self, old: "Bounds") -> bool:
         """Is every value this may hold also possible in `old` (range_within + tnum_in)?"""
@@ -176,6 +187,10 @@ class Bounds:
 
     def sync(self) -> None:
         """reg_bounds_sync(): narrow every view by the others."""
+        v, m = self.var_off
+        if not m and self.umin == v == self.umax and self.smin == self.smax == s64(v) \
+                and self.u32_min == self.u32_max == v & U32 and self.s32_min == self.s32_max == s32(v):
+            return  # a known value whose views all agree: nothing to narrow (and nothing contradicts)
         self._update_from_tnum()
         for _ in range(2):
             self._deduce32()

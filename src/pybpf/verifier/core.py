@@ -102,17 +102,11 @@ class Checkpoint:
         self.sig = sig  # exact_signature() at creation: states that differ in it are not identical
 
 
-def exact_signature(state: State, live: list[int]) -> tuple:
-    """What two identical states (states_equal EXACT) must share, cheap to compare: the registers'
-    types and bounds.  The infinite-loop check tries the exact comparison only when signatures match,
+def exact_signature(state: State) -> tuple:
+    """What two identical states (states_equal EXACT) must share, cheap to compare: every register's
+    type, offset and tnum.  The infinite-loop check tries the exact comparison only when signatures match,
     as the kernel's states_maybe_looping() does before its states_equal()."""
-    sig = [state.may_goto_depth]
-    for frame, mask in zip(state.frames, live):
-        for i, r in enumerate(frame.regs):
-            if mask >> i & 1:
-                b = r.b
-                sig.append((r.type, r.off, b.var_off, b.smin, b.smax, b.umin, b.umax))
-    return tuple(sig)
+    return (state.may_goto_depth, *[(r.type, r.off, r.b.var_off) for frame in state.frames for r in frame.regs])
 
 
 class Verifier:
@@ -143,13 +137,13 @@ class Verifier:
         self.cur_cp: Checkpoint | None = None
         self.fresh_cp: Checkpoint | None = None  # the checkpoint the last visit_state() made
         self.pc = 0
-        self.scratched: set[str] = set()
         self.live: list[int] = []  # registers live before each instruction (liveness.py)
         self.stack_live = StackLiveness([])  # stack slots each instruction reads and overwrites (stack_liveness.py)
         self.insn_pc = 0  # the instruction being checked (self.pc moves on during its check)
         self.stack_rec = None  # the stack slot the current instruction spilled to or filled from
         self.linked_rec = ()  # the registers the current conditional jump refined together
         self.jmps_processed = 0
+        self.bt_effects = None  # what precision backtracking does at each instruction (precision.effects())
         self.prev_jmps = self.prev_insns = 0  # the counts when the last checkpoint was made
 
     def new_id(self) -> int:
@@ -227,7 +221,6 @@ class Verifier:
                 prev = None
                 continue
             self.stats.processed += 1
-            self.scratched = set()
             if self.log.level >= 2:
                 self.log(f"{pc}:{state_str(self.cur)}")
             self.stack_rec, self.linked_rec = None, ()
@@ -286,7 +279,6 @@ class Verifier:
         # The infinite-loop check compares every register: with dead ones ignored it would fire at an
         # earlier instruction than the kernel's, whose sparser checkpoints skip it (jgt_imm64_and_may_goto).
         every = [ALL_LIVE] * len(live)
-        sig = exact_signature(self.cur, every)
         # Inside a loop being unrolled (checkpoints here still being explored), the kernel makes a new
         # checkpoint only every 20 jumps or 100 instructions; we do once LOOP_CHECKPOINTS of them pile up at
         # one instruction (every later visit compares against them all).  may_goto loop heads always get
@@ -296,6 +288,7 @@ class Verifier:
         thin = not may_goto and jmps < 20 and insns < 100
         running = self.running.setdefault(pc, {})
         running_sigs = self.running_sigs.setdefault(pc, {})
+        sig = exact_signature(self.cur) if running else None  # no checkpoint here is still being explored
         if may_goto:
             for cp in running:
                 if (cp.state.may_goto_depth != self.cur.may_goto_depth
@@ -327,7 +320,10 @@ class Verifier:
         if thin and in_loop >= LOOP_CHECKPOINTS:
             return False
         self.prev_jmps, self.prev_insns = self.jmps_processed, self.stats.processed
+        if sig is None:
+            sig = exact_signature(self.cur)
         hist, self.cur.hist = self.cur.hist, []
+        self.cur.traced = {}
         last_idx = hist[-1][0] if hist else self.cur.first_idx
         cp = Checkpoint(self.cur.copy(), self.cur_cp, last_idx, sig, pc)
         cp.state.hist = hist

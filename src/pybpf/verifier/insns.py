@@ -43,7 +43,6 @@ def read_reg(v, regno: int) -> Reg:
     if regno > 10:
         raise fail(f"R{regno} is invalid", errno.EINVAL)
     reg = v.cur.regs[regno]
-    v.scratched.add(f"r{regno}")
     if reg.type == NOT_INIT:
         raise fail(f"R{regno} !read_ok")
     return reg
@@ -55,7 +54,6 @@ def write_reg(v, regno: int) -> Reg:
         raise fail(f"R{regno} is invalid", errno.EINVAL)
     if regno == 10:
         raise fail("frame pointer is read only")
-    v.scratched.add(f"r{regno}")
     return v.cur.regs[regno]
 
 

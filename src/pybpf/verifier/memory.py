@@ -160,7 +160,6 @@ def stack_write(v, regno: int, reg: Reg, off: int, size: int, value_regno: int, 
                 slot.types[k] = MISC
         return
     slot, k = frame.slot(lo)
-    v.scratched.add(f"fp{-((-lo - 1) // 8 + 1) * 8}")
     if not v.allow_ptr_leaks and slot.is_spill and slot.spilled.type != SCALAR and size != 8:
         raise fail("attempt to corrupt spilled pointer on stack")
     aligned = lo % 8 == 0
@@ -231,7 +230,6 @@ def stack_read(v, regno: int, reg: Reg, off: int, size: int, dst_regno: int, sig
                     precision.mark_stack(v, reg.frameno, spi)
         return
     slot, k = frame.slot(lo)
-    v.scratched.add(f"fp{-((-lo - 1) // 8 + 1) * 8}")
     if slot.is_spill:
         spill_size = 1
         i = 7

@@ -43,18 +43,21 @@ class Backtrack:
 
     def __init__(self, depth: int) -> None:
         self.depth = depth  # frames in the state being walked back; the innermost is depth - 1
-        self.regs: dict[int, set[int]] = {}
+        self.cur: set[int] = set()  # the innermost frame's registers
+        self.regs: dict[int, set[int]] = {depth - 1: self.cur}
         self.stack: set[tuple[int, int]] = set()
 
     def frame_regs(self, frame: int) -> set[int]:
         return self.regs.setdefault(frame, set())
 
-    @property
-    def cur(self) -> set[int]:
-        return self.frame_regs(self.depth - 1)
-
     def empty(self) -> bool:
         return not self.stack and not any(self.regs.values())
+
+    def covered_by(self, memo: tuple) -> bool:
+        """Is what is left to trace part of what the walk recorded in `memo` (State.traced) traced?"""
+        _, depth, regs, stack = memo
+        return (depth == self.depth and self.cur <= regs and self.stack <= stack
+                and not any(r for f, r in self.regs.items() if f != depth - 1))
 
     def mask_text(self, frame: int) -> tuple[str, str]:
         regs = ",".join(f"r{r}" for r in sorted(self.regs.get(frame, ())))
@@ -125,12 +128,25 @@ def _mark_chain(v, bt: Backtrack) -> None:
     state, cp = v.cur, v.cur_cp
     last_idx, first_idx, subseq = v.pc, state.first_idx, -1
     hist = state.hist
+    # Earlier walks back from this stretch of path (State.traced): arriving where one started with no more
+    # to trace than it had, everything from there on is already marked (marks are only ever added, and a walk
+    # marks for a set of registers what it marks for each of them).  Not at log level 2, whose mark_precise
+    # lines show each walk whole, as the kernel's do.
+    traced = None if log else state.traced
+    start = len(hist)
+    wanted = (bt.depth, frozenset(bt.cur), frozenset(bt.stack))
     try:
         while True:
             if log:
                 log(f"mark_precise: frame{bt.depth - 1}: last_idx {last_idx} first_idx {first_idx} "
                     f"subseq_idx {subseq} ")
-            for entry in reversed(hist):
+            for i in range(len(hist) - 1, -1, -1):
+                entry = hist[i]
+                if traced:
+                    memo = traced.get(i + 1)
+                    if memo is not None and memo[0] is entry and bt.covered_by(memo):
+                        return
+
                 pc = entry[0]
                 if entry[1] != bt.depth:
                     raise NotSupported
@@ -139,7 +155,7 @@ def _mark_chain(v, bt: Backtrack) -> None:
                     log(f"mark_precise: frame{bt.depth - 1}: regs={regs} stack={stack} before "
                         f"{pc}: {_insn_text(v, pc)}")
                 backtrack_insn(v, pc, entry, bt)
-                if bt.empty():
+                if not bt.cur and not bt.stack and bt.empty():
                     return
                 subseq = pc
             if cp is None:
@@ -147,14 +163,30 @@ def _mark_chain(v, bt: Backtrack) -> None:
             _mark_parent(v, cp.state, bt)
             if bt.empty():
                 return
+            # The checkpoint's state keeps the record of the walks made while its stretch was the current one.
+            traced = None if log else cp.state.traced
             subseq, last_idx, first_idx = first_idx, cp.last_idx, cp.state.first_idx
             hist = cp.state.hist
             cp = cp.parent
     except NotSupported:
         mark_all(v)
         return
+    finally:
+        if not log and start:
+            _remember(state, start, wanted)
     if not bt.empty():  # registers read before any write (a callback's or subprogram's arguments)
         mark_all(v)
+
+
+def _remember(state, start: int, wanted: tuple) -> None:
+    """Record in State.traced that a walk back from hist[start - 1] traced `wanted` (depth, registers,
+    stack slots); one there before with the same entry and depth widens to the union of both."""
+    entry = state.hist[start - 1]
+    depth, regs, stack = wanted
+    old = state.traced.get(start)
+    if old is not None and old[0] is entry and old[1] == depth:
+        regs, stack = regs | old[2], stack | old[3]
+    state.traced[start] = (entry, depth, regs, stack)
 
 
 def _mark_parent(v, state, bt: Backtrack) -> None:
@@ -187,54 +219,86 @@ def _insn_text(v, pc: int) -> str:
     return insn_text(v, pc)
 
 
+# What backtracking does at an instruction, decoded once per program (`effects()`): (kind, a, b).
+NONE = 0
+ADD_SRC = 1  # a needed: b is needed too (dst op= src)
+MOVE = 2  # a needed: a is not, b is (b < 0: a constant or the frame pointer)
+FILL = 3  # a needed: a is not, the stack slot it was filled from is (if it was a fill)
+SPILL = 4  # the stack slot spilled to needed: it is not, b is (b < 0: an immediate store)
+CLOBBER = 5  # a call or LD_ABS: R0-R5 are written
+BOTH = 6  # a conditional jump between a and b: each refined the other
+
+
+def _effect(s) -> tuple[int, int, int]:
+    cls = s.cls
+    x = BPF_SRC(s.code) == BPF_X
+    if cls in (BPF_ALU, BPF_ALU64):
+        op = BPF_OP(s.code)
+        if op in (BPF_NEG, BPF_END):
+            return NONE, 0, 0
+        if op == BPF_MOV:
+            return MOVE, s.dst, s.src if x and s.src != 10 else -1
+        return (ADD_SRC, s.dst, s.src) if x and s.src != 10 else (NONE, 0, 0)
+    if cls == BPF_LDX:
+        return FILL, s.dst, 0
+    if cls == BPF_STX and BPF_MODE(s.code) == BPF_ATOMIC:
+        loaded = s.dst if s.imm == BPF_LOAD_ACQ else 0 if s.imm == BPF_CMPXCHG else \
+            s.src if s.imm & BPF_FETCH else -1
+        return (FILL, loaded, 0) if loaded >= 0 else (NONE, 0, 0)
+    if cls in (BPF_STX, BPF_ST):
+        return SPILL, 0, s.src if cls == BPF_STX else -1
+    if cls in (BPF_JMP, BPF_JMP32):
+        op = BPF_OP(s.code)
+        if op == BPF_CALL:
+            return CLOBBER, 0, 0
+        if op in (BPF_EXIT, BPF_JA, BPF_JCOND) or not x:
+            return NONE, 0, 0
+        return BOTH, s.dst, s.src
+    if cls == BPF_LD:
+        if s.code == LDDW:
+            return MOVE, s.dst, -1
+        if BPF_MODE(s.code) in (BPF_ABS, BPF_IND):
+            return CLOBBER, 0, 0
+    return NONE, 0, 0
+
+
+def effects(v) -> list[tuple[int, int, int]]:
+    if v.bt_effects is None:
+        v.bt_effects = [_effect(s) for s in v.slots]
+    return v.bt_effects
+
+
 def backtrack_insn(v, pc: int, entry: tuple, bt: Backtrack) -> None:
     """backtrack_insn(): from the registers needed after instruction pc, the ones needed before it."""
-    s = v.slots[pc]
-    cls = s.cls
+    kind, a, b = effects(v)[pc]
     regs = bt.cur
     linked = entry[3]
     if linked:
         _sync_linked(bt, linked)
-    if cls in (BPF_ALU, BPF_ALU64):
-        op = BPF_OP(s.code)
-        if s.dst not in regs or op in (BPF_NEG, BPF_END):
-            pass
-        elif op == BPF_MOV:
-            regs.discard(s.dst)
-            if BPF_SRC(s.code) == BPF_X and s.src != 10:
-                regs.add(s.src)
-        elif BPF_SRC(s.code) == BPF_X and s.src != 10:
-            regs.add(s.src)
-    elif cls == BPF_LDX:
-        if s.dst in regs:
-            regs.discard(s.dst)
+    if kind == NONE:
+        pass
+    elif kind == ADD_SRC:
+        if a in regs:
+            regs.add(b)
+    elif kind == MOVE:
+        if a in regs:
+            regs.discard(a)
+            if b >= 0:
+                regs.add(b)
+    elif kind == FILL:
+        if a in regs:
+            regs.discard(a)
             if entry[2] is not None:  # a fill: the value came from the spilled register
                 bt.stack.add(entry[2])
-    elif cls in (BPF_STX, BPF_ST):
-        if cls == BPF_STX and BPF_MODE(s.code) == BPF_ATOMIC:
-            loaded = s.dst if s.imm == BPF_LOAD_ACQ else 0 if s.imm == BPF_CMPXCHG else \
-                s.src if s.imm & BPF_FETCH else -1
-            if loaded in regs:
-                regs.discard(loaded)
-                if entry[2] is not None:
-                    bt.stack.add(entry[2])
-        elif entry[2] is not None and entry[2] in bt.stack:  # a spill into a slot we trace
+    elif kind == SPILL:
+        if entry[2] is not None and entry[2] in bt.stack:  # a spill into a slot we trace
             bt.stack.discard(entry[2])
-            if cls == BPF_STX:
-                regs.add(s.src)
-    elif cls in (BPF_JMP, BPF_JMP32):
-        op = BPF_OP(s.code)
-        if op == BPF_CALL:
-            regs.difference_update(range(6))  # R0 is the helper's result; R1-R5 were clobbered
-        elif op in (BPF_EXIT, BPF_JA, BPF_JCOND):
-            pass
-        elif BPF_SRC(s.code) == BPF_X and (s.dst in regs or s.src in regs):
-            regs.update((s.dst, s.src))  # each operand's bounds refined the other
-    elif cls == BPF_LD:
-        if s.code == LDDW:
-            regs.discard(s.dst)
-        elif BPF_MODE(s.code) in (BPF_ABS, BPF_IND):
-            regs.difference_update(range(6))
+            if b >= 0:
+                regs.add(b)
+    elif kind == CLOBBER:
+        regs.difference_update(range(6))  # R0 is the helper's result; R1-R5 were clobbered
+    elif a in regs or b in regs:  # BOTH
+        regs.update((a, b))
     if linked:
         _sync_linked(bt, linked)
 

@@ -37,10 +37,10 @@ class Slot:
     src: int
     off: int
     imm: int
+    cls: int = field(init=False, compare=False, repr=False)  # BPF_CLASS(code), read for every insn walked
 
-    @property
-    def cls(self) -> int:
-        return BPF_CLASS(self.code)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cls", BPF_CLASS(self.code))
 
 
 @dataclass

@@ -41,6 +41,7 @@ NOT_NULL_TYPES = (SOCK, TCP_SOCK, MAP_VALUE, MAP_KEY, SOCK_COMMON, MEM, MAP_PTR)
 MAP_TYPES = (MAP_PTR, MAP_KEY, MAP_VALUE)
 # Type modifiers, in the order reg_type_str() prints them as prefixes.
 FLAG_ORDER = ("rdonly", "ringbuf", "user", "percpu", "rcu", "untrusted", "trusted")
+NO_FLAGS: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True)
@@ -73,7 +74,7 @@ class Reg:
     def __init__(self, type: str = NOT_INIT) -> None:
         self.type = type
         self.null = False
-        self.flags: frozenset[str] = frozenset()
+        self.flags: frozenset[str] = NO_FLAGS
         self.off = 0
         self.b = Bounds()
         self.id = 0
@@ -87,33 +88,43 @@ class Reg:
         self.btf_name = ""
         self.decided = False  # a branch was decided by this scalar's value (kept when may_goto widens)
 
+    # copy() and assign() run for every register of every state saved: the fields spelled out, not looped.
     def copy(self) -> "Reg":
         new = Reg.__new__(Reg)
-        for name in Reg.__slots__:
-            setattr(new, name, getattr(self, name))
-        new.b = Bounds()
-        new.b.copy_from(self.b)
+        new.type, new.null, new.flags, new.off = self.type, self.null, self.flags, self.off
+        new.id, new.ref_obj_id, new.map, new.range = self.id, self.ref_obj_id, self.map, self.range
+        new.mem_size, new.frameno, new.subprog, new.precise = self.mem_size, self.frameno, self.subprog, self.precise
+        new.btf_name, new.decided = self.btf_name, self.decided
+        new.b = self.b.copy()
         return new
 
     def assign(self, other: "Reg") -> None:
-        for name in Reg.__slots__:
-            if name != "b":
-                setattr(self, name, getattr(other, name))
+        self.type, self.null, self.flags, self.off = other.type, other.null, other.flags, other.off
+        self.id, self.ref_obj_id, self.map, self.range = other.id, other.ref_obj_id, other.map, other.range
+        self.mem_size, self.frameno, self.subprog = other.mem_size, other.frameno, other.subprog
+        self.precise, self.btf_name, self.decided = other.precise, other.btf_name, other.decided
         self.b.copy_from(other.b)
 
     # -- constructors -----------------------------------------------------------
+    def reset(self, type: str) -> None:
+        """What Reg(type) holds, in place (no new register built just to be copied)."""
+        self.type, self.null, self.flags, self.off = type, False, NO_FLAGS, 0
+        self.id = self.ref_obj_id = self.range = self.mem_size = self.frameno = self.subprog = 0
+        self.map, self.precise, self.btf_name, self.decided = None, False, "", False
+        self.b.set_unknown()
+
     def set_not_init(self) -> None:
-        self.assign(Reg())
+        self.reset(NOT_INIT)
 
     def set_unknown(self) -> None:
-        self.assign(Reg(SCALAR))
+        self.reset(SCALAR)
 
     def set_known(self, value: int) -> None:
         self.set_unknown()
         self.b.set_const(value)
 
     def set_pointer(self, type: str, *, null: bool = False, **fields: Any) -> None:
-        self.assign(Reg(type))
+        self.reset(type)
         self.b.set_const(0)
         self.null = null
         for name, value in fields.items():

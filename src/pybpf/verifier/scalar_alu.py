@@ -133,6 +133,20 @@ RANGE_OPS: dict[str, tuple[Callable[..., Tnum], RangeOp]] = {
     "arsh": (lambda a, b, bits: tnum.arshift(a, b.value, bits), _arsh),
 }
 SHIFTS = ("lsh", "rsh", "arsh")
+# Both operands known: the value itself, as the tnum and range functions above compute it for constants (the
+# ranges may wrap to unbounded, and reg_bounds_sync() then narrows them to the tnum's value).  Operands and
+# result at the operation's width; alu() keeps the low `bits` bits, zero-extended.
+CONST_OPS: dict[str, Callable[[int, int, int], int]] = {
+    "add": lambda a, b, bits: a + b,
+    "sub": lambda a, b, bits: a - b,
+    "mul": lambda a, b, bits: a * b,
+    "and": lambda a, b, bits: a & b,
+    "or": lambda a, b, bits: a | b,
+    "xor": lambda a, b, bits: a ^ b,
+    "lsh": lambda a, b, bits: a << b,
+    "rsh": lambda a, b, bits: a >> b,
+    "arsh": lambda a, b, bits: (a - (1 << bits) if a >> (bits - 1) else a) >> b,
+}
 
 
 def _view(b: Bounds, bits: int) -> tuple[Range, Tnum]:
@@ -173,6 +187,10 @@ def alu(op: str, dst: Bounds, src: Bounds, bits: int) -> None:
         copy.copy_from(dst)
         dst.copy_from(zero)
         return alu("sub", dst, copy, bits)
+    if not dst.var_off.mask and not src.var_off.mask and op in CONST_OPS and computable(op, src, bits):
+        width = (1 << bits) - 1
+        dst.set_const(CONST_OPS[op](dst.var_off.value & width, src.var_off.value & width, bits) & width)
+        return
     if not computable(op, src, bits):
         dst.set_unknown()
         if bits == 32:

@@ -88,7 +88,7 @@ class Frame:
 class State:
     """A whole verifier state: call frames, acquired references, bookkeeping."""
 
-    __slots__ = ("frames", "refs", "may_goto_depth", "hist", "first_idx")
+    __slots__ = ("frames", "refs", "may_goto_depth", "hist", "first_idx", "traced")
 
     def __init__(self) -> None:
         self.frames: list[Frame] = [Frame(0)]
@@ -98,6 +98,10 @@ class State:
         # processed instruction, (pc, frame depth, spilled/filled stack slot, linked registers).
         self.hist: list[tuple] = []
         self.first_idx = 0  # the instruction this stretch of path starts at
+        # The precision walks back from this stretch of path (precision.py): len(hist) where one started ->
+        # (hist's last entry then, frame depth, registers of the innermost frame, stack slots) it traced.
+        # Shared by the copies of a state: an entry is only trusted where their hist holds the same entry.
+        self.traced: dict[int, tuple] = {}
 
     def copy(self) -> "State":
         new = State.__new__(State)
@@ -106,6 +110,7 @@ class State:
         new.may_goto_depth = self.may_goto_depth
         new.hist = self.hist[:]
         new.first_idx = self.first_idx
+        new.traced = self.traced
         return new
 
     @property
