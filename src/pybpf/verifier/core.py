@@ -274,11 +274,12 @@ class Verifier:
         from .state import states_equal
         checkpoints = self.explored.setdefault(pc, [])
         may_goto = self.slots[pc].code == (BPF_JMP | BPF_JCOND)
-        live = [self.live_mask(self.cur, i, pc) for i in range(len(self.cur.frames))]
+        frames = range(len(self.cur.frames))
+        live = [self.live_mask(self.cur, i, pc) for i in frames] if checkpoints or may_goto else None
         loose = NOT_EXACT if self.capable else RANGE_WITHIN
         # The infinite-loop check compares every register: with dead ones ignored it would fire at an
         # earlier instruction than the kernel's, whose sparser checkpoints skip it (jgt_imm64_and_may_goto).
-        every = [ALL_LIVE] * len(live)
+        every = [ALL_LIVE] * len(frames)
         # Inside a loop being unrolled (checkpoints here still being explored), the kernel makes a new
         # checkpoint only every 20 jumps or 100 instructions; we do once LOOP_CHECKPOINTS of them pile up at
         # one instruction (every later visit compares against them all).  may_goto loop heads always get
@@ -304,7 +305,7 @@ class Verifier:
                 self.log(f"infinite loop detected at insn {pc}")
                 raise VerifierError(f"infinite loop detected at insn {pc}", pc, errno.EINVAL)
         in_loop = len(running)
-        stack_live = [self.stack_live_mask(self.cur, i, pc) for i in range(len(self.cur.frames))] if checkpoints else None
+        stack_live = [self.stack_live_mask(self.cur, i, pc) for i in frames] if checkpoints else None
         for cp in list(checkpoints):
             if states_equal(cp.state, self.cur, loose, live, stack_live):
                 cp.hits += 1

@@ -70,7 +70,8 @@ def use_def(s: Slot) -> tuple[int, int]:
     return ALL_REGS, 0
 
 
-def _successors(pc: int, s: Slot) -> tuple[int, ...]:
+def successors(pc: int, s: Slot) -> tuple[int, ...]:
+    """Where control goes after pc within its function: a call returns to pc + 1, an exit leaves."""
     if s.code == LDDW:
         return (pc + 2,)
     if s.cls not in (BPF_JMP, BPF_JMP32):
@@ -89,7 +90,7 @@ def live_registers(slots: list[Slot]) -> list[int]:
     """live_regs_before for every instruction: a backward data flow to its fixed point."""
     n = len(slots)
     facts = [use_def(s) for s in slots]
-    succs = [tuple(t for t in _successors(pc, s) if 0 <= t < n) for pc, s in enumerate(slots)]
+    succs = [tuple(t for t in successors(pc, s) if 0 <= t < n) for pc, s in enumerate(slots)]
     live = [0] * n
     changed = True
     while changed:

@@ -146,7 +146,6 @@ def _mark_chain(v, bt: Backtrack) -> None:
                     memo = traced.get(i + 1)
                     if memo is not None and memo[0] is entry and bt.covered_by(memo):
                         return
-
                 pc = entry[0]
                 if entry[1] != bt.depth:
                     raise NotSupported

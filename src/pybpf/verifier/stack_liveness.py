@@ -29,7 +29,7 @@ Slots are bitmasks: bit i for the 8 bytes at fp-8*(i+1) .. fp-8*i-1.
 
 from __future__ import annotations
 
-from .liveness import _successors
+from .liveness import successors
 from .program import Slot
 
 ALL_SLOTS = (1 << 64) - 1  # MAX_BPF_STACK / 8 slots
@@ -54,7 +54,7 @@ class StackLiveness:
 
     def __init__(self, slots: list[Slot]) -> None:
         n = len(slots)
-        self.succs = [tuple(t for t in _successors(pc, s) if 0 <= t < n) for pc, s in enumerate(slots)]
+        self.succs = [tuple(t for t in successors(pc, s) if 0 <= t < n) for pc, s in enumerate(slots)]
         self.preds: list[list[int]] = [[] for _ in range(n)]
         for pc, targets in enumerate(self.succs):
             for t in targets:
