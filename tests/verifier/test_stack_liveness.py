@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from pybpf.api import verify_object
+from pybpf.helpers import helper_id
 from pybpf.isa import encode
 from pybpf.isa.asm import assemble
 from pybpf.verifier import verify
@@ -16,7 +17,7 @@ from pybpf.verifier.stack_liveness import ALL_SLOTS, StackLiveness, slot_mask, w
 
 
 def code(text: str) -> bytes:
-    return encode(assemble(text, "llvm"))
+    return encode(assemble(text, "llvm", helper_id=helper_id))
 
 
 @pytest.mark.parametrize("lo, hi, touched, whole", [
@@ -73,6 +74,9 @@ join:
     "r2 = *(u64 *)(r10 - 8)\nr0 = *(u32 *)(r2 + 0)\nr0 = 0\nexit",
     # the read happens in a subprogram, through a pointer to the caller's stack
     "r1 = r10\nr1 += -8\ncall sub\nr0 = 0\nexit\nsub:\nr2 = *(u64 *)(r1 + 0)\nr0 = *(u32 *)(r2 + 0)\nr0 = 0\nexit",
+    # in a bpf_loop callback, through its context argument
+    "r1 = 1\nr2 = func(callback) ll\nr3 = r10\nr3 += -8\nr4 = 0\ncall bpf_loop\nr0 = 0\nexit\n"
+    "callback:\nr3 = *(u64 *)(r2 + 0)\nr0 = *(u32 *)(r3 + 0)\nr0 = 0\nexit",
 ])
 def test_a_slot_read_later_keeps_the_paths_apart(tail):
     result = verify(code(JOIN.format(tail=tail)), 1)
