@@ -228,7 +228,8 @@ def call(pc: int, insn: Insn, fp: dict[int, int], fast: frozenset[int]) -> list[
     A helper in `fast` (one that never runs program code: no callback, no tail
     call) is its implementation called straight, without syncing the budget;
     bpf_map_lookup_elem on an array map of ARRAYS (bound per engine) is
-    &values[key] or NULL inline, as the native engine does.  Others go through
+    &values[key] or NULL inline, as the native engine does, and on a plain hash
+    map of HASHES a read of its dict (`hash_lookup`).  Others go through
     `vm._helper`, which shares the budget with the callbacks they run.
     """
     spec = insn.spec
@@ -246,8 +247,31 @@ def call(pc: int, insn: Insn, fp: dict[int, int], fast: frozenset[int]) -> list[
     if insn.imm != MAP_LOOKUP_ELEM:
         return direct
     key = load("k", 2, 0, 4, fp)
-    return ["ar = ARRAYS.get(r1)", "if ar is None:", *("    " + line for line in direct), "else:",
+    hashed = ["hm = HASHES.get(r1)", "if hm is None:", *("    " + line for line in direct), "else:",
+              *("    " + line for line in hash_lookup(fp))]
+    return ["ar = ARRAYS.get(r1)", "if ar is None:", *("    " + line for line in hashed), "else:",
             *("    " + line for line in key), "    r0 = ar[0] + k * ar[1] if k < ar[2] else 0"]
+
+
+def hash_lookup(fp: dict[int, int]) -> list[str]:
+    """bpf_map_lookup_elem on a plain hash map, hm = (HashMap.current, key size, unpack, writable) of
+    HASHES (`CompiledEngine._inline_arrays`): the key (one int read by `unpack` for the 4- and 8-byte keys
+    `current` holds as ints, else bytes; straight from the stack buffer when r2 is known to be r10 + k),
+    then the address of its value or NULL, as HashMap.value_address.  The value's buffer becomes the read
+    cache (and the write cache unless the map is read-only to programs): the accesses through r0 that
+    follow need no region lookup."""
+    at = _stack_offset(fp, 2, 0, 1)
+    lines = ["el, ks, unp, wr = hm"]
+    if at is None:
+        lines += ["k = vm.mem.read_bytes(r2, ks)", "if unp is not None: k = int.from_bytes(k, 'little')"]
+    else:
+        lines += [f"if unp is not None and {at} + ks <= {STACK_SIZE}: k = unp(sv, {at})[0]",
+                  f"elif {at} + ks <= {STACK_SIZE}: k = bytes(sv[{at}:{at} + ks])",
+                  "else:", "    k = vm.mem.read_bytes(r2, ks)",
+                  "    if unp is not None: k = int.from_bytes(k, 'little')"]
+    return lines + ["e = el.get(k)", "if e is None: r0 = 0", "else:",
+                    "    r0 = cs = e.address; ce = cs + e.size; cv = e.view",
+                    "    if wr: ws, we, wv = cs, ce, cv"]
 
 
 def _exit(pc, insn, spec, fp):

@@ -1,0 +1,149 @@
+"""A native index of a BPF_MAP_TYPE_HASH map: the open-addressing table machine code probes.
+
+`HashMap` keeps its elements in a Python dict; the native engine cannot
+call into Python cheaply (a ctypes callback costs ~300 ns), so a plain hash
+map a native program uses also keeps this table in a ctypes buffer at a
+stable address, updated by the map on every insert, replace and delete
+(from user space, syscalls and helpers alike): it always holds exactly the
+dict's keys and the addresses of their current value buffers.
+
+Layout (little-endian u64 words, `stride` words a slot, `capacity` slots, a
+power of two at least twice max_entries so that a probe always meets an
+empty slot): `hash, value address, key words...` with the key zero-padded
+to whole words; a value address of 0 marks an empty slot.  Linear probing
+from `hash & (capacity - 1)`; a delete shifts the rest of its run back
+(no tombstones, so a probe stops at the first empty slot).
+
+The hash (`key_hash`) folds the key's words with one xor and one multiply
+each, then xors the high half into the low: cheap in Python
+(int.from_bytes) and in LLVM IR (vm/jit/native_hash.py emits the same
+steps from `MULTIPLIER`).
+
+Native code also replaces an existing element's value itself (BPF_ANY,
+BPF_EXIST), as the map does (see HashMap.update): it copies the value into
+the map's spare buffer, swaps the slot's value address with the map's
+header word SPARE and logs the slot in the header; the map replays the log
+(`HashMap.sync`) before Python next reads its elements.
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+MULTIPLIER = 0x9E3779B97F4A7C15  # 2^64 / golden ratio, odd: a multiply that spreads low bits upwards
+M64 = (1 << 64) - 1
+MAX_BYTES = 64 << 20  # a bigger table is not built: the map stays on the helper callback
+
+# the words of a plain hash map's header (HashMap.swaps), which native code writes
+SWAPS = 0  # how many slots native code swapped since the map last synced (the log's length)
+SPARE = 1  # the address of the map's spare value buffer
+LOG = 2  # the slots swapped, in order: words LOG .. LOG + LOG_CAP - 1
+LOG_CAP = 64  # a full log sends native updates back to the helper, which syncs first
+HEADER_WORDS = LOG + LOG_CAP
+
+
+def key_words(key_size: int) -> int:
+    return (key_size + 7) // 8
+
+
+def key_hash(key: bytes, multiplier: int = MULTIPLIER) -> int:
+    """The 64-bit hash of a key: h = key_size; per 8-byte word w (the last zero-padded): h = (h ^ w) * M."""
+    h = len(key)
+    for at in range(0, len(key), 8):
+        h = ((h ^ int.from_bytes(key[at:at + 8], "little")) * multiplier) & M64
+    return h ^ (h >> 32)
+
+
+def capacity_for(max_entries: int) -> int:
+    """The next power of two at least 2 * max_entries (the table is never more than half full)."""
+    return 1 << max(1, (2 * max_entries - 1).bit_length())
+
+
+class HashIndex:
+    """The native table of one hash map.  `table` is the address the machine code uses."""
+
+    def __init__(self, key_size: int, max_entries: int, multiplier: int = MULTIPLIER):
+        self.key_size, self.multiplier = key_size, multiplier
+        self.capacity = capacity_for(max_entries)
+        self.stride = 2 + key_words(key_size)
+        self._table = (ctypes.c_uint64 * (self.capacity * self.stride))()
+        self.table = ctypes.addressof(self._table)
+        self.words = memoryview(self._table).cast("B").cast("Q")
+        self.slot_of: dict[bytes, int] = {}  # key -> its slot
+        self.key_at: dict[int, bytes] = {}  # slot -> its key (the log names slots)
+
+    @staticmethod
+    def table_bytes(key_size: int, max_entries: int) -> int:
+        return capacity_for(max_entries) * (2 + key_words(key_size)) * 8
+
+    def __len__(self) -> int:
+        return len(self.slot_of)
+
+    def value_address(self, key: bytes) -> int:
+        """The value address the table holds for key (0 when absent): what native lookup returns."""
+        slot = self.slot_of.get(key)
+        return 0 if slot is None else self.words[slot * self.stride + 1]
+
+    def put(self, key: bytes, address: int) -> None:
+        """Insert key, or point its slot at a new value buffer."""
+        slot = self.slot_of.get(key)
+        if slot is not None:
+            self.words[slot * self.stride + 1] = address
+            return
+        h = key_hash(key, self.multiplier)
+        mask = self.capacity - 1
+        slot = h & mask
+        while self.words[slot * self.stride + 1]:
+            slot = (slot + 1) & mask
+        self._write(slot, h, address, key)
+
+    def delete(self, key: bytes) -> None:
+        """Remove key; the entries after it in its probe run move back so that no probe stops early."""
+        hole = self.slot_of.pop(key)
+        del self.key_at[hole]
+        mask, stride, words = self.capacity - 1, self.stride, self.words
+        slot = hole
+        while True:
+            slot = (slot + 1) & mask
+            if not words[slot * stride + 1]:
+                break
+            home = words[slot * stride] & mask
+            # the entry at slot may fill the hole unless its home lies cyclically in (hole, slot]
+            if (hole < home <= slot) if hole <= slot else (hole < home or home <= slot):
+                continue
+            moved = self.key_at.pop(slot)
+            words[hole * stride:(hole + 1) * stride] = words[slot * stride:(slot + 1) * stride]
+            self.slot_of[moved], self.key_at[hole] = hole, moved
+            hole = slot
+        words[hole * stride:(hole + 1) * stride] = memoryview(bytes(stride * 8)).cast("Q")
+
+    def _write(self, slot: int, h: int, address: int, key: bytes) -> None:
+        at = slot * self.stride
+        padded = key.ljust(key_words(self.key_size) * 8, b"\0")
+        self.words[at:at + self.stride] = memoryview(
+            h.to_bytes(8, "little") + address.to_bytes(8, "little") + padded).cast("Q")
+        self.slot_of[key], self.key_at[slot] = slot, key
+
+    def entries(self) -> dict[bytes, int]:
+        """key -> value address, read back from the table itself (what the tests compare with the dict)."""
+        out = {}
+        for slot in range(self.capacity):
+            at = slot * self.stride
+            if self.words[at + 1]:
+                key = self.words[at + 2:at + self.stride].tobytes()[:self.key_size]
+                assert self.words[at] == key_hash(key, self.multiplier), f"slot {slot}: stale hash"
+                out[key] = self.words[at + 1]
+        return out
+
+    def probe(self, key: bytes) -> int:
+        """The value address a probe of the table finds for key, or 0 (native lookup's steps, in Python)."""
+        h = key_hash(key, self.multiplier)
+        mask, stride, words = self.capacity - 1, self.stride, self.words
+        padded = key.ljust(key_words(self.key_size) * 8, b"\0")
+        slot = h & mask
+        while words[slot * stride + 1]:
+            at = slot * stride
+            if words[at] == h and words[at + 2:at + stride].tobytes() == padded:
+                return words[at + 1]
+            slot = (slot + 1) & mask
+        return 0
