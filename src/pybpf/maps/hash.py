@@ -27,7 +27,7 @@ from collections import OrderedDict
 
 from .base import (BPF_ANY, BPF_EXIST, BPF_F_NO_COMMON_LRU, BPF_F_NO_PREALLOC, BPF_F_ZERO_SEED, BPF_NOEXIST,
                    ENOTSUPP, KMALLOC_MAX_SIZE, PCPU_MIN_UNIT_SIZE, Map, Value, fail)
-from .hash_index import HEADER_WORDS, LOG, MAX_BYTES, MULTIPLIER, SPARE, SWAPS, HashIndex
+from .hash_index import HEADER_WORDS, MAX_BYTES, MULTIPLIER, SPARE, SWAPS, HashIndex
 
 _NO_SWAPS = memoryview(bytes(8)).cast("Q")  # `swaps` of a map without an index: native code never swaps
 
@@ -55,7 +55,9 @@ class HashMap(Map):
         self.index: HashIndex | None = None
         self.swaps = _NO_SWAPS  # the header native code writes (hash_index): swaps[SWAPS] != 0 after a swap
         self.header = 0  # its address
+        self._buffers: dict[int, Value] = {}  # plain maps: address -> buffer, of every element and the spare
         if self.spare is not None:
+            self._buffers[self.spare.address] = self.spare
             self.int_keys = self.key_size in (4, 8)
             self._header = (ctypes.c_uint64 * HEADER_WORDS)()
             self.header = ctypes.addressof(self._header)
@@ -84,23 +86,24 @@ class HashMap(Map):
         return self.index
 
     def sync(self) -> None:
-        """Take in the replacements native code made (its log in the index header): each swapped its slot's
-        value buffer with the spare, which the dict now does in the same order."""
+        """Take in the replacements native code made: each swapped its slot's value buffer with the spare,
+        so the slots it logged (hash_index) and the header's SPARE name the buffers that hold what now."""
         swaps = self.swaps
         count = swaps[SWAPS]
         if not count:
             return
-        for slot in swaps[LOG:LOG + count]:
-            key = self.index.key_at[slot]
-            values = self.elements[key]
-            values[0], self.spare = self.spare, values[0]
-            self.current[self._current_key(key)] = values[0]
+        buffers = self._buffers
+        for key, address in self.index.take_swaps(count):
+            value = buffers[address]
+            self.elements[key][0] = self.current[self._current_key(key)] = value
+        self.spare = buffers[swaps[SPARE]]
         swaps[SWAPS] = 0
-        assert swaps[SPARE] == self.spare.address, "the native hash index lost a swap"
 
     def _new_values(self, key: bytes, value: bytes) -> list[Value]:
         if not self.percpu:
             values = [Value(self.value_size, value)]
+            if self.spare is not None:
+                self._buffers[values[0].address] = values[0]
         else:
             slot = (self.value_size + 7) // 8 * 8
             values = [Value(self.value_size, value[cpu * slot: cpu * slot + self.value_size])
@@ -113,10 +116,12 @@ class HashMap(Map):
         return int.from_bytes(key, "little") if self.int_keys else key
 
     def _drop(self, key: bytes) -> None:
-        for v in self.elements.pop(key):
+        values = self.elements.pop(key)
+        for v in values:
             self.on_free(v)
         if self.spare is not None:
             del self.current[self._current_key(key)]
+            del self._buffers[values[0].address]
         if self.index is not None:
             self.index.delete(key)
 

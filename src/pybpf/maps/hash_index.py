@@ -9,8 +9,8 @@ dict's keys and the addresses of their current value buffers.
 
 Layout (little-endian u64 words, `stride` words a slot, `capacity` slots, a
 power of two at least twice max_entries so that a probe always meets an
-empty slot): `hash, value address, key words...` with the key zero-padded
-to whole words; a value address of 0 marks an empty slot.  Linear probing
+empty slot): `hash, value address, swapped, key words...` with the key
+zero-padded to whole words; a value address of 0 marks an empty slot.  Linear probing
 from `hash & (capacity - 1)`; a delete shifts the rest of its run back
 (no tombstones, so a probe stops at the first empty slot).
 
@@ -21,9 +21,11 @@ steps from `MULTIPLIER`).
 
 Native code also replaces an existing element's value itself (BPF_ANY,
 BPF_EXIST), as the map does (see HashMap.update): it copies the value into
-the map's spare buffer, swaps the slot's value address with the map's
-header word SPARE and logs the slot in the header; the map replays the log
-(`HashMap.sync`) before Python next reads its elements.
+the map's spare buffer and swaps the slot's value address with the map's
+header word SPARE; the first swap of a slot since the map last synced sets
+its `swapped` word and appends it to `log` (so the log holds each slot at
+most once and never overflows: max_entries words), and the map takes the
+new addresses in (`HashMap.sync`) before Python next reads its elements.
 """
 
 from __future__ import annotations
@@ -37,9 +39,9 @@ MAX_BYTES = 64 << 20  # a bigger table is not built: the map stays on the helper
 # the words of a plain hash map's header (HashMap.swaps), which native code writes
 SWAPS = 0  # how many slots native code swapped since the map last synced (the log's length)
 SPARE = 1  # the address of the map's spare value buffer
-LOG = 2  # the slots swapped, in order: words LOG .. LOG + LOG_CAP - 1
-LOG_CAP = 64  # a full log sends native updates back to the helper, which syncs first
-HEADER_WORDS = LOG + LOG_CAP
+HEADER_WORDS = 2
+# the words of a slot before its key
+HASH, VALUE, SWAPPED, KEY = 0, 1, 2, 3
 
 
 def key_words(key_size: int) -> int:
@@ -65,16 +67,28 @@ class HashIndex:
     def __init__(self, key_size: int, max_entries: int, multiplier: int = MULTIPLIER):
         self.key_size, self.multiplier = key_size, multiplier
         self.capacity = capacity_for(max_entries)
-        self.stride = 2 + key_words(key_size)
+        self.stride = KEY + key_words(key_size)
         self._table = (ctypes.c_uint64 * (self.capacity * self.stride))()
         self.table = ctypes.addressof(self._table)
         self.words = memoryview(self._table).cast("B").cast("Q")
+        self._log = (ctypes.c_uint64 * max_entries)()  # the slots native code swapped, each once
+        self.log = ctypes.addressof(self._log)
+        self.logged = memoryview(self._log).cast("B").cast("Q")
         self.slot_of: dict[bytes, int] = {}  # key -> its slot
         self.key_at: dict[int, bytes] = {}  # slot -> its key (the log names slots)
 
     @staticmethod
     def table_bytes(key_size: int, max_entries: int) -> int:
-        return capacity_for(max_entries) * (2 + key_words(key_size)) * 8
+        return capacity_for(max_entries) * (KEY + key_words(key_size)) * 8
+
+    def take_swaps(self, count: int) -> list[tuple[bytes, int]]:
+        """(key, value address now) of the `count` slots native code logged, their `swapped` words cleared."""
+        out = []
+        for slot in self.logged[:count]:
+            at = slot * self.stride
+            self.words[at + SWAPPED] = 0
+            out.append((self.key_at[slot], self.words[at + VALUE]))
+        return out
 
     def __len__(self) -> int:
         return len(self.slot_of)
@@ -82,32 +96,33 @@ class HashIndex:
     def value_address(self, key: bytes) -> int:
         """The value address the table holds for key (0 when absent): what native lookup returns."""
         slot = self.slot_of.get(key)
-        return 0 if slot is None else self.words[slot * self.stride + 1]
+        return 0 if slot is None else self.words[slot * self.stride + VALUE]
 
     def put(self, key: bytes, address: int) -> None:
         """Insert key, or point its slot at a new value buffer."""
         slot = self.slot_of.get(key)
         if slot is not None:
-            self.words[slot * self.stride + 1] = address
+            self.words[slot * self.stride + VALUE] = address
             return
         h = key_hash(key, self.multiplier)
         mask = self.capacity - 1
         slot = h & mask
-        while self.words[slot * self.stride + 1]:
+        while self.words[slot * self.stride + VALUE]:
             slot = (slot + 1) & mask
         self._write(slot, h, address, key)
 
     def delete(self, key: bytes) -> None:
-        """Remove key; the entries after it in its probe run move back so that no probe stops early."""
+        """Remove key; the entries after it in its probe run move back so that no probe stops early.
+        (The map syncs first: no slot is `swapped` here, the log is empty.)"""
         hole = self.slot_of.pop(key)
         del self.key_at[hole]
         mask, stride, words = self.capacity - 1, self.stride, self.words
         slot = hole
         while True:
             slot = (slot + 1) & mask
-            if not words[slot * stride + 1]:
+            if not words[slot * stride + VALUE]:
                 break
-            home = words[slot * stride] & mask
+            home = words[slot * stride + HASH] & mask
             # the entry at slot may fill the hole unless its home lies cyclically in (hole, slot]
             if (hole < home <= slot) if hole <= slot else (hole < home or home <= slot):
                 continue
@@ -121,7 +136,7 @@ class HashIndex:
         at = slot * self.stride
         padded = key.ljust(key_words(self.key_size) * 8, b"\0")
         self.words[at:at + self.stride] = memoryview(
-            h.to_bytes(8, "little") + address.to_bytes(8, "little") + padded).cast("Q")
+            h.to_bytes(8, "little") + address.to_bytes(8, "little") + bytes(8) + padded).cast("Q")
         self.slot_of[key], self.key_at[slot] = slot, key
 
     def entries(self) -> dict[bytes, int]:
@@ -129,10 +144,10 @@ class HashIndex:
         out = {}
         for slot in range(self.capacity):
             at = slot * self.stride
-            if self.words[at + 1]:
-                key = self.words[at + 2:at + self.stride].tobytes()[:self.key_size]
-                assert self.words[at] == key_hash(key, self.multiplier), f"slot {slot}: stale hash"
-                out[key] = self.words[at + 1]
+            if self.words[at + VALUE]:
+                key = self.words[at + KEY:at + self.stride].tobytes()[:self.key_size]
+                assert self.words[at + HASH] == key_hash(key, self.multiplier), f"slot {slot}: stale hash"
+                out[key] = self.words[at + VALUE]
         return out
 
     def probe(self, key: bytes) -> int:
@@ -141,9 +156,9 @@ class HashIndex:
         mask, stride, words = self.capacity - 1, self.stride, self.words
         padded = key.ljust(key_words(self.key_size) * 8, b"\0")
         slot = h & mask
-        while words[slot * stride + 1]:
+        while words[slot * stride + VALUE]:
             at = slot * stride
-            if words[at] == h and words[at + 2:at + stride].tobytes() == padded:
-                return words[at + 1]
+            if words[at + HASH] == h and words[at + KEY:at + stride].tobytes() == padded:
+                return words[at + VALUE]
             slot = (slot + 1) & mask
         return 0

@@ -16,8 +16,9 @@ and the count of executed instructions from the traceback line
 
 Code objects are cached per program digest and the set of helpers called
 straight; values of pseudo lddw (map addresses ...), the helpers'
-implementations and the array maps looked up inline (ARRAYS, filled on the
-first run, once the virtual kernel has set `kernel`) are bound per engine
+implementations and the array and hash maps looked up inline (ARRAYS and
+HASHES, filled on the first run, once the virtual kernel has set `kernel`)
+are bound per engine
 through the globals, so one cached translation serves every load of the
 same bytes.
 """

@@ -8,10 +8,10 @@ stored hash and key words and returns the value address or NULL: no
 callback.  Update of an existing key with BPF_ANY or BPF_EXIST does what
 `HashMap.update` does for one (the kernel's extra element): the value is
 copied into the spare buffer, the slot takes the spare's address, the old
-buffer becomes the spare, and the slot goes into the header's log for the
-map to replay into its dict (`HashMap.sync`); BPF_NOEXIST on an existing key
-is -EEXIST.  A new key, flags past BPF_EXIST and a full log take the helper
-callback, as do per-CPU and LRU maps (no index).
+buffer becomes the spare, and the slot, the first time since the map last
+synced, goes into the index's log for the map to take in (`HashMap.sync`);
+BPF_NOEXIST on an existing key is -EEXIST.  A new key and flags past
+BPF_EXIST take the helper callback, as do per-CPU and LRU maps (no index).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 from llvmlite import ir
 
-from ...maps.hash_index import LOG, LOG_CAP, SPARE, SWAPS, key_words
+from ...maps.hash_index import HASH, KEY, SPARE, SWAPPED, SWAPS, VALUE, key_words
 
 i1, i8, i64 = ir.IntType(1), ir.IntType(8), ir.IntType(64)
 BPF_NOEXIST, BPF_EXIST = 1, 2
@@ -30,7 +30,8 @@ BPF_NOEXIST, BPF_EXIST = 1, 2
 class NativeHash(NamedTuple):
     """What the machine code of one hash map needs (all of it in the compile digest)."""
     table: int
-    header: int
+    header: int  # HashMap.header: SWAPS, SPARE
+    log: int
     capacity: int
     stride: int  # words a slot
     key_size: int
@@ -42,7 +43,7 @@ class NativeHash(NamedTuple):
         index = bpf_map.native_index()
         if index is None:
             return None
-        return cls(index.table, bpf_map.header, index.capacity, index.stride, index.key_size, bpf_map.value_size,
+        return cls(index.table, bpf_map.header, index.log, index.capacity, index.stride, index.key_size, bpf_map.value_size,
                    index.multiplier)
 
 
@@ -79,12 +80,12 @@ def _probe(cg, pc: int, layout: NativeHash, found_block, missing_block):
     slot = b.phi(i64)
     slot.add_incoming(start, entry)
     base = b.inttoptr(b.add(_c(layout.table), b.mul(slot, _c(layout.stride * 8))), i64.as_pointer())
-    value = b.load(b.gep(base, [_c(1)]))
+    value = b.load(b.gep(base, [_c(VALUE)]))
     b.cbranch(b.icmp_unsigned("==", value, _c(0)), missing_block, compare)
     b.position_at_end(compare)
-    same = b.icmp_unsigned("==", b.load(base), h)
+    same = b.icmp_unsigned("==", b.load(b.gep(base, [_c(HASH)])), h)
     for j, w in enumerate(words):
-        same = b.and_(same, b.icmp_unsigned("==", b.load(b.gep(base, [_c(2 + j)])), w))
+        same = b.and_(same, b.icmp_unsigned("==", b.load(b.gep(base, [_c(KEY + j)])), w))
     b.cbranch(same, found_block, step)
     b.position_at_end(step)
     slot.add_incoming(b.and_(b.add(slot, _c(1)), _c(layout.capacity - 1)), step)
@@ -120,7 +121,7 @@ def update(cg, pc: int, hashes: dict[int, NativeHash]) -> None:
     switch = b.switch(cg.reg(1), generic)
     memmove = cg.module.declare_intrinsic("llvm.memmove", [i8.as_pointer(), i8.as_pointer(), i64])
     for handle, layout in sorted(hashes.items()):
-        case, probe, found, replace, swap = (fn.append_basic_block() for _ in range(5))
+        case, probe, found, replace, log, done = (fn.append_basic_block() for _ in range(6))
         switch.add_case(_c(handle), case)
         b.position_at_end(case)
         flags = cg.reg(4)
@@ -135,16 +136,20 @@ def update(cg, pc: int, hashes: dict[int, NativeHash]) -> None:
         b.branch(cg.blocks[pc + 1])
         b.position_at_end(replace)
         header = b.inttoptr(_c(layout.header), i64.as_pointer())
-        count = b.load(b.gep(header, [_c(SWAPS)]))
-        b.cbranch(b.icmp_unsigned("<", count, _c(LOG_CAP)), swap, generic)
-        b.position_at_end(swap)
         spare = b.load(b.gep(header, [_c(SPARE)]))
         b.call(memmove, [b.inttoptr(spare, i8.as_pointer()), b.inttoptr(cg.reg(3), i8.as_pointer()),
                          _c(layout.value_size), ir.Constant(i1, 0)])
         b.store(value, b.gep(header, [_c(SPARE)]))
-        b.store(spare, b.gep(base, [_c(1)]))
-        b.store(slot, b.gep(header, [b.add(count, _c(LOG))]))
+        b.store(spare, b.gep(base, [_c(VALUE)]))
+        swapped = b.gep(base, [_c(SWAPPED)])
+        b.cbranch(b.icmp_unsigned("==", b.load(swapped), _c(0)), log, done)
+        b.position_at_end(log)  # the slot's first swap since the map synced: into the log
+        b.store(_c(1), swapped)
+        count = b.load(b.gep(header, [_c(SWAPS)]))
+        b.store(slot, b.gep(b.inttoptr(_c(layout.log), i64.as_pointer()), [count]))
         b.store(b.add(count, _c(1)), b.gep(header, [_c(SWAPS)]))
+        b.branch(done)
+        b.position_at_end(done)
         cg.set(0, _c(0))
         b.branch(cg.blocks[pc + 1])
     b.position_at_end(generic)
