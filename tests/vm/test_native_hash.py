@@ -267,3 +267,15 @@ def test_linux_reads_the_old_then_the_reused_buffer():
             syscall.close(prog.fd)
     finally:
         syscall.close(fd)
+
+
+@pytest.mark.parametrize("engine", [name for name in ("compiled", "native") if name in ENGINES])
+def test_existing_keys_are_replaced_without_the_helper(engine, monkeypatch):
+    from pybpf.maps.hash import HashMap
+    loaded = Loaded(REPLACE_MANY, engine, True, 4, 2)
+    loaded.run()  # the first update inserts the key through the helper
+    calls = []
+    update = HashMap.update
+    monkeypatch.setattr(HashMap, "update", lambda self, *args: calls.append(args) or update(self, *args))
+    assert loaded.run(repeat=2)[0] == sum(range(100))
+    assert calls == []

@@ -150,14 +150,8 @@ class HashMap(Map):
             raise fail(errno.EEXIST, "key exists (BPF_NOEXIST)")
         if mode == BPF_EXIST and not exists:
             raise fail(errno.ENOENT, "no such key (BPF_EXIST)")
-        if exists and self.spare is not None:  # the kernel's extra element: old pointers read the old value
-            values = self.elements[key]
-            self.spare.write(value)
-            values[0], self.spare = self.spare, values[0]
-            self.current[self._current_key(key)] = values[0]
-            self.swaps[SPARE] = self.spare.address
-            if self.index is not None:
-                self.index.put(key, values[0].address)
+        if exists and self.spare is not None:
+            self._replace(key, value)
             return
         if not exists and len(self.elements) >= self.max_entries:
             if not self.lru:
@@ -171,6 +165,25 @@ class HashMap(Map):
             self.current[self._current_key(key)] = new[0]
         if self.index is not None:
             self.index.put(key, new[0].address)
+
+    def _replace(self, key: bytes, value: bytes) -> None:
+        """Replace the value of an existing key of a plain map as the kernel does (its extra element): the value
+        goes into the spare buffer, which takes the element's place; the old buffer, still readable through
+        the pointers programs hold, is the next spare."""
+        values = self.elements[key]
+        self.spare.view[:] = value  # value_size bytes (checked by the caller)
+        values[0], self.spare = self.spare, values[0]
+        self.current[self._current_key(key)] = values[0]
+        self.swaps[SPARE] = self.spare.address
+        if self.index is not None:
+            self.index.put(key, values[0].address)
+
+    def replace_current(self, key: int | bytes, value: bytes) -> int:
+        """bpf_map_update_elem of a key `current` holds, BPF_ANY or BPF_EXIST (the compiled engine's fast
+        path, which found the key and checked the flags): HashMap.update's replacement; r0 = 0."""
+        self.sync()
+        self._replace(key.to_bytes(self.key_size, "little") if self.int_keys else key, value)
+        return 0
 
     def delete(self, key: bytes) -> None:
         key = self.check_key(key)

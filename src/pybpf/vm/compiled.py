@@ -86,7 +86,7 @@ class CompiledEngine(Interpreter):
         g.update(vm=self, load=self.mem.load, store=self.mem.store, HELPER=self._helper, ZEROS=bytes(STACK_SIZE),
                  VIEWS=[s.view for s in self.stacks], ENDS=[s.end for s in self.stacks],
                  MISALIGNED=self._misaligned,
-                 TOO_DEEP=self._too_deep, KFUNC=self._kfunc, ARRAYS={}, HASHES={})
+                 TOO_DEEP=self._too_deep, KFUNC=self._kfunc, ARRAYS={}, HASHES={}, HASH_UPDATES={})
         g.update({f"H{helper_id}": self.helpers[helper_id].impl for helper_id in self._fast})
         self._lddw = {pc: self._lddw_value(pc, insn) for pc, insn in enumerate(self.slots)
                       if insn is not None and insn.spec.kind == "lddw"}
@@ -94,8 +94,9 @@ class CompiledEngine(Interpreter):
         return g
 
     def _inline_arrays(self) -> None:
-        """Fill ARRAYS and HASHES (the array and plain hash maps bpf_map_lookup_elem finds inline) for the
-        kernel the program runs in: the virtual kernel sets it after building the engine.
+        """Fill ARRAYS and HASHES (the array and plain hash maps bpf_map_lookup_elem finds inline) and
+        HASH_UPDATES (the hash maps bpf_map_update_elem replaces existing values of inline) for the kernel
+        the program runs in: the virtual kernel sets it after building the engine.
 
         A hash map's `current` dict misses the value swaps native code made until HashMap.sync takes them
         in; `_execute` does that for these maps before each activation.  Native code cannot run on this
@@ -107,8 +108,12 @@ class CompiledEngine(Interpreter):
         arrays.update(inline_arrays(self.kernel, self.slots, self._lddw))
         hashes.clear()
         maps = hash_maps(self.kernel, self.slots, self._lddw)
-        hashes.update({handle: (m.current, m.key_size, _UNPACK[m.key_size] if m.int_keys else None,
-                                not m.flags & BPF_F_RDONLY_PROG) for handle, m in maps.items()})
+        keys = {handle: (m.current, m.key_size) + ((_UNPACK[m.key_size], STACK_SIZE - m.key_size) if m.int_keys
+                                                   else (None, -1)) for handle, m in maps.items()}
+        hashes.update({handle: keys[handle] + (not m.flags & BPF_F_RDONLY_PROG,) for handle, m in maps.items()})
+        updates = self._globals["HASH_UPDATES"]
+        updates.clear()
+        updates.update({handle: keys[handle] + (m.value_size, m.replace_current) for handle, m in maps.items()})
         self._hash_syncs = [(m.swaps, m.sync) for m in maps.values()]
 
     def _lddw_value(self, pc, insn) -> int:
