@@ -20,6 +20,7 @@ from pybpf.isa import encode
 from pybpf.isa.asm import assemble
 from pybpf.kernel.linux import syscall
 from pybpf.kernel.virtual import VirtualKernel
+from pybpf.maps import BPF_F_NO_PREALLOC
 from pybpf.uapi import MapType, ProgType
 from pybpf.vm.engines import ENGINES, rebuild
 from support.kernel import needs_kernel
@@ -86,10 +87,10 @@ class Loaded:
     """One program in its own virtual kernel, on one engine, with its hash map."""
 
     def __init__(self, source: str, engine: str, verified: bool, key_size: int, max_entries: int,
-                 collide: bool = False):
+                 collide: bool = False, flags: int = 0):
         self.kernel = kernel = VirtualKernel(ncpus=1)
         self.key_size = key_size
-        self.map_fd = kernel.map_create(MapType.BPF_MAP_TYPE_HASH, key_size, 8, max_entries)
+        self.map_fd = kernel.map_create(MapType.BPF_MAP_TYPE_HASH, key_size, 8, max_entries, flags)
         if collide:  # every key hashes to slot 0
             kernel.map(self.map_fd).native_index(multiplier=0)
         insns = assemble(source.format(hashes=self.map_fd), helper_id=helper_id)
@@ -194,7 +195,8 @@ def test_one_key_replaced_many_times_in_a_run(engine, verified):
 
 # A pointer looked up before its element is replaced: Linux's preallocated hash map puts the new value in its
 # per-CPU extra element and keeps the old one as the next extra, so the pointer reads A after the first
-# replacement and C after the second, which reuses its element.  r0 = 100 * A-read + 10 * C-read + the new lookup.
+# replacement and C after the second, which reuses its element (BPF_F_NO_PREALLOC maps too: the freed element
+# is the next one allocated).  r0 = 100 * A-read + 10 * C-read + the new lookup.
 OLD_POINTER = """
     *(u32 *)(r10 - 4) = 1
     r1 = 1
@@ -250,15 +252,17 @@ out:
 """
 
 
+@pytest.mark.parametrize("flags", [0, BPF_F_NO_PREALLOC], ids=["prealloc", "no-prealloc"])
 @pytest.mark.parametrize("engine, verified", RUNS, ids=IDS)
-def test_a_pointer_to_a_replaced_value_reads_what_it_reads_on_linux(engine, verified):
-    assert Loaded(OLD_POINTER, engine, verified, 4, 4).run()[0] == 133
+def test_a_pointer_to_a_replaced_value_reads_what_it_reads_on_linux(engine, verified, flags):
+    assert Loaded(OLD_POINTER, engine, verified, 4, 4, flags=flags).run()[0] == 133
 
 
 @needs_kernel
 @pytest.mark.kernel
-def test_linux_reads_the_old_then_the_reused_buffer():
-    fd = syscall.map_create(MapType.BPF_MAP_TYPE_HASH, 4, 8, 4)
+@pytest.mark.parametrize("flags", [0, BPF_F_NO_PREALLOC], ids=["prealloc", "no-prealloc"])
+def test_linux_reads_the_old_then_the_reused_buffer(flags):
+    fd = syscall.map_create(MapType.BPF_MAP_TYPE_HASH, 4, 8, 4, flags)
     try:
         prog = syscall.prog_load(SOCKET, encode(assemble(OLD_POINTER.format(hashes=fd), helper_id=helper_id)))
         try:

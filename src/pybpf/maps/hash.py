@@ -12,8 +12,11 @@ kernel's preallocated hash map does (hashtab.c, alloc_htab_elem with
 `extra_elems`): the new value goes into the map's spare buffer, which takes
 the element's place, and the element's old buffer becomes the spare.  So a
 pointer a program looked up before the update still reads the old value,
-until the next replacement reuses that buffer, as on Linux.  The per-CPU and
-LRU maps allocate a new buffer and free the old one.
+until the next replacement reuses that buffer, as on Linux (for
+BPF_F_NO_PREALLOC maps too, whose freed element the next allocation reuses:
+tests/vm/test_native_hash.py runs both on the live kernel).  A buffer keeps
+the region name of the key it was made for.  The per-CPU and LRU maps
+allocate a new buffer and free the old one.
 
 A plain map a native program uses also keeps a `HashIndex` (hash_index.py),
 the table its machine code probes, in step with the dict.

@@ -273,8 +273,9 @@ def hash_update(fp: dict[int, int], direct: list[str]) -> list[str]:
     """bpf_map_update_elem on a plain hash map of HASH_UPDATES, hm = (HashMap.current, key size, unpack, lim,
     value size, HashMap.replace_current): an existing key with BPF_ANY or BPF_EXIST is replaced by the map itself
     (no handle lookup, no flag and size checks: the helper's ~3 us, about a third of it left), BPF_NOEXIST
-    on one is -EEXIST; a new key and other flags call the helper (`direct`).  Replacing swaps buffers that
-    stay mapped, so the access caches stay valid."""
+    on one is -EEXIST (the value read first all the same, as the helper does: a bad pointer faults); a new
+    key and other flags call the helper (`direct`).  Replacing swaps buffers that stay mapped, so the access
+    caches stay valid."""
     at = _stack_offset(fp, 3, 0, 1)
     value = "vm.mem.read_bytes(r3, vs)"
     if at is not None:
@@ -282,7 +283,7 @@ def hash_update(fp: dict[int, int], direct: list[str]) -> list[str]:
     return ["hm = HASH_UPDATES.get(r1)", "if hm is not None and r4 <= 2:",
             *("    " + line for line in ["el, ks, unp, lim, vs, replace = hm", *_hash_key(fp)]),
             "if hm is None or r4 > 2 or k not in el:", *("    " + line for line in direct),
-            f"elif r4 == 1: r0 = {-EEXIST & M64}", f"else: r0 = replace(k, {value})"]
+            "else:", f"    v = {value}", f"    r0 = {-EEXIST & M64} if r4 == 1 else replace(k, v)"]
 
 
 def hash_lookup(fp: dict[int, int]) -> list[str]:
@@ -293,8 +294,7 @@ def hash_lookup(fp: dict[int, int]) -> list[str]:
     cache (and the write cache unless the map is read-only to programs): the accesses through r0 that
     follow need no region lookup."""
     return ["el, ks, unp, lim, wr = hm", *_hash_key(fp), "e = el.get(k)", "if e is None: r0 = 0", "else:",
-                    "    r0 = cs = e.address; ce = cs + e.size; cv = e.view",
-                    "    if wr: ws, we, wv = cs, ce, cv"]
+            "    r0 = cs = e.address; ce = cs + e.size; cv = e.view", "    if wr: ws, we, wv = cs, ce, cv"]
 
 
 def _exit(pc, insn, spec, fp):
