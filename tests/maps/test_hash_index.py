@@ -138,6 +138,6 @@ def test_per_cpu_and_lru_maps_have_no_index(map_type):
 
 
 def test_a_table_past_the_size_limit_is_not_built():
-    entries = MAX_BYTES // (3 * 8) + 1  # 8-byte keys: 3 words a slot, at least two slots an entry
+    entries = MAX_BYTES // (4 * 8 * 2) + 1  # 8-byte keys: 4 words a slot, at least two slots an entry
     m = make(8, entries)
     assert m.native_index() is None

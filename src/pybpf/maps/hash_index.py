@@ -34,7 +34,7 @@ import ctypes
 
 MULTIPLIER = 0x9E3779B97F4A7C15  # 2^64 / golden ratio, odd: a multiply that spreads low bits upwards
 M64 = (1 << 64) - 1
-MAX_BYTES = 64 << 20  # a bigger table is not built: the map stays on the helper callback
+MAX_BYTES = 16 << 20  # no bigger table (8-byte keys: up to 262144 entries): such a map stays on the callback
 
 # the words of a plain hash map's header (HashMap.swaps), which native code writes
 SWAPS = 0  # how many slots native code swapped since the map last synced (the log's length)

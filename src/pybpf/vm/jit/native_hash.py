@@ -43,8 +43,8 @@ class NativeHash(NamedTuple):
         index = bpf_map.native_index()
         if index is None:
             return None
-        return cls(index.table, bpf_map.header, index.log, index.capacity, index.stride, index.key_size, bpf_map.value_size,
-                   index.multiplier)
+        return cls(index.table, bpf_map.header, index.log, index.capacity, index.stride, index.key_size,
+                   bpf_map.value_size, index.multiplier)
 
 
 def _c(value: int) -> ir.Constant:
