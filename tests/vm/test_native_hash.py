@@ -283,3 +283,32 @@ def test_existing_keys_are_replaced_without_the_helper(engine, monkeypatch):
     monkeypatch.setattr(HashMap, "update", lambda self, *args: calls.append(args) or update(self, *args))
     assert loaded.run(repeat=2)[0] == sum(range(100))
     assert calls == []
+
+
+READ_KEY_1 = """
+    *(u32 *)(r10 - 4) = 1
+    r1 = map[fd:{hashes}] ll
+    r2 = r10
+    r2 += -4
+    call bpf_map_lookup_elem
+    if r0 == 0 goto out
+    r0 = *(u64 *)(r0 + 0)
+    exit
+out:
+    r0 = 999
+    exit
+"""
+
+
+@pytest.mark.skipif("native" not in ENGINES, reason="the native engine needs llvmlite")
+@pytest.mark.parametrize("reader", [name for name in ENGINES if name != "native"])
+def test_another_program_reads_what_native_code_replaced(reader):
+    writer = Loaded(REPLACE_MANY, "native", True, 4, 2)
+    kernel = writer.kernel
+    fd = kernel.prog_load(SOCKET, assemble(READ_KEY_1.format(hashes=writer.map_fd), helper_id=helper_id),
+                          engine=reader).fd
+    assert kernel.prog_test_run(fd, bytes(64)).retval == 999
+    for _ in range(2):
+        kernel.prog_test_run(writer.fd, bytes(64))  # 100 replacements of key 1 in machine code, the last 99
+        assert kernel.map(writer.map_fd).swaps[0] == 1  # not taken in yet
+        assert kernel.prog_test_run(fd, bytes(64)).retval == 99
