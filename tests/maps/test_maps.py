@@ -46,13 +46,16 @@ def test_hash_elements_announce_and_release_their_memory():
     m = make(T.BPF_MAP_TYPE_HASH, 4, 8, 4)
     live = {}
     m.bind(lambda value, what: live.__setitem__(value.address, what), lambda value: live.pop(value.address))
+    assert list(live.values()) == ["map (unnamed) spare element"]  # the buffer the next replacement fills
     m.update(b"\1\0\0\0", bytes(8))
     m.update(b"\2\0\0\0", bytes(8))
-    assert len(live) == 2 and all("element" in what for what in live.values())
+    assert len(live) == 3 and all("element" in what for what in live.values())
     m.delete(b"\1\0\0\0")
-    assert len(live) == 1
-    m.update(b"\2\0\0\0", b"\7" * 8)  # replacing an element swaps its buffer
-    assert len(live) == 1 and m.lookup(b"\2\0\0\0") == b"\7" * 8
+    assert len(live) == 2
+    old = m.value_address(b"\2\0\0\0")
+    m.update(b"\2\0\0\0", b"\7" * 8)  # replacing an element swaps its buffer with the spare: none freed
+    assert len(live) == 2 and m.lookup(b"\2\0\0\0") == b"\7" * 8
+    assert m.value_address(b"\2\0\0\0") != old and old in live  # the old buffer is the spare now
 
 
 def test_lru_evicts_the_least_recently_used():

@@ -70,14 +70,17 @@ class MapAttrs:
 
 
 class Value:
-    """One value's storage: a ctypes buffer whose address never changes while it lives."""
+    """One value's storage: a ctypes buffer whose address never changes while it lives.
 
-    __slots__ = ("buffer", "address", "size")
+    `view` is its bytes as a memoryview (the compiled engine's access caches hold one)."""
+
+    __slots__ = ("buffer", "address", "size", "view")
 
     def __init__(self, size: int, data: bytes | None = None):
         self.buffer = (ctypes.c_ubyte * max(size, 1))()
         self.address = ctypes.addressof(self.buffer)
         self.size = size
+        self.view = memoryview(self.buffer).cast("B")[:size]
         if data:
             ctypes.memmove(self.address, data, len(data))
 

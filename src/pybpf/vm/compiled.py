@@ -16,8 +16,9 @@ and the count of executed instructions from the traceback line
 
 Code objects are cached per program digest and the set of helpers called
 straight; values of pseudo lddw (map addresses ...), the helpers'
-implementations and the array maps looked up inline (ARRAYS, filled on the
-first run, once the virtual kernel has set `kernel`) are bound per engine
+implementations and the array and hash maps looked up inline (ARRAYS and
+HASHES, filled on the first run, once the virtual kernel has set `kernel`)
+are bound per engine
 through the globals, so one cached translation serves every load of the
 same bytes.
 """
@@ -29,11 +30,12 @@ import os
 from operator import length_hint
 
 from ..isa.insn import encode
+from ..maps.base import BPF_F_RDONLY_PROG
 from .check import subprogram_entries
 from .compiled_codegen import semantic_names
 from .compiled_flow import Source, function
 from .fault import VMFault
-from .inline_maps import inline_arrays, plain_helpers
+from .inline_maps import hash_maps, inline_arrays, plain_helpers
 from .interp import MAX_CALL_DEPTH, MAY_GOTO_BUDGET, M64, STACK_SIZE, Interpreter
 from .memory import _PACK, _UNPACK, MemoryFault
 from .standalone import NeedsKernel
@@ -73,6 +75,7 @@ class CompiledEngine(Interpreter):
         self._depth = 0
         self._ticks_seen, self._ticks_total = None, 0
         self._arrays_of = None  # the kernel ARRAYS was filled for
+        self._hash_syncs: list = []  # (swaps header, sync) of each hash map of HASHES
         self._link(tuple(sorted(subprogram_entries(self.slots))))
 
     def _bind(self) -> dict:
@@ -83,7 +86,7 @@ class CompiledEngine(Interpreter):
         g.update(vm=self, load=self.mem.load, store=self.mem.store, HELPER=self._helper, ZEROS=bytes(STACK_SIZE),
                  VIEWS=[s.view for s in self.stacks], ENDS=[s.end for s in self.stacks],
                  MISALIGNED=self._misaligned,
-                 TOO_DEEP=self._too_deep, KFUNC=self._kfunc, ARRAYS={})
+                 TOO_DEEP=self._too_deep, KFUNC=self._kfunc, ARRAYS={}, HASHES={}, HASH_UPDATES={})
         g.update({f"H{helper_id}": self.helpers[helper_id].impl for helper_id in self._fast})
         self._lddw = {pc: self._lddw_value(pc, insn) for pc, insn in enumerate(self.slots)
                       if insn is not None and insn.spec.kind == "lddw"}
@@ -91,12 +94,27 @@ class CompiledEngine(Interpreter):
         return g
 
     def _inline_arrays(self) -> None:
-        """Fill ARRAYS (the array maps bpf_map_lookup_elem finds inline) for the kernel the program runs in:
-        the virtual kernel sets it after building the engine."""
+        """Fill ARRAYS and HASHES (the array and plain hash maps bpf_map_lookup_elem finds inline) and
+        HASH_UPDATES (the hash maps bpf_map_update_elem replaces existing values of inline) for the kernel
+        the program runs in: the virtual kernel sets it after building the engine.
+
+        A hash map's `current` dict misses the value swaps native code made until HashMap.sync takes them
+        in; `_execute` does that for these maps before each activation.  Native code cannot run on this
+        thread during one (a tail call ends it first); a program on another thread that replaces a value
+        meanwhile is a concurrent update, as on Linux: the old buffer stays readable."""
         self._arrays_of = self.kernel
-        arrays = self._globals["ARRAYS"]
+        arrays, hashes = self._globals["ARRAYS"], self._globals["HASHES"]
         arrays.clear()
         arrays.update(inline_arrays(self.kernel, self.slots, self._lddw))
+        hashes.clear()
+        maps = hash_maps(self.kernel, self.slots, self._lddw)
+        keys = {handle: (m.current, m.key_size) + ((_UNPACK[m.key_size], STACK_SIZE - m.key_size) if m.int_keys
+                                                   else (None, -1)) for handle, m in maps.items()}
+        hashes.update({handle: keys[handle] + (not m.flags & BPF_F_RDONLY_PROG,) for handle, m in maps.items()})
+        updates = self._globals["HASH_UPDATES"]
+        updates.clear()
+        updates.update({handle: keys[handle] + (m.value_size, m.replace_current) for handle, m in maps.items()})
+        self._hash_syncs = [(m.swaps, m.sync) for m in maps.values()]
 
     def _lddw_value(self, pc, insn) -> int:
         op = insn.spec.op
@@ -133,6 +151,9 @@ class CompiledEngine(Interpreter):
         self._left = length_hint(ticks)
         if self._arrays_of is not self.kernel:
             self._inline_arrays()
+        for swaps, sync in self._hash_syncs:
+            if swaps[0]:
+                sync()
         try:
             regs[0] = self._function(pc)(self, regs[1], regs[2], regs[3], regs[4], regs[5], self._depth)
         except (MemoryFault, VMFault, NeedsKernel) as fault:

@@ -219,7 +219,8 @@ def condition(insn: Insn) -> str:
 
 _ARGS = "r1, r2, r3, r4, r5"
 FORGET = "cs = ce = ws = we = 0"  # a call may unmap regions: the access caches start over
-MAP_LOOKUP_ELEM = 1
+MAP_LOOKUP_ELEM, MAP_UPDATE_ELEM = 1, 2
+EEXIST = 17
 
 
 def call(pc: int, insn: Insn, fp: dict[int, int], fast: frozenset[int]) -> list[str]:
@@ -228,8 +229,10 @@ def call(pc: int, insn: Insn, fp: dict[int, int], fast: frozenset[int]) -> list[
     A helper in `fast` (one that never runs program code: no callback, no tail
     call) is its implementation called straight, without syncing the budget;
     bpf_map_lookup_elem on an array map of ARRAYS (bound per engine) is
-    &values[key] or NULL inline, as the native engine does.  Others go through
-    `vm._helper`, which shares the budget with the callbacks they run.
+    &values[key] or NULL inline, as the native engine does, and on a plain hash
+    map of HASHES a read of its dict (`hash_lookup`); bpf_map_update_elem of
+    an existing key of one is `hash_update`.  Others go through `vm._helper`,
+    which shares the budget with the callbacks they run.
     """
     spec = insn.spec
     if spec.kind == "callx":
@@ -243,11 +246,55 @@ def call(pc: int, insn: Insn, fp: dict[int, int], fast: frozenset[int]) -> list[
     if insn.imm not in fast:
         return ["vm._left = b", f"r0 = HELPER({pc}, {insn.imm}, depth, {_ARGS})", "b = vm._left", FORGET]
     direct = [f"r0 = H{insn.imm}(vm, {_ARGS}) & {M64}", FORGET]
+    if insn.imm == MAP_UPDATE_ELEM:
+        return hash_update(fp, direct)
     if insn.imm != MAP_LOOKUP_ELEM:
         return direct
     key = load("k", 2, 0, 4, fp)
-    return ["ar = ARRAYS.get(r1)", "if ar is None:", *("    " + line for line in direct), "else:",
+    hashed = ["hm = HASHES.get(r1)", "if hm is None:", *("    " + line for line in direct), "else:",
+              *("    " + line for line in hash_lookup(fp))]
+    return ["ar = ARRAYS.get(r1)", "if ar is None:", *("    " + line for line in hashed), "else:",
             *("    " + line for line in key), "    r0 = ar[0] + k * ar[1] if k < ar[2] else 0"]
+
+
+def _hash_key(fp: dict[int, int]) -> list[str]:
+    """Lines that set k to the key at r2 as the map's `current` dict keys it (el, ks, unp, lim of its tuple):
+    one int read by `unp` for 4- and 8-byte keys, else bytes; straight from the stack buffer when r2 is
+    r10 + k (an int key when the offset is at most `lim`, STACK_SIZE - ks for int keys, else -1)."""
+    at = _stack_offset(fp, 2, 0, 1)
+    if at is None:
+        return ["k = vm.mem.read_bytes(r2, ks)", "if unp is not None: k = int.from_bytes(k, 'little')"]
+    return [f"if {at} <= lim: k = unp(sv, {at})[0]",
+            f"elif unp is None and {at} + ks <= {STACK_SIZE}: k = bytes(sv[{at}:{at} + ks])",
+            "else:", "    k = vm.mem.read_bytes(r2, ks)", "    if unp is not None: k = int.from_bytes(k, 'little')"]
+
+
+def hash_update(fp: dict[int, int], direct: list[str]) -> list[str]:
+    """bpf_map_update_elem on a plain hash map of HASH_UPDATES, hm = (HashMap.current, key size, unpack, lim,
+    value size, HashMap.replace_current): an existing key with BPF_ANY or BPF_EXIST is replaced by the map itself
+    (no handle lookup, no flag and size checks: the helper's ~3 us, about a third of it left), BPF_NOEXIST
+    on one is -EEXIST (the value read first all the same, as the helper does: a bad pointer faults); a new
+    key and other flags call the helper (`direct`).  Replacing swaps buffers that stay mapped, so the access
+    caches stay valid."""
+    at = _stack_offset(fp, 3, 0, 1)
+    value = "vm.mem.read_bytes(r3, vs)"
+    if at is not None:
+        value = f"bytes(sv[{at}:{at} + vs]) if {at} + vs <= {STACK_SIZE} else {value}"
+    return ["hm = HASH_UPDATES.get(r1)", "if hm is not None and r4 <= 2:",
+            *("    " + line for line in ["el, ks, unp, lim, vs, replace = hm", *_hash_key(fp)]),
+            "if hm is None or r4 > 2 or k not in el:", *("    " + line for line in direct),
+            "else:", f"    v = {value}", f"    r0 = {-EEXIST & M64} if r4 == 1 else replace(k, v)"]
+
+
+def hash_lookup(fp: dict[int, int]) -> list[str]:
+    """bpf_map_lookup_elem on a plain hash map, hm = (HashMap.current, key size, unpack, lim, writable) of
+    HASHES (`CompiledEngine._inline_arrays`): the key (one int read by `unpack` for the 4- and 8-byte keys
+    `current` holds as ints, else bytes; straight from the stack buffer when r2 is known to be r10 + k),
+    then the address of its value or NULL, as HashMap.value_address.  The value's buffer becomes the read
+    cache (and the write cache unless the map is read-only to programs): the accesses through r0 that
+    follow need no region lookup."""
+    return ["el, ks, unp, lim, wr = hm", *_hash_key(fp), "e = el.get(k)", "if e is None: r0 = 0", "else:",
+            "    r0 = cs = e.address; ce = cs + e.size; cv = e.view", "    if wr: ws, we, wv = cs, ce, cv"]
 
 
 def _exit(pc, insn, spec, fp):

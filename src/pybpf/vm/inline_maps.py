@@ -4,7 +4,9 @@
 their values sit at stable addresses, so bpf_map_lookup_elem on one is
 `&values[key]` or NULL, computed in the generated code (compiled Python and
 native) with no helper call, and native code also runs bpf_map_update_elem
-on one itself (the flags and index checks, then a copy of the value).  `plain_helpers` names the helpers a program
+on one itself (the flags and index checks, then a copy of the value).  `hash_maps` names the plain hash
+maps: native code probes their native index (vm/jit/native_hash.py), compiled Python reads their dict.
+`plain_helpers` names the helpers a program
 calls that never run program code (no callback argument, not a tail call):
 the fast engines call their implementations straight (the compiled engine
 without handing the instruction budget to them and back, native code
@@ -15,14 +17,14 @@ from __future__ import annotations
 
 from ..errors import PybpfError
 from ..maps.array import ArrayMap
+from ..maps.hash import HashMap
 
 # Helpers that run program code (a callback, or the tail-called program): the budget must be handed over.
 RUNS_PROGRAM_CODE = frozenset({"tail_call"})
 
 
-def inline_arrays(kernel, slots, lddw: dict[int, int]) -> dict[int, tuple[int, int, int, int]]:
-    """Map handle -> (address of element 0, element size, max_entries, value size) of each plain array map
-    the program names."""
+def _named_maps(kernel, slots, lddw: dict[int, int], map_type: type) -> dict[int, object]:
+    """Map handle -> map of each map of exactly map_type (not a subclass) the program names with lddw."""
     out = {}
     for pc, value in lddw.items():
         if slots[pc].spec.op not in ("map_fd", "map_idx"):
@@ -31,10 +33,22 @@ def inline_arrays(kernel, slots, lddw: dict[int, int]) -> dict[int, tuple[int, i
             bpf_map = kernel.map_at(value)
         except (AttributeError, PybpfError):  # no kernel (NeedsKernel), or not a map
             continue
-        if type(bpf_map) is ArrayMap and not bpf_map.percpu:
-            out[value] = (bpf_map.value_address(bytes(4)), bpf_map.elem_size, bpf_map.max_entries,
-                          bpf_map.value_size)
+        if type(bpf_map) is map_type:
+            out[value] = bpf_map
     return out
+
+
+def inline_arrays(kernel, slots, lddw: dict[int, int]) -> dict[int, tuple[int, int, int, int]]:
+    """Map handle -> (address of element 0, element size, max_entries, value size) of each plain array map
+    the program names."""
+    return {handle: (m.value_address(bytes(4)), m.elem_size, m.max_entries, m.value_size)
+            for handle, m in _named_maps(kernel, slots, lddw, ArrayMap).items() if not m.percpu}
+
+
+def hash_maps(kernel, slots, lddw: dict[int, int]) -> dict[int, HashMap]:
+    """Map handle -> map of each plain BPF_MAP_TYPE_HASH map the program names (not per-CPU, not LRU: their
+    lookups touch more than one buffer or the LRU order, so they stay on the helper)."""
+    return _named_maps(kernel, slots, lddw, HashMap)
 
 
 def plain_helpers(helpers, slots) -> frozenset[int]:

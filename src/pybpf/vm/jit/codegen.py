@@ -21,6 +21,7 @@ from ...isa.semantics import MASK
 from ..check import subprogram_entries
 from ..interp import MAY_GOTO_BUDGET
 from . import layout as L
+from . import native_hash
 from .native_helpers import EMITTERS
 
 i1, i8, i32, i64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
@@ -61,10 +62,12 @@ class Codegen:
 
     def __init__(self, slots, lddw: dict[int, int], checked: bool, code_start: int,
                  arrays: dict[int, tuple[int, int, int, int]] | None = None,
-                 native_helpers: frozenset[int] = frozenset()):
+                 native_helpers: frozenset[int] = frozenset(),
+                 hashes: dict[int, native_hash.NativeHash] | None = None):
         self.slots, self.lddw, self.checked = slots, lddw, checked
         # map handle -> (element 0, element size, max_entries, value size): inline lookups and updates
         self.arrays = arrays or {}
+        self.hashes = hashes or {}  # map handle -> its native hash index: lookups and updates (native_hash)
         self.native_helpers = native_helpers  # helper ids run in native code (native_helpers.EMITTERS)
         self.code_start = code_start
         self.module = ir.Module(name="bpf")
@@ -403,6 +406,10 @@ class Codegen:
             self.inline_array_lookup(pc)
         if insn.imm == MAP_UPDATE_ELEM and self.arrays and not self.checked:
             self.inline_array_update(pc)
+        if insn.imm == MAP_LOOKUP_ELEM and self.hashes:
+            native_hash.lookup(self, pc, self.hashes)
+        if insn.imm == MAP_UPDATE_ELEM and self.hashes and not self.checked:
+            native_hash.update(self, pc, self.hashes)
         args = [self.reg(r) for r in range(1, 6)]
         self.set(0, self.call_helper(pc, _const(insn.imm), args))
         self.b.branch(self.blocks[pc + 1])

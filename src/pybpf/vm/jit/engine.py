@@ -18,13 +18,14 @@ from operator import length_hint
 
 from ..check import subprogram_entries
 from ..fault import VMFault
-from ..inline_maps import inline_arrays, plain_helpers
+from ..inline_maps import hash_maps, inline_arrays, plain_helpers
 from ..interp import MAX_CALL_DEPTH, MAX_STEPS, MAX_TAIL_CALL_CNT, MAY_GOTO_BUDGET, STACK_SIZE, Interpreter, TailCall
 from ..memory import MemoryFault
 from ..standalone import NeedsKernel
 from . import layout as L
 from .codegen import CHECK_SYMBOL, HELPER_SYMBOL, LOOP_SYMBOL, PROG_SYMBOL, Codegen
 from .compile import compiled, digest
+from .native_hash import NativeHash
 from .native_helpers import native_ids
 from .native_helpers import symbols as native_symbols
 
@@ -116,16 +117,19 @@ class NativeEngine(Interpreter):
         """Compile (or find in the cache) the native code; done before the first run, once kernel is set.
 
         Array maps the program names with lddw are looked up inline (their values sit at
-        stable addresses), so it waits until the virtual kernel has set `kernel`.
+        stable addresses), plain hash maps through their native index (native_hash), so it
+        waits until the virtual kernel has set `kernel`.
         """
         arrays = inline_arrays(self.kernel, self.slots, self._lddw)
+        hashes = {handle: layout for handle, bpf_map in hash_maps(self.kernel, self.slots, self._lddw).items()
+                  if (layout := NativeHash.of(bpf_map)) is not None}
         code = self.code.read()
         callx = any(i is not None and i.spec.kind == "callx" for i in self.slots)
         native = native_ids(self.helpers)
         key = digest(code, sorted(self._lddw.items()), self.checked, self.code.start if callx else 0,
-                     sorted(arrays.items()), sorted(native))
+                     sorted(arrays.items()), sorted(native), sorted(hashes.items()))
         entries, self.compile_seconds = compiled(key, lambda: Codegen(
-            self.slots, self._lddw, self.checked, self.code.start, arrays, native).build(),
+            self.slots, self._lddw, self.checked, self.code.start, arrays, native, hashes).build(),
             {HELPER_SYMBOL: _HELPER_ADDR, CHECK_SYMBOL: _CHECK_ADDR, **native_symbols()}, (PROG_SYMBOL, LOOP_SYMBOL))
         self.entry_addresses = entries
         self._prog, self._loop = _PROG(entries[PROG_SYMBOL]), _LOOP(entries[LOOP_SYMBOL])
