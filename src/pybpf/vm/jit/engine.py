@@ -27,6 +27,7 @@ from .codegen import CHECK_SYMBOL, HELPER_SYMBOL, LOOP_SYMBOL, PROG_SYMBOL, Code
 from .compile import compiled, digest
 from .native_helpers import native_ids
 from .native_helpers import symbols as native_symbols
+from .native_ringbuf import plan as ring_plan
 
 M64 = (1 << 64) - 1
 _State = ctypes.c_uint64 * L.WORDS
@@ -122,10 +123,11 @@ class NativeEngine(Interpreter):
         code = self.code.read()
         callx = any(i is not None and i.spec.kind == "callx" for i in self.slots)
         native = native_ids(self.helpers)
+        rings = ring_plan(self.kernel, self.slots, self._lddw, self.helpers, self.checked)
         key = digest(code, sorted(self._lddw.items()), self.checked, self.code.start if callx else 0,
-                     sorted(arrays.items()), sorted(native))
+                     sorted(arrays.items()), sorted(native), rings.key() if rings else None)
         entries, self.compile_seconds = compiled(key, lambda: Codegen(
-            self.slots, self._lddw, self.checked, self.code.start, arrays, native).build(),
+            self.slots, self._lddw, self.checked, self.code.start, arrays, native, rings).build(),
             {HELPER_SYMBOL: _HELPER_ADDR, CHECK_SYMBOL: _CHECK_ADDR, **native_symbols()}, (PROG_SYMBOL, LOOP_SYMBOL))
         self.entry_addresses = entries
         self._prog, self._loop = _PROG(entries[PROG_SYMBOL]), _LOOP(entries[LOOP_SYMBOL])
