@@ -119,6 +119,18 @@ class NativeEngine(Interpreter):
         Array maps the program names with lddw are looked up inline (their values sit at
         stable addresses), so it waits until the virtual kernel has set `kernel`.
         """
+        key, build = self._codegen()
+        entries, self.compile_seconds = compiled(key, build, {
+            HELPER_SYMBOL: _HELPER_ADDR, CHECK_SYMBOL: _CHECK_ADDR, **native_symbols()}, (PROG_SYMBOL, LOOP_SYMBOL))
+        self.entry_addresses = entries
+        self._prog, self._loop = _PROG(entries[PROG_SYMBOL]), _LOOP(entries[LOOP_SYMBOL])
+
+    def module(self):
+        """The LLVM IR module (llvmlite `ir.Module`, no target set) that `compile` compiles for this program."""
+        return self._codegen()[1]()
+
+    def _codegen(self):
+        """(cache key, build): what the generated code depends on, and the function that builds its module."""
         arrays = inline_arrays(self.kernel, self.slots, self._lddw)
         code = self.code.read()
         callx = any(i is not None and i.spec.kind == "callx" for i in self.slots)
@@ -126,11 +138,8 @@ class NativeEngine(Interpreter):
         rings = ring_plan(self.kernel, self.slots, self._lddw, self.helpers, self.checked)
         key = digest(code, sorted(self._lddw.items()), self.checked, self.code.start if callx else 0,
                      sorted(arrays.items()), sorted(native), rings.key() if rings else None)
-        entries, self.compile_seconds = compiled(key, lambda: Codegen(
-            self.slots, self._lddw, self.checked, self.code.start, arrays, native, rings).build(),
-            {HELPER_SYMBOL: _HELPER_ADDR, CHECK_SYMBOL: _CHECK_ADDR, **native_symbols()}, (PROG_SYMBOL, LOOP_SYMBOL))
-        self.entry_addresses = entries
-        self._prog, self._loop = _PROG(entries[PROG_SYMBOL]), _LOOP(entries[LOOP_SYMBOL])
+        return key, lambda: Codegen(self.slots, self._lddw, self.checked, self.code.start, arrays, native,
+                                    rings).build()
 
     def hold(self, err: BaseException) -> int:
         """Keep a callback's exception for `_enter` to raise once the native frames are gone."""
