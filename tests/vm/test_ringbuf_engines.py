@@ -150,15 +150,16 @@ def test_ring_programs_agree_with_linux(reference):
     try:
         loaded = syscall.prog_load(XDP, encode(program(fd)))
         trace = []
-        with RingBuffer(fd, RING) as reader:
+        read = []
+        with RingBuffer(fd, RING, read.append) as reader:
             for run in range(len(reference[0])):
                 out = syscall.prog_test_run(loaded.fd, packet(run))
-                read = []
                 if consume_after(run):
-                    reader._on_record = read.append
                     reader.consume()
-                positions = struct.unpack_from("<Q", reader.producer, 0)[0], struct.unpack_from("<Q", reader.consumer, 0)[0]
-                trace.append((out.retval, results(out.data_out), read, *positions))
+                position = struct.unpack_from("<Q", reader.producer, 0)[0]
+                trace.append((out.retval, results(out.data_out), read[:], position,
+                              struct.unpack_from("<Q", reader.consumer, 0)[0]))
+                read.clear()
             ring = reader.producer[reader._data:reader._data + RING]
         syscall.close(loaded.fd)
     finally:

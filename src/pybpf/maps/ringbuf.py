@@ -24,7 +24,8 @@ code runs with the GIL held and never waits, so the protocol is one word:
 `reserve` sets RESERVING while it moves the producer position, and machine
 code that finds it set calls back into Python (which waits for the lock);
 `wait` counts itself in WAITERS, and machine code commits a record that is
-to wake someone through Python, which notifies.
+to wake someone through Python, which notifies (only then: a commit with no
+one waiting wakes no one).
 """
 
 from __future__ import annotations
@@ -114,8 +115,8 @@ class RingBufMap(Map):
         self.data.write(header, start)
         if start + 8 > self.max_entries:
             self.data.write(header[self.max_entries - start:], 0)
-        if not flags & BPF_RB_NO_WAKEUP:
-            with self._ready:
+        if not flags & BPF_RB_NO_WAKEUP and self.words[WAITERS]:  # no one waiting: nothing to wake
+            with self._ready:  # (a waiter counted after this test finds the producer moved at reserve)
                 self._ready.notify_all()
 
     def submit(self, address: int, flags: int = 0) -> None:
