@@ -8,14 +8,13 @@ programs as prog_load builds them (inline array maps, native ring buffer
 helpers) and the libc helpers compile (O2, the JIT's large code model) to
 ELF objects for aarch64-unknown-linux-gnu that llvm-objdump-14 decodes
 whole, whose only undefined symbols are the two callbacks into Python and
-the libc functions, each reached through a relocation.  Running the code on
-an AArch64 CPU is not proven here (docs/jit.md).
+the libc functions, each reached through a relocation.  Running the code is
+tests/vm/test_jit_aarch64_run.py's (under qemu-aarch64; docs/jit.md).
 """
 
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 
@@ -27,12 +26,10 @@ from pybpf.kernel.virtual import VirtualKernel
 from pybpf.uapi import MapType, ProgType
 from pybpf.vm import jit
 from pybpf.vm.jit.native_helpers import native_ids
+from support.aarch64 import CONFORMANCE, OBJDUMP, TRIPLE, covering, missing_target
 from support.conformance_data import parse
 from support.paths import CORPUS, REPO
 
-TRIPLE = "aarch64-unknown-linux-gnu"
-OBJDUMP = shutil.which("llvm-objdump-14") or shutil.which("llvm-objdump")
-CONFORMANCE = sorted((CORPUS / "bpf_conformance" / "tests").glob("*.data"))
 # The callbacks into Python (codegen.HELPER_SYMBOL, CHECK_SYMBOL), libc for native_helpers and memory intrinsics.
 EXTERNALS = {"pybpf_jit_helper", "pybpf_jit_check", "clock_gettime", "getpid", "gettid", "memcpy", "memset"}
 HOST_SPECIFIC = re.compile(r"\basm\b|llvm\.x86|x86_|target-cpu|target-features")
@@ -46,37 +43,13 @@ def neutral(module) -> str:
     return found.group() if found else ""
 
 
-def _aarch64_target() -> str:
-    """Why AArch64 objects cannot be built here, or ''."""
-    if not jit.available():
-        return jit.available().reason
-    import llvmlite.binding as llvm
-    llvm.initialize_all_targets()
-    try:
-        llvm.Target.from_triple(TRIPLE)
-    except RuntimeError as err:
-        return f"this llvmlite has no AArch64 target ({err})"
-    return "" if OBJDUMP else "llvm-objdump is not installed"
-
-
-pytestmark = pytest.mark.skipif(bool(_aarch64_target()), reason=_aarch64_target() or "-")
+MISSING = missing_target() or ("" if OBJDUMP else "llvm-objdump is not installed")
+pytestmark = pytest.mark.skipif(bool(MISSING), reason=MISSING or "-")
 
 
 def conformance_engine(name: str):
     """The native engine of a conformance program, checked, as jit.run builds it for unverified code."""
     return jit.NativeEngine(parse(CORPUS / "bpf_conformance" / "tests" / f"{name}.data").program(), checked=True)
-
-
-def covering(paths) -> list[str]:
-    """Conformance programs that together use every (kind, op, width) row any of them uses, greedily."""
-    rows = {p.stem: {(i.spec.kind, i.spec.op, i.spec.width) for i in parse(p).program() if i is not None}
-            for p in paths}
-    left, chosen = set().union(*rows.values()), []
-    while left:
-        best = max(sorted(rows), key=lambda name: len(rows[name] & left))
-        chosen.append(best)
-        left -= rows[best]
-    return chosen
 
 
 def loaded_engine(source: str, monkeypatch):

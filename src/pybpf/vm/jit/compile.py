@@ -50,10 +50,11 @@ def target(module, machine):
     return module
 
 
-def emit_object(module, triple: str) -> bytes:
+def emit_object(module, triple: str, names: dict[str, str] | None = None) -> bytes:
     """An ELF object of `module` for `triple` (e.g. aarch64-unknown-linux-gnu), optimised as the JIT does (O2).
 
-    External calls (the callbacks into Python, libc) are left as relocations.
+    External calls (the callbacks into Python, libc) are left as relocations.  `names` renames
+    functions (prog -> prog_7), so that several programs' objects link into one executable.
     """
     import llvmlite.binding as llvm
 
@@ -61,6 +62,8 @@ def emit_object(module, triple: str) -> bytes:
     llvm.initialize_all_asmprinters()
     machine = llvm.Target.from_triple(triple).create_target_machine(opt=3, reloc="static", codemodel="large")
     parsed = llvm.parse_assembly(str(target(module, machine)))
+    for old, new in (names or {}).items():
+        parsed.get_function(old).name = new
     parsed.verify()
     builder = llvm.create_pass_builder(machine, llvm.PipelineTuningOptions(speed_level=2))
     builder.getModulePassManager().run(parsed, builder)
