@@ -26,6 +26,7 @@ from typing import NamedTuple
 
 from llvmlite import ir
 
+from ...errors import PybpfError
 from ...helpers import REGISTRY, helper_id
 from ...maps.ringbuf import (BPF_RB_AVAIL_DATA, BPF_RB_CONS_POS, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP,
                              BPF_RB_PROD_POS, BPF_RB_RING_SIZE, BPF_RINGBUF_BUSY_BIT, BPF_RINGBUF_DISCARD_BIT,
@@ -37,6 +38,7 @@ RESERVE, SUBMIT, DISCARD, OUTPUT, QUERY = (helper_id(f"ringbuf_{name}")
                                           for name in ("reserve", "submit", "discard", "output", "query"))
 HELPERS = frozenset({RESERVE, SUBMIT, DISCARD, OUTPUT, QUERY})
 M64 = (1 << 64) - 1
+LENGTH_MASK = ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT) & 0xFFFFFFFF  # a header's length, its bits cleared
 
 
 class Ring(NamedTuple):
@@ -67,7 +69,7 @@ def plan(kernel, slots, lddw: dict[int, int], helpers, checked: bool) -> RingPla
             continue
         try:
             bpf_map = kernel.map_at(value)
-        except Exception:  # noqa: BLE001 - no kernel (a bare engine), or not a map: nothing to inline
+        except (AttributeError, PybpfError):  # no kernel (a bare engine), or not a map: nothing to inline
             continue
         if isinstance(bpf_map, RingBufMap):
             rings[value] = Ring(bpf_map.data.address, bpf_map.control.address, bpf_map.max_entries)
@@ -186,10 +188,9 @@ class RingEmitter:
 
     def _commit(self, ring: Ring, start, discard: bool) -> None:
         """RingBufMap._commit without the wakeup: a wrapped record's tail copied to the front, then the header."""
-        b = self.gen.b
+        b = self.b
         header = b.inttoptr(b.add(_c(ring.data), start), i32.as_pointer())
-        size = b.zext(b.and_(b.load(header, align=4), ir.Constant(i32, ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT)
-                                                                  & 0xFFFFFFFF)), i64)
+        size = b.zext(b.and_(b.load(header, align=4), ir.Constant(i32, LENGTH_MASK)), i64)
         end = b.add(b.add(start, _c(BPF_RINGBUF_HDR_SZ)), size)
         wraps, done = self._block(), self._block()
         b.cbranch(b.icmp_unsigned(">", end, _c(ring.size)), wraps, done)
