@@ -23,7 +23,7 @@ from pybpf.vm import jit
 from pybpf.vm.jit.native_ringbuf import HELPERS, RESERVE, SUBMIT
 
 pytestmark = pytest.mark.skipif(not jit.available(), reason="the native engine is not available here")
-NO_WAKEUP = 1
+NO_WAKEUP, FORCE_WAKEUP = 1, 2
 
 
 def producer(ring: int, submit_flags: int = 0):
@@ -105,9 +105,10 @@ def test_a_reserve_during_a_python_reserve_waits_for_it_in_python():
     assert len(list(ring.records())) == 2  # the reserve waited, then the rest ran native
 
 
+@pytest.mark.parametrize("flags", [0, FORCE_WAKEUP])
 @pytest.mark.parametrize("engine", ["interp", "native"])
-def test_a_submit_wakes_a_waiting_consumer(engine):
-    kernel, ring, fd, calls = load(engine)
+def test_a_submit_wakes_a_waiting_consumer(engine, flags):
+    kernel, ring, fd, calls = load(engine, submit_flags=flags)
     woken = []
     consumer = threading.Thread(target=lambda: woken.append((ring.wait(timeout=30), time.monotonic())))
     consumer.start()
