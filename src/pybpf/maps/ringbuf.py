@@ -5,14 +5,27 @@ size).  A record is an 8-byte header, `u32 len` (with BUSY and DISCARD in
 its top bits) and `u32 pg_off`, then the data, the whole rounded up to 8
 bytes; producer and consumer positions grow without bound and are taken
 modulo the size.  The kernel maps the data pages twice in a row so that a
-record that wraps is still contiguous; here the buffer is twice the ring and
-the part of a record past the end is copied to the front when it is
-committed, which gives a consumer the same bytes.
+record that wraps is still contiguous; here the buffer is twice the ring:
+the part of a record past the end starts as a copy of the front of the ring
+when it is reserved and is copied back to the front when it is committed,
+which gives a program and a consumer the same bytes as Linux (unwritten
+bytes of a record included).  pg_off is Linux's: the header's page in the
+kernel's `struct bpf_ringbuf`, whose data area starts at page 3.
 
 Producers: `reserve` (NULL when the record does not fit), `submit`,
 `discard`, `output`, `query`.  Consumer: `consume(callback)` and `records()`,
 which stop at a record still being written.  `dropped` counts records that
 did not fit (the kernel keeps no such count; it is here for the user).
+
+The positions, the drop count and two flags live in `control`, u64 words at a
+stable address (CONTROL_WORDS), so that the native engine reserves and commits
+records in machine code on the same state (vm/jit/native_ringbuf.py).  Native
+code runs with the GIL held and never waits, so the protocol is one word:
+`reserve` sets RESERVING while it moves the producer position, and machine
+code that finds it set calls back into Python (which waits for the lock);
+`wait` counts itself in WAITERS, and machine code commits a record that is
+to wake someone through Python, which notifies (only then: a commit with no
+one waiting wakes no one).
 """
 
 from __future__ import annotations
@@ -27,8 +40,21 @@ PAGE_SIZE = 4096
 BPF_RINGBUF_BUSY_BIT = 1 << 31
 BPF_RINGBUF_DISCARD_BIT = 1 << 30
 BPF_RINGBUF_HDR_SZ = 8
+RINGBUF_DATA_PGOFF = 3  # struct bpf_ringbuf: a page of fields, the consumer page, the producer page, then data
 BPF_RB_NO_WAKEUP, BPF_RB_FORCE_WAKEUP = 1, 2
 BPF_RB_AVAIL_DATA, BPF_RB_RING_SIZE, BPF_RB_CONS_POS, BPF_RB_PROD_POS = 0, 1, 2, 3
+# The u64 words of RingBufMap.control, shared with the native engine's machine code.
+PRODUCER_POS, CONSUMER_POS, DROPPED, RESERVING, WAITERS = range(5)
+CONTROL_WORDS = 5
+
+
+def _control_word(index: int, doc: str) -> property:
+    def get(self) -> int:
+        return self.words[index]
+
+    def set(self, value: int) -> None:
+        self.words[index] = value
+    return property(get, set, doc=doc)
 
 
 class RingBufMap(Map):
@@ -39,11 +65,14 @@ class RingBufMap(Map):
         if self.key_size or self.value_size or size == 0 or size & (size - 1) or size % PAGE_SIZE:
             raise fail(errno.EINVAL, "ring buffers need key and value size 0 and a power-of-2 multiple of 4096 bytes")
         self.data = Value(2 * size)
-        self.producer_pos = 0
-        self.consumer_pos = 0
-        self.dropped = 0
+        self.control = Value(8 * CONTROL_WORDS)  # zeroed: positions 0, nothing dropped, no one waiting
+        self.words = memoryview(self.control.buffer).cast("B").cast("Q")
         self._lock = threading.Lock()
         self._ready = threading.Condition()
+
+    producer_pos = _control_word(PRODUCER_POS, "Bytes reserved since creation (records and headers, 8-aligned).")
+    consumer_pos = _control_word(CONSUMER_POS, "Bytes the consumer has read past.")
+    dropped = _control_word(DROPPED, "Records that did not fit.")
 
     def blocks(self):
         yield self.data, f"ringbuf {self.name or '(unnamed)'} data"
@@ -54,13 +83,24 @@ class RingBufMap(Map):
         if flags or size > self.max_entries - BPF_RINGBUF_HDR_SZ or size & (BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT):
             return 0
         total = (size + BPF_RINGBUF_HDR_SZ + 7) // 8 * 8
+        words = self.words
         with self._lock:
-            if self.producer_pos - self.consumer_pos + total > self.max_entries:
-                self.dropped += 1
-                return 0
-            start = self.producer_pos % self.max_entries
-            self.data.write(struct.pack("<II", size | BPF_RINGBUF_BUSY_BIT, start // PAGE_SIZE), start)
-            self.producer_pos += total
+            words[RESERVING] = 1
+            try:
+                producer = words[PRODUCER_POS]
+                # Linux keeps the producer at most size - 1 bytes ahead: a record never fills the ring exactly
+                if producer - words[CONSUMER_POS] + total >= self.max_entries:
+                    words[DROPPED] += 1
+                    return 0
+                start = producer % self.max_entries
+                self.data.write(struct.pack("<II", size | BPF_RINGBUF_BUSY_BIT,
+                                            RINGBUF_DATA_PGOFF + start // PAGE_SIZE), start)
+                past_end = start + BPF_RINGBUF_HDR_SZ + size - self.max_entries
+                if past_end > 0:  # the second mapping of the front of the ring, as Linux's
+                    self.data.write(self.data.read(0, past_end), self.max_entries)
+                words[PRODUCER_POS] = producer + total
+            finally:
+                words[RESERVING] = 0
         return self.data.address + start + BPF_RINGBUF_HDR_SZ
 
     def _commit(self, address: int, discard: bool, flags: int) -> None:
@@ -75,8 +115,8 @@ class RingBufMap(Map):
         self.data.write(header, start)
         if start + 8 > self.max_entries:
             self.data.write(header[self.max_entries - start:], 0)
-        if not flags & BPF_RB_NO_WAKEUP:
-            with self._ready:
+        if not flags & BPF_RB_NO_WAKEUP and self.words[WAITERS]:  # no one waiting: nothing to wake
+            with self._ready:  # (a waiter counted after this test finds the producer moved at reserve)
                 self._ready.notify_all()
 
     def submit(self, address: int, flags: int = 0) -> None:
@@ -86,7 +126,9 @@ class RingBufMap(Map):
         self._commit(address, True, flags)
 
     def output(self, data: bytes, flags: int = 0) -> int:
-        """bpf_ringbuf_output: 0, or -EAGAIN when the record does not fit."""
+        """bpf_ringbuf_output: 0, -EINVAL for flags other than the wakeup ones, -EAGAIN when it does not fit."""
+        if flags & ~(BPF_RB_NO_WAKEUP | BPF_RB_FORCE_WAKEUP):
+            return -errno.EINVAL
         address = self.reserve(len(data))
         if not address:
             return -errno.EAGAIN
@@ -128,7 +170,11 @@ class RingBufMap(Map):
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until data is available (or timeout); True when there is some."""
         with self._ready:
-            return self._ready.wait_for(lambda: self.consumer_pos < self.producer_pos, timeout)
+            self.words[WAITERS] += 1  # from now on, native code commits through Python, which notifies
+            try:
+                return self._ready.wait_for(lambda: self.consumer_pos < self.producer_pos, timeout)
+            finally:
+                self.words[WAITERS] -= 1
 
     # -- map commands: a ring buffer has no elements -------------------------------
     def lookup(self, key):

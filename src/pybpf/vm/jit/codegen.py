@@ -23,6 +23,7 @@ from ..interp import MAY_GOTO_BUDGET
 from . import layout as L
 from . import native_hash
 from .native_helpers import EMITTERS
+from .native_ringbuf import RingEmitter
 
 i1, i8, i32, i64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
 INT = {8: i8, 16: ir.IntType(16), 32: i32, 64: i64}
@@ -63,12 +64,13 @@ class Codegen:
     def __init__(self, slots, lddw: dict[int, int], checked: bool, code_start: int,
                  arrays: dict[int, tuple[int, int, int, int]] | None = None,
                  native_helpers: frozenset[int] = frozenset(),
-                 hashes: dict[int, native_hash.NativeHash] | None = None):
+                 hashes: dict[int, native_hash.NativeHash] | None = None, rings=None):
         self.slots, self.lddw, self.checked = slots, lddw, checked
         # map handle -> (element 0, element size, max_entries, value size): inline lookups and updates
         self.arrays = arrays or {}
         self.hashes = hashes or {}  # map handle -> its native hash index: lookups and updates (native_hash)
         self.native_helpers = native_helpers  # helper ids run in native code (native_helpers.EMITTERS)
+        self.rings = RingEmitter(self, rings) if rings else None  # native_ringbuf.plan: ring buffer helpers
         self.code_start = code_start
         self.module = ir.Module(name="bpf")
         fn_type = ir.FunctionType(i64, [i64.as_pointer()] + [i64] * 7)
@@ -410,6 +412,8 @@ class Codegen:
             native_hash.lookup(self, pc, self.hashes)
         if insn.imm == MAP_UPDATE_ELEM and self.hashes and not self.checked:
             native_hash.update(self, pc, self.hashes)
+        if self.rings is not None and insn.imm in self.rings.plan.helpers:
+            self.rings.emit(pc, insn.imm)
         args = [self.reg(r) for r in range(1, 6)]
         self.set(0, self.call_helper(pc, _const(insn.imm), args))
         self.b.branch(self.blocks[pc + 1])

@@ -28,6 +28,7 @@ from .compile import compiled, digest
 from .native_hash import NativeHash
 from .native_helpers import native_ids
 from .native_helpers import symbols as native_symbols
+from .native_ringbuf import plan as ring_plan
 
 M64 = (1 << 64) - 1
 _State = ctypes.c_uint64 * L.WORDS
@@ -120,19 +121,29 @@ class NativeEngine(Interpreter):
         stable addresses), plain hash maps through their native index (native_hash), so it
         waits until the virtual kernel has set `kernel`.
         """
+        key, build = self._codegen()
+        entries, self.compile_seconds = compiled(key, build, {
+            HELPER_SYMBOL: _HELPER_ADDR, CHECK_SYMBOL: _CHECK_ADDR, **native_symbols()}, (PROG_SYMBOL, LOOP_SYMBOL))
+        self.entry_addresses = entries
+        self._prog, self._loop = _PROG(entries[PROG_SYMBOL]), _LOOP(entries[LOOP_SYMBOL])
+
+    def module(self):
+        """The LLVM IR module (llvmlite `ir.Module`, no target set) that `compile` compiles for this program."""
+        return self._codegen()[1]()
+
+    def _codegen(self):
+        """(cache key, build): what the generated code depends on, and the function that builds its module."""
         arrays = inline_arrays(self.kernel, self.slots, self._lddw)
         hashes = {handle: layout for handle, bpf_map in hash_maps(self.kernel, self.slots, self._lddw).items()
                   if (layout := NativeHash.of(bpf_map)) is not None}
         code = self.code.read()
         callx = any(i is not None and i.spec.kind == "callx" for i in self.slots)
         native = native_ids(self.helpers)
+        rings = ring_plan(self.kernel, self.slots, self._lddw, self.helpers, self.checked)
         key = digest(code, sorted(self._lddw.items()), self.checked, self.code.start if callx else 0,
-                     sorted(arrays.items()), sorted(native), sorted(hashes.items()))
-        entries, self.compile_seconds = compiled(key, lambda: Codegen(
-            self.slots, self._lddw, self.checked, self.code.start, arrays, native, hashes).build(),
-            {HELPER_SYMBOL: _HELPER_ADDR, CHECK_SYMBOL: _CHECK_ADDR, **native_symbols()}, (PROG_SYMBOL, LOOP_SYMBOL))
-        self.entry_addresses = entries
-        self._prog, self._loop = _PROG(entries[PROG_SYMBOL]), _LOOP(entries[LOOP_SYMBOL])
+                     sorted(arrays.items()), sorted(native), sorted(hashes.items()), rings.key() if rings else None)
+        return key, lambda: Codegen(self.slots, self._lddw, self.checked, self.code.start, arrays, native,
+                                    hashes, rings).build()
 
     def hold(self, err: BaseException) -> int:
         """Keep a callback's exception for `_enter` to raise once the native frames are gone."""
