@@ -22,7 +22,6 @@ except ImportError:  # not on Windows: usernames print as uids
 import threading
 import time
 
-from .. import elf
 from ..errors import PybpfError
 from ..kernel.loader import load_object
 from .builtins import ACTIONS, CPID_MAP, TAI_OFFSET_MAP
@@ -146,13 +145,17 @@ def decode(data: bytes, t: Type):
     return int.from_bytes(data[:8], "little")
 
 
-def new_kernel(kind: str):
-    """The kernel a script compiled for `kind` runs on: a VirtualKernel, or the running LinuxKernel."""
+def new_kernel(kind: str, verdicts: bool = True):
+    """The kernel a script compiled for `kind` runs on: a VirtualKernel, or the running LinuxKernel.
+    The virtual kernel keeps its verifier's verdicts beside the compile cache (kernel/virtual/verdicts.py):
+    a script run again is not verified again, as its object is not compiled again (unless `verdicts` is off)."""
     if kind == "linux":
         from ..kernel.linux import LinuxKernel
         return LinuxKernel()
     from ..kernel.virtual import VirtualKernel
-    return VirtualKernel()
+    from ..kernel.virtual.verdicts import VerdictCache
+    from .compiler import cache_dir
+    return VirtualKernel(verdicts=VerdictCache(cache_dir() / "verdicts") if verdicts else None)
 
 
 def choose_kernel(choice: str) -> str:
@@ -194,7 +197,8 @@ class Session:
     def __init__(self, compiled: Compiled, kernel=None, out=None, err=None, output_format: str = "text",
                  pid: int | None = None):
         self.compiled, self.resources = compiled, compiled.resources
-        self.kernel = kernel or new_kernel(compiled.resources.kernel)
+        # a script compiled without the cache (--no-cache, -d) is verified afresh too
+        self.kernel = kernel or new_kernel(compiled.resources.kernel, verdicts=compiled.reading is not None)
         self.out, self.err = out or sys.stdout, err or sys.stderr
         self.pid = pid  # -p: uprobes and USDT probes of this process only
         self.command_pid: int | None = None  # -c on Linux: uprobes of the command only
@@ -210,7 +214,7 @@ class Session:
 
     # -- start and stop ----------------------------------------------------------------
     def start(self) -> None:
-        self.loaded = load_object(self.kernel, elf.load(self.compiled.elf))
+        self.loaded = load_object(self.kernel, self.compiled.bpf_object())
         try:
             if TAI_OFFSET_MAP in self.loaded.map_fds:  # nsecs(sw_tai): CLOCK_TAI - CLOCK_MONOTONIC
                 offset = time.clock_gettime_ns(time.CLOCK_TAI) - time.monotonic_ns()
