@@ -29,6 +29,7 @@ BPF_RINGBUF_DISCARD_BIT = 1 << 30
 BPF_RINGBUF_HDR_SZ = 8
 BPF_RB_NO_WAKEUP, BPF_RB_FORCE_WAKEUP = 1, 2
 BPF_RB_AVAIL_DATA, BPF_RB_RING_SIZE, BPF_RB_CONS_POS, BPF_RB_PROD_POS = 0, 1, 2, 3
+HEADER = struct.Struct("<II")  # u32 len (BUSY, DISCARD bits), u32 pg_off
 
 
 class RingBufMap(Map):
@@ -86,8 +87,26 @@ class RingBufMap(Map):
         self._commit(address, True, flags)
 
     def output(self, data: bytes, flags: int = 0) -> int:
-        """bpf_ringbuf_output: 0, or -EAGAIN when the record does not fit."""
-        address = self.reserve(len(data))
+        """bpf_ringbuf_output: 0, or -EAGAIN when the record does not fit.  A record that does not wrap is
+        written whole, header and data in one copy, before the producer position passes it (a consumer
+        never sees it half-written); one that wraps is reserved and committed as bpf_ringbuf_reserve's."""
+        size = len(data)
+        total = (size + BPF_RINGBUF_HDR_SZ + 7) // 8 * 8
+        with self._lock:
+            start = self.producer_pos % self.max_entries
+            if start + BPF_RINGBUF_HDR_SZ + size <= self.max_entries and \
+                    self.producer_pos - self.consumer_pos + total <= self.max_entries:
+                self.data.write(HEADER.pack(size, start // PAGE_SIZE) + data, start)
+                self.producer_pos += total
+                written = True
+            else:
+                written = False
+        if written:
+            if not flags & BPF_RB_NO_WAKEUP:
+                with self._ready:
+                    self._ready.notify_all()
+            return 0
+        address = self.reserve(size)
         if not address:
             return -errno.EAGAIN
         self.data.write(data, address - self.data.address)
@@ -105,17 +124,23 @@ class RingBufMap(Map):
         return first + self.data.read(0, size - len(first))
 
     def records(self):
-        """Yield committed records' data in order, advancing the consumer position; stop at a busy one."""
+        """Yield committed records' data in order, advancing the consumer position; stop at a busy one.
+        What the producers have written is copied out at once (one or two reads of the ring, not two a
+        record), then cut into records."""
         while self.consumer_pos < self.producer_pos:
-            length, _ = struct.unpack("<II", self._read_ring(self.consumer_pos, BPF_RINGBUF_HDR_SZ))
-            if length & BPF_RINGBUF_BUSY_BIT:
-                return
-            size = length & ~BPF_RINGBUF_DISCARD_BIT
-            data = None if length & BPF_RINGBUF_DISCARD_BIT else self._read_ring(
-                self.consumer_pos + BPF_RINGBUF_HDR_SZ, size)
-            self.consumer_pos += (size + BPF_RINGBUF_HDR_SZ + 7) // 8 * 8
-            if data is not None:
-                yield data
+            start = self.consumer_pos
+            chunk = self._read_ring(start, self.producer_pos - start)
+            offset, end = 0, len(chunk)
+            while offset < end:
+                length = HEADER.unpack_from(chunk, offset)[0]
+                if length & BPF_RINGBUF_BUSY_BIT:
+                    return
+                size = length & ~BPF_RINGBUF_DISCARD_BIT
+                data = chunk[offset + BPF_RINGBUF_HDR_SZ:offset + BPF_RINGBUF_HDR_SZ + size]
+                offset += (size + BPF_RINGBUF_HDR_SZ + 7) // 8 * 8
+                self.consumer_pos = start + offset
+                if not length & BPF_RINGBUF_DISCARD_BIT:
+                    yield data
 
     def consume(self, callback) -> int:
         """Call callback(data) for each committed record; return how many."""

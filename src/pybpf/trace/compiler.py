@@ -87,7 +87,8 @@ def compile_script(text: str, name: str = "stdin", params: list[str] | None = No
     path = cache_dir() / f"{key}.o"
     if cache and path.exists():
         elf = path.read_bytes()
-        return Compiled(source, program, resources, program_names(program), elf, reading=path.with_suffix(".loaded"))
+        return Compiled(source, program, resources, program_names(program), elf,
+                        reading=path.with_suffix(".loaded"))
     from .backend import emit_object
     from .codegen import generate
     module, programs = generate(program, resources)

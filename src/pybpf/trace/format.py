@@ -11,6 +11,7 @@ unsigned.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from .output.text import Buffer, value_text
 from .types import Type, kind_name
@@ -57,35 +58,73 @@ def _signed(value: int, bits: int = 64) -> int:
     return value - (1 << bits) if value >> (bits - 1) else value
 
 
-def render(fmt: str, values: list) -> str:
-    """The text printf prints for decoded values (ints, or bytes/str for strings)."""
-    out, pos, args = [], 0, iter(values)
+def _string_text(value) -> str:
+    return value.split(b"\0", 1)[0].decode("utf-8", "replace") if isinstance(value, bytes) else value_text(value)
+
+
+def _alternate_octal(flags: str, width: str, precision: str | None, mask: int):
+    """C's `%#o`: the digits start with a 0 (Python's `%#o` writes 0o); padded as C pads them."""
+    digits = f"%.{precision}o" if precision is not None else "%o"
+
+    def text(value: int) -> str:
+        out = digits % (value & mask)
+        out = out if out.startswith("0") else "0" + out
+        if "0" in flags and "-" not in flags and precision is None:
+            out = out.rjust(int(width or 0), "0")
+        return out
+    return "%" + ("-" if "-" in flags else "") + width + "s", text
+
+
+def _conversion(spec: str, conv: str, bits: int):
+    """The Python %-conversion of one printf conversion, and the function that prepares its value."""
+    if conv in "di":
+        return spec + "d", lambda value: _signed(value, bits)
+    if conv in "uxXo":
+        mask = (1 << bits) - 1
+        return spec + conv.replace("u", "d"), lambda value: value & mask
+    if conv == "p":
+        return spec + "s", lambda value: f"0x{value & M64:x}"
+    if conv.startswith("r"):  # %r: escaped; %rx: every byte \\xNN; %rh: hex bytes with spaces
+        return spec + "s", lambda value: value.text(keep_ascii=conv == "r", escape=conv != "rh") \
+            if isinstance(value, Buffer) else value_text(value)
+    if conv == "c":
+        return spec + "c", lambda value: chr(value & 0xFF)
+    return spec + "s", _string_text
+
+
+@lru_cache(maxsize=None)
+def compile_format(fmt: str):
+    """A format, parsed once: a function from decoded values (ints, or bytes/str for strings) to the text printf
+    prints.  The text between conversions and each conversion's flags, width and precision become one Python
+    %-format; each value is first cast as its conversion says (render is this, for one call)."""
+    pieces, prepare, pos = [], [], 0
     for m in SPEC.finditer(fmt):
-        out.append(fmt[pos:m.start()])
+        pieces.append(fmt[pos:m.start()].replace("%", "%%"))
         pos = m.end()
         conv = m.group("conv")
         if conv == "%":
-            out.append("%")
+            pieces.append("%%")
             continue
-        value = next(args)
         spec = "%" + m.group("flags") + (m.group("width") or "") + (
             "." + m.group("precision") if m.group("precision") is not None else "")
         bits = LENGTH_BITS.get(m.group("length"), 64)
-        if conv in "di":
-            out.append((spec + "d") % _signed(value, bits))
-        elif conv in "uxXo":
-            out.append((spec + conv.replace("u", "d")) % (value & ((1 << bits) - 1)))
-        elif conv == "p":
-            out.append((spec + "s") % f"0x{value & M64:x}")
-        elif conv.startswith("r"):  # %r: escaped; %rx: every byte \\xNN; %rh: hex bytes with spaces
-            text = value.text(keep_ascii=conv == "r", escape=conv != "rh") if isinstance(value, Buffer) else \
-                value_text(value)
-            out.append((spec + "s") % text)
-        elif conv == "c":
-            out.append((spec + "c") % chr(value & 0xFF))
+        if conv == "o" and "#" in m.group("flags"):
+            piece, cast = _alternate_octal(m.group("flags"), m.group("width") or "", m.group("precision"),
+                                           (1 << bits) - 1)
         else:
-            text = value.split(b"\0", 1)[0].decode("utf-8", "replace") if isinstance(value, bytes) else \
-                value_text(value)
-            out.append((spec + "s") % text)
-    out.append(fmt[pos:])
-    return "".join(out)
+            piece, cast = _conversion(spec, conv, bits)
+        pieces.append(piece)
+        prepare.append(cast)
+    pieces.append(fmt[pos:].replace("%", "%%"))
+    template = "".join(pieces)
+    if not prepare:
+        return lambda values: template % ()
+    if len(prepare) == 1:
+        (only,) = prepare
+        return lambda values: template % (only(values[0]),)
+    return lambda values: template % tuple([cast(value) for cast, value in zip(prepare, values)])
+
+
+def render(fmt: str, values) -> str:
+    """The text printf prints for decoded values (ints, or bytes/str for strings)."""
+    return compile_format(fmt)(values)

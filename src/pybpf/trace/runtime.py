@@ -27,9 +27,10 @@ from ..kernel.loader import load_object
 from .builtins import ACTIONS, CPID_MAP, TAI_OFFSET_MAP
 from .codegen import RINGBUF_MAP, RINGBUF_SIZE, START_MAP, MapLayout
 from .compiler import Compiled
-from .format import render
+from .format import compile_format, render
 from .output import format_map
 from .output import json as json_output
+from .output.lines import Batch
 from .output.stacks import STACK_READERS, decode_stack, stack_reader
 from .output.text import NUMBER_NAMES, Buffer, select_entries, value_text, zero_entries
 from .probes import providers
@@ -62,6 +63,7 @@ def _cat(session, fmt: str, values: list) -> None:
         with open(path, encoding="utf-8", errors="replace") as handle:
             session.emit("cat", handle.read(limit))
     except OSError as err:
+        session.out.flush()
         print(f"ERROR: failed to open file '{path}' ({err.strerror})", file=session.err)
 
 
@@ -145,6 +147,19 @@ def decode(data: bytes, t: Type):
     return int.from_bytes(data[:8], "little")
 
 
+def values_decoder(types: tuple[Type, ...], offset: int = 8):
+    """A function from a record's bytes to its values (after the 8-byte action number), built once per output:
+    one struct.Struct when every value is an integer (printf's usual arguments), decode() of each otherwise."""
+    if all(t.kind == "int" and slot_size(t) >= 8 for t in types):
+        layout = struct.Struct("<" + "".join(("q" if t.signed else "Q") + "x" * (slot_size(t) - 8) for t in types))
+        return lambda data: layout.unpack_from(data, offset)
+    places = []
+    for t in types:
+        places.append((offset, t))
+        offset += slot_size(t)
+    return lambda data: [decode(data[start:], t) for start, t in places]
+
+
 def new_kernel(kind: str, verdicts: bool = True):
     """The kernel a script compiled for `kind` runs on: a VirtualKernel, or the running LinuxKernel.
     The virtual kernel keeps its verifier's verdicts beside the compile cache (kernel/virtual/verdicts.py):
@@ -199,7 +214,8 @@ class Session:
         self.compiled, self.resources = compiled, compiled.resources
         # a script compiled without the cache (--no-cache, -d) is verified afresh too
         self.kernel = kernel or new_kernel(compiled.resources.kernel, verdicts=compiled.reading is not None)
-        self.out, self.err = out or sys.stdout, err or sys.stderr
+        self.out, self.err = Batch(out or sys.stdout), err or sys.stderr  # one write a poll (output/lines.py)
+        self.handlers: dict = {}  # action number -> what its records do (handler())
         self.pid = pid  # -p: uprobes and USDT probes of this process only
         self.command_pid: int | None = None  # -c on Linux: uprobes of the command only
         self.links: list[int] = []
@@ -282,6 +298,8 @@ class Session:
             self.close()
 
     def close(self) -> None:
+        """Detach and close everything, after passing on what output is still in the batch."""
+        self.out.flush()
         links, self.links = self.links, []
         for link in links:
             self.kernel.close(link)
@@ -329,22 +347,41 @@ class Session:
         self.out.flush()
 
     def record(self, data: bytes) -> None:
+        """One ring buffer record, by its action number: a handler built at its first record (handler())."""
         action = int.from_bytes(data[:8], "little")
-        if action < len(self.resources.outputs):
-            output = self.resources.outputs[action]
-            values, offset = [], 8
-            for t in output.types:
-                values.append(decode(data[offset:], t))
-                offset += slot_size(t)
-            if output.span is not None:
-                self.out.flush()
-                level = "WARNING" if output.kind == "warnf" else "ERROR"
-                message = render(output.fmt, values).rstrip("\n")
-                source = getattr(output.span, "source", None) or self.compiled.source  # stdlib's assert
-                print(Diagnostic(output.span, message, level).render(source), file=self.err)
-            else:
-                OUTPUTS[output.kind](self, output.fmt, values)
-        elif ACTION_NAMES.get(action) == "div_zero":
+        handle = self.handlers.get(action)
+        if handle is None:
+            handle = self.handlers[action] = self.handler(action)
+        handle(data)
+
+    def handler(self, action: int):
+        """What to do with the records of one action number: an output's values decoded by one function
+        (values_decoder) and, for printf, formatted by its compiled format, written to the batch."""
+        if action >= len(self.resources.outputs):
+            return lambda data: self.control(action, data)
+        output = self.resources.outputs[action]
+        values_of = values_decoder(output.types)
+        if output.span is None and output.kind == "printf":
+            text_of, write = compile_format(output.fmt), self.out.write
+            if not self.json:
+                return lambda data: write(text_of(values_of(data)))
+            return lambda data: self.emit("printf", text_of(values_of(data)))
+        if output.span is None:
+            act = OUTPUTS[output.kind]
+            return lambda data: act(self, output.fmt, values_of(data))
+        return lambda data: self.diagnostic(output, values_of(data))
+
+    def diagnostic(self, output, values) -> None:
+        """warnf, errorf (and the stdlib's assert): bpftrace's diagnostic at the call's place, on stderr."""
+        self.out.flush()
+        level = "WARNING" if output.kind == "warnf" else "ERROR"
+        message = render(output.fmt, values).rstrip("\n")
+        source = getattr(output.span, "source", None) or self.compiled.source  # stdlib's assert
+        print(Diagnostic(output.span, message, level).render(source), file=self.err)
+
+    def control(self, action: int, data: bytes) -> None:
+        """The records that are not outputs: exit, warnings, and print/clear/zero of a map."""
+        if ACTION_NAMES.get(action) == "div_zero":
             self.out.flush()
             print("WARNING: Divide or modulo by 0 detected. This can lead to unexpected results. "
                   "1 is being used as the result.", file=self.err)
