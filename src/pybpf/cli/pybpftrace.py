@@ -20,7 +20,6 @@ import threading
 from .. import __version__
 from ..errors import PybpfError
 from ..trace.source import ScriptError
-from .pyscript import script_thread
 
 USAGE = """pybpftrace [options] filename
        pybpftrace [options] - <stdin input>
@@ -77,6 +76,7 @@ def _script(args, parser) -> tuple[str, str, list[str]]:
 
 
 def _command_thread(command: str, done: threading.Event) -> threading.Thread:
+    from .pyscript import script_thread  # runpy and traceback: for -c only
     argv = shlex.split(command)
     if not argv or os.path.basename(argv[0]).rstrip("0123456789.") != "python":
         raise PybpfError(f"-c: the virtual kernel runs Python programs in-process ('python app.py ...'), "

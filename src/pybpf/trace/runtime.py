@@ -160,17 +160,17 @@ def values_decoder(types: tuple[Type, ...], offset: int = 8):
     return lambda data: [decode(data[start:], t) for start, t in places]
 
 
-def new_kernel(kind: str, verdicts: bool = True):
+def new_kernel(kind: str, cache: bool = True):
     """The kernel a script compiled for `kind` runs on: a VirtualKernel, or the running LinuxKernel.
-    The virtual kernel keeps its verifier's verdicts beside the compile cache (kernel/virtual/verdicts.py):
-    a script run again is not verified again, as its object is not compiled again (unless `verdicts` is off)."""
+    The virtual kernel keeps its verifier's verdicts and its engine's translations beside the compile cache
+    (VirtualKernel's `cache`): a script run again is not verified or translated again, as its object is not
+    compiled again (unless `cache` is off)."""
     if kind == "linux":
         from ..kernel.linux import LinuxKernel
         return LinuxKernel()
     from ..kernel.virtual import VirtualKernel
-    from ..kernel.virtual.verdicts import VerdictCache
     from .compiler import cache_dir
-    return VirtualKernel(verdicts=VerdictCache(cache_dir() / "verdicts") if verdicts else None)
+    return VirtualKernel(cache=cache_dir() if cache else None)
 
 
 def choose_kernel(choice: str) -> str:
@@ -213,7 +213,7 @@ class Session:
                  pid: int | None = None):
         self.compiled, self.resources = compiled, compiled.resources
         # a script compiled without the cache (--no-cache, -d) is verified afresh too
-        self.kernel = kernel or new_kernel(compiled.resources.kernel, verdicts=compiled.reading is not None)
+        self.kernel = kernel or new_kernel(compiled.resources.kernel, cache=compiled.reading is not None)
         self.out, self.err = Batch(out or sys.stdout), err or sys.stderr  # one write a poll (output/lines.py)
         self.handlers: dict = {}  # action number -> what its records do (handler())
         self.pid = pid  # -p: uprobes and USDT probes of this process only

@@ -35,6 +35,7 @@ from ...maps import BPF_F_RDONLY_PROG, Map, MapAttrs, MapError, PerfEventArrayMa
 from ...maps.fd_array import FdArray, MapInMap, ProgArrayMap
 from ...uapi import MapType, ProgType
 from ...vm import AddressSpace, Interpreter, ProgramError, Region, VMFault
+from ...vm.compiled import translations_kept_in
 from ...vm.engines import ENGINES, UnknownEngine, engine_name
 from ...vm.engines import options as engine_options
 from ...vm.engines import choose as choose_engine
@@ -147,14 +148,17 @@ class VirtualKernel:
     """The BPF subsystem, in process.  Thread-safe: program runs are serialised by one lock."""
 
     def __init__(self, ncpus: int | None = None, *, privileged: bool = True, checked: bool = False,
-                 verdicts: VerdictCache | None = None):
+                 cache: str | os.PathLike | None = None):
         """`privileged`: the loader has CAP_BPF (else Linux's unprivileged rules hold: socket filter and
         cgroup skb programs only, no pointer leaks, 4096 instructions); `checked`: the native engine keeps
-        its bounds checks even for verified programs; `verdicts`: programs the verifier accepted before are
-        not verified again (verdicts.py, a virtual-kernel shortcut)."""
+        its bounds checks even for verified programs; `cache`: a folder where loads leave what they cost
+        for the next process, a virtual-kernel shortcut: the verifier's acceptances (verdicts.py; a program
+        accepted before is not verified again) and the compiled engine's translations
+        (vm.compiled.translations_kept_in)."""
         self.ncpus = ncpus or os.cpu_count() or 1
         self.privileged, self.checked = privileged, checked
-        self.verdicts = verdicts
+        self.verdicts = VerdictCache(os.path.join(cache, "verdicts")) if cache is not None else None
+        self.translations = os.path.join(cache, "translations") if cache is not None else None
         self.mem = AddressSpace()
         self.trace_pipe = TracePipe()
         self.lock = threading.RLock()
@@ -476,10 +480,12 @@ class VirtualKernel:
             chosen = choose_engine(count, engine, verified=True)
         except UnknownEngine as err:
             raise BpfError(command, errno.EINVAL, str(err)) from None
+        keeping = translations_kept_in(self.translations) if self.translations else contextlib.nullcontext()
         try:
-            interp = ENGINES[chosen](insns, mem=self.mem, helpers=REGISTRY, entry_regs=0b10000000010,
-                                     resolver=lambda insn, pc: self._lddw_value(insn, references[pc]),
-                                     **engine_options(chosen, verified=not self.checked))
+            with keeping:
+                interp = ENGINES[chosen](insns, mem=self.mem, helpers=REGISTRY, entry_regs=0b10000000010,
+                                         resolver=lambda insn, pc: self._lddw_value(insn, references[pc]),
+                                         **engine_options(chosen, verified=not self.checked))
         except ProgramError as err:  # the engine's structural check: the verifier should have said so first
             raise BpfError(command, errno.EACCES, str(err), log=f"{err}\n") from None
         interp.kernel = self

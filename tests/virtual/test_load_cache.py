@@ -1,4 +1,5 @@
-"""The virtual kernel's verdict cache: a program accepted once loads again without a walk of the verifier.
+"""The virtual kernel's cache folder: a program accepted once loads again without a walk of the verifier,
+and without compile() of its translation.
 
 Only what the verdict depends on may let a load skip the verifier: the same
 instructions against maps of another shape, a refused program, and a load
@@ -57,20 +58,20 @@ def no_verifier(monkeypatch):
 
 
 def test_an_accepted_program_loads_again_without_the_verifier(cache, request):
-    first = VirtualKernel(ncpus=1, verdicts=cache)
+    first = VirtualKernel(ncpus=1, cache=cache.folder.parent)
     processed = first.info(load(first).fd)["verified_insns"]
     assert processed > 0
     request.getfixturevalue("no_verifier")
-    second = VirtualKernel(ncpus=1, verdicts=cache)
+    second = VirtualKernel(ncpus=1, cache=cache.folder.parent)
     fd = load(second).fd
     assert second.info(fd)["verified_insns"] == processed
     assert second.prog_test_run(fd, bytes(64)).retval == 0
 
 
 def test_the_same_instructions_on_a_smaller_map_value_are_verified_and_refused(cache):
-    load(VirtualKernel(ncpus=1, verdicts=cache))
+    load(VirtualKernel(ncpus=1, cache=cache.folder.parent))
     with pytest.raises(BpfError) as err:
-        load(VirtualKernel(ncpus=1, verdicts=cache), value_size=4)
+        load(VirtualKernel(ncpus=1, cache=cache.folder.parent), value_size=4)
     assert err.value.errno == errno.EACCES
     assert "invalid access to map value" in err.value.log
 
@@ -78,14 +79,14 @@ def test_the_same_instructions_on_a_smaller_map_value_are_verified_and_refused(c
 def test_a_refused_program_is_not_remembered(cache):
     for _ in range(2):
         with pytest.raises(BpfError) as err:
-            load(VirtualKernel(ncpus=1, verdicts=cache), value_size=4)
+            load(VirtualKernel(ncpus=1, cache=cache.folder.parent), value_size=4)
         assert err.value.errno == errno.EACCES
     assert not cache.folder.exists() or not any(cache.folder.iterdir())
 
 
 def test_a_load_that_asks_for_the_log_gets_the_verifiers_log(cache):
-    load(VirtualKernel(ncpus=1, verdicts=cache))
-    loaded = load(VirtualKernel(ncpus=1, verdicts=cache), log_level=2, log_size=1 << 20)
+    load(VirtualKernel(ncpus=1, cache=cache.folder.parent))
+    loaded = load(VirtualKernel(ncpus=1, cache=cache.folder.parent), log_level=2, log_size=1 << 20)
     assert "processed" in loaded.log and "call bpf_map_lookup_elem" in loaded.log
 
 
@@ -111,3 +112,32 @@ def test_a_kernel_without_a_cache_verifies_every_load(request):
     request.getfixturevalue("no_verifier")
     with pytest.raises(AssertionError, match="the verifier ran"):
         load(kernel)
+
+
+def test_a_translation_is_kept_for_the_next_process(tmp_path, monkeypatch):
+    """The compiled engine's translation comes back from the cache folder: no compile() the second time."""
+    from pybpf.vm import compiled
+    compiled.clear_cache()  # earlier tests of this process translated the program in memory
+    load(VirtualKernel(ncpus=1, cache=tmp_path))
+    assert any((tmp_path / "translations").iterdir())
+    compiled.clear_cache()  # as a new process starts
+    monkeypatch.setattr(compiled, "compile", lambda *args: pytest.fail("translated again"), raising=False)
+    kernel = VirtualKernel(ncpus=1, cache=tmp_path)
+    assert kernel.prog_test_run(load(kernel).fd, bytes(64)).retval == 0
+
+
+def test_a_damaged_translation_is_made_again(tmp_path):
+    from pybpf.vm import compiled
+    compiled.clear_cache()
+    load(VirtualKernel(ncpus=1, cache=tmp_path))
+    for kept in (tmp_path / "translations").iterdir():
+        kept.write_bytes(b"\x00damaged")
+    compiled.clear_cache()
+    kernel = VirtualKernel(ncpus=1, cache=tmp_path)
+    assert kernel.prog_test_run(load(kernel).fd, bytes(64)).retval == 0
+
+
+def test_a_kernel_without_a_cache_folder_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    load(VirtualKernel(ncpus=1))
+    assert not any(tmp_path.iterdir())
