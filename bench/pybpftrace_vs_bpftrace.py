@@ -12,6 +12,10 @@ the figure is the median wall time and the largest peak RSS of those runs.
 | first output | from process start to the first printf line on stdout |
 | printf events | N printf records from one BEGIN loop; events per second over the exit case's time |
 
+Besides wall time, each case's CPU time (user + system of the process, its
+median) is printed: on a machine shared with other work, wall time mostly
+measures the wait for a CPU, CPU time what the tool itself costs.
+
 pybpftrace runs with its object cache and Python's bytecode cache warm (one
 untimed run first, PYTHONDONTWRITEBYTECODE unset), as a user's second run of
 a script does; `--cold` clears the object cache before each run.
@@ -30,7 +34,8 @@ import sys
 import tempfile
 import time
 
-# Runs one command and prints its wall time and peak RSS (the only child of this process, so RUSAGE_CHILDREN is its own).
+# Runs one command and prints its wall time, CPU time and peak RSS (the only child of this process, so RUSAGE_CHILDREN
+# is its own).
 MEASURE = r"""
 import json, resource, subprocess, sys, time
 start = time.perf_counter()
@@ -44,8 +49,9 @@ for line in proc.stdout:
 err = proc.stderr.read()
 rc = proc.wait()
 wall = time.perf_counter() - start
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
 print(json.dumps({"wall": wall, "first": first, "lines": lines, "rc": rc, "err": err[-300:],
-                  "rss_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))
+                  "cpu": usage.ru_utime + usage.ru_stime, "rss_kib": usage.ru_maxrss}))
 """
 
 
@@ -71,6 +77,7 @@ def measure(argv: list[str], runs: int, before=None) -> dict:
         return {"error": f"exit {failed[0]['rc']}: {failed[0]['err'].strip().splitlines()[-1:]}"}
     firsts = [s["first"] for s in samples if s["first"] is not None]
     return {"wall": statistics.median(s["wall"] for s in samples),
+            "cpu": statistics.median(s["cpu"] for s in samples),
             "first": statistics.median(firsts) if firsts else None,
             "lines": samples[0]["lines"],
             "rss_mib": max(s["rss_kib"] for s in samples) / 1024}
@@ -122,6 +129,13 @@ def main() -> None:
         print(f"{case:<15} {ours[key] * 1e3:>10.1f}ms {theirs[key] * 1e3:>10.1f}ms {ours[key] / theirs[key]:>6.2f}x"
               f"   {ours['rss_mib']:>9.1f} {theirs['rss_mib']:>9.1f} {ours['rss_mib'] / theirs['rss_mib']:>5.2f}x")
 
+    print(f"\n{'CPU time':<15} {'pybpftrace':>12} {'bpftrace':>12} {'ratio':>7}")
+    for case, (ours, theirs) in results.items():
+        if "error" in ours or "error" in theirs:
+            continue
+        print(f"{case:<15} {ours['cpu'] * 1e3:>10.1f}ms {theirs['cpu'] * 1e3:>10.1f}ms "
+              f"{ours['cpu'] / theirs['cpu']:>6.2f}x")
+
     ours, theirs = results["printf events"]
     base_ours, base_theirs = results["exit"]
     print()
@@ -129,8 +143,9 @@ def main() -> None:
         if "error" in run or "error" in base:
             continue
         rate = run["lines"] / max(run["wall"] - base["wall"], 1e-6)
+        cpu_rate = run["lines"] / max(run["cpu"] - base["cpu"], 1e-6)
         print(f"{name:<11} printf events: {run['lines']} of {args.events} lines, {rate:,.0f} events/s "
-              "(wall time over the exit case's)")
+              f"(wall time over the exit case's), {cpu_rate:,.0f} events/s (CPU time over the exit case's)")
 
 
 if __name__ == "__main__":

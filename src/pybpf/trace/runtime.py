@@ -23,6 +23,7 @@ import threading
 import time
 
 from ..errors import PybpfError
+from ..uapi import PERCPU_MAP_TYPES  # not the Linux kernel's module: printing a map on the virtual kernel imports it
 from ..kernel.loader import load_object
 from .builtins import ACTIONS, CPID_MAP, TAI_OFFSET_MAP
 from .codegen import RINGBUF_MAP, RINGBUF_SIZE, START_MAP, MapLayout
@@ -186,8 +187,7 @@ def choose_kernel(choice: str) -> str:
 
 def _value_slots(bpf_map, value_size: int) -> int:
     """How many per-CPU copies a map's values hold (1 but for per-CPU maps)."""
-    from ..kernel.linux.kernel import PERCPU_TYPES
-    if getattr(bpf_map, "map_type", None) not in PERCPU_TYPES:
+    if getattr(bpf_map, "map_type", None) not in PERCPU_MAP_TYPES:
         return 1
     return max(1, bpf_map.kernel._sizes(bpf_map.fd)[1] // ((value_size + 7) // 8 * 8))
 
@@ -230,7 +230,7 @@ class Session:
 
     # -- start and stop ----------------------------------------------------------------
     def start(self) -> None:
-        self.loaded = load_object(self.kernel, self.compiled.bpf_object())
+        self.loaded = load_object(self.kernel, self.compiled.bpf_object(), self._engines())
         try:
             if TAI_OFFSET_MAP in self.loaded.map_fds:  # nsecs(sw_tai): CLOCK_TAI - CLOCK_MONOTONIC
                 offset = time.clock_gettime_ns(time.CLOCK_TAI) - time.monotonic_ns()
@@ -276,6 +276,14 @@ class Session:
         except BaseException:
             self.close()
             raise
+
+    def _engines(self) -> dict[str, str]:
+        """The virtual kernel runs BEGIN and END on the compiled-Python engine: they run once, and native code
+        (the tiered engine's choice for a program of 64 instructions or more) would cost an LLVM compile and
+        llvmlite's 80 MiB for that one run.  PYBPF_ENGINE, when set, still decides."""
+        if self.resources.kernel != "virtual" or os.environ.get("PYBPF_ENGINE"):
+            return {}
+        return {name: "compiled" for name, point in self.compiled.programs if point.provider in ("BEGIN", "END")}
 
     def begin(self) -> None:
         """Run BEGIN.  First, with __BPFTRACE_NOTIFY_PROBES_ATTACHED set, the line bpftrace's runtime-test
