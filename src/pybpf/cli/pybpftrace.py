@@ -52,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="which kernel runs the programs: virtual (default), linux, or auto (linux when bpf() "
                              "works here)")
     parser.add_argument("--timeout", type=float, metavar="SECONDS", help="stop after SECONDS, as with Ctrl-C")
-    parser.add_argument("--no-cache", action="store_true", help="compile even when a cached object exists")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="compile, verify and translate afresh (the cache is neither read nor written)")
     parser.add_argument("--info", action="store_true", help="print the build and the kernel's features and exit")
     parser.add_argument("--verify-llvm-ir", action="store_true",
                         help="verify the LLVM IR (always done: llvmlite verifies every module it compiles)")
