@@ -29,6 +29,7 @@ FORMATS = [  # (format, values, what C's printf prints after bpftrace's casts)
     ("[%#o] [%#6o] [%-#6o] [%#06o] [%#.4o] [%#o]", [0, 8, 8, 8, 8, M64],  # C's, from clang-14's libc
      "[0] [   010] [010   ] [000010] [0010] [037777777777]"),
     ("[%5d] [%-5d] [%05d] [%.3d]", [42, 42, 42, 42], "[   42] [42   ] [00042] [042]"),
+    ("[%08.3d] [%06.2x] [%-06.3u]", [7, 255, 5], "[     007] [    ff] [005   ]"),  # a precision ends 0-padding
     ("%s|%5s|%-5s|%.2s", ["abc", "abc", "abc", "abc"], "abc|  abc|abc  |ab"),
     ("%s", [b"bytes\0after"], "bytes"),
     ("%c%c", [72, 0x169], "Hi"),

@@ -62,17 +62,31 @@ def _string_text(value) -> str:
     return value.split(b"\0", 1)[0].decode("utf-8", "replace") if isinstance(value, bytes) else value_text(value)
 
 
-def _alternate_octal(flags: str, width: str, precision: str | None, mask: int):
-    """C's `%#o`: the digits start with a 0 (Python's `%#o` writes 0o); padded as C pads them."""
-    digits = f"%.{precision}o" if precision is not None else "%o"
+def _c_integer(conv: str, flags: str, width: str, precision: str | None, bits: int):
+    """An integer conversion as C's printf writes it, where Python's % differs: `+` and space are for signed
+    conversions only, `#` makes octal start with 0 (Python: 0o) and adds no 0x to a zero, a precision turns
+    0-padding off and a zero with precision 0 has no digits."""
+    base = {"d": "d", "i": "d", "u": "d", "x": "x", "X": "X", "o": "o"}[conv]
+    mask, wide = (1 << bits) - 1, int(width or 0)
 
     def text(value: int) -> str:
-        out = digits % (value & mask)
-        out = out if out.startswith("0") else "0" + out
-        if "0" in flags and "-" not in flags and precision is None:
-            out = out.rjust(int(width or 0), "0")
-        return out
-    return "%" + ("-" if "-" in flags else "") + width + "s", text
+        value = _signed(value, bits) if conv in "di" else value & mask
+        digits = format(abs(value), base)
+        if precision is not None:
+            digits = "" if int(precision) == 0 and value == 0 else digits.zfill(int(precision))
+        sign = ""
+        if conv in "di":
+            sign = "-" if value < 0 else "+" if "+" in flags else " " if " " in flags else ""
+        elif "#" in flags and conv == "o" and not digits.startswith("0"):
+            digits = "0" + digits
+        elif "#" in flags and conv in "xX" and value:
+            sign = "0" + conv
+        if "-" in flags:
+            return (sign + digits).ljust(wide)
+        if "0" in flags and precision is None:
+            return sign + digits.rjust(wide - len(sign), "0")
+        return (sign + digits).rjust(wide)
+    return "%s", text
 
 
 def _conversion(spec: str, conv: str, bits: int):
@@ -105,12 +119,12 @@ def compile_format(fmt: str):
         if conv == "%":
             pieces.append("%%")
             continue
-        spec = "%" + m.group("flags") + (m.group("width") or "") + (
-            "." + m.group("precision") if m.group("precision") is not None else "")
+        flags, width, precision = m.group("flags"), m.group("width") or "", m.group("precision")
+        spec = "%" + flags + width + ("." + precision if precision is not None else "")
         bits = LENGTH_BITS.get(m.group("length"), 64)
-        if conv == "o" and "#" in m.group("flags"):
-            piece, cast = _alternate_octal(m.group("flags"), m.group("width") or "", m.group("precision"),
-                                           (1 << bits) - 1)
+        unsigned_sign = conv not in "di" and set(flags) & {"+", " "}
+        if conv in "diuxXo" and (precision is not None or "#" in flags or unsigned_sign):
+            piece, cast = _c_integer(conv, flags, width, precision, bits)  # where Python's % is not C's
         else:
             piece, cast = _conversion(spec, conv, bits)
         pieces.append(piece)
