@@ -50,7 +50,7 @@ class Compiled:
                 partial = self.reading.with_suffix(f".{os.getpid()}")
                 partial.write_bytes(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
                 os.replace(partial, self.reading)
-            except OSError:
+            except (OSError, pickle.PicklingError, TypeError):  # a read-only cache, or an object pickle refuses
                 pass
         return obj
 
