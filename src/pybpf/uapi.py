@@ -133,6 +133,11 @@ class MapType(IntEnum):
     BPF_MAP_TYPE_ARENA = 33
 
 
+# Map types whose values hold one copy per possible CPU (a lookup from user space returns them all).
+PERCPU_MAP_TYPES = frozenset({MapType.BPF_MAP_TYPE_PERCPU_HASH, MapType.BPF_MAP_TYPE_PERCPU_ARRAY,
+                              MapType.BPF_MAP_TYPE_LRU_PERCPU_HASH, MapType.BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE})
+
+
 class AttachType(IntEnum):
     """enum bpf_attach_type."""
 

@@ -20,7 +20,6 @@ import threading
 from .. import __version__
 from ..errors import PybpfError
 from ..trace.source import ScriptError
-from .pyscript import script_thread
 
 USAGE = """pybpftrace [options] filename
        pybpftrace [options] - <stdin input>
@@ -53,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="which kernel runs the programs: virtual (default), linux, or auto (linux when bpf() "
                              "works here)")
     parser.add_argument("--timeout", type=float, metavar="SECONDS", help="stop after SECONDS, as with Ctrl-C")
-    parser.add_argument("--no-cache", action="store_true", help="compile even when a cached object exists")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="compile, verify and translate afresh (the cache is neither read nor written)")
     parser.add_argument("--info", action="store_true", help="print the build and the kernel's features and exit")
     parser.add_argument("--verify-llvm-ir", action="store_true",
                         help="verify the LLVM IR (always done: llvmlite verifies every module it compiles)")
@@ -77,6 +77,7 @@ def _script(args, parser) -> tuple[str, str, list[str]]:
 
 
 def _command_thread(command: str, done: threading.Event) -> threading.Thread:
+    from .pyscript import script_thread  # runpy and traceback: for -c only
     argv = shlex.split(command)
     if not argv or os.path.basename(argv[0]).rstrip("0123456789.") != "python":
         raise PybpfError(f"-c: the virtual kernel runs Python programs in-process ('python app.py ...'), "

@@ -13,10 +13,6 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
-from elftools.elf.elffile import ELFFile
-from elftools.elf.relocation import RelocationSection
-from elftools.elf.sections import SymbolTableSection
-
 from .errors import ElfError
 from .relocs import RELOC_TYPES, RelocEntry
 
@@ -65,6 +61,8 @@ class ElfReader:
             raise ElfError(f"{path}: 32-bit ELF; BPF objects are ELF64")
         if data[5] != 1:
             raise ElfError(f"{path}: big-endian ELF (bpfeb) is not supported; build for bpfel")
+        from elftools.elf.elffile import ELFFile  # here: a process that reuses loaded objects never imports it
+        from elftools.elf.sections import SymbolTableSection
         self.elf = ELFFile(io.BytesIO(data))
         machine = self.elf.header["e_machine"]
         if machine not in ("EM_BPF", EM_BPF):
@@ -119,6 +117,7 @@ class ElfReader:
     # -- relocations ---------------------------------------------------------
     def relocation_tables(self) -> dict[int, list[RelocEntry]]:
         """Every relocation table, checked, by the index of the section it patches."""
+        from elftools.elf.relocation import RelocationSection
         tables: dict[int, list[RelocEntry]] = {}
         for index, sec in enumerate(self._elf_sections):
             if sec["sh_type"] == "SHT_RELA":

@@ -232,8 +232,10 @@ def _program_btf(prog, btf_fd: int | None) -> dict:
     return {"btf_fd": btf_fd, "func_info": _func_info(prog), "line_info": _line_info(prog)}
 
 
-def load_object(kernel, obj: BpfObject) -> LoadedObject:
-    """Create the object's maps and load its programs into `kernel`; close everything on failure."""
+def load_object(kernel, obj: BpfObject, engines: dict[str, str] | None = None) -> LoadedObject:
+    """Create the object's maps and load its programs into `kernel`; close everything on failure.
+    `engines`: the engine to run a program on, by program name, for a kernel that has engines (the virtual
+    kernel's prog_load `engine=`); the others get the kernel's choice."""
     loaded = LoadedObject(obj)
     btf_fd = None
     try:
@@ -260,7 +262,8 @@ def load_object(kernel, obj: BpfObject) -> LoadedObject:
                 insns = _ksyms_resolved(kernel, obj, prog, _core_relocated(kernel, obj, prog, poisoned))
                 result = kernel.prog_load(prog.prog_type, insns, obj.license or "GPL", name=prog.name,
                                           expected_attach_type=prog.expected_attach_type, fd_array=fd_array,
-                                          **_program_btf(prog, btf_fd), **_load_options(kernel, prog))
+                                          **_program_btf(prog, btf_fd), **_load_options(kernel, prog),
+                                          **({"engine": engines[prog.name]} if prog.name in (engines or {}) else {}))
             except BpfError as err:
                 reason = err.args[0].split(": ", 2)[2:]  # "COMMAND: ENAME (text): reason"
                 reached = _reached_poison(err, poisoned)

@@ -57,6 +57,9 @@ def _control_word(index: int, doc: str) -> property:
     return property(get, set, doc=doc)
 
 
+HEADER = struct.Struct("<II")  # u32 len (BUSY, DISCARD bits), u32 pg_off
+
+
 class RingBufMap(Map):
     ALLOWED_FLAGS = BPF_F_NUMA_NODE
 
@@ -126,10 +129,34 @@ class RingBufMap(Map):
         self._commit(address, True, flags)
 
     def output(self, data: bytes, flags: int = 0) -> int:
-        """bpf_ringbuf_output: 0, -EINVAL for flags other than the wakeup ones, -EAGAIN when it does not fit."""
+        """bpf_ringbuf_output: 0, -EINVAL for flags other than the wakeup ones, -EAGAIN when it does not fit.
+        A record that does not wrap is written whole, header and data in one copy, before the producer
+        position passes it (a consumer never sees it half-written); one that wraps is reserved and
+        committed as bpf_ringbuf_reserve's."""
         if flags & ~(BPF_RB_NO_WAKEUP | BPF_RB_FORCE_WAKEUP):
             return -errno.EINVAL
-        address = self.reserve(len(data))
+        size = len(data)
+        total = (size + BPF_RINGBUF_HDR_SZ + 7) // 8 * 8
+        words, written = self.words, False
+        with self._lock:
+            words[RESERVING] = 1
+            try:
+                producer = words[PRODUCER_POS]
+                start = producer % self.max_entries
+                # as reserve: a record never fills the ring exactly
+                if start + BPF_RINGBUF_HDR_SZ + size <= self.max_entries and \
+                        producer - words[CONSUMER_POS] + total < self.max_entries:
+                    self.data.write(HEADER.pack(size, RINGBUF_DATA_PGOFF + start // PAGE_SIZE) + data, start)
+                    words[PRODUCER_POS] = producer + total
+                    written = True
+            finally:
+                words[RESERVING] = 0
+        if written:
+            if not flags & BPF_RB_NO_WAKEUP and words[WAITERS]:
+                with self._ready:
+                    self._ready.notify_all()
+            return 0
+        address = self.reserve(size)
         if not address:
             return -errno.EAGAIN
         self.data.write(data, address - self.data.address)
@@ -147,17 +174,23 @@ class RingBufMap(Map):
         return first + self.data.read(0, size - len(first))
 
     def records(self):
-        """Yield committed records' data in order, advancing the consumer position; stop at a busy one."""
+        """Yield committed records' data in order, advancing the consumer position; stop at a busy one.
+        What the producers have written is copied out at once (one or two reads of the ring, not two a
+        record), then cut into records."""
         while self.consumer_pos < self.producer_pos:
-            length, _ = struct.unpack("<II", self._read_ring(self.consumer_pos, BPF_RINGBUF_HDR_SZ))
-            if length & BPF_RINGBUF_BUSY_BIT:
-                return
-            size = length & ~BPF_RINGBUF_DISCARD_BIT
-            data = None if length & BPF_RINGBUF_DISCARD_BIT else self._read_ring(
-                self.consumer_pos + BPF_RINGBUF_HDR_SZ, size)
-            self.consumer_pos += (size + BPF_RINGBUF_HDR_SZ + 7) // 8 * 8
-            if data is not None:
-                yield data
+            start = self.consumer_pos
+            chunk = self._read_ring(start, self.producer_pos - start)
+            offset, end = 0, len(chunk)
+            while offset < end:
+                length = HEADER.unpack_from(chunk, offset)[0]
+                if length & BPF_RINGBUF_BUSY_BIT:
+                    return
+                size = length & ~BPF_RINGBUF_DISCARD_BIT
+                data = chunk[offset + BPF_RINGBUF_HDR_SZ:offset + BPF_RINGBUF_HDR_SZ + size]
+                offset += (size + BPF_RINGBUF_HDR_SZ + 7) // 8 * 8
+                self.consumer_pos = start + offset
+                if not length & BPF_RINGBUF_DISCARD_BIT:
+                    yield data
 
     def consume(self, callback) -> int:
         """Call callback(data) for each committed record; return how many."""

@@ -22,15 +22,16 @@ except ImportError:  # not on Windows: usernames print as uids
 import threading
 import time
 
-from .. import elf
 from ..errors import PybpfError
+from ..uapi import PERCPU_MAP_TYPES  # not the Linux kernel's module: printing a map on the virtual kernel imports it
 from ..kernel.loader import load_object
 from .builtins import ACTIONS, CPID_MAP, TAI_OFFSET_MAP
 from .codegen import RINGBUF_MAP, RINGBUF_SIZE, START_MAP, MapLayout
 from .compiler import Compiled
-from .format import render
+from .format import compile_format, render
 from .output import format_map
 from .output import json as json_output
+from .output.lines import Batch
 from .output.stacks import STACK_READERS, decode_stack, stack_reader
 from .output.text import NUMBER_NAMES, Buffer, select_entries, value_text, zero_entries
 from .probes import providers
@@ -63,6 +64,7 @@ def _cat(session, fmt: str, values: list) -> None:
         with open(path, encoding="utf-8", errors="replace") as handle:
             session.emit("cat", handle.read(limit))
     except OSError as err:
+        session.out.flush()
         print(f"ERROR: failed to open file '{path}' ({err.strerror})", file=session.err)
 
 
@@ -146,13 +148,30 @@ def decode(data: bytes, t: Type):
     return int.from_bytes(data[:8], "little")
 
 
-def new_kernel(kind: str):
-    """The kernel a script compiled for `kind` runs on: a VirtualKernel, or the running LinuxKernel."""
+def values_decoder(types: tuple[Type, ...], offset: int = 8):
+    """A function from a record's bytes to its values (after the 8-byte action number), built once per output:
+    one struct.Struct when every value is an integer (printf's usual arguments), decode() of each otherwise."""
+    if all(t.kind == "int" and slot_size(t) >= 8 for t in types):
+        layout = struct.Struct("<" + "".join(("q" if t.signed else "Q") + "x" * (slot_size(t) - 8) for t in types))
+        return lambda data: layout.unpack_from(data, offset)
+    places = []
+    for t in types:
+        places.append((offset, t))
+        offset += slot_size(t)
+    return lambda data: [decode(data[start:], t) for start, t in places]
+
+
+def new_kernel(kind: str, cache: bool = True):
+    """The kernel a script compiled for `kind` runs on: a VirtualKernel, or the running LinuxKernel.
+    The virtual kernel keeps its verifier's verdicts and its engine's translations beside the compile cache
+    (VirtualKernel's `cache`): a script run again is not verified or translated again, as its object is not
+    compiled again (unless `cache` is off)."""
     if kind == "linux":
         from ..kernel.linux import LinuxKernel
         return LinuxKernel()
     from ..kernel.virtual import VirtualKernel
-    return VirtualKernel()
+    from .compiler import cache_dir
+    return VirtualKernel(cache=cache_dir() if cache else None)
 
 
 def choose_kernel(choice: str) -> str:
@@ -168,8 +187,7 @@ def choose_kernel(choice: str) -> str:
 
 def _value_slots(bpf_map, value_size: int) -> int:
     """How many per-CPU copies a map's values hold (1 but for per-CPU maps)."""
-    from ..kernel.linux.kernel import PERCPU_TYPES
-    if getattr(bpf_map, "map_type", None) not in PERCPU_TYPES:
+    if getattr(bpf_map, "map_type", None) not in PERCPU_MAP_TYPES:
         return 1
     return max(1, bpf_map.kernel._sizes(bpf_map.fd)[1] // ((value_size + 7) // 8 * 8))
 
@@ -194,8 +212,10 @@ class Session:
     def __init__(self, compiled: Compiled, kernel=None, out=None, err=None, output_format: str = "text",
                  pid: int | None = None):
         self.compiled, self.resources = compiled, compiled.resources
-        self.kernel = kernel or new_kernel(compiled.resources.kernel)
-        self.out, self.err = out or sys.stdout, err or sys.stderr
+        # a script compiled without the cache (--no-cache, -d) is verified afresh too
+        self.kernel = kernel or new_kernel(compiled.resources.kernel, cache=compiled.reading is not None)
+        self.out, self.err = Batch(out or sys.stdout), err or sys.stderr  # one write a poll (output/lines.py)
+        self.handlers: dict = {}  # action number -> what its records do (handler())
         self.pid = pid  # -p: uprobes and USDT probes of this process only
         self.command_pid: int | None = None  # -c on Linux: uprobes of the command only
         self.links: list[int] = []
@@ -210,7 +230,7 @@ class Session:
 
     # -- start and stop ----------------------------------------------------------------
     def start(self) -> None:
-        self.loaded = load_object(self.kernel, elf.load(self.compiled.elf))
+        self.loaded = load_object(self.kernel, self.compiled.bpf_object(), self._engines())
         try:
             if TAI_OFFSET_MAP in self.loaded.map_fds:  # nsecs(sw_tai): CLOCK_TAI - CLOCK_MONOTONIC
                 offset = time.clock_gettime_ns(time.CLOCK_TAI) - time.monotonic_ns()
@@ -257,6 +277,14 @@ class Session:
             self.close()
             raise
 
+    def _engines(self) -> dict[str, str]:
+        """The virtual kernel runs BEGIN and END on the compiled-Python engine: they run once, and native code
+        (the tiered engine's choice for a program of 64 instructions or more) would cost an LLVM compile and
+        llvmlite's 80 MiB for that one run.  PYBPF_ENGINE, when set, still decides."""
+        if self.resources.kernel != "virtual" or os.environ.get("PYBPF_ENGINE"):
+            return {}
+        return {name: "compiled" for name, point in self.compiled.programs if point.provider in ("BEGIN", "END")}
+
     def begin(self) -> None:
         """Run BEGIN.  First, with __BPFTRACE_NOTIFY_PROBES_ATTACHED set, the line bpftrace's runtime-test
         runner waits for (it starts the test's timeout there and drops what came before)."""
@@ -278,6 +306,8 @@ class Session:
             self.close()
 
     def close(self) -> None:
+        """Detach and close everything, after passing on what output is still in the batch."""
+        self.out.flush()
         links, self.links = self.links, []
         for link in links:
             self.kernel.close(link)
@@ -325,22 +355,41 @@ class Session:
         self.out.flush()
 
     def record(self, data: bytes) -> None:
+        """One ring buffer record, by its action number: a handler built at its first record (handler())."""
         action = int.from_bytes(data[:8], "little")
-        if action < len(self.resources.outputs):
-            output = self.resources.outputs[action]
-            values, offset = [], 8
-            for t in output.types:
-                values.append(decode(data[offset:], t))
-                offset += slot_size(t)
-            if output.span is not None:
-                self.out.flush()
-                level = "WARNING" if output.kind == "warnf" else "ERROR"
-                message = render(output.fmt, values).rstrip("\n")
-                source = getattr(output.span, "source", None) or self.compiled.source  # stdlib's assert
-                print(Diagnostic(output.span, message, level).render(source), file=self.err)
-            else:
-                OUTPUTS[output.kind](self, output.fmt, values)
-        elif ACTION_NAMES.get(action) == "div_zero":
+        handle = self.handlers.get(action)
+        if handle is None:
+            handle = self.handlers[action] = self.handler(action)
+        handle(data)
+
+    def handler(self, action: int):
+        """What to do with the records of one action number: an output's values decoded by one function
+        (values_decoder) and, for printf, formatted by its compiled format, written to the batch."""
+        if action >= len(self.resources.outputs):
+            return lambda data: self.control(action, data)
+        output = self.resources.outputs[action]
+        values_of = values_decoder(output.types)
+        if output.span is None and output.kind == "printf":
+            text_of, write = compile_format(output.fmt), self.out.write
+            if not self.json:
+                return lambda data: write(text_of(values_of(data)))
+            return lambda data: self.emit("printf", text_of(values_of(data)))
+        if output.span is None:
+            act = OUTPUTS[output.kind]
+            return lambda data: act(self, output.fmt, values_of(data))
+        return lambda data: self.diagnostic(output, values_of(data))
+
+    def diagnostic(self, output, values) -> None:
+        """warnf, errorf (and the stdlib's assert): bpftrace's diagnostic at the call's place, on stderr."""
+        self.out.flush()
+        level = "WARNING" if output.kind == "warnf" else "ERROR"
+        message = render(output.fmt, values).rstrip("\n")
+        source = getattr(output.span, "source", None) or self.compiled.source  # stdlib's assert
+        print(Diagnostic(output.span, message, level).render(source), file=self.err)
+
+    def control(self, action: int, data: bytes) -> None:
+        """The records that are not outputs: exit, warnings, and print/clear/zero of a map."""
+        if ACTION_NAMES.get(action) == "div_zero":
             self.out.flush()
             print("WARNING: Divide or modulo by 0 detected. This can lead to unexpected results. "
                   "1 is being used as the result.", file=self.err)

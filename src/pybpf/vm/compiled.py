@@ -25,8 +25,11 @@ same bytes.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import marshal
 import os
+import sys
 from operator import length_hint
 
 from ..isa.insn import encode
@@ -45,20 +48,67 @@ _CACHE: dict[tuple[str, tuple[int, ...], frozenset[int]], tuple[object, dict[int
 _LINES: dict[str, dict[int, tuple[int, int]]] = {}  # generated file name -> its line map
 
 
+_FOLDERS: list[str] = []  # translations_kept_in(): where translations are also kept, across processes
+
+
+@contextlib.contextmanager
+def translations_kept_in(folder: str | os.PathLike):
+    """Within the block, translations are kept on disk in `folder` too (marshalled code objects and line
+    maps), so that a process loading a program an earlier one translated skips compile(), most of a load.
+    The key has the engine's own sources and the Python version.  The virtual kernel builds its engines
+    in this block when it has a cache folder (pybpftrace gives it one beside its object cache)."""
+    _FOLDERS.append(os.fspath(folder))
+    try:
+        yield
+    finally:
+        _FOLDERS.pop()
+
+
+def _disk_key(name: str, key) -> str:
+    from ..source_digest import source_digest
+    return hashlib.sha256(repr((source_digest("vm", "isa"), sys.version, name, key)).encode()).hexdigest()
+
+
+def _from_disk(path: str):
+    try:
+        with open(path, "rb") as handle:
+            code, lines = marshal.load(handle)
+        return code, lines
+    except (OSError, EOFError, ValueError, TypeError):  # absent, cut short, or not ours: translate again
+        return None
+
+
+def _to_disk(path: str, code, lines) -> None:
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        partial = f"{path}.{os.getpid()}"
+        with open(partial, "wb") as handle:
+            marshal.dump((code, lines), handle)
+        os.replace(partial, path)  # whole or absent, for a concurrent reader
+    except OSError:
+        pass
+
+
 def translate(slots, entries: tuple[int, ...], fast: frozenset[int] = frozenset()):
     """(code object, line map) of the functions F<entry> for a checked program, cached by digest
-    and by the helpers called straight (`fast`)."""
+    and by the helpers called straight (`fast`), in memory and, in translations_kept_in(), on disk."""
     program = encode([i for i in slots if i is not None])
     digest = hashlib.sha1(program).hexdigest()
     key = (digest, entries, fast)
     if key not in _CACHE:
-        src = Source()
-        for entry in entries:
-            function(src, slots, entry, fast)
         # Inside the package's directory, so that stack walks skip it with pybpf's own frames.
         name = os.path.join(os.path.dirname(__file__), f"<bpf {digest[:16]} {','.join(map(str, entries))}>")
-        _CACHE[key] = (compile("\n".join(src.text), name, "exec"), src.lines)
-        _LINES[name] = src.lines
+        path = os.path.join(_FOLDERS[-1], _disk_key(name, (digest, entries, sorted(fast)))) if _FOLDERS else None
+        kept = _from_disk(path) if path else None
+        if kept is None:
+            src = Source()
+            for entry in entries:
+                function(src, slots, entry, fast)
+            kept = compile("\n".join(src.text), name, "exec"), src.lines
+            if path:
+                _to_disk(path, *kept)
+        _CACHE[key] = kept
+        _LINES[name] = kept[1]
     return _CACHE[key]
 
 

@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass
 
 from ...isa.insn import Insn, encode
-from ...uapi import MapType, ProgType
+from ...uapi import PERCPU_MAP_TYPES, ProgType
 from ..errors import BpfError
 from ..protocol import log_attr_error
 from . import syscall
@@ -25,8 +25,7 @@ from .attr import BpfBtfInfo, BpfLinkInfo, BpfMapInfo, BpfProgInfo
 from .errno_hints import translate
 from .symbols import StackSymbols
 
-PERCPU_TYPES = {MapType.BPF_MAP_TYPE_PERCPU_HASH, MapType.BPF_MAP_TYPE_PERCPU_ARRAY,
-                MapType.BPF_MAP_TYPE_LRU_PERCPU_HASH, MapType.BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE}
+PERCPU_TYPES = PERCPU_MAP_TYPES
 BPF_F_SLEEPABLE = 1 << 4
 # Section kind -> (prefix of the vmlinux BTF name, its kind) that a program's attach_btf_id names.
 ATTACH_BTF_NAMES = {"tp_btf": ("btf_trace_", "TYPEDEF"), "lsm": ("bpf_lsm_", "FUNC"), "lsm_cgroup": ("bpf_lsm_", "FUNC"),

@@ -35,16 +35,17 @@ from ...maps import BPF_F_RDONLY_PROG, Map, MapAttrs, MapError, PerfEventArrayMa
 from ...maps.fd_array import FdArray, MapInMap, ProgArrayMap
 from ...uapi import MapType, ProgType
 from ...vm import AddressSpace, Interpreter, ProgramError, Region, VMFault
+from ...vm.compiled import translations_kept_in
 from ...vm.engines import ENGINES, UnknownEngine, engine_name
 from ...vm.engines import options as engine_options
 from ...vm.engines import choose as choose_engine
-from ...verifier import MapInfo, verify
 from ..errors import BpfError
 from ..protocol import BPF_LOG_FIXED, log_attr_error
 from . import packet_ctx, probe_ctx
 from .attach import ATTACH_POINTS
 from .stacks import StackTable
 from .trace_pipe import TracePipe, task_comm
+from .verdicts import VerdictCache
 
 BPF_MAXINSNS = 4096
 BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000
@@ -146,12 +147,18 @@ class PerfBuffer:
 class VirtualKernel:
     """The BPF subsystem, in process.  Thread-safe: program runs are serialised by one lock."""
 
-    def __init__(self, ncpus: int | None = None, *, privileged: bool = True, checked: bool = False):
+    def __init__(self, ncpus: int | None = None, *, privileged: bool = True, checked: bool = False,
+                 cache: str | os.PathLike | None = None):
         """`privileged`: the loader has CAP_BPF (else Linux's unprivileged rules hold: socket filter and
         cgroup skb programs only, no pointer leaks, 4096 instructions); `checked`: the native engine keeps
-        its bounds checks even for verified programs."""
+        its bounds checks even for verified programs; `cache`: a folder where loads leave what they cost
+        for the next process, a virtual-kernel shortcut: the verifier's acceptances (verdicts.py; a program
+        accepted before is not verified again) and the compiled engine's translations
+        (vm.compiled.translations_kept_in)."""
         self.ncpus = ncpus or os.cpu_count() or 1
         self.privileged, self.checked = privileged, checked
+        self.verdicts = VerdictCache(os.path.join(cache, "verdicts")) if cache is not None else None
+        self.translations = os.path.join(cache, "translations") if cache is not None else None
         self.mem = AddressSpace()
         self.trace_pipe = TracePipe()
         self.lock = threading.RLock()
@@ -473,10 +480,12 @@ class VirtualKernel:
             chosen = choose_engine(count, engine, verified=True)
         except UnknownEngine as err:
             raise BpfError(command, errno.EINVAL, str(err)) from None
+        keeping = translations_kept_in(self.translations) if self.translations else contextlib.nullcontext()
         try:
-            interp = ENGINES[chosen](insns, mem=self.mem, helpers=REGISTRY, entry_regs=0b10000000010,
-                                     resolver=lambda insn, pc: self._lddw_value(insn, references[pc]),
-                                     **engine_options(chosen, verified=not self.checked))
+            with keeping:
+                interp = ENGINES[chosen](insns, mem=self.mem, helpers=REGISTRY, entry_regs=0b10000000010,
+                                         resolver=lambda insn, pc: self._lddw_value(insn, references[pc]),
+                                         **engine_options(chosen, verified=not self.checked))
         except ProgramError as err:  # the engine's structural check: the verifier should have said so first
             raise BpfError(command, errno.EACCES, str(err), log=f"{err}\n") from None
         interp.kernel = self
@@ -503,8 +512,18 @@ class VirtualKernel:
                 references: dict[int, tuple[MapObject, int]], log_level: int, log_size: int,
                 btf: dict) -> tuple[str, int]:
         """bpf_check on the kernel's map objects (and the program's BTF): the log the caller asked for and
-        the instructions processed, or BpfError."""
-        infos: dict[int, MapInfo] = {}
+        the instructions processed, or BpfError.  With a verdict cache, a program it accepted before is
+        not walked again (only without a log: the log is the walk)."""
+        key = None
+        if self.verdicts is not None and not log_level:
+            facts = {pc: self._map_facts(obj) for pc, (obj, _) in references.items()}
+            key = self.verdicts.key(encode(insns), prog_type, expected_attach_type, license in GPL_COMPATIBLE,
+                                    self.privileged, facts, btf)
+            processed = self.verdicts.get(key)
+            if processed is not None:
+                return "", processed
+        from ...verifier import verify  # only when a program is verified: its import is most of a load
+        infos: dict = {}
         maps = {pc: infos.setdefault(obj.id, self._map_info(obj)) for pc, (obj, _) in references.items()}
 
         def run(level: int):
@@ -517,6 +536,8 @@ class VirtualKernel:
             log = result.stats.line() + "\n"
         if not log_level:
             if result.accepted:
+                if key is not None:
+                    self.verdicts.put(key, result.stats.processed)
                 return "", result.stats.processed
             log = run(1).log  # as libbpf retries a refused load at level 1 to show why
         elif log_size and len(log) + 1 > log_size:  # bpf_vlog_finalize: a truncated log is ENOSPC
@@ -529,8 +550,8 @@ class VirtualKernel:
             raise BpfError(command, result.errno, reason if error.pc is None else f"pc {error.pc}: {reason}", log=log)
         return (log if log_size else ""), result.stats.processed  # a log_level without a buffer logs nothing
 
-    def _map_info(self, obj: MapObject) -> MapInfo:
-        """What the verifier knows of a map: its shape, and a read-only frozen map's contents."""
+    def _map_facts(self, obj: MapObject) -> dict:
+        """What the verifier knows of a map (MapInfo's fields): its shape, and a read-only frozen map's contents."""
         m = obj.map
         rdonly = bool(m.flags & BPF_F_RDONLY_PROG) and obj.frozen  # bpf_map_is_rdonly
         values = None
@@ -539,9 +560,18 @@ class VirtualKernel:
         inner = None
         if obj.inner is not None:
             t = obj.inner
-            inner = MapInfo(t.map_type, t.key_size, t.value_size, t.max_entries, t.flags, name=t.name)
-        return MapInfo(m.map_type, m.key_size, m.value_size, m.max_entries, m.flags, name=m.name,
-                       frozen=rdonly, inner=inner, values=values, fd=obj.id)
+            inner = dict(map_type=t.map_type, key_size=t.key_size, value_size=t.value_size,
+                         max_entries=t.max_entries, flags=t.flags, name=t.name)
+        return dict(map_type=m.map_type, key_size=m.key_size, value_size=m.value_size, max_entries=m.max_entries,
+                    flags=m.flags, name=m.name, frozen=rdonly, inner=inner, values=values, fd=obj.id)
+
+    def _map_info(self, obj: MapObject):
+        """The verifier's MapInfo of a map, from its facts."""
+        from ...verifier import MapInfo
+        facts = self._map_facts(obj)
+        if facts["inner"] is not None:
+            facts["inner"] = MapInfo(**facts["inner"])
+        return MapInfo(**facts)
 
     def _resolve_maps(self, insns: list[Insn], fd_array: list[int],
                       used: list[MapObject]) -> dict[int, tuple[MapObject, int]]:

@@ -36,3 +36,26 @@ class WholeLines(io.TextIOBase):
             self.stream.write(self.pending)
             self.pending = ""
         self.stream.flush()
+
+
+class Batch:
+    """A run's output gathered in memory and handed to the stream in one write at `flush()`.
+
+    A poll of the ring buffer may bring thousands of printf records; one write
+    (one WholeLines split, one system call) for all of them instead of one
+    each is most of what a record costs at high rates.  The session flushes
+    at the end of every poll and before anything it writes to stderr, so the
+    two streams keep their order.
+    """
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.parts: list[str] = []
+        self.write = self.parts.append  # called once a record: the bound method, no frame of ours
+
+    def flush(self) -> None:
+        if self.parts:
+            text = "".join(self.parts)
+            self.parts.clear()
+            self.stream.write(text)
+        self.stream.flush()
