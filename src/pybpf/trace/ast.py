@@ -90,6 +90,7 @@ class Binary(Expr):
     op: str
     left: Expr
     right: Expr
+    signed: bool = field(default=True, init=False)  # a comparison: whether its operands compare signed (semantic)
 
 
 @dataclass(eq=False)
