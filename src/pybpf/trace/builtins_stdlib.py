@@ -42,7 +42,7 @@ class LibrarySpan(Span):
 
 def library_span(source: Source, text: str) -> LibrarySpan:
     start = source.text.index(text)
-    return LibrarySpan(start, start + len(text), source)
+    return LibrarySpan(start, start + len(text), source=source)
 
 
 ASSERT_ERRORF = library_span(STDLIB, 'errorf("assert failed: %s", msg)')
