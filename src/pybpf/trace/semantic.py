@@ -502,6 +502,8 @@ class Analyser:
             if then.kind != otherwise.kind:
                 self.diagnostics.error(e.span, f"Ternary operator must return the same type: have '{then}' and "
                                                f"'{otherwise}'")
+            if then.kind == otherwise.kind == "int":
+                return promoted(then, otherwise)  # `c ? (uint8)1 : (int32)-1` is an int32
             return then if then.kind not in ("str", "buffer") else Type(then.kind, max(then.size, otherwise.size))
         if isinstance(e, ast.Cast):
             t = self.expr(e.operand)
