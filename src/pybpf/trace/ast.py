@@ -34,6 +34,7 @@ class Builtin(Expr):
 
     name: str
     enum_value: int | None = field(default=None, init=False)
+    lowered: Expr | None = field(default=None, init=False)  # the code a stdlib builtin stands for (semantic)
 
 
 @dataclass(eq=False)
