@@ -37,6 +37,9 @@ OUTPUT = {
     "map keys and values keep their literal types": (
         "begin { @[1] = 2; @[1000] = 300; print((typeof(@[1]))1000); exit(); }", "1000\n\n\n@[1]: 2\n@[1000]: 300"),
     "a cast to a literal's type truncates": ("begin { $x = 1; print((typeof($x))300); exit(); }", "44"),
+    "a typed variable keeps what fits its type": (
+        "begin { let $b: uint8 = 255; $c = 1000; $b = $c; let $s: int8 = -100; $s = (int16)-200; $b++; "
+        "print(($b, $s, sizeof($b))); exit(); }", "(233, 56, 1)"),
 }
 
 
@@ -64,6 +67,17 @@ stdin:1:20-22: ERROR: @x used as a map without an explicit key (scalar map), pre
 (non-scalar map)
 begin { @x[1] = 0; @x = 1; }
                    ~~''',
+    # bpftrace's CastCreator: a literal that does not fit a typed variable is an error (any other value is cast)
+    'begin { let $a: uint8 = 300; }': '''\
+stdin:1:9-28: ERROR: Type mismatch for $a: trying to assign value of type 'int16' when variable already has a \
+type 'uint8'
+begin { let $a: uint8 = 300; }
+        ~~~~~~~~~~~~~~~~~~~''',
+    'begin { let $a: uint16; $a = -1; }': '''\
+stdin:1:25-32: ERROR: Type mismatch for $a: trying to assign value of type 'int8' when variable already has a \
+type 'uint16'
+begin { let $a: uint16; $a = -1; }
+                        ~~~~~~~''',
     'begin { $x = -1; $x = "s"; }': '''\
 stdin:1:18-26: ERROR: Type mismatch for $x: trying to assign value of type 'string[2]' when variable already has \
 a type 'int8'
@@ -101,3 +115,9 @@ def test_arithmetic_is_64_bit():
     assert arithmetic_result("+", literal(1), literal(2)) == INT64
     assert arithmetic_result("-", integer(8, False), literal(1)) == INT64  # bpftrace: `-` is signed
     assert arithmetic_result("*", integer(8, False), integer(1, True)) == INT64
+
+
+def test_a_value_that_may_not_fit_a_typed_variable_warns(capsys):
+    assert main(["--no-cache", "-e", "begin { let $b: uint8 = 1; $c = 1000; $b = $c; exit(); }"]) == 0
+    assert ("stdin:1:44-46: WARNING: Expression of type: int16 being cast to type: uint8. This may cause unexpected "
+            "results. Use an explicit cast to suppress this warning.") in capsys.readouterr().err

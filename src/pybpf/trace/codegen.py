@@ -339,6 +339,9 @@ class Gen:
     def store_variable(self, var: ast.Variable, value_expr: ast.Expr, value: ir.Value) -> None:
         slot = self.variable_slot(var)
         t = self.variable_type(var)
+        if t.kind == "int" and t.size < 8:  # a `let $x: uint8` keeps what fits, as bpftrace's implicit cast
+            narrow = self.b.trunc(value, ir.IntType(t.size * 8))
+            value = (self.b.sext if t.signed else self.b.zext)(narrow, i64)
         if t.is_scalar:
             self.b.store(value, self.at(slot, 0, i64))
         else:

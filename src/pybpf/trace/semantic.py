@@ -17,8 +17,8 @@ from .config import resolve as resolve_config
 from .builtins_types import kernel_structs
 from .probes import expand_wildcards, field_type, providers
 from .source import Diagnostics, Source, Span
-from .types import (BOOL, INT64, NONE, UINT64, Type, arithmetic_result, enum_of, integer, kind_name, literal, pointer_to,
-                    promoted, string, tuple_of)
+from .types import (BOOL, INT64, NONE, UINT64, Type, arithmetic_result, enum_of, fits, fits_into, integer, kind_name,
+                    literal, pointer_to, promoted, string, tuple_of)
 from .structs import StructTable, complete, derive, layout, resolve
 from .widen import widest
 
@@ -264,11 +264,28 @@ class Analyser:
         if declared is not None and value is not None and declared.kind != value.kind:
             self.diagnostics.error(s.span, f"Type mismatch for {s.variable.name}: trying to assign value of type "
                                            f"'{value}' when variable already has a type '{declared}'")
+        elif declared is not None and value is not None and declared.kind == "int":
+            self.sized_store(s, declared, value)
         if self.scopes[-1].get(s.variable.name) is not None:
             self.diagnostics.error(s.variable.span, f"Variable {s.variable.name} was already declared")
         binding = self.declare(s.variable, declared or value)
         binding.sized = declared is not None
         self.bind(s.variable, binding)
+
+    def sized_store(self, s: "ast.Assign | ast.VarDecl", declared: Type, value: Type) -> None:
+        """An integer into a `let $x: T` variable is cast to T (codegen truncates), as bpftrace's CastCreator:
+        a literal that does not fit is an error, any other value that may not fit a warning."""
+        written = constant(s.value) if isinstance(s.value, ast.Integer) or (
+            isinstance(s.value, ast.Unary) and isinstance(s.value.operand, ast.Integer)) else None
+        name = s.variable.name if isinstance(s, ast.VarDecl) else s.target.name
+        if written is not None:
+            if not fits(written, declared):
+                self.diagnostics.error(s.span, f"Type mismatch for {name}: trying to assign value of type '{value}' "
+                                               f"when variable already has a type '{declared}'")
+        elif not fits_into(value, declared):
+            self.diagnostics.warning(s.value.span, f"Expression of type: {value} being cast to type: {declared}. "
+                                                   "This may cause unexpected results. Use an explicit cast to "
+                                                   "suppress this warning.")
 
     def for_map(self, s: ast.ForMap) -> None:
         info = self.resources.maps.get(s.map.name)
@@ -324,6 +341,8 @@ class Analyser:
             elif previous is not None and value.kind in ("int", "str", "tuple", "buffer", "record") and \
                     not (binding.sized and value.kind == "int"):
                 binding.type = widest(previous, value)
+            elif binding is not None and binding.sized and previous.kind == value.kind == "int":
+                self.sized_store(s, previous, value)
             elif binding is None:
                 binding = self.declare(s.target, value)
             elif previous is None:

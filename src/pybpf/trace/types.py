@@ -99,6 +99,19 @@ def promoted(current: Type, new: Type) -> Type:
     return Type("int", max(current.size, new.size), current.signed, flexible=flexible)
 
 
+def fits(value: int, t: Type) -> bool:
+    """Whether an integer literal's value is one of t's (a literal stored into a `let $x: uint8`)."""
+    bits = t.size * 8
+    return (-(1 << (bits - 1)) <= value < 1 << (bits - 1)) if t.signed else 0 <= value < 1 << bits
+
+
+def fits_into(source: Type, target: Type) -> bool:
+    """Whether every value of integer type source is one of target's (bpftrace's SizedType::FitsInto)."""
+    if source.signed == target.signed or source.flexible:
+        return source.size <= target.size
+    return not source.signed and source.size < target.size
+
+
 def arithmetic_result(op: str, left: Type, right: Type) -> Type:
     """The type of `left op right` on integers (bpftrace's get_binop_int): always 64 bits; signed when a
     side is (a flexible literal taking the other side's sign), and for `-`."""
