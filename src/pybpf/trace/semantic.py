@@ -17,7 +17,7 @@ from .config import resolve as resolve_config
 from .builtins_types import kernel_structs
 from .probes import expand_wildcards, field_type, providers
 from .source import Diagnostics, Source, Span
-from .types import (BOOL, INT64, NONE, UINT64, Type, arithmetic_result, enum_of, fits, fits_into, integer, kind_name,
+from .types import (BOOL, INT64, NONE, UINT64, Type, arithmetic_result, enum_of, fits, fits_into, kind_name,
                     literal, pointer_to, promoted, string, tuple_of)
 from .structs import StructTable, complete, derive, layout, resolve
 from .widen import widest
@@ -368,11 +368,9 @@ class Analyser:
         if info.keys is None:
             info.keys = keys
         elif bool(info.keys) != bool(keys):
-            self.diagnostics.error(target.span, f"{target.name} used as a map {'with' if keys else 'without'} "
-                                                f"an explicit key "
-                                                f"({'non-' if keys else ''}scalar map), previously used "
-                                                f"{'without' if keys else 'with'} an explicit key "
-                                                f"({'' if keys else 'non-'}scalar map)")
+            keyed, scalar = "with an explicit key (non-scalar map)", "without an explicit key (scalar map)"
+            now, before = (keyed, scalar) if keys else (scalar, keyed)
+            self.diagnostics.error(target.span, f"{target.name} used as a map {now}, previously used {before}")
         elif len(info.keys) != len(keys) or any(_kind(a) != _kind(b) or (a.kind == b.kind and widest(a, b) is None)
                                                 for a, b in zip(info.keys, keys)):
             self.diagnostics.error(target.span, f"Argument mismatch for {target.name}: trying to access with "
@@ -381,16 +379,15 @@ class Analyser:
         else:
             info.keys = [widest(a, b) or a for a, b in zip(info.keys, keys)]
         if value is not None:
-            stored = value
             if info.value is None:
-                info.value = stored
-            elif _kind(info.value) != _kind(stored) or info.value.params != stored.params or \
-                    widest(info.value, stored) is None:
+                info.value = value
+            elif _kind(info.value) != _kind(value) or info.value.params != value.params or \
+                    widest(info.value, value) is None:
                 self.diagnostics.error(span or target.span, f"Type mismatch for {target.name}: trying to assign "
-                                                            f"value of type '{stored}' when map already has a type "
+                                                            f"value of type '{value}' when map already has a type "
                                                             f"'{info.value}'")
             else:
-                info.value = widest(info.value, stored)
+                info.value = widest(info.value, value)
         target.type = info.value or INT64
         return target.type
 
