@@ -17,6 +17,9 @@ OUTPUT = {
     "a variable widens to hold every value assigned": (
         "begin { $x = 1; $x = 1000; print(sizeof($x)); $y = 1; $y = (uint32)5; print(sizeof($y)); exit(); }",
         "2\n4"),
+    "a range's variable has its bounds' type": (
+        "begin { for ($i : 0..2) { print(sizeof($i)); } for ($j : 126..(int16)128) { print(($j, sizeof($j))); } "
+        "exit(); }", "1\n1\n(126, 2)\n(127, 2)"),
     "++ makes a counter 64-bit": ("begin { $i = 0; while ($i < 300) { $i++; } print(($i, sizeof($i))); exit(); }",
                                   "(300, 8)"),
     "a tuple of literals lays out as C (runtime suite: complex tuple 4)": (

@@ -221,7 +221,8 @@ class Analyser:
                 if not self.expr(bound).is_int:
                     self.diagnostics.error(bound.span, f"Loop range requires an integer ({bound.type} provided)")
             self.scopes.append({})
-            self.bind(s.variable, self.declare(s.variable, INT64))
+            both_int = s.start.type.kind == s.end.type.kind == "int"  # bpftrace's range type: `0..5` is an int8
+            self.bind(s.variable, self.declare(s.variable, promoted(s.start.type, s.end.type) if both_int else INT64))
             self.loop_depth += 1
             self.block(s.body)
             self.loop_depth -= 1
