@@ -39,6 +39,9 @@ OUTPUT = {
         "begin { print((-1 < (uint32)5, (uint64)7 > 1, (uint64)0 - 1)); exit(); }", "(true, true, -1)"),
     "map keys and values keep their literal types": (
         "begin { @[1] = 2; @[1000] = 300; print((typeof(@[1]))1000); exit(); }", "1000\n\n\n@[1]: 2\n@[1000]: 300"),
+    "- and ~ of a variable are 64-bit with its sign": (
+        "begin { $x = (uint8)5; $y = 5; print((-$x, -$y, ~$y, sizeof(-$y), sizeof(~(uint8)1))); exit(); }",
+        "(18446744073709551611, -5, -6, 8, 8)"),
     "a cast to a literal's type truncates": ("begin { $x = 1; print((typeof($x))300); exit(); }", "44"),
     "a typed variable keeps what fits its type": (
         "begin { let $b: uint8 = 255; $c = 1000; $b = $c; let $s: int8 = -100; $s = (int16)-200; $b++; "

@@ -17,7 +17,7 @@ from .config import resolve as resolve_config
 from .builtins_types import kernel_structs
 from .probes import expand_wildcards, field_type, providers
 from .source import Diagnostics, Source, Span
-from .types import (BOOL, INT64, NONE, UINT64, Type, arithmetic_result, enum_of, fits, fits_into, kind_name,
+from .types import (BOOL, INT64, NONE, UINT64, Type, arithmetic_result, enum_of, fits, fits_into, integer, kind_name,
                     literal, pointer_to, promoted, string, tuple_of)
 from .structs import StructTable, complete, derive, layout, resolve
 from .widen import widest
@@ -507,7 +507,9 @@ class Analyser:
                 self.diagnostics.error(e.span, f"The {e.op} operator can not be used on expressions of type {t}")
             if e.op == "-" and isinstance(e.operand, ast.Integer) and e.operand.value <= 1 << 63:
                 return literal(-e.operand.value)  # bpftrace's NegativeInteger: -1 is an int8
-            return BOOL if e.op == "!" else t
+            if e.op == "!":
+                return BOOL
+            return integer(8, t.signed) if t.kind == "int" else t  # -$x, ~$x: 64-bit, as bpftrace's Unop
         if isinstance(e, ast.Binary):
             return self.binary(e)
         if isinstance(e, ast.Ternary):
