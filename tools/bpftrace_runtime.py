@@ -78,6 +78,7 @@ def parse_suite(path: Path) -> list[Test]:
                 current.expects[-1] = (kind, text + "\n" + rest)
                 continue
         key, _, value = line.partition(" ")
+        value = value.strip()  # as the suite's parser.py splits the stripped line: `EXPECT  yes` expects "yes"
         previous = key
         if key == "NAME":
             current = Test(path.name, value)

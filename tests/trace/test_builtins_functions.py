@@ -31,7 +31,7 @@ def test_buf_as_map_key_value_and_in_comparisons(capsys):
 
 
 def test_buf_misuse_is_a_diagnostic(capsys):
-    assert "buf() expects a length argument for non-array type int64" in error(capsys, "BEGIN { buf(1); }")
+    assert "buf() expects a length argument for non-array type int8" in error(capsys, "BEGIN { buf(1); }")
     assert "%r specifier expects a value of type buffer (integer supplied)" in \
         error(capsys, 'BEGIN { printf("%r", 1); }')
 

@@ -92,3 +92,17 @@ def test_a_bad_environment_value_is_an_error(capsys, monkeypatch):
 def test_script_errors_are_script_errors():
     with pytest.raises(ScriptError):
         compile_script("config = { nope = 1 } begin { }", cache=False)
+
+
+def test_config_builtin_reads_the_settings(capsys):
+    """bpftrace's stdlib `config()`, bare `config` and `__builtin_config`: a record of the settings in force."""
+    out, _ = run(capsys, 'config = { stack_mode = perf; max_strlen = 32; unstable_typeinfo = 1 } begin { '
+                         'printf("%d %s %d %s\\n", config().max_strlen, config.stack_mode, config().cpp_demangle, '
+                         '__builtin_config.unstable_typeinfo); '
+                         'if (config().license == __builtin_config.license) { print(config.license); } exit(); }')
+    assert out.splitlines()[:2] == ["32 perf 1 enable", "GPL"]
+
+
+def test_field_of_an_unknown_function_is_one_error(capsys):
+    _, err = run(capsys, "begin { print(nosuch().x); }", code=1)
+    assert err.count("ERROR") == 1 and "Unknown function: nosuch" in err

@@ -14,7 +14,7 @@ OUTPUT = {
     "block expression as a condition": ('begin { if ({ let $a = true; $a }) { print("yes"); } exit(); }', "yes\n"),
     "discard": ('begin { _ = { print(1); 1 }; exit(); }', "1\n"),
     "let without a value is 0": ('begin { let $a; if ($a) { $a = 1; } print($a); exit(); }', "0\n"),
-    "let with a type": ('begin { let $a: uint8 = 300; print($a); exit(); }', "300\n"),
+    "let with a type": ('begin { let $a: uint8 = 255; print($a); exit(); }', "255\n"),
     "inner variables are the block's own": ('begin { if (1) { $x = 1; } $x = "s"; print($x); exit(); }', "s\n"),
     "return with a value": ('begin { $a = 1; print($a); return $a; print(2); } interval:ms:1 { exit(); }', "1\n"),
     "pointer steps by its pointee": ('begin { $p = (int32 *) 0x30; $p++; $q = $p + 2; print(($p, $q)); exit(); }',

@@ -65,11 +65,30 @@ macro add(x) { x + 1 } macro add(x, y) { x + y } begin { add(1, 1, 1); }
     'macro a(x) { b(x) } macro b(x) { a(x) } begin { print(a(1)); }': '''\
 stdin:1:34-38: ERROR: Recursive macro call detected. Call chain: a > b > a
 macro a(x) { b(x) } macro b(x) { a(x) } begin { print(a(1)); }
-                                 ~~~~''',
+                                 ~~~~
+stdin:1:14-18: ERROR: expanded from
+macro a(x) { b(x) } macro b(x) { a(x) } begin { print(a(1)); }
+             ~~~~
+stdin:1:55-59: ERROR: expanded from
+macro a(x) { b(x) } macro b(x) { a(x) } begin { print(a(1)); }
+                                                      ~~~~''',
     'macro f(x) { @a = 1; x } begin { print(f(1)); }': '''\
 stdin:1:14-16: ERROR: Unhygienic access to map: @a. Maps must be passed into the macro as arguments.
 macro f(x) { @a = 1; x } begin { print(f(1)); }
-             ~~''',
+             ~~
+stdin:1:40-44: ERROR: expanded from
+macro f(x) { @a = 1; x } begin { print(f(1)); }
+                                       ~~~~''',
+    # bpftrace's note for code a macro call put in place, on errors and errorf alike (runtime suite:
+    # call.errorf_macro_expansion)
+    'macro set($x) { $x = 1; $x } begin { $a = "string"; set($a); }': '''\
+stdin:1:17-23: ERROR: Type mismatch for $a: trying to assign value of type 'int8' when variable already has a type \
+'string[7]'
+macro set($x) { $x = 1; $x } begin { $a = "string"; set($a); }
+                ~~~~~~
+stdin:1:53-60: ERROR: expanded from
+macro set($x) { $x = 1; $x } begin { $a = "string"; set($a); }
+                                                    ~~~~~~~''',
     'macro set(x, x) { x } begin { set(1, 1); }': '''\
 stdin:1:14-15: ERROR: Ident for macro argument has already been used: x
 macro set(x, x) { x } begin { set(1, 1); }

@@ -133,7 +133,7 @@ stdin:1:14-29: ERROR: Cannot cast from "string[4]" to "int32[2]"
 begin { $a = (int32[2])"abc"; }
              ~~~~~~~~~~~~~~~''',
     'begin { $x = 1; print($x.foo); }': '''\
-stdin:1:23-29: ERROR: Can not access field 'foo' on expression of type 'int64'
+stdin:1:23-29: ERROR: Can not access field 'foo' on expression of type 'int8'
 begin { $x = 1; print($x.foo); }
                       ~~~~~~''',
     'begin { print((struct Nope)1); }': '''\
@@ -141,7 +141,7 @@ stdin:1:15-29: ERROR: Unknown type: struct Nope
 begin { print((struct Nope)1); }
               ~~~~~~~~~~~~~~''',
     'struct Foo { int m; } begin { $x = (struct Foo)1; }': '''\
-stdin:1:36-49: ERROR: Cannot cast from "int64" to "struct Foo"
+stdin:1:36-49: ERROR: Cannot cast from "int8" to "struct Foo"
 struct Foo { int m; } begin { $x = (struct Foo)1; }
                                    ~~~~~~~~~~~~~''',
     'begin { $r = (a=1, a=2); }': '''\
@@ -149,10 +149,10 @@ stdin:1:20-21: ERROR: Named argument list already contains name: a
 begin { $r = (a=1, a=2); }
                    ~''',
     'begin { $r = (a=1, b=2); $r = (a=1, c=2); }': '''\
-stdin:1:29-30: ERROR: Type mismatch for $r: trying to assign value of type 'record { .a = int64, .c = int64 }' \
-when variable already contains a value of type 'record { .a = int64, .b = int64 }'
+stdin:1:26-41: ERROR: Type mismatch for $r: trying to assign value of type 'record { .a = int8, .c = int8 }' \
+when variable already has a type 'record { .a = int8, .b = int8 }'
 begin { $r = (a=1, b=2); $r = (a=1, c=2); }
-                            ~''',
+                         ~~~~~~~~~~~~~~~''',
     'struct Foo { badtype m; } begin { }': '''\
 stdin:1:12-21: ERROR: syntax error, unexpected badtype
 struct Foo { badtype m; } begin { }
@@ -170,11 +170,11 @@ stdin:1:15-27: ERROR: an if expression needs an else branch
 begin { print(if (1) { 2 }); }
               ~~~~~~~~~~~~''',
     'begin { $x = 1; print($x[0]); }': '''\
-stdin:1:23-28: ERROR: The array index operator [] can only be used on arrays, pointers, and tuples, found int64.
+stdin:1:23-28: ERROR: The array index operator [] can only be used on arrays, pointers, and tuples, found int8.
 begin { $x = 1; print($x[0]); }
                       ~~~~~''',
     'begin { $r = (a=1); print($r.0); }': '''\
-stdin:1:27-31: ERROR: Can not access index '0' on expression of type 'record { .a = int64 }'
+stdin:1:27-31: ERROR: Can not access index '0' on expression of type 'record { .a = int8 }'
 begin { $r = (a=1); print($r.0); }
                           ~~~~''',
     'begin { let $x: typeof(nosuch) = 1; }': '''\

@@ -34,6 +34,7 @@ class Builtin(Expr):
 
     name: str
     enum_value: int | None = field(default=None, init=False)
+    lowered: Expr | None = field(default=None, init=False)  # the code a stdlib builtin stands for (semantic)
 
 
 @dataclass(eq=False)
@@ -90,6 +91,7 @@ class Binary(Expr):
     op: str
     left: Expr
     right: Expr
+    signed: bool = field(default=True, init=False)  # a comparison: whether its operands compare signed (semantic)
 
 
 @dataclass(eq=False)

@@ -14,7 +14,7 @@ import os
 
 from . import ast
 from .format import check_format
-from .types import BOOL, CAST_TYPES, INT64, NONE, UINT64, Type, c_layout, kind_name, string
+from .types import BOOL, CAST_TYPES, INT64, NONE, UINT64, Type, c_layout, kind_name, literal, string
 
 VARIABLES: dict[str, "Variable"] = {}
 FUNCTIONS: dict[str, "Function"] = {}
@@ -493,10 +493,10 @@ class Sizeof(Function):
     def check(self, analyser, call, statement):
         if len(call.args) == 1 and isinstance(call.args[0], ast.Builtin) and call.args[0].name in CAST_TYPES:
             call.constant = CAST_TYPES[call.args[0].name].size
-            return UINT64
+            return literal(call.constant)
         super().check(analyser, call, statement)
         call.constant = c_layout(call.args[0].type)[0] if call.args else 8  # C's size: tuples as structs
-        return UINT64
+        return literal(call.constant)  # bpftrace puts an integer literal in its place
 
     def emit(self, gen, call):
         return gen.i64(call.constant)

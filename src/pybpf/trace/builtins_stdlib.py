@@ -1,6 +1,6 @@
 """Builtins that current bpftrace writes as macros of its standard library (src/stdlib/*.bt):
 `assert(cond, msg)`, `ppid([task])`, `probetype`, `signal(sig)`, `signal_thread(sig)`, `kaddr(name)`,
-`join(argv[, sep])`.
+`join(argv[, sep])`, `config` (also `config()`, `__builtin_config`).
 
 `assert` is lowered, as bpftrace's macro expands, to bpftrace code
 (`if (!cond) { errorf("assert failed: %s", msg); exit(1); }`) that is then
@@ -42,7 +42,7 @@ class LibrarySpan(Span):
 
 def library_span(source: Source, text: str) -> LibrarySpan:
     start = source.text.index(text)
-    return LibrarySpan(start, start + len(text), source)
+    return LibrarySpan(start, start + len(text), source=source)
 
 
 ASSERT_ERRORF = library_span(STDLIB, 'errorf("assert failed: %s", msg)')
@@ -119,6 +119,41 @@ class Ppid(Function):
         gen.zero(buffer, 8)
         gen.helper("probe_read_kernel", [buffer, gen.i64(4), gen.b.add(task, gen.i64(self.PPID_OFFSET))])
         return gen.b.load(gen.at(buffer, 0, gen.i64(0).type))
+
+
+# config's record: bpftrace's fields in its order (ast/passes/builtins.cpp), and where a setting's name here
+# differs from the field's.
+CONFIG_FIELDS = ("cpp_demangle", "lazy_symbolication", "print_maps_on_exit", "use_blazesym", "show_debug_info",
+                 "log_size", "max_bpf_progs", "max_cat_bytes", "max_map_keys", "max_probes", "max_strlen",
+                 "on_stack_limit", "perf_rb_pages", "str_trunc_trailer", "unstable_import_statement",
+                 "unstable_tseries", "unstable_typeinfo", "unstable_dw_ustack", "missing_probes", "stack_mode",
+                 "license")
+CONFIG_SETTING = {"unstable_import_statement": "unstable_import"}
+UNSTABLE = {"1": "enable", "0": "error"}
+
+
+@variable
+class Config(Variable):
+    """config: the settings as a record of constants (`config.max_strlen`, `config().stack_mode`), as
+    bpftrace's stdlib macro `config()` expands to its `__builtin_config`."""
+
+    name = "config"
+
+    def check(self, analyser, node):
+        span, items = node.span, []
+        for name in CONFIG_FIELDS:
+            value = analyser.resources.config[CONFIG_SETTING.get(name, name)]
+            if isinstance(value, bool):
+                items.append(ast.Builtin(span, "true" if value else "false"))
+            elif isinstance(value, int):
+                items.append(ast.Integer(span, value))
+            else:
+                items.append(ast.String(span, UNSTABLE.get(value, value) if name.startswith("unstable_") else value))
+        node.lowered = ast.Record(span, list(CONFIG_FIELDS), items)
+        return analyser.expr(node.lowered)
+
+    def emit(self, gen, node):
+        return gen.expr(node.lowered)
 
 
 @variable

@@ -339,6 +339,9 @@ class Gen:
     def store_variable(self, var: ast.Variable, value_expr: ast.Expr, value: ir.Value) -> None:
         slot = self.variable_slot(var)
         t = self.variable_type(var)
+        if t.kind == "int" and t.size < 8:  # a `let $x: uint8` keeps what fits, as bpftrace's implicit cast
+            narrow = self.b.trunc(value, ir.IntType(t.size * 8))
+            value = (self.b.sext if t.signed else self.b.zext)(narrow, i64)
         if t.is_scalar:
             self.b.store(value, self.at(slot, 0, i64))
         else:
@@ -556,6 +559,9 @@ class Gen:
             return self.expr(e.value) if e.value is not None else self.i64(0)
         if isinstance(e, ast.Cast) and e.type.kind == "bool":
             return self.b.zext(self.b.icmp_unsigned("!=", self.expr(e.operand), self.i64(0)), i64)
+        if isinstance(e, ast.Cast) and e.type.kind == "ptr" and e.operand.type.kind == "int" and \
+                e.operand.type.size < 8:  # LLVM's inttoptr zero-extends: (uint8 *)-1 is 0xff
+            return self.b.zext(self.b.trunc(self.expr(e.operand), ir.IntType(e.operand.type.size * 8)), i64)
         if isinstance(e, ast.Cast) and e.type.kind in ("ptr", "enum"):
             return self.expr(e.operand)
         if isinstance(e, ast.Cast) and e.type.kind == "array":  # the operand's bytes, read as elements
@@ -658,13 +664,12 @@ class Gen:
             equal = composite.equal_bytes(self, self.expr(e.left), self.expr(e.right), e.left.type.size)
             return equal if e.op == "==" else self.b.xor(equal, self.i64(1))
         left, right = self.expr(e.left), self.expr(e.right)
-        signed = e.left.type.signed and e.right.type.signed
         if e.op in ("+", "-") and e.left.type.kind == "ptr" and e.right.type.kind != "ptr":
             right = self.b.mul(right, self.i64(pointee_size(e.left.type)))
         elif e.op == "+" and e.right.type.kind == "ptr" and e.left.type.kind != "ptr":
             left = self.b.mul(left, self.i64(pointee_size(e.right.type)))
         if e.op in ("==", "!=", "<", ">", "<=", ">="):
-            compare = self.b.icmp_signed if signed else self.b.icmp_unsigned
+            compare = self.b.icmp_signed if e.signed else self.b.icmp_unsigned
             return self.b.zext(compare(e.op, left, right), i64)
         return self.arithmetic(e.op, left, right, e.type.signed, getattr(e, "by_zero", None))
 

@@ -5,7 +5,7 @@ width, precision, length modifiers `hh h l ll z j t`), with current
 bpftrace's semantics: the value is cast to the C type the conversion and
 its length modifier name (`%hhx` 8 bits, `%hx` 16, `%x` and `%d` 32,
 `%lx`, `%llx`, `%jx`... 64), `%d` printing it signed and `%u`/`%x`/`%o`
-unsigned.
+unsigned; `%gr` prints an integer as GFP flag names (gfp_flags.py).
 """
 
 from __future__ import annotations
@@ -13,12 +13,13 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from .gfp_flags import gfp_text
 from .output.text import Buffer, value_text
 from .types import Type, kind_name
 
 SPEC = re.compile(r"%(?P<flags>[-+ #0]*)(?P<width>\d+)?(?:\.(?P<precision>\d+))?(?P<length>hh|h|ll|l|z|j|t)?"
-                  r"(?P<conv>r[xh]?|[diuxXocsp%])")
-INTEGER_CONVERSIONS = set("diuxXocp")
+                  r"(?P<conv>gr|r[xh]?|[diuxXocsp%])")
+INTEGER_CONVERSIONS = {*"diuxXocp", "gr"}
 M64 = (1 << 64) - 1
 
 
@@ -30,7 +31,7 @@ def conversions(fmt: str) -> list[re.Match]:
 def check_format(fmt: str, types: list[Type]) -> str | None:
     """Why these argument types do not fit the format, or None."""
     specs = conversions(fmt)
-    stray = re.search(r"%(?![-+ #0]*\d*(?:\.\d+)?(?:hh|h|ll|l|z|j|t)?(?:r[xh]?|[diuxXocsp%]))", fmt)
+    stray = re.search(r"%(?![-+ #0]*\d*(?:\.\d+)?(?:hh|h|ll|l|z|j|t)?(?:gr|r[xh]?|[diuxXocsp%]))", fmt)
     if stray:
         return f"Invalid format string: unknown conversion specifier at offset {stray.start()}"
     if len(types) < len(specs):
@@ -96,6 +97,8 @@ def _conversion(spec: str, conv: str, bits: int):
     if conv in "uxXo":
         mask = (1 << bits) - 1
         return spec + conv.replace("u", "d"), lambda value: value & mask
+    if conv == "gr":
+        return spec + "s", lambda value: gfp_text(value & M64)
     if conv == "p":
         return spec + "s", lambda value: f"0x{value & M64:x}"
     if conv.startswith("r"):  # %r: escaped; %rx: every byte \\xNN; %rh: hex bytes with spaces

@@ -15,11 +15,11 @@ definitions leave the program with it.
 from __future__ import annotations
 
 import copy
-from dataclasses import fields
+from dataclasses import fields, replace
 
 from . import ast
 from .builtins import FUNCTIONS, VARIABLES
-from .source import Diagnostics
+from .source import Diagnostics, Span
 
 
 def _fits(param: ast.Expr, arg: ast.Expr) -> bool:
@@ -33,6 +33,18 @@ def _fits(param: ast.Expr, arg: ast.Expr) -> bool:
 def _distance(macro: ast.Macro, args: list[ast.Expr]) -> int:
     """0 for a macro that takes these arguments; a wrong count weighs far more than a wrong kind."""
     return 1024 * abs(len(macro.params) - len(args)) + sum(not _fits(p, a) for p, a in zip(macro.params, args))
+
+
+def _mark_expanded(node: ast.Node, site: Span) -> None:
+    """Note on every span of a copied macro body that the call at `site` put it there (before the arguments
+    go in: they keep the caller's place)."""
+    for f in fields(node):
+        value = getattr(node, f.name)
+        if isinstance(value, Span) and type(value) is Span:
+            setattr(node, f.name, replace(value, expanded_from=site))
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, ast.Node):
+                _mark_expanded(item, site)
 
 
 class Expander:
@@ -123,6 +135,7 @@ class Expander:
             else:
                 inner.passed[param.name] = arg
         body = copy.deepcopy(macro.body)
+        _mark_expanded(body, e.span)
         inner.statements(body)
         body.span = e.span
         if not body.body and isinstance(body.value, (ast.String, ast.Integer)):

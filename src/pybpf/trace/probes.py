@@ -227,8 +227,9 @@ def field_type(analyser, e: ast.FieldAccess):
     """The type of `args->member`: the field of every attach point of the probe (bpftrace's args)."""
     from .types import INT64
     if not (isinstance(e.base, ast.Builtin) and e.base.name == "args"):
-        t = analyser.expr(e.base)
-        analyser.diagnostics.error(e.span, f"Can not access field '{e.member}' on expression of type '{t}'")
+        t = e.base.type or analyser.expr(e.base)  # composite.field_type analysed it (once: once its errors)
+        if t.kind != "none":  # a call that is no function said so already
+            analyser.diagnostics.error(e.span, f"Can not access field '{e.member}' on expression of type '{t}'")
         return INT64
     found = None
     for point in analyser.probe.attach_points:

@@ -17,7 +17,8 @@ from .config import resolve as resolve_config
 from .builtins_types import kernel_structs
 from .probes import expand_wildcards, field_type, providers
 from .source import Diagnostics, Source, Span
-from .types import BOOL, INT64, NONE, UINT64, Type, enum_of, integer, kind_name, pointer_to, string, tuple_of
+from .types import (BOOL, INT64, NONE, UINT64, Type, arithmetic_result, enum_of, fits, fits_into, integer, kind_name,
+                    literal, pointer_to, promoted, string, tuple_of)
 from .structs import StructTable, complete, derive, layout, resolve
 from .widen import widest
 
@@ -73,6 +74,7 @@ class Binding:
 
     type: Type | None
     key: str
+    sized: bool = False  # `let $x: T`: its type stays T (bpftrace's sized_decl_vars); else integers widen
 
 
 class Analyser:
@@ -219,7 +221,8 @@ class Analyser:
                 if not self.expr(bound).is_int:
                     self.diagnostics.error(bound.span, f"Loop range requires an integer ({bound.type} provided)")
             self.scopes.append({})
-            self.bind(s.variable, self.declare(s.variable, INT64))
+            both_int = s.start.type.kind == s.end.type.kind == "int"  # bpftrace's range type: `0..5` is an int8
+            self.bind(s.variable, self.declare(s.variable, promoted(s.start.type, s.end.type) if both_int else INT64))
             self.loop_depth += 1
             self.block(s.body)
             self.loop_depth -= 1
@@ -262,9 +265,28 @@ class Analyser:
         if declared is not None and value is not None and declared.kind != value.kind:
             self.diagnostics.error(s.span, f"Type mismatch for {s.variable.name}: trying to assign value of type "
                                            f"'{value}' when variable already has a type '{declared}'")
+        elif declared is not None and value is not None and declared.kind == "int":
+            self.sized_store(s, declared, value)
         if self.scopes[-1].get(s.variable.name) is not None:
             self.diagnostics.error(s.variable.span, f"Variable {s.variable.name} was already declared")
-        self.bind(s.variable, self.declare(s.variable, declared or value))
+        binding = self.declare(s.variable, declared or value)
+        binding.sized = declared is not None
+        self.bind(s.variable, binding)
+
+    def sized_store(self, s: "ast.Assign | ast.VarDecl", declared: Type, value: Type) -> None:
+        """An integer into a `let $x: T` variable is cast to T (codegen truncates), as bpftrace's CastCreator:
+        a literal that does not fit is an error, any other value that may not fit a warning."""
+        written = constant(s.value) if isinstance(s.value, ast.Integer) or (
+            isinstance(s.value, ast.Unary) and isinstance(s.value.operand, ast.Integer)) else None
+        name = s.variable.name if isinstance(s, ast.VarDecl) else s.target.name
+        if written is not None:
+            if not fits(written, declared):
+                self.diagnostics.error(s.span, f"Type mismatch for {name}: trying to assign value of type '{value}' "
+                                               f"when variable already has a type '{declared}'")
+        elif not fits_into(value, declared):
+            self.diagnostics.warning(s.value.span, f"Expression of type: {value} being cast to type: {declared}. "
+                                                   "This may cause unexpected results. Use an explicit cast to "
+                                                   "suppress this warning.")
 
     def for_map(self, s: ast.ForMap) -> None:
         info = self.resources.maps.get(s.map.name)
@@ -315,21 +337,24 @@ class Analyser:
             if value.is_aggregation:
                 self.diagnostics.error(s.value.span, "Aggregations cannot be assigned to scratch variables")
             elif previous is not None and (previous.kind != value.kind or widest(previous, value) is None):
-                self.diagnostics.error(s.op_span or s.span, f"Type mismatch for {s.target.name}: trying to assign "
-                                                            f"value of type '{value}' when variable already "
-                                                            f"contains a value of type '{previous}'")
-            elif previous is not None and value.kind in ("str", "tuple", "buffer", "record"):
+                self.diagnostics.error(s.span, f"Type mismatch for {s.target.name}: trying to assign value of type "
+                                               f"'{value}' when variable already has a type '{previous}'")
+            elif previous is not None and value.kind in ("int", "str", "tuple", "buffer", "record") and \
+                    not (binding.sized and value.kind == "int"):
                 binding.type = widest(previous, value)
+            elif binding is not None and binding.sized and previous.kind == value.kind == "int":
+                self.sized_store(s, previous, value)
             elif binding is None:
                 binding = self.declare(s.target, value)
             elif previous is None:
                 binding.type = value
             self.bind(s.target, binding)
             return
-        self.map_use(s.target, value)
+        self.map_use(s.target, value, s.value.span if value.is_aggregation else s.span)
 
-    def map_use(self, target: ast.Map, value: Type | None) -> Type:
-        """Record a map's key and (when assigned) value types; the map's value type."""
+    def map_use(self, target: ast.Map, value: Type | None, span: Span | None = None) -> Type:
+        """Record a map's key and (when assigned) value types; the map's value type.  A value that does not
+        fit is an error at `span` (the assignment, or an aggregation's call, as current bpftrace marks it)."""
         info = self.resources.maps.get(target.name)
         if info is None:
             info = self.resources.maps[target.name] = MapInfo(target.name, index=len(self.resources.maps))
@@ -338,33 +363,32 @@ class Analyser:
             if t.kind not in ("int", "bool", "str", "tuple", "buffer", "usym", "ksym", "kstack", "ustack", "inet",
                               "timestamp", "enum", "record", "struct", "array"):
                 self.diagnostics.error(key.span, f"{t} cannot be a map key")
-        keys = [integer(8, t.signed) if t.kind == "int" else t for t in keys]
         if info.keys is not None and len(keys) == 1 and keys[0].kind == "tuple" and len(info.keys) > 1 and \
                 [_kind(t) for t in keys[0].items] == [_kind(t) for t in info.keys]:
             keys = list(keys[0].items)  # @m[$t] with $t = (k1, k2): the tuple is the keys
         if info.keys is None:
             info.keys = keys
+        elif bool(info.keys) != bool(keys):
+            keyed, scalar = "with an explicit key (non-scalar map)", "without an explicit key (scalar map)"
+            now, before = (keyed, scalar) if keys else (scalar, keyed)
+            self.diagnostics.error(target.span, f"{target.name} used as a map {now}, previously used {before}")
         elif len(info.keys) != len(keys) or any(_kind(a) != _kind(b) or (a.kind == b.kind and widest(a, b) is None)
                                                 for a, b in zip(info.keys, keys)):
             self.diagnostics.error(target.span, f"Argument mismatch for {target.name}: trying to access with "
-                                                f"arguments: [{', '.join(map(str, keys))}] when map expects "
-                                                f"arguments: [{', '.join(map(str, info.keys))}]")
+                                                f"arguments: '{_keys_text(keys)}' when map expects "
+                                                f"arguments: '{_keys_text(info.keys)}'")
         else:
             info.keys = [widest(a, b) or a for a, b in zip(info.keys, keys)]
         if value is not None:
-            stored = integer(8, value.signed) if value.kind == "int" else value
             if info.value is None:
-                info.value = stored
-            elif _kind(info.value) != _kind(stored) or info.value.params != stored.params:
-                self.diagnostics.error(target.span, f"Type mismatch for {target.name}: trying to assign value of "
-                                                    f"type '{stored}' when map already contains a value of type "
-                                                    f"'{info.value}'")
-            elif widest(info.value, stored) is None:
-                self.diagnostics.error(target.span, f"Type mismatch for {target.name}: trying to assign value of "
-                                                    f"type '{stored}' when map already contains a value of type "
-                                                    f"'{info.value}'")
+                info.value = value
+            elif _kind(info.value) != _kind(value) or info.value.params != value.params or \
+                    widest(info.value, value) is None:
+                self.diagnostics.error(span or target.span, f"Type mismatch for {target.name}: trying to assign "
+                                                            f"value of type '{value}' when map already has a type "
+                                                            f"'{info.value}'")
             else:
-                info.value = widest(info.value, stored)
+                info.value = widest(info.value, value)
         target.type = info.value or INT64
         return target.type
 
@@ -375,9 +399,7 @@ class Analyser:
 
     def _expr(self, e: ast.Expr, statement: bool) -> Type:
         if isinstance(e, ast.Integer):
-            if e.value >= 1 << 63:
-                return UINT64
-            return INT64
+            return literal(e.value)
         if isinstance(e, ast.String):
             return string(len(e.value.encode()) + 1)
         if isinstance(e, ast.Variable):
@@ -458,7 +480,13 @@ class Analyser:
             t = self.expr(e.operand)
             if not isinstance(e.operand, ast.Variable) or not (t.is_int or t.kind == "ptr"):
                 self.diagnostics.error(e.span, f"The {e.op} operator needs an integer or pointer scratch variable")
-            return t
+                return t
+            binding = self.lookup(e.operand.name)
+            if t.kind != "int" or binding.sized:
+                return t
+            binding.type = promoted(t, INT64 if t.signed or e.op == "--" else UINT64)  # `$i = 0; $i++` counts
+            self.bind(e.operand, binding)                                              # past 127: an int64
+            return binding.type
         if isinstance(e, ast.Unary) and e.op == "&":
             t = self.expr(e.operand)
             if not isinstance(e.operand, ast.Variable):
@@ -477,7 +505,11 @@ class Analyser:
             t = self.expr(e.operand)
             if not (t.is_int or (t.kind == "ptr" and e.op == "!")):
                 self.diagnostics.error(e.span, f"The {e.op} operator can not be used on expressions of type {t}")
-            return BOOL if e.op == "!" else t
+            if e.op == "-" and isinstance(e.operand, ast.Integer) and e.operand.value <= 1 << 63:
+                return literal(-e.operand.value)  # bpftrace's NegativeInteger: -1 is an int8
+            if e.op == "!":
+                return BOOL
+            return integer(8, t.signed) if t.kind == "int" else t  # -$x, ~$x: 64-bit, as bpftrace's Unop
         if isinstance(e, ast.Binary):
             return self.binary(e)
         if isinstance(e, ast.Ternary):
@@ -489,6 +521,8 @@ class Analyser:
             if then.kind != otherwise.kind:
                 self.diagnostics.error(e.span, f"Ternary operator must return the same type: have '{then}' and "
                                                f"'{otherwise}'")
+            if then.kind == otherwise.kind == "int":
+                return promoted(then, otherwise)  # `c ? (uint8)1 : (int32)-1` is an int32
             return then if then.kind not in ("str", "buffer") else Type(then.kind, max(then.size, otherwise.size))
         if isinstance(e, ast.Cast):
             t = self.expr(e.operand)
@@ -549,8 +583,10 @@ class Analyser:
         if e.op in ("/", "%"):
             e.by_zero = division_warning(self, e.span)
         if e.op in ("==", "!=", "<", ">", "<=", ">=", "&&", "||"):
+            e.signed = promoted(left, right).signed if left.kind == right.kind == "int" else \
+                left.signed and right.signed
             return BOOL  # current bpftrace: comparisons are bools (0.17 printed them as 0/1)
-        return integer(8, left.signed and right.signed)
+        return arithmetic_result(e.op, left, right)
 
 
     def pointer_binary(self, e: ast.Binary, left: Type, right: Type) -> Type:
@@ -565,6 +601,11 @@ class Analyser:
         self.diagnostics.error(e.span, f"The {e.op} operator can not be used on expressions of types {left}, "
                                        f"{right}")
         return INT64
+
+
+def _keys_text(keys: list[Type]) -> str:
+    """A map's keys as current bpftrace names them in messages: `int8`, or several as a tuple `(int8,string[3])`."""
+    return str(keys[0]) if len(keys) == 1 else str(tuple_of(keys))
 
 
 def _kind(t: Type) -> str:

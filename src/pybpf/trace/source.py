@@ -21,9 +21,12 @@ class Span:
 
     start: int
     end: int
+    # Code a macro call put here: the call's span (itself maybe inside another macro's body).  Diagnostics
+    # add bpftrace's "expanded from" note for each.
+    expanded_from: "Span | None" = field(default=None, compare=False)
 
     def to(self, other: "Span") -> "Span":
-        return Span(self.start, max(self.end, other.end))
+        return Span(self.start, max(self.end, other.end), self.expanded_from)
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,10 @@ class Diagnostic:
             end_col = len(text) + 1
         head = f"{source.name}:{line}:{col}-{end_col}: {self.level}: {self.message}"
         marks = " " * (col - 1) + "~" * max(end_col - col, 1)
-        return "\n".join([head, text, marks, *(f"HINT: {hint}" for hint in self.hints)])
+        lines = [head, text, marks, *(f"HINT: {hint}" for hint in self.hints)]
+        if self.span.expanded_from is not None:
+            lines.append(Diagnostic(self.span.expanded_from, "expanded from", self.level).render(source))
+        return "\n".join(lines)
 
 
 @dataclass

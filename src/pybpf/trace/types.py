@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 AGGREGATIONS = ("count", "sum", "min", "max", "avg", "stats", "hist", "lhist", "tseries")
 
@@ -20,6 +20,9 @@ class Type:
     bitfields: tuple[tuple[int, int], ...] = ()  # a struct's fields: (bit offset, bit width), width 0 if none
     name: str = ""  # a struct's name as written: "struct Foo", "union U"
     align: int = 1  # a struct's alignment
+    # A non-negative integer literal's type (and what holds only such literals): it takes the sign of
+    # whatever it meets (bpftrace's SetSignFlexible).  Not part of the type's identity.
+    flexible: bool = field(default=False, compare=False)
 
     @property
     def is_int(self) -> bool:
@@ -67,6 +70,56 @@ def kind_name(t: "Type") -> str:
 
 def integer(size: int = 8, signed: bool = True) -> Type:
     return Type("int", size, signed)
+
+
+def literal(value: int) -> Type:
+    """An integer literal's type, as current bpftrace types it (ast/integer_types.cpp): the smallest signed
+    integer holding the value (`3` is an int8, `1000` an int16), sign-flexible; past INT64_MAX a uint64.
+    A negative literal (`-1`) is the smallest signed type holding it, and not flexible."""
+    if value >= 1 << 63:
+        return UINT64
+    size = next(n for n in (1, 2, 4, 8) if -(1 << (n * 8 - 1)) <= value < 1 << (n * 8 - 1))
+    return Type("int", size, True, flexible=value >= 0)
+
+
+def promoted(current: Type, new: Type) -> Type:
+    """The integer type holding values of both (bpftrace's get_promoted_int): a variable, map value or key
+    assigned both, the operands of a comparison.  A flexible side takes the other's sign; otherwise mixed
+    signs widen to a signed type big enough for both (int64 at most)."""
+    flexible = current.flexible and new.flexible
+    if current.signed != new.signed:
+        if current.flexible or new.flexible:
+            signed = (not current.flexible and current.signed) or (not new.flexible and new.signed)
+            return Type("int", max(current.size, new.size), signed, flexible=flexible)
+        if current.signed and current.size > new.size:
+            return integer(current.size, True)
+        if new.signed and new.size > current.size:
+            return integer(new.size, True)
+        return integer(min(max(current.size, new.size) * 2, 8), True)
+    return Type("int", max(current.size, new.size), current.signed, flexible=flexible)
+
+
+def fits(value: int, t: Type) -> bool:
+    """Whether an integer literal's value is one of t's (a literal stored into a `let $x: uint8`)."""
+    bits = t.size * 8
+    return (-(1 << (bits - 1)) <= value < 1 << (bits - 1)) if t.signed else 0 <= value < 1 << bits
+
+
+def fits_into(source: Type, target: Type) -> bool:
+    """Whether every value of integer type source is one of target's (bpftrace's SizedType::FitsInto)."""
+    if source.signed == target.signed or source.flexible:
+        return source.size <= target.size
+    return not source.signed and source.size < target.size
+
+
+def arithmetic_result(op: str, left: Type, right: Type) -> Type:
+    """The type of `left op right` on integers (bpftrace's get_binop_int): always 64 bits; signed when a
+    side is (a flexible literal taking the other side's sign), and for `-`."""
+    if left.flexible and not right.flexible:
+        left = replace(left, signed=right.signed, flexible=False)
+    elif right.flexible and not left.flexible:
+        right = replace(right, signed=left.signed, flexible=False)
+    return integer(8, left.signed or right.signed or op == "-")
 
 
 def string(size: int) -> Type:

@@ -1,4 +1,4 @@
-"""Strings in tuples: a slot keeps the widest type assigned to it.
+"""Strings in tuples, integers: a slot keeps the widest type assigned to it.
 
 `$a = ("hi", 1); $a = ("hellolongstr", 2)` leaves $a a (string[13], int64):
 (records too, matched by field name: `(a=1, b=2)` then `(b=3, a=4)` keeps a first);
@@ -8,7 +8,7 @@ codegen's `convert` stores a narrower value into the wider layout.
 
 from __future__ import annotations
 
-from .types import Type, record_of, tuple_of
+from .types import Type, promoted, record_of, tuple_of
 
 
 def widest(a: Type, b: Type) -> Type | None:
@@ -29,6 +29,8 @@ def widest(a: Type, b: Type) -> Type | None:
             return None
         items = [widest(x, b.items[b.names.index(name)]) for name, x in zip(a.names, a.items)]
         return None if any(t is None for t in items) else record_of(list(a.names), items)
+    if a.kind == "int":  # `$x = 1; $x = 1000`: an int16 (bpftrace's integer promotion)
+        return promoted(a, b)
     if a.kind in ("struct", "array"):
         return a if a == b else None
     return a
