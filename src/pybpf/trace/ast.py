@@ -206,12 +206,14 @@ class While(Stmt):
 
 @dataclass(eq=False)
 class ForRange(Stmt):
-    """`for ($i : start..end) { ... }`: $i from start up to (not including) end."""
+    """`for ($i : start..end) { ... }`: $i from start up to (not including) end, the bounds read once.
+    `captures` (semantic) are the outer variables the body uses: its bpf_loop callback reaches them by pointer."""
 
     variable: Variable
     start: Expr
     end: Expr
     body: list[Stmt]
+    captures: list[str] = field(default_factory=list, init=False)
 
 
 @dataclass(eq=False)

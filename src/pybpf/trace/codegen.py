@@ -22,7 +22,7 @@ from . import ast, composite
 from .builtins import ACTIONS, FUNCTIONS, VARIABLES
 from .probes import program_names, providers
 from .semantic import MapInfo, Resources
-from .loops import add_btf_functions, for_map
+from .loops import add_btf_functions, for_map, for_range
 from .types import pointee_size, slot_offset, slot_size, tuple_of
 
 DATA_LAYOUT = "e-m:e-p:64:64-i64:64-i128:128-n32:64-S128"
@@ -113,7 +113,7 @@ class Gen:
         self.b = ir.IRBuilder(body)
         self.variables: dict[str, ir.Value] = {}
         self.loops: list[tuple[ir.Block, ir.Block] | None] = []  # None: the callback of a map loop
-        self.callback_flag: ir.Value | None = None  # in a map loop's callback: where `return` leaves a 1
+        self.callback_flag: ir.Value | None = None  # in a loop's callback: where `return` leaves a 1
         self.exit_key = None
         if self.resources.uses_exit and point.provider != "END":  # after exit() only END runs
             flag = self.exit_flag()
@@ -224,7 +224,7 @@ class Gen:
 
     def leave(self) -> None:
         """Return from the program here (exit(), return); code after it lands in an unreachable block.
-        In a map loop's callback: stop the iteration and tell the caller to return too."""
+        In a loop's callback: stop the iteration and tell the caller to return too."""
         if self.callback_flag is not None:
             self.b.store(self.i64(1), self.callback_flag)
             self.b.ret(self.i64(1))
@@ -281,25 +281,7 @@ class Gen:
                 self.b.branch(head)
             self.b.position_at_end(done)
         elif isinstance(s, ast.ForRange):
-            slot = self.at(self.variable_slot(s.variable), 0, i64)
-            end = self.alloca_bytes(8)
-            self.b.store(self.expr(s.start), slot)
-            self.b.store(self.expr(s.end), self.at(end, 0, i64))
-            head, body, step, done = (self.new_block(n) for n in ("for_cond", "for_body", "for_step", "for_end"))
-            self.b.branch(head)
-            self.b.position_at_end(head)
-            more = self.b.icmp_signed("<", self.b.load(slot), self.b.load(self.at(end, 0, i64)))
-            self.b.cbranch(more, body, done)
-            self.b.position_at_end(body)
-            self.loops.append((step, done))
-            self.block(s.body)
-            self.loops.pop()
-            if not self.b.block.is_terminated:
-                self.b.branch(step)
-            self.b.position_at_end(step)
-            self.b.store(self.b.add(self.b.load(slot), self.i64(1)), slot)
-            self.b.branch(head)
-            self.b.position_at_end(done)
+            for_range(self, s)
         elif isinstance(s, ast.ForMap):
             for_map(self, s)
         elif isinstance(s, ast.Unroll):

@@ -1,15 +1,21 @@
-"""`for ($kv : @map) { ... }` as bpftrace compiles it: a bpf_for_each_map_elem callback.
+"""`for` loops as bpftrace compiles them: the body a callback of a looping helper.
 
-The body becomes a static function `long cb(map, key, value, ctx)` that
-the helper calls once per entry.  It copies the entry into `$kv` (the key
-slots, then the value, which is the tuple layout), and reaches the
-variables of the enclosing code it uses (ForMap.captures) through
-pointers in the context on the caller's stack:
+`for ($kv : @map) { ... }` calls bpf_for_each_map_elem with a static
+function `long cb(map, key, value, ctx)`, which copies the entry into `$kv`
+(the key slots, then the value, which is the tuple layout).
+`for ($i : start..end) { ... }` evaluates both bounds once and calls
+bpf_loop(end - start, cb, ctx, 0) when that is positive, with
+`long cb(u64 index, ctx)` setting `$i = start + index`: the verifier checks
+the body once, whatever the bounds (a map value, a parameter), where an
+open-coded loop would be walked iteration by iteration, or refused.
 
-    ctx = { u64 returned; void *captured[n]; }
+Either callback reaches the variables of the enclosing code it uses
+(`captures`) through pointers in a context on the caller's stack:
 
-`continue` returns 0 (the next entry), `break` 1 (stop); `return` and
-exit() set `returned` and stop, and the caller then returns from the
+    ctx = { u64 returned; void *captured[n]; [i64 start] }
+
+`continue` returns 0 (the next entry or index), `break` 1 (stop); `return`
+and exit() set `returned` and stop, and the caller then returns from the
 program.  The verifier checks the callback as a subprogram of its caller.
 """
 
@@ -20,19 +26,56 @@ from llvmlite import ir
 from . import ast
 from .types import slot_size
 
-i8, i64 = ir.IntType(8), ir.IntType(64)
+i8, i32, i64 = ir.IntType(8), ir.IntType(32), ir.IntType(64)
 PTR = i8.as_pointer()
 
 
 def for_map(gen, s: ast.ForMap) -> None:
     layout = gen.layouts[s.map.name]
-    captured = [gen.variables.get(key) or _outer_slot(gen, key) for key in s.captures]
-    ctx = gen.alloca_bytes(8 + 8 * len(captured))
+    ctx = _context(gen, s.captures, 0)
+
+    def bind_entry(args):
+        _, key, value, _ = args
+        key_type, value_type = gen.variable_type(s.variable).items
+        kv = gen.variable_slot(s.variable)
+        gen.copy(kv, key, min(layout.key_size, slot_size(key_type)))
+        gen.copy(gen.at(kv, slot_size(key_type)), value, min(layout.value_size, slot_size(value_type)))
+
+    callback = _callback(gen, s, "for", [PTR] * 4, bind_entry)
+    gen.helper("for_each_map_elem", [gen.map_ptr(s.map.name), gen.b.bitcast(callback, PTR), ctx, gen.i64(0)])
+    _return_if_returned(gen, ctx)
+
+
+def for_range(gen, s: ast.ForRange) -> None:
+    start, end = gen.expr(s.start), gen.expr(s.end)
+    start_at = 8 + 8 * len(s.captures)
+    ctx = _context(gen, s.captures, 8)
+    gen.b.store(start, gen.at(ctx, start_at, i64))
+
+    def bind_index(args):
+        index, ctx = args
+        first = gen.b.load(gen.at(ctx, start_at, i64))
+        gen.b.store(gen.b.add(first, index), gen.at(gen.variable_slot(s.variable), 0, i64))
+
+    callback = _callback(gen, s, "loop", [i64, PTR], bind_index)
+    iterations = gen.b.trunc(gen.b.sub(end, start), i32)  # bpf_loop's u32 count, as bpftrace's
+    with gen.b.if_then(gen.b.icmp_signed(">", iterations, ir.Constant(i32, 0))):
+        gen.helper("loop", [gen.b.zext(iterations, i64), gen.b.bitcast(callback, PTR), ctx, gen.i64(0)])
+    _return_if_returned(gen, ctx)
+
+
+def _context(gen, captures: list[str], extra: int) -> ir.Value:
+    """The callback's context on the caller's stack: `returned` cleared, the captured variables' slots,
+    then `extra` bytes for the caller to fill."""
+    captured = [gen.variables.get(key) or _outer_slot(gen, key) for key in captures]
+    ctx = gen.alloca_bytes(8 + 8 * len(captured) + extra)
     gen.b.store(gen.i64(0), gen.at(ctx, 0, i64))
     for i, slot in enumerate(captured):
         gen.b.store(slot, gen.at(ctx, 8 + 8 * i, PTR))
-    callback = _callback(gen, s, layout)
-    gen.helper("for_each_map_elem", [gen.map_ptr(s.map.name), gen.b.bitcast(callback, PTR), ctx, gen.i64(0)])
+    return ctx
+
+
+def _return_if_returned(gen, ctx: ir.Value) -> None:
     with gen.b.if_then(gen.b.icmp_unsigned("!=", gen.b.load(gen.at(ctx, 0, i64)), gen.i64(0))):
         gen.leave()
 
@@ -45,22 +88,20 @@ def _outer_slot(gen, key: str) -> ir.Value:
     return slot
 
 
-def _callback(gen, s: ast.ForMap, layout) -> ir.Function:
+def _callback(gen, s, kind: str, params: list[ir.Type], bind) -> ir.Function:
+    """The loop body as `static long NAME(params...)` whose last parameter is the context: `bind(args)`
+    sets the loop variable, then the body runs with the captured variables reached through the context."""
     saved = gen.fn, gen.entry, gen.b, gen.variables, gen.loops, gen.callback_flag
-    name = f"{gen.fn.name}_for_{len([f for f in gen.module.functions if '_for_' in f.name])}"
-    fn = ir.Function(gen.module, ir.FunctionType(i64, [PTR] * 4), name)
+    name = f"{gen.fn.name}_{kind}_{len([f for f in gen.module.functions if f'_{kind}_' in f.name])}"
+    fn = ir.Function(gen.module, ir.FunctionType(i64, params), name)
     fn.linkage = "internal"
-    _, key, value, ctx = fn.args
+    ctx = fn.args[-1]
     gen.fn, gen.entry = fn, fn.append_basic_block("entry")
     body = fn.append_basic_block("body")
     gen.b = ir.IRBuilder(body)
     gen.variables = {k: gen.b.load(gen.at(ctx, 8 + 8 * i, PTR)) for i, k in enumerate(s.captures)}
     gen.loops, gen.callback_flag = [None], gen.at(ctx, 0, i64)
-    kv_type = gen.variable_type(s.variable)
-    key_type, value_type = kv_type.items
-    kv = gen.variable_slot(s.variable)
-    gen.copy(kv, key, min(layout.key_size, slot_size(key_type)))
-    gen.copy(gen.at(kv, slot_size(key_type)), value, min(layout.value_size, slot_size(value_type)))
+    bind(fn.args)
     gen.block(s.body)
     if not gen.b.block.is_terminated:
         gen.b.ret(gen.i64(0))
@@ -91,8 +132,8 @@ def add_btf_functions(module: ir.Module) -> None:
     for fn in module.functions:
         if fn.is_declaration:
             continue
-        signature = module.add_debug_info("DISubroutineType", {
-            "types": module.add_metadata([long, *[pointer] * len(fn.args)])})
+        types = [long if isinstance(arg.type, ir.IntType) else pointer for arg in fn.args]
+        signature = module.add_debug_info("DISubroutineType", {"types": module.add_metadata([long, *types])})
         local = fn.linkage == "internal"
         program = module.add_debug_info("DISubprogram", {
             "name": fn.name, "scope": file, "file": file, "line": 1, "type": signature, "scopeLine": 1,
@@ -102,7 +143,7 @@ def add_btf_functions(module: ir.Module) -> None:
         # from the parameter variables the subprogram retains, which are scoped in it (a cycle, so the
         # retainedNodes operand is added once the variables exist)
         params = [module.add_debug_info("DILocalVariable", {
-            "name": f"arg{i}", "arg": i + 1, "scope": program, "file": file, "line": 1, "type": pointer})
-            for i in range(len(fn.args))]
+            "name": f"arg{i}", "arg": i + 1, "scope": program, "file": file, "line": 1, "type": t})
+            for i, t in enumerate(types)]
         program.operands = (*program.operands, ("retainedNodes", module.add_metadata(params)))
         fn.set_metadata("dbg", program)

@@ -85,7 +85,7 @@ class Analyser:
         self.resources = Resources(kernel=kernel)
         self.params = params or []
         self.scopes: list[dict[str, Binding]] = [{}]
-        self.for_maps: list[tuple[ast.ForMap, int]] = []
+        self.callback_loops: list[tuple[ast.ForMap | ast.ForRange, int]] = []  # loops compiled to callbacks
         self.enums: dict[str, Type] = {}  # `enum NAME { ... }`
         self.enum_constants: dict[str, tuple[int, Type]] = {}  # each variant: its value and enum type
         self.structs = self.resources.structs  # `struct Foo { ... }`: "struct Foo" -> its type
@@ -97,7 +97,7 @@ class Analyser:
         for depth in range(len(self.scopes) - 1, -1, -1):
             binding = self.scopes[depth].get(name)
             if binding is not None:
-                for loop, loop_depth in self.for_maps:  # an outer variable a map loop's callback reaches by pointer
+                for loop, loop_depth in self.callback_loops:  # an outer variable a loop's callback reaches by pointer
                     if depth < loop_depth and binding.key not in loop.captures:
                         loop.captures.append(binding.key)
                 return binding
@@ -221,11 +221,13 @@ class Analyser:
                 if not self.expr(bound).is_int:
                     self.diagnostics.error(bound.span, f"Loop range requires an integer ({bound.type} provided)")
             self.scopes.append({})
+            self.callback_loops.append((s, len(self.scopes) - 1))
             both_int = s.start.type.kind == s.end.type.kind == "int"  # bpftrace's range type: `0..5` is an int8
             self.bind(s.variable, self.declare(s.variable, promoted(s.start.type, s.end.type) if both_int else INT64))
             self.loop_depth += 1
             self.block(s.body)
             self.loop_depth -= 1
+            self.callback_loops.pop()
             self.scopes.pop()
         elif isinstance(s, ast.ForMap):
             self.for_map(s)
@@ -301,12 +303,12 @@ class Analyser:
             value = INT64 if info.value.is_aggregation else info.value
         s.map.type = info.value if info is not None and info.value is not None else INT64
         self.scopes.append({})
-        self.for_maps.append((s, len(self.scopes) - 1))
+        self.callback_loops.append((s, len(self.scopes) - 1))
         self.bind(s.variable, self.declare(s.variable, tuple_of([key, value])))
         self.loop_depth += 1
         self.block(s.body)
         self.loop_depth -= 1
-        self.for_maps.pop()
+        self.callback_loops.pop()
         self.scopes.pop()
 
     def condition(self, cond: ast.Expr, where: str = "if()") -> None:
