@@ -661,20 +661,39 @@ class Gen:
 
     def compare_strings(self, left: ir.Value, left_size: int, right: ir.Value, right_size: int,
                         limit: int | None = None) -> ir.Value:
-        """1 when the strings are equal up to the first NUL (and within `limit` bytes), else 0; unrolled."""
+        """1 when the strings are equal up to the first NUL (and within `limit` bytes), else 0.
+
+        Unrolled, leaving at the first differing byte or the first NUL, as bpftrace's strcmp: each byte
+        is one branch out, so the verifier walks one path per byte.  Equality folded over every byte
+        without branching out instead compiles (BPF has no select) to a branch per byte whose outcomes
+        stay apart on the stack: three comparisons of two comms took Linux past its 1M-insn limit.
+        """
         size = min(left_size, right_size, limit if limit is not None else 1 << 30)
-        equal, done = ir.Constant(i1, 1), ir.Constant(i1, 0)
+        same, differ = self.new_block("streq_same"), self.new_block("streq_differ")
         for i in range(size):
             a, c = self.b.load(self.at(left, i)), self.b.load(self.at(right, i))
-            differs = self.b.and_(self.b.not_(done), self.b.icmp_unsigned("!=", a, c))
-            equal = self.b.and_(equal, self.b.not_(differs))
-            done = self.b.or_(done, self.b.icmp_unsigned("==", a, ir.Constant(i8, 0)))
+            go_on, next_byte = self.new_block("streq_nul"), self.new_block("streq_next")
+            self.b.cbranch(self.b.icmp_unsigned("!=", a, c), differ, go_on)
+            self.b.position_at_end(go_on)
+            self.b.cbranch(self.b.icmp_unsigned("==", a, ir.Constant(i8, 0)), same, next_byte)
+            self.b.position_at_end(next_byte)
         shorter = min(left_size, right_size)
         if (limit is None or limit > shorter) and left_size != right_size:  # the longer must end there too
             longer = left if left_size > right_size else right
             tail = self.b.icmp_unsigned("==", self.b.load(self.at(longer, shorter)), ir.Constant(i8, 0))
-            equal = self.b.and_(equal, self.b.or_(done, tail))
-        return self.b.zext(equal, i64)
+            self.b.cbranch(tail, same, differ)
+        else:
+            self.b.branch(same)
+        done = self.new_block("streq_done")
+        self.b.position_at_end(same)
+        self.b.branch(done)
+        self.b.position_at_end(differ)
+        self.b.branch(done)
+        self.b.position_at_end(done)
+        equal = self.b.phi(i64)
+        equal.add_incoming(self.i64(1), same)
+        equal.add_incoming(self.i64(0), differ)
+        return equal
 
     def string_contains(self, haystack: ir.Value, haystack_size: int, needle: ir.Value,
                         needle_size: int) -> ir.Value:
