@@ -35,3 +35,21 @@ def skip_if_kernel_lacks_helper(log: str) -> None:
     refused = re.search(r"program of this type cannot use helper (\S+)", log or "")
     if refused:
         pytest.skip(f"this kernel ({platform.release()}) refuses {refused.group(1)} to the program's type")
+
+
+def assert_linux_loads(script: str) -> None:
+    """Compile a pybpftrace script and load its object into the running kernel, then close it again; a refusal
+    fails the test with the end of the kernel's verifier log."""
+    from pybpf import elf
+    from pybpf.kernel.errors import BpfError
+    from pybpf.kernel.linux import LinuxKernel
+    from pybpf.kernel.loader import load_object
+    from pybpf.trace.compiler import compile_script
+
+    kernel = LinuxKernel()
+    try:
+        loaded = load_object(kernel, elf.load(compile_script(script, cache=False).elf))
+    except BpfError as err:
+        pytest.fail(f"{err.args[0]}\n" + "\n".join((err.log or "").splitlines()[-8:]))
+    for fd in loaded.fds():
+        kernel.close(fd)

@@ -4,10 +4,8 @@ import pytest
 
 from pybpf import elf
 from pybpf.cli.pybpftrace import main
-from pybpf.kernel.errors import BpfError
-from pybpf.kernel.loader import load_object
 from pybpf.trace.compiler import compile_script
-from support.kernel import needs_kernel
+from support.kernel import assert_linux_loads, needs_kernel
 
 OUTPUT = {
     "key and value": ('begin { @m[16] = 32; for ($kv : @m) { printf("%d %d\\n", $kv.0, $kv.1); } clear(@m); exit(); }',
@@ -64,12 +62,4 @@ def test_the_object_carries_btf_func_info_for_the_callback():
 @pytest.mark.parametrize("script", ['begin { $n = 0; for ($i : 0..10) { $n += $i; } print($n); }',
                                     'macro add(x) { x + 1 } begin { $a = { let $b = 2; add($b) }; print($a); }'])
 def test_linux_verifies_loops_and_macros(script):
-    from pybpf.kernel.linux import LinuxKernel
-
-    kernel = LinuxKernel()
-    try:
-        loaded = load_object(kernel, elf.load(compile_script(script, cache=False).elf))
-    except BpfError as err:
-        pytest.fail(f"{err.args[0]}\n" + "\n".join(err.log.splitlines()[-8:]))
-    for fd in loaded.fds():
-        kernel.close(fd)
+    assert_linux_loads(script)

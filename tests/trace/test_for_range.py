@@ -5,10 +5,8 @@ import pytest
 from pybpf import elf
 from pybpf.cli.pybpftrace import main
 from pybpf.helpers import helper_id
-from pybpf.kernel.errors import BpfError
-from pybpf.kernel.loader import load_object
 from pybpf.trace.compiler import compile_script
-from support.kernel import needs_kernel
+from support.kernel import assert_linux_loads, needs_kernel
 
 OUTPUT = {
     "start up to end": ('begin { for ($i : 2..5) { print($i); } exit(); }', "2\n3\n4\n"),
@@ -51,13 +49,5 @@ def test_the_body_is_a_bpf_loop_callback():
 @needs_kernel
 @pytest.mark.kernel
 def test_linux_accepts_a_range_bounded_by_a_map_value():
-    from pybpf.kernel.linux import LinuxKernel
-
     script = 'begin { @n = 7; $s = 0; for ($i : 0..@n) { $s += $i; if ($i == 3) { break; } } print($s); }'
-    kernel = LinuxKernel()
-    try:
-        loaded = load_object(kernel, elf.load(compile_script(script, cache=False).elf))
-    except BpfError as err:
-        pytest.fail(f"{err.args[0]}\n" + "\n".join(err.log.splitlines()[-8:]))
-    for fd in loaded.fds():
-        kernel.close(fd)
+    assert_linux_loads(script)

@@ -2,12 +2,8 @@
 
 import pytest
 
-from pybpf import elf
 from pybpf.cli.pybpftrace import main
-from pybpf.kernel.errors import BpfError
-from pybpf.kernel.loader import load_object
-from pybpf.trace.compiler import compile_script
-from support.kernel import needs_kernel
+from support.kernel import assert_linux_loads, needs_kernel
 
 OUTPUT = {
     "block expression value": ('begin { print({ $x = 1; print("bob"); $x > 1 }); exit(); }', "bob\nfalse\n"),
@@ -75,15 +71,7 @@ def test_diagnostics(script, capsys):
 @pytest.mark.parametrize("name", ["block expression value", "pointer steps by its pointee", "address and dereference",
                                   "pre-increment in an expression", "let without a value is 0"])
 def test_linux_accepts(name):
-    from pybpf.kernel.linux import LinuxKernel
-
-    kernel = LinuxKernel()
-    try:
-        loaded = load_object(kernel, elf.load(compile_script(OUTPUT[name][0], cache=False).elf))
-    except BpfError as err:
-        pytest.fail(f"{err.args[0]}\n" + "\n".join(err.log.splitlines()[-8:]))
-    for fd in loaded.fds():
-        kernel.close(fd)
+    assert_linux_loads(OUTPUT[name][0])
 
 
 ENUMS = {

@@ -7,13 +7,9 @@ compiled and loaded on the running kernel by the one object loader
 
 import pytest
 
-from pybpf import elf
 from pybpf.cli.demo import SCRIPT as DEMO
-from pybpf.kernel.errors import BpfError
-from pybpf.kernel.loader import load_object
-from pybpf.trace.compiler import compile_script
 from support.bt_scripts import SCRIPTS
-from support.kernel import needs_kernel
+from support.kernel import assert_linux_loads, needs_kernel
 
 MORE = {
     "demo": DEMO,
@@ -35,12 +31,4 @@ CASES = {**{name: script for name, (script, _) in SCRIPTS.items()}, **MORE}
 @pytest.mark.kernel
 @pytest.mark.parametrize("name", CASES)
 def test_linux_accepts_the_generated_programs(name):
-    from pybpf.kernel.linux import LinuxKernel
-
-    kernel = LinuxKernel()
-    try:
-        loaded = load_object(kernel, elf.load(compile_script(CASES[name], cache=False).elf))
-    except BpfError as err:
-        pytest.fail(f"{err.args[0]}\n" + "\n".join(err.log.splitlines()[-8:]))
-    for fd in loaded.fds():
-        kernel.close(fd)
+    assert_linux_loads(CASES[name])

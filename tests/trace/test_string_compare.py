@@ -2,13 +2,10 @@
 
 import pytest
 
-from pybpf import elf
 from pybpf.api import verify_object
 from pybpf.cli.pybpftrace import main
-from pybpf.kernel.errors import BpfError
-from pybpf.kernel.loader import load_object
 from pybpf.trace.compiler import compile_script
-from support.kernel import needs_kernel
+from support.kernel import assert_linux_loads, needs_kernel
 
 THREE_COMMS = 'begin { if (__builtin_comm == comm() && __builtin_comm == comm && comm == comm()) { print(1); } }'
 
@@ -32,12 +29,4 @@ def test_comparisons_of_comms_verify_in_a_walk_a_byte():
 @needs_kernel
 @pytest.mark.kernel
 def test_linux_accepts_comparisons_of_comms():
-    from pybpf.kernel.linux import LinuxKernel
-
-    kernel = LinuxKernel()
-    try:
-        loaded = load_object(kernel, elf.load(compile_script(THREE_COMMS, cache=False).elf))
-    except BpfError as err:
-        pytest.fail(f"{err.args[0]}\n" + "\n".join(err.log.splitlines()[-4:]))
-    for fd in loaded.fds():
-        kernel.close(fd)
+    assert_linux_loads(THREE_COMMS)
