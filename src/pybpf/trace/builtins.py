@@ -570,9 +570,9 @@ class Str(Function):
     def result(self, analyser, call):
         if call.args and call.args[0].type is not None and call.args[0].type.kind == "str":
             return call.args[0].type
-        # config = { max_strlen = N } lowers the size; past 64 the strings (copied on the 512-byte BPF stack)
-        # would not fit: bpftrace keeps big ones in scratch maps (on_stack_limit), pybpftrace not yet.
-        longest = min(analyser.resources.config.get("max_strlen", STRLEN), STRLEN)
+        # config = { max_strlen = N } sets the size (64 by default, as bpftrace 0.17); a string bigger than
+        # on_stack_limit lives in scratch memory (scratch.py), as current bpftrace keeps it
+        longest = analyser.resources.config.get("max_strlen", STRLEN)
         size = longest
         if len(call.args) == 2:
             if not isinstance(call.args[1], ast.Integer):

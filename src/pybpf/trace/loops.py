@@ -8,6 +8,8 @@ pointers in the context on the caller's stack:
 
     ctx = { u64 returned; void *captured[n]; }
 
+A count/sum/min/max/avg map's value is folded over the CPUs' copies
+(percpu.read_all_cpus: the helper passes only this CPU's).
 `continue` returns 0 (the next entry), `break` 1 (stop); `return` and
 exit() set `returned` and stop, and the caller then returns from the
 program.  The verifier checks the callback as a subprogram of its caller.
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from . import ast
+from . import ast, percpu
 from .types import slot_size
 
 i8, i64 = ir.IntType(8), ir.IntType(64)
@@ -27,7 +29,7 @@ PTR = i8.as_pointer()
 def for_map(gen, s: ast.ForMap) -> None:
     layout = gen.layouts[s.map.name]
     captured = [gen.variables.get(key) or _outer_slot(gen, key) for key in s.captures]
-    ctx = gen.alloca_bytes(8 + 8 * len(captured))
+    ctx = gen.alloca_bytes(8 + 8 * len(captured), stack=True)  # the helper wants the callback's context there
     gen.b.store(gen.i64(0), gen.at(ctx, 0, i64))
     for i, slot in enumerate(captured):
         gen.b.store(slot, gen.at(ctx, 8 + 8 * i, PTR))
@@ -40,32 +42,35 @@ def for_map(gen, s: ast.ForMap) -> None:
 def _outer_slot(gen, key: str) -> ir.Value:
     size = slot_size(gen.resources.variables[key])
     slot = gen.variables[key] = gen.alloca_bytes(size)
-    ir.IRBuilder(gen.entry).call(gen.module.declare_intrinsic("llvm.memset", [PTR, i64]),
-                                 [slot, ir.Constant(i8, 0), gen.i64(size), ir.Constant(ir.IntType(1), 0)])
+    gen.zero_at_start(slot, size)
     return slot
 
 
 def _callback(gen, s: ast.ForMap, layout) -> ir.Function:
-    saved = gen.fn, gen.entry, gen.b, gen.variables, gen.loops, gen.callback_flag
+    saved = gen.variables, gen.loops, gen.callback_flag
     name = f"{gen.fn.name}_for_{len([f for f in gen.module.functions if '_for_' in f.name])}"
     fn = ir.Function(gen.module, ir.FunctionType(i64, [PTR] * 4), name)
     fn.linkage = "internal"
     _, key, value, ctx = fn.args
-    gen.fn, gen.entry = fn, fn.append_basic_block("entry")
-    body = fn.append_basic_block("body")
-    gen.b = ir.IRBuilder(body)
+    body, caller = gen.open_function(fn)
     gen.variables = {k: gen.b.load(gen.at(ctx, 8 + 8 * i, PTR)) for i, k in enumerate(s.captures)}
     gen.loops, gen.callback_flag = [None], gen.at(ctx, 0, i64)
     kv_type = gen.variable_type(s.variable)
     key_type, value_type = kv_type.items
     kv = gen.variable_slot(s.variable)
     gen.copy(kv, key, min(layout.key_size, slot_size(key_type)))
-    gen.copy(gen.at(kv, slot_size(key_type)), value, min(layout.value_size, slot_size(value_type)))
+    kind = gen.resources.maps[s.map.name].value.kind
+    if kind in percpu.CASTABLE:  # the helper passes this CPU's copy: fold them all, as bpftrace does
+        folded = percpu.read_all_cpus(gen, gen.map_ptr(s.map.name), key, kind,
+                                      percpu.possible_cpus(gen.resources.kernel))
+        gen.b.store(folded, gen.at(kv, slot_size(key_type), i64))
+    else:
+        gen.copy(gen.at(kv, slot_size(key_type)), value, min(layout.value_size, slot_size(value_type)))
     gen.block(s.body)
     if not gen.b.block.is_terminated:
         gen.b.ret(gen.i64(0))
-    ir.IRBuilder(gen.entry).branch(body)
-    gen.fn, gen.entry, gen.b, gen.variables, gen.loops, gen.callback_flag = saved
+    gen.close_function(body, caller)
+    gen.variables, gen.loops, gen.callback_flag = saved
     return fn
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import ast, composite
+from . import ast, composite, percpu
 from .builtins import FUNCTIONS, VARIABLES, division_warning
 from .config import resolve as resolve_config
 from .builtins_types import kernel_structs
@@ -172,6 +172,11 @@ class Analyser:
             info = self.resources.maps[declaration.name]
             if info.value is None and info.keys is None:
                 self.diagnostics.warning(declaration.span, f"Unused map: {declaration.name}")
+            elif declaration.kind in MAP_KINDS and info.value is not None and \
+                    not percpu.compatible(declaration.kind, info.value.is_aggregation):
+                self.diagnostics.error(declaration.span, "Incompatible map types. Type from declaration: "
+                                       f"{declaration.kind}. Type from value/key type: "
+                                       f"{percpu.NEEDED_KIND[info.value.is_aggregation]}")
         for info in self.resources.maps.values():
             if info.value is None:
                 info.value = INT64

@@ -1,0 +1,145 @@
+"""Aggregations in per-CPU maps, as current bpftrace keeps them: the BPF side and the user-space fold.
+
+bpftrace (bpfmap.cpp get_bpf_map_type, SizedType::NeedsPercpuMap) puts the
+value of count, sum, min, max, avg, stats, hist, lhist and tseries in a
+BPF_MAP_TYPE_PERCPU_HASH (LRU_PERCPU_HASH for a `let @m = percpulruhash(N)`
+map): a probe updates its own CPU's copy with plain loads and stores, no
+atomics and no sharing of cache lines between CPUs.  The other map values
+stay in shared maps; a declaration whose kind says otherwise is
+bpftrace's "Incompatible map types" error.
+
+Reading a count/sum/min/max/avg in an expression (`$x = @c + 1`) visits
+every CPU's copy with bpf_map_lookup_percpu_elem (irbuilderbpf.cpp
+CreatePerCpuMapAggElems); user space folds the copies of each element the
+same way when it prints, sorts, writes JSON (runtime.Session.entries).
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from functools import lru_cache
+
+from llvmlite import ir
+
+BPF_MAP_TYPE_HASH, BPF_MAP_TYPE_LRU_HASH = 1, 9
+BPF_MAP_TYPE_PERCPU_HASH, BPF_MAP_TYPE_PERCPU_ARRAY, BPF_MAP_TYPE_LRU_PERCPU_HASH = 5, 6, 10
+PER_CPU_TYPES = (BPF_MAP_TYPE_PERCPU_HASH, BPF_MAP_TYPE_PERCPU_ARRAY, BPF_MAP_TYPE_LRU_PERCPU_HASH)
+# (a declaration's kind, whether the value is an aggregation) -> the map type
+MAP_TYPES = {("hash", False): BPF_MAP_TYPE_HASH, ("lruhash", False): BPF_MAP_TYPE_LRU_HASH,
+             ("hash", True): BPF_MAP_TYPE_PERCPU_HASH, ("lruhash", True): BPF_MAP_TYPE_LRU_PERCPU_HASH,
+             ("percpuhash", True): BPF_MAP_TYPE_PERCPU_HASH, ("percpulruhash", True): BPF_MAP_TYPE_LRU_PERCPU_HASH}
+# bpftrace's spelling of the map type a value needs (for the "Incompatible map types" error)
+NEEDED_KIND = {False: "hash", True: "percpuhash"}
+CASTABLE = ("count", "sum", "min", "max", "avg")  # the aggregations an expression may read (IsCastableMapTy)
+
+M64 = (1 << 64) - 1
+i64 = ir.IntType(64)
+
+
+def map_type(kind: str, aggregation: bool) -> int:
+    """The BPF map type of a script map: its declared kind (hash for an undeclared one) and its value."""
+    return MAP_TYPES.get((kind, aggregation), MAP_TYPES[("hash", aggregation)])
+
+
+def compatible(kind: str, aggregation: bool) -> bool:
+    """bpftrace's bpf_map_types_compatible: hash/lruhash hold plain values, percpu(lru)hash aggregations."""
+    return kind.startswith("percpu") == aggregation
+
+
+@lru_cache(maxsize=None)
+def possible_cpus(kernel: str) -> int:
+    """How many CPU copies a per-CPU map has on the kernel a script compiles for (the bound of the BPF
+    loop that reads them): Linux's possible CPUs, or the virtual kernel's CPUs (one a host CPU)."""
+    if kernel == "linux":
+        from ..kernel.linux.kernel import possible_cpus as linux_possible
+        return linux_possible()
+    return os.cpu_count() or 1
+
+
+# -- BPF: reading a count/sum/min/max/avg in an expression -------------------------------------------------
+def read_all_cpus(gen, map_ptr: ir.Value, key: ir.Value, kind: str, cpus: int) -> ir.Value:
+    """The value of one element folded over the CPUs' copies, in BPF: a loop of at most `cpus` lookups
+    (bpf_map_lookup_percpu_elem), stopped by the first NULL (no such key, or past the last CPU).
+    count/sum add up; min/max keep the extreme of the copies that are set ({value, set}); avg adds the
+    totals and the counts ({total, count}) and divides once.  A missing element reads 0."""
+    entry = ir.IRBuilder(gen.entry)
+    cpu_slot, first, second = entry.alloca(i64), entry.alloca(i64), entry.alloca(i64)
+    for slot in (cpu_slot, first, second):
+        gen.b.store(gen.i64(0), slot)
+    test, body, found, done = (gen.new_block(n) for n in ("percpu_test", "percpu_lookup", "percpu_found",
+                                                          "percpu_done"))
+    gen.b.branch(test)
+    gen.b.position_at_end(test)
+    cpu = gen.b.load(cpu_slot)
+    gen.b.cbranch(gen.b.icmp_unsigned("<", cpu, gen.i64(cpus)), body, done)
+    gen.b.position_at_end(body)
+    copy = gen.helper("map_lookup_percpu_elem", [map_ptr, key, cpu])
+    gen.b.cbranch(gen.b.icmp_unsigned("!=", copy, gen.i64(0)), found, done)
+    gen.b.position_at_end(found)
+    place = gen.b.inttoptr(copy, gen.ptr)
+    value = gen.b.load(gen.at(place, 0, i64))
+    if kind in ("min", "max"):
+        is_set = gen.b.icmp_unsigned("!=", gen.b.load(gen.at(place, 8, i64)), gen.i64(0))
+        unset_yet = gen.b.icmp_unsigned("==", gen.b.load(second), gen.i64(0))
+        better = gen.b.icmp_signed("<" if kind == "min" else ">", value, gen.b.load(first))
+        with gen.b.if_then(gen.b.and_(is_set, gen.b.or_(unset_yet, better))):
+            gen.b.store(value, first)
+            gen.b.store(gen.i64(1), second)
+    else:
+        gen.b.store(gen.b.add(gen.b.load(first), value), first)
+        if kind == "avg":
+            gen.b.store(gen.b.add(gen.b.load(second), gen.b.load(gen.at(place, 8, i64))), second)
+    gen.b.store(gen.b.add(cpu, gen.i64(1)), cpu_slot)
+    gen.b.branch(test)
+    gen.b.position_at_end(done)
+    if kind != "avg":
+        return gen.b.load(first)
+    count = gen.b.load(second)
+    safe = gen.b.select(gen.b.icmp_unsigned("==", count, gen.i64(0)), gen.i64(1), count)
+    return gen.b.udiv(gen.b.load(first), safe)
+
+
+# -- user space: one value out of the copies ---------------------------------------------------------------
+def value_copies(bpf_map, value: bytes, value_size: int) -> int:
+    """How many per-CPU copies a value read from a map holds (1 but for per-CPU maps)."""
+    if getattr(bpf_map, "map_type", None) not in PER_CPU_TYPES:
+        return 1
+    return max(1, len(value) // ((value_size + 7) // 8 * 8))
+
+
+def fold(value: bytes, size: int, cpus: int, kind: str, aggregator: str = "none") -> bytes:
+    """One value out of a per-CPU map's copies (each 8-byte aligned), as bpftrace folds them
+    (util/reduce_value, stats.cpp, tseries.cpp): counts, sums and buckets add up; min/max take the
+    extreme of the copies that are set; avg/stats add totals and counts; a tseries bucket (`aggregator`:
+    its fourth argument) keeps the latest epoch of its copies and combines the copies of that epoch."""
+    slot = (size + 7) // 8 * 8
+    copies = [value[i * slot:i * slot + size] for i in range(cpus)]
+    if kind in ("min", "max"):
+        set_copies = [c for c in copies if struct.unpack_from("<q", c, 8)[0]] or copies[:1]
+        pick = min if kind == "min" else max
+        return pick(set_copies, key=lambda c: struct.unpack_from("<q", c)[0])
+    if kind == "tseries":
+        return _fold_tseries([struct.unpack("<qqQ", c) for c in copies], aggregator)
+    words = len(copies[0]) // 8
+    totals = [sum(struct.unpack_from("<q", c, 8 * w)[0] for c in copies) & (2**64 - 1) for w in range(words)]
+    return b"".join(t.to_bytes(8, "little") for t in totals)
+
+
+def _fold_tseries(states: list[tuple[int, int, int]], aggregator: str) -> bytes:
+    """{value, meta, epoch} copies of one bucket (tseries.cpp reduce_tseries_value): epoch 0 is a copy never
+    used; of the latest epoch's copies, sum and avg add value and meta, min/max keep the extreme value, and
+    with no aggregator the value with the latest timestamp (meta) wins."""
+    used = [s for s in states if s[2]]
+    if not used:
+        return struct.pack("<QQQ", *(word & M64 for word in states[0]))
+    latest = max(epoch for _, _, epoch in used)
+    value, meta, epoch = next(s for s in used if s[2] == latest)
+    for v, m, _ in [s for s in used if s[2] == latest][1:]:
+        if aggregator in ("sum", "avg"):
+            value, meta = value + v, meta + m
+        elif aggregator in ("min", "max"):
+            value = (min if aggregator == "min" else max)(value, v)
+        elif m > meta:
+            value, meta = v, m
+    return struct.pack("<QQQ", value & M64, meta & M64, epoch)
