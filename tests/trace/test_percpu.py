@@ -94,3 +94,30 @@ def error_of(script: str) -> str:
 def test_a_declaration_of_the_wrong_kind_is_bpftraces_error(script, declared, needed):
     assert f"ERROR: Incompatible map types. Type from declaration: {declared}. Type from value/key type: " \
            f"{needed}" in error_of(script)
+
+
+@pytest.mark.parametrize("script, error", [
+    ("BEGIN { @y = count(); @x = @y; }",
+     "stdin:1:23-30: ERROR: Map value 'count_t' cannot be assigned from one map to another. The function that "
+     "returns this type must be called directly e.g. `@x = count();`.\nBEGIN { @y = count(); @x = @y; }\n"
+     "                      ~~~~~~~\nHINT: Add a cast to integer if you want the value of the aggregate, e.g. "
+     "`@x = (int64)@y;`."),
+    ("BEGIN { @x = 1; @y = stats(5); @x = @y; }",
+     "stdin:1:32-39: ERROR: Map value 'stats_t' cannot be assigned from one map to another. The function that "
+     "returns this type must be called directly e.g. `@x = stats(arg2);`.\n"
+     "BEGIN { @x = 1; @y = stats(5); @x = @y; }\n                               ~~~~~~~"),
+    ("BEGIN { @b = hist(1); $x = @b; }",
+     "stdin:1:23-30: ERROR: Value 'hist_t' cannot be assigned to a scratch variable.\n"
+     "BEGIN { @b = hist(1); $x = @b; }\n                      ~~~~~~~"),
+])
+def test_an_aggregation_read_whole_follows_bpftraces_assignment_rules(script, error):
+    """type_resolver.cpp is_valid_assignment, with its messages (tests/type_checker.cpp)."""
+    assert error in error_of(script)
+
+
+@pytest.mark.parametrize("kernel", [[], pytest.param(["--kernel", "linux"], marks=[needs_kernel, pytest.mark.kernel])])
+def test_a_count_read_whole_goes_into_integers_and_variables(kernel, capsys):
+    script = ('BEGIN { @a = 1; @b = count(); @b = count(); @a = @b; $v = @b; @c = (uint64)@b; @m = min(-5); '
+              '@v = avg(-4); @v = avg(-8); printf("%d %d %d %d\\n", $v, @c + 1, @m, @v); exit(); }')
+    assert main([*kernel, "--no-cache", "-e", script]) == 0
+    assert capsys.readouterr().out.splitlines()[:5] == ["2 3 -5 -6", "", "", "@a: 2", "@b: 2"]

@@ -35,12 +35,15 @@ def test_small_buffers_stay_on_the_stack():
                        'bytes"; printf("%s\\n", $s); exit(); }') is None
 
 
-def test_on_stack_limit_0_puts_every_buffer_in_scratch_memory(capsys):
-    """bpftrace's runtime tests (call: on_stack_limit = 0 ...) with map keys, tuples, loops and deletes."""
+@pytest.mark.parametrize("kernel", [[], LINUX])
+def test_on_stack_limit_0_puts_every_buffer_in_scratch_memory(kernel, capsys):
+    """bpftrace's runtime tests (call: on_stack_limit = 0 ...) with map keys, tuples, loops, deletes and a
+    count read in BPF; the loop's callback has its own scratch regions after its caller's."""
     script = ('config = { on_stack_limit = 0 } begin { @x[1, 2] = 1; @x[2, 1] = 2; delete(@x[1, 2]); '
-              '$t = (1, (2, "XXXX")); print($t); $y = "YY"; for ($kv : @x) { print(($kv, $y)); } exit() }')
-    assert main(["--no-cache", "-e", script]) == 0
-    assert capsys.readouterr().out == '(1, (2, XXXX))\n(((2, 1), 2), YY)\n\n\n@x[2, 1]: 2\n'
+              '$t = (1, (2, "XXXX")); print($t); $y = "YY"; for ($kv : @x) { $z = ($kv, $y); print($z); } '
+              '@c = count(); @c = count(); printf("%d %s\\n", @c, $y); exit() }')
+    assert main([*kernel, "--no-cache", "-e", script]) == 0
+    assert capsys.readouterr().out == '(1, (2, XXXX))\n(((2, 1), 2), YY)\n2 YY\n\n\n@c: 2\n@x[2, 1]: 2\n'
 
 
 def trace_greet(script: str, name: str) -> str:

@@ -8,7 +8,8 @@ atomics and no sharing of cache lines between CPUs.  The other map values
 stay in shared maps; a declaration whose kind says otherwise is
 bpftrace's "Incompatible map types" error.
 
-Reading a count/sum/min/max/avg in an expression (`$x = @c + 1`) visits
+Reading a count/sum/min/max/avg in an expression (`$x = @c + 1`; `@x =
+@c` only into a map of integers, bpftrace's is_valid_assignment) visits
 every CPU's copy with bpf_map_lookup_percpu_elem (irbuilderbpf.cpp
 CreatePerCpuMapAggElems); user space folds the copies of each element the
 same way when it prints, sorts, writes JSON (runtime.Session.entries).
@@ -21,6 +22,8 @@ import struct
 from functools import lru_cache
 
 from llvmlite import ir
+
+from . import ast
 
 BPF_MAP_TYPE_HASH, BPF_MAP_TYPE_LRU_HASH = 1, 9
 BPF_MAP_TYPE_PERCPU_HASH, BPF_MAP_TYPE_PERCPU_ARRAY, BPF_MAP_TYPE_LRU_PERCPU_HASH = 5, 6, 10
@@ -35,6 +38,38 @@ CASTABLE = ("count", "sum", "min", "max", "avg")  # the aggregations an expressi
 
 M64 = (1 << 64) - 1
 i64 = ir.IntType(64)
+
+# What bpftrace's messages suggest calling for each aggregation (type_resolver.cpp AGGREGATE_HINTS)
+AGGREGATE_HINTS = {"count": "count()", "sum": "sum(retval)", "min": "min(retval)", "max": "max(retval)",
+                   "avg": "avg(retval)", "hist": "hist(retval)", "lhist": "lhist(rand %10, 0, 10, 1)",
+                   "tseries": "tseries(rand %10, 10s, 1)", "stats": "stats(arg2)"}
+
+
+def check_copy(analyser, s) -> bool:
+    """bpftrace's is_valid_assignment for `@x = @agg` and `$x = @agg` (an aggregation's map read whole):
+    a count/sum/min/max/avg may go into a variable or into a map that already holds integers, its value
+    folded over the CPUs; anything else is bpftrace's error at the statement.  True when it reported one."""
+    if s.op or not isinstance(s.value, ast.Map):
+        return False
+    info = analyser.resources.maps.get(s.value.name)
+    aggregation = info.value if info is not None else None
+    if aggregation is None or not aggregation.is_aggregation:
+        return False
+    castable = aggregation.kind in CASTABLE
+    if isinstance(s.target, ast.Variable):
+        if not castable:
+            analyser.diagnostics.error(s.span, f"Value '{aggregation}' cannot be assigned to a scratch variable.")
+        return not castable
+    target = analyser.resources.maps.get(s.target.name)
+    current = target.value if target is not None else None
+    if castable and current is not None and current.is_int:
+        return False
+    hints = [f"Add a cast to integer if you want the value of the aggregate, e.g. `{s.target.name} = "
+             f"(int64){s.value.name};`."] if castable else []
+    analyser.diagnostics.error(s.span, f"Map value '{aggregation}' cannot be assigned from one map to another. "
+                                       "The function that returns this type must be called directly e.g. "
+                                       f"`{s.target.name} = {AGGREGATE_HINTS[aggregation.kind]};`.", *hints)
+    return True
 
 
 def map_type(kind: str, aggregation: bool) -> int:

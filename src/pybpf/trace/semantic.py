@@ -298,6 +298,8 @@ class Analyser:
             self.diagnostics.error(cond.span, f"Invalid condition in {where}: {kind_name(cond.type)}")
 
     def assign(self, s: ast.Assign) -> None:
+        if percpu.check_copy(self, s):  # `@x = @count_map`: bpftrace's rules for aggregations read whole
+            return
         value = self.expr(s.value)
         if s.op:  # @x += e is @x = @x + e, and for a map a sum when nothing else was assigned
             if not value.is_int:
