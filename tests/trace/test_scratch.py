@@ -80,3 +80,38 @@ def test_long_strings_compare_and_print_in_json(kernel, capsys):
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     maps = {name: value for r in records if r["type"] == "map" for name, value in r["data"].items()}
     assert maps == {"@same": True, "@t": [LONG[:400], LONG[:400]]}
+
+
+MANY_MAPS = "BEGIN { " + " ".join(f"@m{i}[{i}] = count(); @s{i} = sum({i});" for i in range(20)) + " exit(); }"
+
+
+def test_a_probe_whose_stack_buffers_would_pass_512_bytes_keeps_them_all_in_scratch_memory():
+    """Each map touched needs a key and an initial value on the stack: 40 maps in one probe would stop the
+    process in LLVM ("Looks like the BPF stack limit is exceeded"); generated again with on_stack_limit 0."""
+    scratch = scratch_map(MANY_MAPS)
+    assert scratch is not None and scratch.value_size >= 40 * 16
+
+
+@pytest.mark.parametrize("kernel", [[], LINUX])
+def test_many_maps_in_one_probe_run(kernel, capsys):
+    assert main([*kernel, "--no-cache", "-e", MANY_MAPS]) == 0
+    out = capsys.readouterr().out
+    assert all(f"@m{i}[{i}]: 1\n" in out and f"@s{i}: {i}\n" in out for i in range(20))
+
+
+def test_a_max_strlen_past_a_scratch_element_is_an_error_at_str(capsys):
+    assert main(["--no-cache", "-e", 'config = { max_strlen = 40000 } BEGIN { printf("%s", str(0)); }']) != 0
+    assert "stdin:1:54-60: ERROR: str: max_strlen 40000 is more than the 32768 bytes a per-CPU scratch buffer " \
+           "holds" in capsys.readouterr().err
+
+
+def test_a_value_too_big_for_stack_and_scratch_is_an_error_not_a_crash(capsys):
+    """A 32768-byte string fits a scratch element, its printf record (8 bytes more) does not."""
+    assert main(["--no-cache", "-e", 'config = { max_strlen = 32768 } BEGIN { printf("%s", str(0)); }']) != 0
+    assert "ERROR: a value of 32776 bytes fits neither the 512-byte BPF stack nor a per-CPU scratch buffer " \
+           "(32768 bytes): lower max_strlen" in capsys.readouterr().err
+
+
+def test_buffers_past_the_bpf_stack_go_to_scratch_memory_whatever_on_stack_limit_says():
+    scratch = scratch_map('config = { max_strlen = 1000; on_stack_limit = 4096 } BEGIN { printf("%s", str(0)); }')
+    assert scratch is not None and scratch.value_size >= 1000

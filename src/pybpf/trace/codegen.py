@@ -18,13 +18,14 @@ from dataclasses import dataclass
 
 from llvmlite import ir
 
+from ..errors import PybpfError
 from ..helpers import helper_id
 from . import ast, composite, percpu, string_loops
 from .builtins import ACTIONS, FUNCTIONS, VARIABLES
 from .probes import program_names, providers
 from .semantic import MapInfo, Resources
 from .loops import add_btf_functions, for_map
-from .scratch import Scratch
+from .scratch import BPF_STACK, ELEMENT_MAX, Scratch
 from .types import pointee_size, slot_offset, slot_size, tuple_of
 
 DATA_LAYOUT = "e-m:e-p:64:64-i64:64-i128:128-n32:64-S128"
@@ -36,6 +37,7 @@ MAP_ENTRIES = 4096
 RINGBUF_SIZE = 1 << 20
 RINGBUF_MAP, START_MAP, EXIT_MAP = "ringbuf", "start_time", "exiting"
 BIG_COPY = 512  # bytes: a bigger memset/memcpy is a helper call
+STACK_BUDGET = 448  # bytes of stack buffers in a function past which they all go to scratch memory (of 512)
 STATE_SIZE = {"min": 16, "max": 16, "avg": 16, "stats": 16, "count": 8, "sum": 8, "hist": 8, "lhist": 8,
               "tseries": 24}
 
@@ -67,7 +69,7 @@ class MapLayout:
 
 
 class Gen:
-    def __init__(self, program: ast.Program, resources: Resources):
+    def __init__(self, program: ast.Program, resources: Resources, on_stack_limit: int | None = None):
         self.program, self.resources = program, resources
         self.module = ir.Module("pybpftrace")
         self.module.triple, self.module.data_layout = TRIPLE, DATA_LAYOUT
@@ -87,7 +89,9 @@ class Gen:
         licence.section = "license"
         self.programs: list[tuple[str, ast.AttachPoint]] = []
         self.resolver = resources.structs  # struct names -> types (a pointer's target named before its body)
-        self.scratch = Scratch(self, resources.config.get("on_stack_limit", 32))
+        self.scratch = Scratch(self, resources.config.get("on_stack_limit", 32) if on_stack_limit is None
+                               else on_stack_limit)
+        self.stack_bytes = self.stack_peak = 0  # the current function's stack buffers; the most of any
         self.fn: ir.Function | None = None  # the function being generated, its blocks and builders:
         self.entry: ir.Block | None = None  # stack slots
         self.prologue: ir.IRBuilder | None = None  # run once before the body (open_function)
@@ -145,8 +149,8 @@ class Gen:
         """A function's blocks: entry (its stack slots), prologue (its scratch memory's addresses and the
         zeroing of its variables, run once), then the body, where self.b is left.  Returns the body and
         what close_function restores (a loop callback is made in the middle of its caller)."""
-        saved = self.fn, self.entry, self.prologue, self.b, self.exit_key, self.scratch.enter()
-        self.fn, self.exit_key = fn, None
+        saved = self.fn, self.entry, self.prologue, self.b, self.exit_key, self.stack_bytes, self.scratch.enter()
+        self.fn, self.exit_key, self.stack_bytes = fn, None, 0
         self.entry = fn.append_basic_block("entry")
         self.prologue = ir.IRBuilder(fn.append_basic_block("prologue"))
         body = fn.append_basic_block("body")
@@ -158,7 +162,7 @@ class Gen:
         ir.IRBuilder(self.entry).branch(self.fn.blocks[1])  # the prologue's first block
         self.prologue.branch(body)
         if saved is not None:
-            self.fn, self.entry, self.prologue, self.b, self.exit_key, scratch = saved
+            self.fn, self.entry, self.prologue, self.b, self.exit_key, self.stack_bytes, scratch = saved
             self.scratch.leave(scratch)
 
     # -- pieces builtins use ------------------------------------------------------------
@@ -173,6 +177,11 @@ class Gen:
         it is bigger than on_stack_limit (scratch.py) and the caller does not need the stack."""
         if not stack and self.scratch.wants(size):
             return self.scratch.region(size)
+        if size > BPF_STACK:  # LLVM's BPF target would stop the process
+            raise PybpfError(f"a value of {size} bytes fits neither the {BPF_STACK}-byte BPF stack nor a per-CPU "
+                             f"scratch buffer ({ELEMENT_MAX} bytes): lower max_strlen")
+        self.stack_bytes += (max(size, 1) + 7) // 8 * 8
+        self.stack_peak = max(self.stack_peak, self.stack_bytes)
         builder = ir.IRBuilder(self.entry)
         buffer = builder.alloca(ir.ArrayType(i8, max(size, 1)))
         buffer.align = 8
@@ -428,7 +437,7 @@ class Gen:
             self.block(call.body)
             call = call.value
         if isinstance(call, ast.Call) and call.type.is_aggregation:
-            self.aggregate(target, call)
+            percpu.aggregate(self, target, call)
             return
         value = self.expr(s.value)
         if s.op:
@@ -490,60 +499,6 @@ class Gen:
         value = self.b.load(slot)
         with self.if_nonnull(value):
             body(self.b.inttoptr(value, PTR))
-
-    def aggregate(self, target: ast.Map, call: ast.Call) -> None:
-        if hasattr(FUNCTIONS[call.name], "aggregate"):  # an aggregation with its own code (tseries)
-            FUNCTIONS[call.name].aggregate(self, target, call)
-            return
-        kind = call.type.kind
-        arg = self.expr(call.args[0]) if call.args else self.i64(1)
-        bucket = None
-        if kind == "hist":
-            bucket = self.log2_bucket(arg, *call.type.params)
-        elif kind == "lhist":
-            bucket = self.linear_bucket(arg, *call.type.params)
-        key = self.map_key(target, bucket)
-
-        def update(value: ir.Value) -> None:  # this CPU's copy: plain loads and stores
-            first, second = self.at(value, 0, i64), self.at(value, 8, i64)
-            if kind in ("count", "sum", "hist", "lhist"):
-                self.b.store(self.b.add(self.b.load(first), arg if kind == "sum" else self.i64(1)), first)
-            elif kind in ("avg", "stats"):
-                self.b.store(self.b.add(self.b.load(first), arg), first)
-                self.b.store(self.b.add(self.b.load(second), self.i64(1)), second)
-            else:  # min, max: {value, set}
-                unset = self.b.icmp_unsigned("==", self.b.load(second), self.i64(0))
-                better = self.b.icmp_signed("<" if kind == "min" else ">", arg, self.b.load(first))
-                with self.b.if_then(self.b.or_(unset, better)):
-                    self.b.store(arg, first)
-                    self.b.store(self.i64(1), second)
-
-        self.lookup_or_init(target, key, update)
-
-    def log2_bucket(self, value: ir.Value, k: int = 0) -> ir.Value:
-        """hist(n, k)'s bucket, as bpftrace's log2(): 0 for negatives, n + 1 for n < 2^k, else
-        1 + ((l - k + 1) << k | the k bits after the leftmost 1) with l = floor(log2(n))."""
-        n, log = value, self.i64(0)
-        for shift in (32, 16, 8, 4, 2, 1):
-            big = self.b.icmp_unsigned(">=", n, self.i64(1 << shift))
-            n = self.b.select(big, self.b.lshr(n, self.i64(shift)), n)
-            log = self.b.select(big, self.b.add(log, self.i64(shift)), log)
-        mask = (1 << k) - 1
-        shift = self.b.sub(log, self.i64(k))
-        safe_shift = self.b.select(self.b.icmp_signed("<", shift, self.i64(0)), self.i64(0), shift)
-        low_bits = self.b.and_(self.b.lshr(value, safe_shift), self.i64(mask))
-        index = self.b.add(self.b.add(self.b.shl(self.b.add(shift, self.i64(1)), self.i64(k)), low_bits),
-                           self.i64(1))
-        index = self.b.select(self.b.icmp_signed("<=", value, self.i64(mask)), self.b.add(value, self.i64(1)),
-                              index)
-        return self.b.select(self.b.icmp_signed("<", value, self.i64(0)), self.i64(0), index)
-
-    def linear_bucket(self, value: ir.Value, low: int, high: int, step: int) -> ir.Value:
-        """lhist()'s bucket: 0 below min, (max - min) / step + 1 at or above max, else 1 + (v - min) / step."""
-        inside = self.b.add(self.b.udiv(self.b.sub(value, self.i64(low)), self.i64(step)), self.i64(1))
-        top = self.b.select(self.b.icmp_signed(">=", value, self.i64(high)), self.i64((high - low) // step + 1),
-                            inside)
-        return self.b.select(self.b.icmp_signed("<", value, self.i64(low)), self.i64(0), top)
 
     # -- expressions -------------------------------------------------------------------------
     def expr(self, e: ast.Expr) -> ir.Value:
@@ -811,5 +766,13 @@ class Gen:
 
 
 def generate(program: ast.Program, resources: Resources) -> tuple[ir.Module, list[tuple[str, ast.AttachPoint]]]:
+    """The module and its programs.  A function whose stack buffers come near the 512-byte BPF stack (many
+    maps touched in one probe: each key and initial value a buffer) is generated again with every buffer
+    in scratch memory (on_stack_limit 0), as bpftrace's error advises: LLVM's BPF target would stop the
+    process with "Looks like the BPF stack limit is exceeded"."""
     gen = Gen(program, resources)
-    return gen.generate(), gen.programs
+    module = gen.generate()
+    if gen.stack_peak > STACK_BUDGET and gen.scratch.limit > 0:
+        gen = Gen(program, resources, on_stack_limit=0)
+        module = gen.generate()
+    return module, gen.programs

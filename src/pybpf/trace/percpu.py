@@ -24,6 +24,7 @@ from functools import lru_cache
 from llvmlite import ir
 
 from . import ast
+from .builtins import FUNCTIONS
 
 BPF_MAP_TYPE_HASH, BPF_MAP_TYPE_LRU_HASH = 1, 9
 BPF_MAP_TYPE_PERCPU_HASH, BPF_MAP_TYPE_PERCPU_ARRAY, BPF_MAP_TYPE_LRU_PERCPU_HASH = 5, 6, 10
@@ -92,12 +93,70 @@ def possible_cpus(kernel: str) -> int:
     return os.cpu_count() or 1
 
 
+# -- BPF: updating an aggregation ----------------------------------------------------------------------
+def aggregate(gen, target: ast.Map, call: ast.Call) -> None:
+    """`@m[k] = count()` ...: this CPU's copy of the element updated with plain loads and stores (created
+    zeroed first); hist/lhist add the bucket to the key; an aggregation with its own code (tseries) runs it."""
+    if hasattr(FUNCTIONS[call.name], "aggregate"):  # an aggregation with its own code (tseries)
+        FUNCTIONS[call.name].aggregate(gen, target, call)
+        return
+    kind = call.type.kind
+    arg = gen.expr(call.args[0]) if call.args else gen.i64(1)
+    bucket = None
+    if kind == "hist":
+        bucket = log2_bucket(gen, arg, *call.type.params)
+    elif kind == "lhist":
+        bucket = linear_bucket(gen, arg, *call.type.params)
+    key = gen.map_key(target, bucket)
+
+    def update(value: ir.Value) -> None:
+        first, second = gen.at(value, 0, i64), gen.at(value, 8, i64)
+        if kind in ("count", "sum", "hist", "lhist"):
+            gen.b.store(gen.b.add(gen.b.load(first), arg if kind == "sum" else gen.i64(1)), first)
+        elif kind in ("avg", "stats"):
+            gen.b.store(gen.b.add(gen.b.load(first), arg), first)
+            gen.b.store(gen.b.add(gen.b.load(second), gen.i64(1)), second)
+        else:  # min, max: {value, set}
+            unset = gen.b.icmp_unsigned("==", gen.b.load(second), gen.i64(0))
+            better = gen.b.icmp_signed("<" if kind == "min" else ">", arg, gen.b.load(first))
+            with gen.b.if_then(gen.b.or_(unset, better)):
+                gen.b.store(arg, first)
+                gen.b.store(gen.i64(1), second)
+
+    gen.lookup_or_init(target, key, update)
+
+
+def log2_bucket(gen, value: ir.Value, k: int = 0) -> ir.Value:
+    """hist(n, k)'s bucket, as bpftrace's log2(): 0 for negatives, n + 1 for n < 2^k, else
+    1 + ((l - k + 1) << k | the k bits after the leftmost 1) with l = floor(log2(n))."""
+    n, log = value, gen.i64(0)
+    for shift in (32, 16, 8, 4, 2, 1):
+        big = gen.b.icmp_unsigned(">=", n, gen.i64(1 << shift))
+        n = gen.b.select(big, gen.b.lshr(n, gen.i64(shift)), n)
+        log = gen.b.select(big, gen.b.add(log, gen.i64(shift)), log)
+    mask = (1 << k) - 1
+    shift = gen.b.sub(log, gen.i64(k))
+    safe_shift = gen.b.select(gen.b.icmp_signed("<", shift, gen.i64(0)), gen.i64(0), shift)
+    low_bits = gen.b.and_(gen.b.lshr(value, safe_shift), gen.i64(mask))
+    index = gen.b.add(gen.b.add(gen.b.shl(gen.b.add(shift, gen.i64(1)), gen.i64(k)), low_bits), gen.i64(1))
+    index = gen.b.select(gen.b.icmp_signed("<=", value, gen.i64(mask)), gen.b.add(value, gen.i64(1)), index)
+    return gen.b.select(gen.b.icmp_signed("<", value, gen.i64(0)), gen.i64(0), index)
+
+
+def linear_bucket(gen, value: ir.Value, low: int, high: int, step: int) -> ir.Value:
+    """lhist()'s bucket: 0 below min, (max - min) / step + 1 at or above max, else 1 + (v - min) / step."""
+    inside = gen.b.add(gen.b.udiv(gen.b.sub(value, gen.i64(low)), gen.i64(step)), gen.i64(1))
+    top = gen.b.select(gen.b.icmp_signed(">=", value, gen.i64(high)), gen.i64((high - low) // step + 1), inside)
+    return gen.b.select(gen.b.icmp_signed("<", value, gen.i64(low)), gen.i64(0), top)
+
+
 # -- BPF: reading a count/sum/min/max/avg in an expression -------------------------------------------------
 def read_all_cpus(gen, map_ptr: ir.Value, key: ir.Value, kind: str, cpus: int) -> ir.Value:
     """The value of one element folded over the CPUs' copies, in BPF: a loop of at most `cpus` lookups
     (bpf_map_lookup_percpu_elem), stopped by the first NULL (no such key, or past the last CPU).
     count/sum add up; min/max keep the extreme of the copies that are set ({value, set}); avg adds the
-    totals and the counts ({total, count}) and divides once.  A missing element reads 0."""
+    totals and the counts ({total, count}) and divides once, the total signed (bpftrace: -12 / 3 is -4).
+    A missing element reads 0."""
     entry = ir.IRBuilder(gen.entry)
     cpu_slot, first, second = entry.alloca(i64), entry.alloca(i64), entry.alloca(i64)
     for slot in (cpu_slot, first, second):
@@ -130,9 +189,11 @@ def read_all_cpus(gen, map_ptr: ir.Value, key: ir.Value, kind: str, cpus: int) -
     gen.b.position_at_end(done)
     if kind != "avg":
         return gen.b.load(first)
-    count = gen.b.load(second)
+    count, total = gen.b.load(second), gen.b.load(first)
     safe = gen.b.select(gen.b.icmp_unsigned("==", count, gen.i64(0)), gen.i64(1), count)
-    return gen.b.udiv(gen.b.load(first), safe)
+    negative = gen.b.icmp_signed("<", total, gen.i64(0))  # a signed total, as user space prints it:
+    magnitude = gen.b.udiv(gen.b.select(negative, gen.b.neg(total), total), safe)  # BPF divides unsigned
+    return gen.b.select(negative, gen.b.neg(magnitude), magnitude)
 
 
 # -- user space: one value out of the copies ---------------------------------------------------------------

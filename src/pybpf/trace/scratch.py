@@ -27,6 +27,7 @@ from llvmlite import ir
 BPF_MAP_TYPE_PERCPU_ARRAY = 6
 SCRATCH_MAP = "scratch"
 ELEMENT_MAX = 32768  # PCPU_MIN_UNIT_SIZE: the largest value of a per-CPU map
+BPF_STACK = 512
 
 i32, i64 = ir.IntType(32), ir.IntType(64)
 
@@ -42,8 +43,9 @@ class Scratch:
         self.bail: ir.Block | None = None
 
     def wants(self, size: int) -> bool:
-        """Whether a buffer of `size` bytes goes here rather than on the stack."""
-        return self.limit < size <= ELEMENT_MAX
+        """Whether a buffer of `size` bytes goes here rather than on the stack: past on_stack_limit, or past
+        the 512-byte BPF stack whatever the limit says."""
+        return min(self.limit, BPF_STACK) < size <= ELEMENT_MAX
 
     def new_program(self) -> None:
         self.fills = []
