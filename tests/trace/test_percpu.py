@@ -17,7 +17,8 @@ PERCPU_HASH, HASH, LRU_PERCPU_HASH, LRU_HASH = 5, 1, 10, 9
 # profile fires on every CPU; exit() stops every probe but END, so END's reads in BPF and the maps printed
 # after it see the same counts
 EVERY_CPU = ('profile:hz:397 { @c[cpu] = count(); @t = count(); @s = sum(cpu + 1); @mx = max(cpu); '
-             '@mn = min(cpu); @a = avg(10); @plain[cpu] = 1; } interval:ms:300 { exit(); } '
+             '@mn = min(cpu); @a = avg(10); @l = lhist(cpu, 0, 64, 1); @st = stats(cpu); @plain[cpu] = 1; } '
+             'interval:ms:300 { exit(); } '
              'END { printf("%d %d %d %d %d\\n", @t, @s, @mx, @mn, @a); '
              'for ($kv : @c) { printf("cpu %d %d\\n", $kv.0, $kv.1); } }')
 
@@ -44,7 +45,8 @@ def run_every_cpu(capsys, *kernel: str) -> tuple[list[str], dict]:
     assert main([*kernel, "--no-cache", "-f", "json", "-e", EVERY_CPU]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     printed = "".join(line["data"] for line in lines if line["type"] == "printf").splitlines()
-    maps = {name: value for line in lines if line["type"] == "map" for name, value in line["data"].items()}
+    maps = {name: value for line in lines if line["type"] in ("map", "hist", "stats")
+            for name, value in line["data"].items()}
     return printed, maps
 
 
@@ -55,6 +57,8 @@ def check_every_cpu(printed: list[str], maps: dict, cpus: int) -> None:
     assert maps["@t"] == total and maps["@a"] == 10
     assert maps["@s"] == sum((cpu + 1) * n for cpu, n in per_cpu.items())
     assert (maps["@mn"], maps["@mx"]) == (0, cpus - 1)
+    assert {b["min"]: b["count"] for b in maps["@l"] if b["count"]} == per_cpu  # lhist buckets: each CPU's
+    assert (maps["@st"]["count"], maps["@st"]["total"]) == (total, sum(cpu * n for cpu, n in per_cpu.items()))
     assert printed[0] == f"{total} {maps['@s']} {cpus - 1} 0 10"  # read in BPF: every CPU's copy
     assert sorted(printed[1:]) == sorted(f"cpu {cpu} {n}" for cpu, n in per_cpu.items())  # for ($kv : @c)
 

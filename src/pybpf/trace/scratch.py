@@ -9,9 +9,11 @@ are one BPF_MAP_TYPE_PERCPU_ARRAY map, `scratch`, whose value is every
 region a program needs, back to back (8-aligned).  Each allocation site
 has its own region, as an alloca has its own stack slot, and a program's
 loop callbacks get regions after its own (the caller's are live while a
-callback runs).  Programs run one at a time on a CPU, so the programs of
-a script share the map: its value is as big as the biggest program's
-regions.  A value is at most 32 KiB (PCPU_MIN_UNIT_SIZE): more regions go
+callback runs).  Programs run one at a time on a CPU (Linux does not nest
+kprobe/tracepoint programs; an NMI-driven perf event program may interrupt
+one, as it may bpftrace's buffers), so the programs of a script share the
+map: its value is as big as the biggest program's regions.  Past the
+512-byte stack a buffer comes here whatever on_stack_limit says.  A value is at most 32 KiB (PCPU_MIN_UNIT_SIZE): more regions go
 into the next element.
 
 A function finds its elements once, in its prologue (between the stack
