@@ -4,7 +4,7 @@
 
 The bpftrace repository is not part of pybpf: point this at a checkout.
 Selected are the PROG tests whose probes are only BEGIN, END, interval and
-profile and that need nothing else of the host (no REQUIRES, REQUIRES_FEATURE,
+profile and that need nothing else of the host (no REQUIRES, REQUIRES_FEATURE but those `--features` names,
 BEFORE/AFTER, SETUP, NEW_PIDNS or other architectures).  Each runs as the
 suite's own runner runs it (`CMD -e 'PROG'`, `-q -f json` for JSON
 expectations, ENV set, SIGINT at TIMEOUT counted from the tracer's
@@ -59,6 +59,7 @@ class Test:
     directives: set[str] = field(default_factory=set)
     arch: list[str] = field(default_factory=list)
     after: str = ""
+    features: set[str] = field(default_factory=set)  # REQUIRES_FEATURE names
 
 
 def parse_suite(path: Path) -> list[Test]:
@@ -106,11 +107,15 @@ def parse_suite(path: Path) -> list[Test]:
             current.arch = value.split("|")
         elif key == "AFTER":
             current.after = value
+        elif key == "REQUIRES_FEATURE":
+            current.features.update(value.split())
     return tests
 
 
-def selected(test: Test, kernel: str = "virtual", testprogs: set[str] | None = None) -> str | None:
-    """Why a test is out of scope, or None if it is in (`testprogs`: the test programs built for AFTER)."""
+def selected(test: Test, kernel: str = "virtual", testprogs: set[str] | None = None,
+             features: frozenset[str] = frozenset()) -> str | None:
+    """Why a test is out of scope, or None if it is in (`testprogs`: the test programs built for AFTER;
+    `features`: the REQUIRES_FEATURE names to take as present)."""
     if not test.prog:
         return "RUN (command-line) test"
     if (LINUX_KERNEL_PROBE if kernel == "linux" else KERNEL_PROBE).search(test.prog):
@@ -121,6 +126,8 @@ def selected(test: Test, kernel: str = "virtual", testprogs: set[str] | None = N
         if missing:
             return f"testprog {missing[0]} not built"
         excluding.discard("AFTER")
+    if test.features and test.features <= features:
+        excluding.discard("REQUIRES_FEATURE")
     hit = sorted(test.directives & excluding)
     if hit:
         return f"needs {hit[0]}"
@@ -258,6 +265,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="build the suite's test programs here and select the tests with an AFTER command")
     parser.add_argument("--filter", default=None, metavar="REGEX",
                         help="only the selected tests whose SUITE.NAME matches REGEX (as the suite's own --filter)")
+    parser.add_argument("--features", default="", metavar="F1,F2",
+                        help="select the tests whose every REQUIRES_FEATURE is listed here (`--info` names, "
+                             "e.g. lookup_percpu_elem)")
     args = parser.parse_args(argv)
     if args.bpftrace is None:
         args.bpftrace = f"{sys.executable} -m pybpf.cli.pybpftrace" + (" --kernel linux" if args.kernel == "linux"
@@ -269,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
               for test in parse_suite(path)]
     testprogs = build_testprogs(suites, args.runtime, args.testprogs) if args.testprogs else None
     for test in suites:
-        why = selected(test, args.kernel, testprogs)
+        why = selected(test, args.kernel, testprogs, frozenset(filter(None, args.features.split(","))))
         if not why and args.filter and not re.search(args.filter, f"{test.suite}.{test.name}"):
             why = "filtered out"
         if why:

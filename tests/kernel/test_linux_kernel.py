@@ -201,10 +201,11 @@ def test_a_pybpftrace_begin_probe_runs_on_linux(kernel):
     try:
         links = [kernel.link_create(loaded.prog_fds[name], "oneshot:BEGIN") for name, _ in compiled.programs]
         assert kernel.trigger("BEGIN") == 1
-        values = {name: kernel.map(fd).items() for name, fd in loaded.map_fds.items()
-                  if kernel.info(fd)["type"] in (MapType.BPF_MAP_TYPE_HASH, MapType.BPF_MAP_TYPE_ARRAY)}
-        found = [v for items in values.values() for _, v in items]
-        assert (5).to_bytes(8, "little") in found and (1).to_bytes(8, "little") in found
+        plain = [v for _, v in kernel.map(loaded.map_fds["AT_a"]).items()]
+        assert plain == [(5).to_bytes(8, "little")]
+        assert kernel.info(loaded.map_fds["AT_b"])["type"] == MapType.BPF_MAP_TYPE_PERCPU_HASH  # count()
+        (per_cpu,) = [v for _, v in kernel.map(loaded.map_fds["AT_b"]).items()]  # one u64 a possible CPU
+        assert sum(int.from_bytes(per_cpu[i:i + 8], "little") for i in range(0, len(per_cpu), 8)) == 1
         for link in links:
             kernel.close(link)
     finally:

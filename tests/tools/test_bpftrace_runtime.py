@@ -84,3 +84,28 @@ def test_testprogs_builds_what_after_names_and_runs_it_in_that_directory(tmp_pat
     assert "selected 1 tests (BEGIN/END/interval/profile only); passed 1 (100.0%)" in out
     assert "testprog broken not built 1" in out
     assert (built / "after-ran").exists()  # the AFTER command ran, in the --testprogs directory
+
+
+FEATURE_SUITE = """\
+NAME reads a count in BPF
+PROG begin { @a = count(); @b = sum(10); printf("%d-%d\\n", (uint64)@a, (int64)@b); exit(); }
+EXPECT 1-10
+REQUIRES_FEATURE lookup_percpu_elem
+
+NAME needs btf too
+PROG begin { exit(); }
+REQUIRES_FEATURE lookup_percpu_elem btf
+"""
+
+
+def test_features_selects_the_tests_whose_every_required_feature_is_listed(tmp_path, capsys):
+    runtime = tmp_path / "runtime"
+    runtime.mkdir()
+    (runtime / "features").write_text(FEATURE_SUITE)
+    first, second = runner.parse_suite(runtime / "features")
+    assert first.features == {"lookup_percpu_elem"} and second.features == {"lookup_percpu_elem", "btf"}
+    assert runner.selected(first) == "needs REQUIRES_FEATURE"
+    assert runner.selected(first, features=frozenset({"lookup_percpu_elem"})) is None
+    assert runner.selected(second, features=frozenset({"lookup_percpu_elem"})) == "needs REQUIRES_FEATURE"
+    assert runner.main([str(runtime), "--jobs", "1", "--features", "lookup_percpu_elem"]) == 0
+    assert "passed 1 (100.0%)" in capsys.readouterr().out

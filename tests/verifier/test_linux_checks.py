@@ -53,6 +53,35 @@ def test_sockmap_delete_only_where_no_locked_socket_is_reachable(prog_type, acce
             in result.log
 
 
+# Another CPU's copy of key 0 (cpu in r3), read through the pointer after the NULL check.
+PERCPU_LOOKUP = """
+*(u32 *)(r10 -4) = 0
+LDMAP 1 100
+r2 = r10
+r2 += -4
+r3 = 1
+call 195
+if r0 == 0 goto +1
+r0 = *(u64 *)(r0 +0)
+r0 = 0
+exit
+"""
+
+
+@pytest.mark.parametrize("map_type, accepted", [(MapType.BPF_MAP_TYPE_PERCPU_HASH, True),
+                                                (MapType.BPF_MAP_TYPE_PERCPU_ARRAY, True),
+                                                (MapType.BPF_MAP_TYPE_LRU_PERCPU_HASH, True),
+                                                (MapType.BPF_MAP_TYPE_HASH, False),
+                                                (MapType.BPF_MAP_TYPE_ARRAY, False)])
+def test_lookup_percpu_elem_takes_only_per_cpu_maps(map_type, accepted):
+    """check_map_func_compatibility: bpf_map_lookup_percpu_elem (pybpftrace reads a count() with it)."""
+    maps = {1: MapInfo(map_type, 4, 8, 4, 0, fd=100)}
+    result = verify(code(PERCPU_LOOKUP), P.BPF_PROG_TYPE_KPROBE, maps=maps, log_level=1)
+    assert result.accepted == accepted, result.log
+    if not accepted:
+        assert f"cannot pass map_type {int(map_type)} into func bpf_map_lookup_percpu_elem#195" in result.log
+
+
 def test_sockmap_update_takes_a_socket_not_memory():
     # r3 = a lookup's socket after the NULL check: accepted; r3 = a stack pointer: the kernel's type error.
     lookup = """

@@ -163,6 +163,18 @@ def map_lookup_elem(m, map_ptr, key_ptr, *_):
     return bpf_map.value_address(key, m.cpu) or 0
 
 
+@register("map_lookup_percpu_elem", ("ARG_CONST_MAP_PTR", "ARG_PTR_TO_MAP_KEY", "ARG_ANYTHING"),
+          "RET_PTR_TO_MAP_VALUE_OR_NULL")
+def map_lookup_percpu_elem(m, map_ptr, key_ptr, cpu, *_):
+    """Pointer to CPU `cpu`'s copy of the value for *key in a per-CPU map, or NULL (no such key, or no such
+    CPU: a reader loops over the CPUs until NULL, as bpftrace reads a count() in an expression)."""
+    bpf_map = m.kernel.map_at(map_ptr)
+    if cpu >= bpf_map.ncpus:
+        return 0
+    key = m.mem.read_bytes(key_ptr, bpf_map.key_size)
+    return bpf_map.value_address(key, cpu) or 0
+
+
 @register("map_update_elem", ("ARG_CONST_MAP_PTR", "ARG_PTR_TO_MAP_KEY", "ARG_PTR_TO_MAP_VALUE", "ARG_ANYTHING"),
           "RET_INTEGER", effects=("pkt_access",))
 def map_update_elem(m, map_ptr, key_ptr, value_ptr, flags, *_):

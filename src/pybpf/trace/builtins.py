@@ -14,6 +14,7 @@ import os
 
 from . import ast
 from .format import check_format
+from .scratch import ELEMENT_MAX
 from .types import BOOL, CAST_TYPES, INT64, NONE, UINT64, Type, c_layout, kind_name, literal, string
 
 VARIABLES: dict[str, "Variable"] = {}
@@ -570,16 +571,20 @@ class Str(Function):
     def result(self, analyser, call):
         if call.args and call.args[0].type is not None and call.args[0].type.kind == "str":
             return call.args[0].type
-        # config = { max_strlen = N } lowers the size; past 64 the strings (copied on the 512-byte BPF stack)
-        # would not fit: bpftrace keeps big ones in scratch maps (on_stack_limit), pybpftrace not yet.
-        longest = min(analyser.resources.config.get("max_strlen", STRLEN), STRLEN)
+        # config = { max_strlen = N } sets the size (64 by default, as bpftrace 0.17); a string bigger than
+        # on_stack_limit lives in scratch memory (scratch.py), as current bpftrace keeps it
+        longest = analyser.resources.config.get("max_strlen", STRLEN)
+        if longest > ELEMENT_MAX:  # LLVM would stop the process on a stack buffer that size
+            analyser.diagnostics.error(call.span, f"str: max_strlen {longest} is more than the {ELEMENT_MAX} "
+                                                  "bytes a per-CPU scratch buffer holds")
+            longest = ELEMENT_MAX
         size = longest
         if len(call.args) == 2:
             if not isinstance(call.args[1], ast.Integer):
                 analyser.diagnostics.error(call.args[1].span, "str: length must be an integer literal")
             else:
                 size = min(max(call.args[1].value, 1), max(longest, 1024)) + 1
-        return string(size)
+        return string(min(size, ELEMENT_MAX))
 
     def emit(self, gen, call):
         source = gen.expr(call.args[0])

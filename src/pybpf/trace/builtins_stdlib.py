@@ -259,7 +259,7 @@ class Kaddr(Function):
         return gen.i64(call.constant)
 
 
-JOIN_ARGS, JOIN_STRLEN = 16, 64  # the most strings join() reads, and the size of each (bpftrace 0.17's 16)
+JOIN_ARGS = 16  # the most strings join() reads (bpftrace's join_argnum); each is max_strlen bytes
 
 
 @function
@@ -284,14 +284,15 @@ class Join(Function):
         if not isinstance(separator, ast.String):
             analyser.diagnostics.error(separator.span, "join() expects a string literal as its separator")
             separator = ast.String(call.span, " ")
-        call.output = analyser.resources.add_output("join", separator.value,
-                                                    [UINT64] + [string(JOIN_STRLEN)] * JOIN_ARGS)
+        each = string(analyser.resources.config.get("max_strlen", 64))
+        call.output = analyser.resources.add_output("join", separator.value, [UINT64] + [each] * JOIN_ARGS)
         return NONE
 
     def emit(self, gen, call):
         from llvmlite import ir
         from .codegen import PTR, RINGBUF_MAP
-        size = 16 + JOIN_ARGS * slot_size(string(JOIN_STRLEN))
+        each = gen.resources.outputs[call.output].types[1]
+        size = 16 + JOIN_ARGS * slot_size(each)
         array = gen.expr(call.args[0])
         record = gen.helper("ringbuf_reserve", [gen.global_ptr(RINGBUF_MAP), gen.i64(size), gen.i64(0)])
         with gen.if_nonnull(record):
@@ -307,8 +308,7 @@ class Join(Function):
                 pointer = gen.b.load(gen.at(slot, 0, i64))
                 going = gen.b.and_(going, gen.b.icmp_unsigned("!=", pointer, gen.i64(0)))
                 count = gen.b.add(count, gen.b.zext(going, i64))
-                gen.helper("probe_read_str", [gen.at(base, 16 + index * slot_size(string(JOIN_STRLEN))),
-                                              gen.i64(JOIN_STRLEN),
+                gen.helper("probe_read_str", [gen.at(base, 16 + index * slot_size(each)), gen.i64(each.size),
                                               gen.b.inttoptr(gen.b.select(going, pointer, gen.i64(0)), PTR)])
             gen.b.store(count, gen.at(base, 8, i64))
             gen.helper("ringbuf_submit", [base, gen.i64(0)])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from llvmlite import ir
 
+from . import string_loops
 from .builtins import Function, function
 from .types import UINT64, Type, kind_name
 
@@ -28,6 +29,8 @@ class Strlen(Function):
 
     def emit(self, gen, call):
         text, size = gen.expr(call.args[0]), call.args[0].type.size
+        if size > string_loops.UNROLLED:
+            return string_loops.length(gen, text, size)
         i1, i64 = ir.IntType(1), ir.IntType(64)
         ended, count = ir.Constant(i1, 0), gen.i64(0)
         for offset in range(size):  # unrolled: string buffers are small and of known size

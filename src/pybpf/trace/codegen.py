@@ -9,6 +9,7 @@ map as a u64 id, for map actions a u64 map index, then the arguments in
 for a map without keys; hist and lhist add a u64 bucket); value = an
 integer, a string, or an aggregation's state: count/sum u64; min/max
 {value, set}; avg/stats {total, count}; hist/lhist a u64 count per bucket.
+Aggregations live in per-CPU maps, updated without atomics (percpu.py).
 """
 
 from __future__ import annotations
@@ -17,24 +18,26 @@ from dataclasses import dataclass
 
 from llvmlite import ir
 
+from ..errors import PybpfError
 from ..helpers import helper_id
-from . import ast, composite
+from . import ast, composite, percpu, string_loops
 from .builtins import ACTIONS, FUNCTIONS, VARIABLES
 from .probes import program_names, providers
 from .semantic import MapInfo, Resources
 from .loops import add_btf_functions, for_map, for_range
+from .scratch import BPF_STACK, ELEMENT_MAX, Scratch
 from .types import pointee_size, slot_offset, slot_size, tuple_of
 
 DATA_LAYOUT = "e-m:e-p:64:64-i64:64-i128:128-n32:64-S128"
 TRIPLE = "bpfel-unknown-none"
-BPF_MAP_TYPE_HASH, BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_LRU_HASH, BPF_MAP_TYPE_RINGBUF = 1, 2, 9, 27
-MAP_TYPES = {"hash": BPF_MAP_TYPE_HASH, "lruhash": BPF_MAP_TYPE_LRU_HASH, "percpuhash": BPF_MAP_TYPE_HASH,
-             "percpulruhash": BPF_MAP_TYPE_LRU_HASH}
+BPF_MAP_TYPE_HASH, BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_RINGBUF = 1, 2, 27
 E2BIG = 7
 BPF_ANY, BPF_NOEXIST = 0, 1
 MAP_ENTRIES = 4096
 RINGBUF_SIZE = 1 << 20
 RINGBUF_MAP, START_MAP, EXIT_MAP = "ringbuf", "start_time", "exiting"
+BIG_COPY = 512  # bytes: a bigger memset/memcpy is a helper call
+STACK_BUDGET = 448  # bytes of stack buffers in a function past which they all go to scratch memory (of 512)
 STATE_SIZE = {"min": 16, "max": 16, "avg": 16, "stats": 16, "count": 8, "sum": 8, "hist": 8, "lhist": 8,
               "tseries": 24}
 
@@ -61,11 +64,12 @@ class MapLayout:
         key_size = keys + 8 if bucketed else keys or 8
         value_size = STATE_SIZE.get(value.kind, 8 if value.is_scalar else value.size)
         symbol = "AT_" + info.name[1:]
-        return MapLayout(symbol, key_size, value_size, bucketed, MAP_TYPES[info.kind], info.entries)
+        return MapLayout(symbol, key_size, value_size, bucketed, percpu.map_type(info.kind, value.is_aggregation),
+                         info.entries)
 
 
 class Gen:
-    def __init__(self, program: ast.Program, resources: Resources):
+    def __init__(self, program: ast.Program, resources: Resources, on_stack_limit: int | None = None):
         self.program, self.resources = program, resources
         self.module = ir.Module("pybpftrace")
         self.module.triple, self.module.data_layout = TRIPLE, DATA_LAYOUT
@@ -85,6 +89,14 @@ class Gen:
         licence.section = "license"
         self.programs: list[tuple[str, ast.AttachPoint]] = []
         self.resolver = resources.structs  # struct names -> types (a pointer's target named before its body)
+        self.scratch = Scratch(self, resources.config.get("on_stack_limit", 32) if on_stack_limit is None
+                               else on_stack_limit)
+        self.stack_bytes = self.stack_peak = 0  # the current function's stack buffers; the most of any
+        self.fn: ir.Function | None = None  # the function being generated, its blocks and builders:
+        self.entry: ir.Block | None = None  # stack slots
+        self.prologue: ir.IRBuilder | None = None  # run once before the body (open_function)
+        self.b: ir.IRBuilder | None = None  # where the code goes
+        self.exit_key: ir.Value | None = None  # the key of exit()'s flag, once a function needs it
 
     def _map_global(self, symbol: str, map_type: int, key: int, value: int, entries: int) -> None:
         g = ir.GlobalVariable(self.module, self.map_def, symbol)
@@ -99,6 +111,7 @@ class Gen:
                 self.function(probe, point, len(self.programs))
         if any(fn.linkage == "internal" for fn in self.module.functions):
             add_btf_functions(self.module)  # Linux wants BTF func_info for the callbacks' subprograms
+        self.scratch.finish()
         return self.module
 
     def function(self, probe: ast.Probe, point: ast.AttachPoint, index: int) -> None:
@@ -108,13 +121,11 @@ class Gen:
         fn.section = self.provider.attach(point, self.resources.probe_facts.get(point.text)).section
         self.fn, self.attach_point, self.ctx = fn, point, fn.args[0]
         self.probe_body = [probe.predicate, *probe.body]
-        self.entry = fn.append_basic_block("entry")
-        body = fn.append_basic_block("body")
-        self.b = ir.IRBuilder(body)
+        self.scratch.new_program()
+        body, _ = self.open_function(fn)
         self.variables: dict[str, ir.Value] = {}
         self.loops: list[tuple[ir.Block, ir.Block] | None] = []  # None: the callback of a map loop
         self.callback_flag: ir.Value | None = None  # in a loop's callback: where `return` leaves a 1
-        self.exit_key = None
         if self.resources.uses_exit and point.provider != "END":  # after exit() only END runs
             flag = self.exit_flag()
             with self.b.if_then(self.b.icmp_unsigned("!=", flag, self.i64(0))):
@@ -131,8 +142,28 @@ class Gen:
         self.block(probe.body)
         if not self.b.block.is_terminated:
             self.b.ret(self.i64(0))
-        ir.IRBuilder(self.entry).branch(body)
+        self.close_function(body, None)
         self.programs.append((name, point))
+
+    def open_function(self, fn: ir.Function) -> tuple[ir.Block, tuple]:
+        """A function's blocks: entry (its stack slots), prologue (its scratch memory's addresses and the
+        zeroing of its variables, run once), then the body, where self.b is left.  Returns the body and
+        what close_function restores (a loop callback is made in the middle of its caller)."""
+        saved = self.fn, self.entry, self.prologue, self.b, self.exit_key, self.stack_bytes, self.scratch.enter()
+        self.fn, self.exit_key, self.stack_bytes = fn, None, 0
+        self.entry = fn.append_basic_block("entry")
+        self.prologue = ir.IRBuilder(fn.append_basic_block("prologue"))
+        body = fn.append_basic_block("body")
+        self.b = ir.IRBuilder(body)
+        return body, saved
+
+    def close_function(self, body: ir.Block, saved: tuple | None) -> None:
+        """Join the entry to the prologue and the prologue to the body; back to the caller's function."""
+        ir.IRBuilder(self.entry).branch(self.fn.blocks[1])  # the prologue's first block
+        self.prologue.branch(body)
+        if saved is not None:
+            self.fn, self.entry, self.prologue, self.b, self.exit_key, self.stack_bytes, scratch = saved
+            self.scratch.leave(scratch)
 
     # -- pieces builtins use ------------------------------------------------------------
     def new_block(self, name: str) -> ir.Block:
@@ -141,18 +172,36 @@ class Gen:
     def i64(self, value: int) -> ir.Constant:
         return ir.Constant(i64, value & ((1 << 64) - 1))
 
-    def alloca_bytes(self, size: int) -> ir.Value:
-        """An 8-aligned stack buffer of `size` bytes, as an i8 pointer."""
+    def alloca_bytes(self, size: int, stack: bool = False) -> ir.Value:
+        """An 8-aligned buffer of `size` bytes, as an i8 pointer: on the stack, or in scratch memory when
+        it is bigger than on_stack_limit (scratch.py) and the caller does not need the stack."""
+        if not stack and self.scratch.wants(size):
+            return self.scratch.region(size)
+        if size > BPF_STACK:  # LLVM's BPF target would stop the process
+            raise PybpfError(f"a value of {size} bytes fits neither the {BPF_STACK}-byte BPF stack nor a per-CPU "
+                             f"scratch buffer ({ELEMENT_MAX} bytes): lower max_strlen")
+        self.stack_bytes += (max(size, 1) + 7) // 8 * 8
+        self.stack_peak = max(self.stack_peak, self.stack_bytes)
         builder = ir.IRBuilder(self.entry)
         buffer = builder.alloca(ir.ArrayType(i8, max(size, 1)))
         buffer.align = 8
         return builder.bitcast(buffer, PTR)
 
-    def zero(self, pointer: ir.Value, size: int) -> None:
-        self.b.call(self.module.declare_intrinsic("llvm.memset", [PTR, i64]),
-                    [pointer, ir.Constant(i8, 0), self.i64(size), ir.Constant(i1, 0)])
+    def zero(self, pointer: ir.Value, size: int, builder: ir.IRBuilder | None = None) -> None:
+        """memset(pointer, 0, size); past BIG_COPY bytes a probe_read_kernel from NULL, which fails and
+        zeroes its destination (bpftrace's CreateMemsetBPF: LLVM's BPF target unrolls a memset or gives up)."""
+        b = builder or self.b
+        if size > BIG_COPY:
+            self.helper("probe_read_kernel", [pointer, self.i64(size), ir.Constant(PTR, None)], b)
+            return
+        b.call(self.module.declare_intrinsic("llvm.memset", [PTR, i64]),
+               [pointer, ir.Constant(i8, 0), self.i64(size), ir.Constant(i1, 0)])
 
     def copy(self, dest: ir.Value, source: ir.Value, size: int) -> None:
+        """memcpy between BPF buffers; past BIG_COPY bytes with probe_read_kernel (CreateMemcpyBPF)."""
+        if size > BIG_COPY:
+            self.helper("probe_read_kernel", [dest, self.i64(size), source])
+            return
         self.b.call(self.module.declare_intrinsic("llvm.memcpy", [PTR, PTR, i64]),
                     [dest, source, self.i64(size), ir.Constant(i1, 0)])
 
@@ -164,10 +213,11 @@ class Gen:
             pointer = self.b.gep(pointer, [self.i64(offset)])
         return self.b.bitcast(pointer, typ.as_pointer()) if typ is not None else pointer
 
-    def helper(self, name: str, args: list[ir.Value]) -> ir.Value:
+    def helper(self, name: str, args: list[ir.Value], builder: ir.IRBuilder | None = None) -> ir.Value:
         """Call a helper by name: `call N` with N its Linux id, as clang emits for `(void *)N`."""
+        b = builder or self.b
         fnty = ir.FunctionType(i64, [a.type for a in args])
-        return self.b.call(self.b.inttoptr(self.i64(helper_id(name)), fnty.as_pointer()), args)
+        return b.call(b.inttoptr(self.i64(helper_id(name)), fnty.as_pointer()), args)
 
     def ctx_u64(self, offset: int) -> ir.Value:
         return self.b.load(self.at(self.ctx, offset, i64))
@@ -218,8 +268,7 @@ class Gen:
         """The address of the u64 that exit() sets to 1 (its array map's only element)."""
         if self.exit_key is None:  # one key a program: the stack is small
             self.exit_key = self.alloca_bytes(4)
-            entry = ir.IRBuilder(self.entry)
-            entry.store(ir.Constant(i32, 0), entry.bitcast(self.exit_key, i32.as_pointer()))
+            self.prologue.store(ir.Constant(i32, 0), self.prologue.bitcast(self.exit_key, i32.as_pointer()))
         return self.helper("map_lookup_elem", [self.global_ptr(EXIT_MAP), self.exit_key])
 
     def leave(self) -> None:
@@ -314,9 +363,12 @@ class Gen:
         if slot is None:
             size = slot_size(self.variable_type(var))
             slot = self.variables[key] = self.alloca_bytes(size)
-            ir.IRBuilder(self.entry).call(self.module.declare_intrinsic("llvm.memset", [PTR, i64]),
-                                          [slot, ir.Constant(i8, 0), self.i64(size), ir.Constant(i1, 0)])
+            self.zero_at_start(slot, size)
         return slot
+
+    def zero_at_start(self, pointer: ir.Value, size: int) -> None:
+        """Zero a buffer once, in the function's prologue (a variable's slot: 0 until assigned)."""
+        self.zero(pointer, size, self.prologue)
 
     def store_variable(self, var: ast.Variable, value_expr: ast.Expr, value: ir.Value) -> None:
         slot = self.variable_slot(var)
@@ -370,7 +422,7 @@ class Gen:
             self.block(call.body)
             call = call.value
         if isinstance(call, ast.Call) and call.type.is_aggregation:
-            self.aggregate(target, call)
+            percpu.aggregate(self, target, call)
             return
         value = self.expr(s.value)
         if s.op:
@@ -432,60 +484,6 @@ class Gen:
         value = self.b.load(slot)
         with self.if_nonnull(value):
             body(self.b.inttoptr(value, PTR))
-
-    def aggregate(self, target: ast.Map, call: ast.Call) -> None:
-        if hasattr(FUNCTIONS[call.name], "aggregate"):  # an aggregation with its own code (tseries)
-            FUNCTIONS[call.name].aggregate(self, target, call)
-            return
-        kind = call.type.kind
-        arg = self.expr(call.args[0]) if call.args else self.i64(1)
-        bucket = None
-        if kind == "hist":
-            bucket = self.log2_bucket(arg, *call.type.params)
-        elif kind == "lhist":
-            bucket = self.linear_bucket(arg, *call.type.params)
-        key = self.map_key(target, bucket)
-
-        def update(value: ir.Value) -> None:
-            first, second = self.at(value, 0, i64), self.at(value, 8, i64)
-            if kind in ("count", "sum", "hist", "lhist"):
-                self.b.atomic_rmw("add", first, arg if kind == "sum" else self.i64(1), "monotonic")
-            elif kind in ("avg", "stats"):
-                self.b.atomic_rmw("add", first, arg, "monotonic")
-                self.b.atomic_rmw("add", second, self.i64(1), "monotonic")
-            else:  # min, max: {value, set}
-                unset = self.b.icmp_unsigned("==", self.b.load(second), self.i64(0))
-                better = self.b.icmp_signed("<" if kind == "min" else ">", arg, self.b.load(first))
-                with self.b.if_then(self.b.or_(unset, better)):
-                    self.b.store(arg, first)
-                    self.b.store(self.i64(1), second)
-
-        self.lookup_or_init(target, key, update)
-
-    def log2_bucket(self, value: ir.Value, k: int = 0) -> ir.Value:
-        """hist(n, k)'s bucket, as bpftrace's log2(): 0 for negatives, n + 1 for n < 2^k, else
-        1 + ((l - k + 1) << k | the k bits after the leftmost 1) with l = floor(log2(n))."""
-        n, log = value, self.i64(0)
-        for shift in (32, 16, 8, 4, 2, 1):
-            big = self.b.icmp_unsigned(">=", n, self.i64(1 << shift))
-            n = self.b.select(big, self.b.lshr(n, self.i64(shift)), n)
-            log = self.b.select(big, self.b.add(log, self.i64(shift)), log)
-        mask = (1 << k) - 1
-        shift = self.b.sub(log, self.i64(k))
-        safe_shift = self.b.select(self.b.icmp_signed("<", shift, self.i64(0)), self.i64(0), shift)
-        low_bits = self.b.and_(self.b.lshr(value, safe_shift), self.i64(mask))
-        index = self.b.add(self.b.add(self.b.shl(self.b.add(shift, self.i64(1)), self.i64(k)), low_bits),
-                           self.i64(1))
-        index = self.b.select(self.b.icmp_signed("<=", value, self.i64(mask)), self.b.add(value, self.i64(1)),
-                              index)
-        return self.b.select(self.b.icmp_signed("<", value, self.i64(0)), self.i64(0), index)
-
-    def linear_bucket(self, value: ir.Value, low: int, high: int, step: int) -> ir.Value:
-        """lhist()'s bucket: 0 below min, (max - min) / step + 1 at or above max, else 1 + (v - min) / step."""
-        inside = self.b.add(self.b.udiv(self.b.sub(value, self.i64(low)), self.i64(step)), self.i64(1))
-        top = self.b.select(self.b.icmp_signed(">=", value, self.i64(high)), self.i64((high - low) // step + 1),
-                            inside)
-        return self.b.select(self.b.icmp_signed("<", value, self.i64(low)), self.i64(0), top)
 
     # -- expressions -------------------------------------------------------------------------
     def expr(self, e: ast.Expr) -> ir.Value:
@@ -592,6 +590,9 @@ class Gen:
 
     def map_read(self, e: ast.Map) -> ir.Value:
         kind = self.resources.maps[e.name].value.kind
+        if kind in percpu.CASTABLE:  # every CPU's copy, as bpftrace reads a count() in an expression
+            return percpu.read_all_cpus(self, self.map_ptr(e.name), self.map_key(e), kind,
+                                        percpu.possible_cpus(self.resources.kernel))
         found = self.helper("map_lookup_elem", [self.map_ptr(e.name), self.map_key(e)])
         if not e.type.is_scalar:
             size = self.layouts[e.name].value_size
@@ -600,10 +601,6 @@ class Gen:
             with self.if_nonnull(found):
                 self.copy(buffer, self.b.inttoptr(found, PTR), size)
             return self.narrowed(buffer, self.resources.maps[e.name].value, e.type)
-        if kind in ("avg", "stats"):
-            total, count = self.load_or_zero(found), self.load_or_zero(found, 8)
-            safe = self.b.select(self.b.icmp_unsigned("==", count, self.i64(0)), self.i64(1), count)
-            return self.b.udiv(total, safe)
         return self.load_or_zero(found)
 
     def arithmetic(self, op: str, left: ir.Value, right: ir.Value, signed: bool,
@@ -663,12 +660,15 @@ class Gen:
                         limit: int | None = None) -> ir.Value:
         """1 when the strings are equal up to the first NUL (and within `limit` bytes), else 0.
 
-        Unrolled, leaving at the first differing byte or the first NUL, as bpftrace's strcmp: each byte
-        is one branch out, so the verifier walks one path per byte.  Equality folded over every byte
-        without branching out instead compiles (BPF has no select) to a branch per byte whose outcomes
-        stay apart on the stack: three comparisons of two comms took Linux past its 1M-insn limit.
+        Up to 64 bytes unrolled, leaving at the first differing byte or the first NUL, as bpftrace's
+        strcmp: each byte is one branch out, so the verifier walks one path per byte.  Equality folded
+        over every byte without branching out instead compiles (BPF has no select) to a branch per byte
+        whose outcomes stay apart on the stack: three comparisons of two comms took Linux past its
+        1M-insn limit.  Longer strings compare in a loop (string_loops.py).
         """
         size = min(left_size, right_size, limit if limit is not None else 1 << 30)
+        if size > string_loops.UNROLLED:
+            return string_loops.equal(self, left, left_size, right, right_size, limit)
         same, differ = self.new_block("streq_same"), self.new_block("streq_differ")
         for i in range(size):
             a, c = self.b.load(self.at(left, i)), self.b.load(self.at(right, i))
@@ -772,5 +772,13 @@ class Gen:
 
 
 def generate(program: ast.Program, resources: Resources) -> tuple[ir.Module, list[tuple[str, ast.AttachPoint]]]:
+    """The module and its programs.  A function whose stack buffers come near the 512-byte BPF stack (many
+    maps touched in one probe: each key and initial value a buffer) is generated again with every buffer
+    in scratch memory (on_stack_limit 0), as bpftrace's error advises: LLVM's BPF target would stop the
+    process with "Looks like the BPF stack limit is exceeded"."""
     gen = Gen(program, resources)
-    return gen.generate(), gen.programs
+    module = gen.generate()
+    if gen.stack_peak > STACK_BUDGET and gen.scratch.limit > 0:
+        gen = Gen(program, resources, on_stack_limit=0)
+        module = gen.generate()
+    return module, gen.programs

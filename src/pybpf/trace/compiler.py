@@ -15,6 +15,7 @@ from pathlib import Path
 
 from . import ast
 from .parser import parse
+from .percpu import possible_cpus
 from .probes import program_names
 from .semantic import Resources, analyse
 from .config import apply_map_keys
@@ -82,8 +83,9 @@ def compile_script(text: str, name: str = "stdin", params: list[str] | None = No
     facts = repr(sorted(resources.probe_facts.items()))
     settings = repr(sorted(resources.config.items()))  # BPFTRACE_* variables change the code too
     structs = repr(sorted(resources.structs.items()))  # and so do the kernel's (BTF) layouts of those it used
-    key = hashlib.sha256(pickle.dumps((source_digest(*COMPILER_SOURCES), text, params or [], unsafe, kernel, facts, settings, structs,
-                                       os.environ.get("BPFTRACE_DUMMY_TS_MAP")))).hexdigest()
+    cpus = possible_cpus(kernel)  # the bound of the loop that reads a per-CPU aggregation
+    key = hashlib.sha256(pickle.dumps((source_digest(*COMPILER_SOURCES), text, params or [], unsafe, kernel, facts,
+                                       settings, structs, os.environ.get("BPFTRACE_DUMMY_TS_MAP"), cpus))).hexdigest()
     path = cache_dir() / f"{key}.o"
     if cache and path.exists():
         elf = path.read_bytes()

@@ -7,7 +7,8 @@ entry; then the environment is read and wins over the script (bpftrace's
 "env var takes precedence").  The result is a dict of every setting, with
 bpftrace's defaults, in `Resources.config`.
 
-Settings that act in pybpftrace: max_strlen (str()'s size, at most 64), stack_mode
+Settings that act in pybpftrace: max_strlen (str()'s size), on_stack_limit (bigger
+buffers go to scratch memory, scratch.py), stack_mode
 (kstack/ustack without a mode), print_maps_on_exit, max_cat_bytes,
 max_map_keys (a map's max_entries), missing_probes (Linux probes that
 match nothing), license (checked).  The others are accepted and kept.

@@ -14,6 +14,8 @@ Either callback reaches the variables of the enclosing code it uses
 
     ctx = { u64 returned; void *captured[n]; [i64 start] }
 
+A count/sum/min/max/avg map's value is folded over the CPUs' copies
+(percpu.read_all_cpus: the helper passes only this CPU's).
 `continue` returns 0 (the next entry or index), `break` 1 (stop); `return`
 and exit() set `returned` and stop, and the caller then returns from the
 program.  The verifier checks the callback as a subprogram of its caller.
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from . import ast
+from . import ast, percpu
 from .types import slot_size
 
 i8, i32, i64 = ir.IntType(8), ir.IntType(32), ir.IntType(64)
@@ -39,7 +41,13 @@ def for_map(gen, s: ast.ForMap) -> None:
         key_type, value_type = gen.variable_type(s.variable).items
         kv = gen.variable_slot(s.variable)
         gen.copy(kv, key, min(layout.key_size, slot_size(key_type)))
-        gen.copy(gen.at(kv, slot_size(key_type)), value, min(layout.value_size, slot_size(value_type)))
+        kind = gen.resources.maps[s.map.name].value.kind
+        if kind in percpu.CASTABLE:  # the helper passes this CPU's copy: fold them all, as bpftrace does
+            folded = percpu.read_all_cpus(gen, gen.map_ptr(s.map.name), key, kind,
+                                          percpu.possible_cpus(gen.resources.kernel))
+            gen.b.store(folded, gen.at(kv, slot_size(key_type), i64))
+        else:
+            gen.copy(gen.at(kv, slot_size(key_type)), value, min(layout.value_size, slot_size(value_type)))
 
     callback = _callback(gen, s, "for", [PTR] * 4, bind_entry)
     gen.helper("for_each_map_elem", [gen.map_ptr(s.map.name), gen.b.bitcast(callback, PTR), ctx, gen.i64(0)])
@@ -68,7 +76,7 @@ def _context(gen, captures: list[str], extra: int) -> ir.Value:
     """The callback's context on the caller's stack: `returned` cleared, the captured variables' slots,
     then `extra` bytes for the caller to fill."""
     captured = [gen.variables.get(key) or _outer_slot(gen, key) for key in captures]
-    ctx = gen.alloca_bytes(8 + 8 * len(captured) + extra)
+    ctx = gen.alloca_bytes(8 + 8 * len(captured) + extra, stack=True)  # the helper wants the context there
     gen.b.store(gen.i64(0), gen.at(ctx, 0, i64))
     for i, slot in enumerate(captured):
         gen.b.store(slot, gen.at(ctx, 8 + 8 * i, PTR))
@@ -83,30 +91,27 @@ def _return_if_returned(gen, ctx: ir.Value) -> None:
 def _outer_slot(gen, key: str) -> ir.Value:
     size = slot_size(gen.resources.variables[key])
     slot = gen.variables[key] = gen.alloca_bytes(size)
-    ir.IRBuilder(gen.entry).call(gen.module.declare_intrinsic("llvm.memset", [PTR, i64]),
-                                 [slot, ir.Constant(i8, 0), gen.i64(size), ir.Constant(ir.IntType(1), 0)])
+    gen.zero_at_start(slot, size)
     return slot
 
 
 def _callback(gen, s, kind: str, params: list[ir.Type], bind) -> ir.Function:
     """The loop body as `static long NAME(params...)` whose last parameter is the context: `bind(args)`
     sets the loop variable, then the body runs with the captured variables reached through the context."""
-    saved = gen.fn, gen.entry, gen.b, gen.variables, gen.loops, gen.callback_flag
+    saved = gen.variables, gen.loops, gen.callback_flag
     name = f"{gen.fn.name}_{kind}_{len([f for f in gen.module.functions if f'_{kind}_' in f.name])}"
     fn = ir.Function(gen.module, ir.FunctionType(i64, params), name)
     fn.linkage = "internal"
     ctx = fn.args[-1]
-    gen.fn, gen.entry = fn, fn.append_basic_block("entry")
-    body = fn.append_basic_block("body")
-    gen.b = ir.IRBuilder(body)
+    body, caller = gen.open_function(fn)
     gen.variables = {k: gen.b.load(gen.at(ctx, 8 + 8 * i, PTR)) for i, k in enumerate(s.captures)}
     gen.loops, gen.callback_flag = [None], gen.at(ctx, 0, i64)
     bind(fn.args)
     gen.block(s.body)
     if not gen.b.block.is_terminated:
         gen.b.ret(gen.i64(0))
-    ir.IRBuilder(gen.entry).branch(body)
-    gen.fn, gen.entry, gen.b, gen.variables, gen.loops, gen.callback_flag = saved
+    gen.close_function(body, caller)
+    gen.variables, gen.loops, gen.callback_flag = saved
     return fn
 
 
@@ -122,7 +127,6 @@ def add_btf_functions(module: ir.Module) -> None:
         "language": ir.DIToken("DW_LANG_C99"), "file": file, "producer": "pybpftrace", "isOptimized": True,
         "runtimeVersion": 0, "emissionKind": ir.DIToken("FullDebug")}, is_distinct=True)
     module.add_named_metadata("llvm.dbg.cu", unit)
-    i32 = ir.IntType(32)
     module.add_named_metadata("llvm.module.flags", [i32(7), "Dwarf Version", i32(5)])
     module.add_named_metadata("llvm.module.flags", [i32(2), "Debug Info Version", i32(3)])
     long = module.add_debug_info("DIBasicType", {"name": "long", "size": 64,

@@ -26,6 +26,7 @@ from ..errors import PybpfError
 from ..uapi import PERCPU_MAP_TYPES  # not the Linux kernel's module: printing a map on the virtual kernel imports it
 from ..kernel.loader import load_object
 from .builtins import ACTIONS, CPID_MAP, TAI_OFFSET_MAP
+from .builtins_tseries import AGGREGATORS
 from .codegen import RINGBUF_MAP, RINGBUF_SIZE, START_MAP, MapLayout
 from .compiler import Compiled
 from .format import compile_format, render
@@ -34,6 +35,7 @@ from .output import json as json_output
 from .output.lines import Batch
 from .output.stacks import STACK_READERS, decode_stack, stack_reader
 from .output.text import NUMBER_NAMES, Buffer, select_entries, value_text, zero_entries
+from .percpu import fold, value_copies
 from .probes import providers
 from .source import Diagnostic
 from .structs import decode_composite
@@ -183,27 +185,6 @@ def choose_kernel(choice: str) -> str:
     except (ImportError, OSError):
         return "virtual"
     return "linux" if kernel_available()[0] else "virtual"
-
-
-def _value_slots(bpf_map, value_size: int) -> int:
-    """How many per-CPU copies a map's values hold (1 but for per-CPU maps)."""
-    if getattr(bpf_map, "map_type", None) not in PERCPU_MAP_TYPES:
-        return 1
-    return max(1, bpf_map.kernel._sizes(bpf_map.fd)[1] // ((value_size + 7) // 8 * 8))
-
-
-def _per_cpu_total(value: bytes, size: int, cpus: int, kind: str) -> bytes:
-    """One value out of a per-CPU map's copies, as bpftrace folds them: counts, sums and buckets add up,
-    min/max take the extreme set copy, avg/stats add totals and counts."""
-    slot = (size + 7) // 8 * 8
-    copies = [value[i * slot:i * slot + size] for i in range(cpus)]
-    if kind in ("min", "max"):
-        set_copies = [c for c in copies if struct.unpack_from("<q", c, 8)[0]] or copies[:1]
-        pick = min if kind == "min" else max
-        return pick(set_copies, key=lambda c: struct.unpack_from("<q", c)[0])
-    words = len(copies[0]) // 8
-    totals = [sum(struct.unpack_from("<q", c, 8 * w)[0] for c in copies) & (2**64 - 1) for w in range(words)]
-    return b"".join(t.to_bytes(8, "little") for t in totals)
 
 
 class Session:
@@ -414,10 +395,11 @@ class Session:
         layout = MapLayout.of(info)
         bpf_map = self.kernel.map(self.loaded.map_fds[layout.symbol])
         kind, rows = info.value.kind, {}
-        cpus = _value_slots(bpf_map, layout.value_size)
+        aggregator = AGGREGATORS[info.value.params[2]] if kind == "tseries" else "none"
         for key, value in bpf_map.items():
-            if cpus > 1:
-                value = _per_cpu_total(value, layout.value_size, cpus, kind)
+            cpus = value_copies(bpf_map, value, layout.value_size)
+            if cpus > 1:  # an aggregation: one copy a CPU
+                value = fold(value, layout.value_size, cpus, kind, aggregator)
             keys, offset = [], 0
             for t in info.keys:
                 keys.append(decode(key[offset:], t))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import ast, composite
+from . import ast, composite, percpu
 from .builtins import FUNCTIONS, VARIABLES, division_warning
 from .config import resolve as resolve_config
 from .builtins_types import kernel_structs
@@ -174,6 +174,11 @@ class Analyser:
             info = self.resources.maps[declaration.name]
             if info.value is None and info.keys is None:
                 self.diagnostics.warning(declaration.span, f"Unused map: {declaration.name}")
+            elif declaration.kind in MAP_KINDS and info.value is not None and \
+                    not percpu.compatible(declaration.kind, info.value.is_aggregation):
+                self.diagnostics.error(declaration.span, "Incompatible map types. Type from declaration: "
+                                       f"{declaration.kind}. Type from value/key type: "
+                                       f"{percpu.NEEDED_KIND[info.value.is_aggregation]}")
         for info in self.resources.maps.values():
             if info.value is None:
                 info.value = INT64
@@ -317,6 +322,8 @@ class Analyser:
             self.diagnostics.error(cond.span, f"Invalid condition in {where}: {kind_name(cond.type)}")
 
     def assign(self, s: ast.Assign) -> None:
+        if percpu.check_copy(self, s):  # `@x = @count_map`: bpftrace's rules for aggregations read whole
+            return
         value = self.expr(s.value)
         if s.op:  # @x += e is @x = @x + e, and for a map a sum when nothing else was assigned
             if not value.is_int:

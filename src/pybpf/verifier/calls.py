@@ -275,6 +275,8 @@ MAP_TYPES_FOR = {
     "map_pop_elem": (MapType.BPF_MAP_TYPE_QUEUE, MapType.BPF_MAP_TYPE_STACK),
     "map_peek_elem": (MapType.BPF_MAP_TYPE_QUEUE, MapType.BPF_MAP_TYPE_STACK, MapType.BPF_MAP_TYPE_BLOOM_FILTER),
     "get_local_storage": (MapType.BPF_MAP_TYPE_CGROUP_STORAGE, MapType.BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE),
+    "map_lookup_percpu_elem": (MapType.BPF_MAP_TYPE_PERCPU_ARRAY, MapType.BPF_MAP_TYPE_PERCPU_HASH,
+                               MapType.BPF_MAP_TYPE_LRU_PERCPU_HASH),
 }
 # Map types only the helpers above may use (the other direction of the same check).
 SPECIAL_MAPS = {MapType.BPF_MAP_TYPE_PROG_ARRAY: ("tail_call",),
