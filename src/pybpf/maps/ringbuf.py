@@ -85,6 +85,14 @@ class RingBufMap(Map):
         """Address of `size` writable bytes in the ring, or 0 when they do not fit."""
         if flags or size > self.max_entries - BPF_RINGBUF_HDR_SZ or size & (BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT):
             return 0
+        start, _ = self._claim(size)
+        return 0 if start is None else self.data.address + start + BPF_RINGBUF_HDR_SZ
+
+    def _claim(self, size: int, data: bytes | None = None) -> tuple[int | None, bool]:
+        """Claim a record of `size` bytes: (its offset in the ring, or None when it does not fit; whether it
+        is committed already).  With `data` and a record that does not wrap, header and data are written in
+        one copy before the producer position passes them (a consumer never sees it half-written);
+        otherwise the header says busy until _commit."""
         total = (size + BPF_RINGBUF_HDR_SZ + 7) // 8 * 8
         words = self.words
         with self._lock:
@@ -94,33 +102,40 @@ class RingBufMap(Map):
                 # Linux keeps the producer at most size - 1 bytes ahead: a record never fills the ring exactly
                 if producer - words[CONSUMER_POS] + total >= self.max_entries:
                     words[DROPPED] += 1
-                    return 0
+                    return None, False
                 start = producer % self.max_entries
-                self.data.write(struct.pack("<II", size | BPF_RINGBUF_BUSY_BIT,
-                                            RINGBUF_DATA_PGOFF + start // PAGE_SIZE), start)
+                pg_off = RINGBUF_DATA_PGOFF + start // PAGE_SIZE
                 past_end = start + BPF_RINGBUF_HDR_SZ + size - self.max_entries
-                if past_end > 0:  # the second mapping of the front of the ring, as Linux's
-                    self.data.write(self.data.read(0, past_end), self.max_entries)
+                committed = data is not None and past_end <= 0
+                if committed:
+                    self.data.write(HEADER.pack(size, pg_off) + data, start)
+                else:
+                    self.data.write(HEADER.pack(size | BPF_RINGBUF_BUSY_BIT, pg_off), start)
+                    if past_end > 0:  # the second mapping of the front of the ring, as Linux's
+                        self.data.write(self.data.read(0, past_end), self.max_entries)
                 words[PRODUCER_POS] = producer + total
             finally:
                 words[RESERVING] = 0
-        return self.data.address + start + BPF_RINGBUF_HDR_SZ
+        return start, committed
+
+    def _wake(self, flags: int) -> None:
+        if not flags & BPF_RB_NO_WAKEUP and self.words[WAITERS]:  # no one waiting: nothing to wake
+            with self._ready:  # (a waiter counted after this test finds the producer moved at reserve)
+                self._ready.notify_all()
 
     def _commit(self, address: int, discard: bool, flags: int) -> None:
         start = address - self.data.address - BPF_RINGBUF_HDR_SZ
-        length, pg_off = struct.unpack("<II", self.data.read(start, 8))
+        length, pg_off = HEADER.unpack(self.data.read(start, 8))
         size = length & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT)
         end = start + BPF_RINGBUF_HDR_SZ + size
         if end > self.max_entries:  # the part past the end belongs at the front of the ring
             tail_from = max(start, self.max_entries)
             self.data.write(self.data.read(tail_from, end - tail_from), tail_from - self.max_entries)
-        header = struct.pack("<II", size | (BPF_RINGBUF_DISCARD_BIT if discard else 0), pg_off)
+        header = HEADER.pack(size | (BPF_RINGBUF_DISCARD_BIT if discard else 0), pg_off)
         self.data.write(header, start)
         if start + 8 > self.max_entries:
             self.data.write(header[self.max_entries - start:], 0)
-        if not flags & BPF_RB_NO_WAKEUP and self.words[WAITERS]:  # no one waiting: nothing to wake
-            with self._ready:  # (a waiter counted after this test finds the producer moved at reserve)
-                self._ready.notify_all()
+        self._wake(flags)
 
     def submit(self, address: int, flags: int = 0) -> None:
         self._commit(address, False, flags)
@@ -130,37 +145,19 @@ class RingBufMap(Map):
 
     def output(self, data: bytes, flags: int = 0) -> int:
         """bpf_ringbuf_output: 0, -EINVAL for flags other than the wakeup ones, -EAGAIN when it does not fit.
-        A record that does not wrap is written whole, header and data in one copy, before the producer
-        position passes it (a consumer never sees it half-written); one that wraps is reserved and
-        committed as bpf_ringbuf_reserve's."""
+        A record that does not wrap is written whole, header and data in one copy (_claim)."""
         if flags & ~(BPF_RB_NO_WAKEUP | BPF_RB_FORCE_WAKEUP):
             return -errno.EINVAL
-        size = len(data)
-        total = (size + BPF_RINGBUF_HDR_SZ + 7) // 8 * 8
-        words, written = self.words, False
-        with self._lock:
-            words[RESERVING] = 1
-            try:
-                producer = words[PRODUCER_POS]
-                start = producer % self.max_entries
-                # as reserve: a record never fills the ring exactly
-                if start + BPF_RINGBUF_HDR_SZ + size <= self.max_entries and \
-                        producer - words[CONSUMER_POS] + total < self.max_entries:
-                    self.data.write(HEADER.pack(size, RINGBUF_DATA_PGOFF + start // PAGE_SIZE) + data, start)
-                    words[PRODUCER_POS] = producer + total
-                    written = True
-            finally:
-                words[RESERVING] = 0
-        if written:
-            if not flags & BPF_RB_NO_WAKEUP and words[WAITERS]:
-                with self._ready:
-                    self._ready.notify_all()
-            return 0
-        address = self.reserve(size)
-        if not address:
+        if len(data) > self.max_entries - BPF_RINGBUF_HDR_SZ:
             return -errno.EAGAIN
-        self.data.write(data, address - self.data.address)
-        self.submit(address, flags)
+        start, committed = self._claim(len(data), data)
+        if start is None:
+            return -errno.EAGAIN
+        if committed:
+            self._wake(flags)
+        else:
+            self.data.write(data, start + BPF_RINGBUF_HDR_SZ)
+            self._commit(self.data.address + start + BPF_RINGBUF_HDR_SZ, False, flags)
         return 0
 
     def query(self, flags: int) -> int:

@@ -23,8 +23,9 @@ from ..maps.hash import HashMap
 RUNS_PROGRAM_CODE = frozenset({"tail_call"})
 
 
-def _named_maps(kernel, slots, lddw: dict[int, int], map_type: type) -> dict[int, object]:
-    """Map handle -> map of each map of exactly map_type (not a subclass) the program names with lddw."""
+def named_maps(kernel, slots, lddw: dict[int, int], map_type: type, subclasses: bool = False) -> dict[int, object]:
+    """Map handle -> map of each map of map_type the program names with lddw: exactly that type (LRU and
+    per-CPU maps subclass the plain ones), or any subclass too."""
     out = {}
     for pc, value in lddw.items():
         if slots[pc].spec.op not in ("map_fd", "map_idx"):
@@ -33,7 +34,7 @@ def _named_maps(kernel, slots, lddw: dict[int, int], map_type: type) -> dict[int
             bpf_map = kernel.map_at(value)
         except (AttributeError, PybpfError):  # no kernel (NeedsKernel), or not a map
             continue
-        if type(bpf_map) is map_type:
+        if type(bpf_map) is map_type or subclasses and isinstance(bpf_map, map_type):
             out[value] = bpf_map
     return out
 
@@ -42,13 +43,13 @@ def inline_arrays(kernel, slots, lddw: dict[int, int]) -> dict[int, tuple[int, i
     """Map handle -> (address of element 0, element size, max_entries, value size) of each plain array map
     the program names."""
     return {handle: (m.value_address(bytes(4)), m.elem_size, m.max_entries, m.value_size)
-            for handle, m in _named_maps(kernel, slots, lddw, ArrayMap).items() if not m.percpu}
+            for handle, m in named_maps(kernel, slots, lddw, ArrayMap).items() if not m.percpu}
 
 
 def hash_maps(kernel, slots, lddw: dict[int, int]) -> dict[int, HashMap]:
     """Map handle -> map of each plain BPF_MAP_TYPE_HASH map the program names (not per-CPU, not LRU: their
     lookups touch more than one buffer or the LRU order, so they stay on the helper)."""
-    return _named_maps(kernel, slots, lddw, HashMap)
+    return named_maps(kernel, slots, lddw, HashMap)
 
 
 def plain_helpers(helpers, slots) -> frozenset[int]:

@@ -26,12 +26,12 @@ from typing import NamedTuple
 
 from llvmlite import ir
 
-from ...errors import PybpfError
 from ...helpers import REGISTRY, helper_id
 from ...maps.ringbuf import (BPF_RB_AVAIL_DATA, BPF_RB_CONS_POS, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP,
                              BPF_RB_PROD_POS, BPF_RB_RING_SIZE, BPF_RINGBUF_BUSY_BIT, BPF_RINGBUF_DISCARD_BIT,
                              BPF_RINGBUF_HDR_SZ, CONSUMER_POS, DROPPED, PAGE_SIZE, PRODUCER_POS, RESERVING,
                              RINGBUF_DATA_PGOFF, WAITERS, RingBufMap)
+from ..inline_maps import named_maps
 
 i1, i8, i32, i64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
 RESERVE, SUBMIT, DISCARD, OUTPUT, QUERY = (helper_id(f"ringbuf_{name}")
@@ -63,16 +63,8 @@ def plan(kernel, slots, lddw: dict[int, int], helpers, checked: bool) -> RingPla
     if checked:
         return None
     ids = frozenset(i for i in HELPERS if i in helpers and helpers[i] is REGISTRY.get(i))
-    rings = {}
-    for pc, value in lddw.items():
-        if slots[pc].spec.op not in ("map_fd", "map_idx"):
-            continue
-        try:
-            bpf_map = kernel.map_at(value)
-        except (AttributeError, PybpfError):  # no kernel (a bare engine), or not a map: nothing to inline
-            continue
-        if isinstance(bpf_map, RingBufMap):
-            rings[value] = Ring(bpf_map.data.address, bpf_map.control.address, bpf_map.max_entries)
+    rings = {handle: Ring(m.data.address, m.control.address, m.max_entries)
+             for handle, m in named_maps(kernel, slots, lddw, RingBufMap, subclasses=True).items()}
     return RingPlan(ids, rings) if ids and rings else None
 
 
